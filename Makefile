@@ -1,0 +1,40 @@
+# The README's two commands: `make run` (set up + run the pipeline) and `make test`.
+# Set-up is idempotent: the venv is rebuilt only when requirements.lock or pyproject.toml change.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export MPLBACKEND := Agg
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: setup run test nb-clean nbdime clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/dvc repro
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+# Strip outputs and volatile metadata from the source notebooks (keeps cell ids).
+nb-clean: setup
+	$(BIN)/nbstripout --keep-id --extra-keys "metadata.papermill metadata.widgets cell.metadata.papermill cell.metadata.execution" notebooks/*.ipynb
+
+clean-venv:
+	rm -rf $(VENV)
+
+# Review notebook changes cell by cell: `git diff` then uses nbdime for *.ipynb.
+nbdime: setup
+	$(BIN)/git-nbdiffdriver config --enable
+	$(BIN)/git-nbmergedriver config --enable

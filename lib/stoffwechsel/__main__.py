@@ -1,0 +1,3 @@
+from stoffwechsel.cli import app
+
+app(prog_name="stoffwechsel")

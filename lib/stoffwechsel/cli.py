@@ -1,0 +1,88 @@
+"""The ``stoffwechsel`` command line (Typer)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(help="Stoffwechsel recommendation pipeline tools.", no_args_is_help=True, add_completion=False)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def simulate(
+    out: Path = typer.Option(..., "--out", help="Folder to write the materials into (created)."),
+    seed: int = typer.Option(42, help="Random seed; same seed and options give byte-identical files."),
+    scale: float = typer.Option(1.0, help="Multiplies every file's row count (10 = ten times the rows)."),
+    shift: Optional[str] = typer.Option(None, help="Extra drift: COLUMN=VALUE of customers.csv, e.g. segment='Trend Seekers'."),
+    shift_start: Optional[str] = typer.Option(None, help="First day of the extra drift, YYYY-MM-DD."),
+    shift_effect: float = typer.Option(-0.5, help="Relative change of click and purchase rates, e.g. -0.5."),
+    no_drift: bool = typer.Option(False, "--no-drift", help="Turn off the drift built into the materials."),
+) -> None:
+    """Write simulated client materials (products, customers, transactions, production recommendations)."""
+    from stoffwechsel.simulate import parse_shift
+    from stoffwechsel.simulate import simulate as run_simulation
+
+    if scale <= 0:
+        _fail(f"--scale must be > 0, got {scale}")
+    planted = None
+    if shift is not None:
+        if shift_start is None:
+            _fail("--shift needs --shift-start YYYY-MM-DD")
+        try:
+            date.fromisoformat(shift_start)
+            planted = parse_shift(shift, shift_start, shift_effect)
+        except ValueError as exc:
+            _fail(str(exc))
+    try:
+        counts = run_simulation(out, seed=seed, scale=scale, shift=planted, drift=not no_drift)
+    except ValueError as exc:
+        _fail(str(exc))
+    for name, rows in counts.items():
+        typer.echo(f"{out / name}: {rows} rows")
+
+
+@app.command()
+def validate(folder: Path = typer.Argument(..., help="Folder holding the four client CSV files.")) -> None:
+    """Check a folder of materials against the data contract; exit 1 on a file-level problem."""
+    from stoffwechsel.contract import ContractError, load_materials
+
+    try:
+        materials = load_materials(folder)
+    except ContractError as exc:
+        _fail(str(exc))
+    for name, c in sorted(materials.counts.items()):
+        typer.echo(f"{name}: {c['read']} read, {c['accepted']} accepted, {c['quarantined']} quarantined")
+    q = materials.quarantine
+    if not q.empty:
+        typer.echo("quarantined rows by reason:")
+        for (name, reason), n in q.groupby(["file", "reason"]).size().items():
+            typer.echo(f"  {name}: {reason}: {n}")
+
+
+@app.command("run-notebook")
+def run_notebook(stage: str = typer.Argument(..., help="DVC stage name, e.g. profile.")) -> None:
+    """Execute a stage's notebook with Papermill, parameters from params.yaml[STAGE]."""
+    from papermill.exceptions import PapermillExecutionError
+
+    from stoffwechsel.notebooks import run_stage_notebook
+
+    try:
+        target = run_stage_notebook(stage)
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+    except PapermillExecutionError as exc:
+        _fail(f"stage '{stage}' failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
+              f"(executed notebook: reports/notebooks/)")
+    typer.echo(f"executed {target}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,75 @@
+"""Running the stage notebooks with Papermill, parameters from ``params.yaml``.
+
+Each DVC stage is one notebook in ``notebooks/``; its parameters are the stage's section of
+``params.yaml``. The executed copy goes to ``reports/notebooks/`` and is a terminal output:
+executed notebooks are never byte-identical, so no later stage depends on them (the contract
+between stages is the deterministic data files each notebook writes).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+from stoffwechsel import config
+
+
+def notebook_path(stage: str) -> Path:
+    """The stage's notebook, by convention ``notebooks/NN_<stage>.ipynb``."""
+    found = sorted(config.NOTEBOOKS_DIR.glob(f"[0-9][0-9]_{stage}.ipynb"))
+    if len(found) != 1:
+        have = ", ".join(p.stem.split("_", 1)[1] for p in sorted(config.NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb")))
+        raise KeyError(f"no single notebook notebooks/NN_{stage}.ipynb for stage '{stage}' (stages: {have})")
+    return found[0]
+
+
+def stage_sections(stage: str) -> list[str]:
+    """The params.yaml sections a stage declares in dvc.yaml (its own, plus shared ones such as
+    ``split``, the one global time cutoff)."""
+    with open(config.ROOT / "dvc.yaml", encoding="utf-8") as fh:
+        stages = yaml.safe_load(fh)["stages"]
+    if stage not in stages:
+        raise KeyError(f"dvc.yaml: no stage '{stage}' (have: {', '.join(stages)})")
+    return [p for p in stages[stage].get("params", []) if isinstance(p, str)]
+
+
+def stage_parameters(stage: str, params_file: Path | None = None) -> dict:
+    """Papermill parameters of a stage: the union of its declared params.yaml sections."""
+    merged: dict = {}
+    for section in stage_sections(stage):
+        values = config.load_params(section, params_file)
+        clash = set(merged) & set(values)
+        if clash:
+            raise KeyError(f"params.yaml: sections of stage '{stage}' repeat the keys {sorted(clash)}")
+        merged.update(values)
+    return merged
+
+
+def run_stage_notebook(stage: str, params_file: Path | None = None) -> Path:
+    """Execute the stage's notebook headless with its params.yaml section; return the output path."""
+    import papermill  # imported here: the CLI's other commands should start fast
+
+    parameters = stage_parameters(stage, params_file)
+    source = notebook_path(stage)
+    target = config.EXECUTED_NOTEBOOKS_DIR / source.name
+    target.parent.mkdir(parents=True, exist_ok=True)  # papermill does not create folders
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ["STOFFWECHSEL_ROOT"] = str(config.ROOT)
+    # The kernel imports this checkout's lib/ (not whatever copy is installed), so that an older
+    # commit checked out elsewhere recomputes with its own code; and it runs this interpreter.
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(config.ROOT / "lib"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    papermill.execute_notebook(
+        str(source),
+        str(target),
+        parameters=parameters,
+        kernel_name="python3",
+        cwd=str(config.NOTEBOOKS_DIR),
+        progress_bar=False,
+        log_output=False,
+    )
+    return target
