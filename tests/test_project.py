@@ -16,7 +16,7 @@ from conftest import ROOT, run
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 ALLOWED_NOTEBOOK_METADATA = {"kernelspec", "language_info"}
 ALLOWED_CELL_METADATA = {"tags"}
-SHARED_SECTIONS = {"materials"}  # sections several stages read (the materials folder)
+SHARED_SECTIONS = {"materials", "split"}  # sections several stages read (materials folder, the one cutoff)
 
 
 def test_there_are_stage_notebooks():

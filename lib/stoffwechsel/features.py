@@ -1,0 +1,444 @@
+"""Tabular features: customer, product-version and customer x product features as of a time t.
+
+Feature families (Feast vocabulary: each is a feature view of the store, see ``store.py``):
+
+- ``customer_profile`` (entity customer): what the customer told us at signup.
+- ``customer_activity`` (entity customer): behaviour from events strictly before t, aggregated per
+  calendar week. A row with event timestamp ``T`` (a Monday 00:00) summarises every event before
+  ``T``; retrieval at time t takes the newest row with ``T <= t``, so a feature never sees an event
+  at or after t. Rows exist for the weeks in which a value changes (an event, or an event leaving
+  a rolling window), so the store grows with the events, not with customers x weeks.
+- ``product_catalog`` (entity product version): attributes known from the first day on sale.
+- ``product_activity`` (entity product version): popularity, conversion and returns, weekly as above.
+- on-demand features (customer x product, and time since): computed at retrieval from the
+  retrieved values and the spine time, never stored.
+
+Every feature has a one-line business description (``Field.description``); the docs and the
+dashboard use it. Aggregation runs in DuckDB (vectorised SQL, window functions), so it scales
+with the number of events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import duckdb
+import numpy as np
+import pandas as pd
+
+from stoffwechsel.store import Entity, FeatureStore, FeatureView, Field, code_fingerprint
+
+CATEGORIES = ("tops", "shirts", "knitwear", "trousers", "jeans", "dresses", "skirts", "outerwear", "activewear", "accessories")
+CERTIFICATIONS = {"GOTS": "gots", "Fair Trade": "fair_trade", "OEKO-TEX": "oeko_tex", "bluesign": "bluesign", "GRS": "grs"}
+CHANNELS = ("web", "app", "store")
+INTEREST_LEVEL = {"low": 0, "medium": 1, "high": 2}
+WEEK_ANCHOR = pd.Timestamp("2024-01-01")  # a Monday: weeks run Monday 00:00 to Sunday 24:00
+SOURCE_STAGE = "features"
+
+CUSTOMER = Entity("customer", ("customer_id",), "A Stoffwechsel customer account.")
+PRODUCT_VERSION = Entity(
+    "product_version", ("product_key",), "A product in one season: product_id@season, e.g. SW-1042@AW25."
+)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+def week_index(ts: pd.Series) -> pd.Series:
+    """Whole weeks since WEEK_ANCHOR (Monday-based)."""
+    return ((ts - WEEK_ANCHOR) // pd.Timedelta(days=7)).astype("int64")
+
+
+def week_end(week: pd.Series) -> pd.Series:
+    """The Monday 00:00 after the week: the time at which the week's aggregates are complete."""
+    return WEEK_ANCHOR + pd.to_timedelta((week + 1) * 7, unit="D")
+
+
+def price_band(price: pd.Series, thresholds: list[float]) -> pd.Series:
+    """budget / mid / premium by fixed price thresholds in EUR (not fitted, so no leakage)."""
+    low, high = thresholds
+    band = np.select([price < low, price < high], ["budget", "mid"], "premium")
+    return pd.Series(np.where(price.isna(), None, band), index=price.index, dtype="object")
+
+
+def _certification_flags(certifications: pd.Series) -> pd.DataFrame:
+    certs = certifications.fillna("").astype(str)
+    return pd.DataFrame(
+        {f"cert_{slug}": certs.str.split("|").apply(lambda xs, c=cert: c in xs).astype("int64") for cert, slug in CERTIFICATIONS.items()},
+        index=certifications.index,
+    )
+
+
+def _with_timestamps(df: pd.DataFrame, ts: pd.Series) -> pd.DataFrame:
+    df = df.copy()
+    df.insert(1, "event_timestamp", ts.astype("datetime64[us]").values)
+    df.insert(2, "created_timestamp", ts.astype("datetime64[us]").values)
+    return df
+
+
+# --- customer_profile -----------------------------------------------------------------------
+
+CUSTOMER_PROFILE_FIELDS = (
+    Field("age_band", "string", "Age band the customer gave at signup."),
+    Field("region", "string", "Where the customer lives (city or region)."),
+    Field("preferred_channel", "string", "Channel the customer says they prefer: web shop, app or store."),
+    Field("loyalty_tier", "string", "Loyalty programme tier (none, silver, gold)."),
+    Field("segment", "string", "Marketing segment the customer belongs to."),
+    Field("sustainability_interest_level", "int64", "Stated interest in sustainability: 0 low, 1 medium, 2 high."),
+    Field("signup_date", "timestamp", "Day the customer signed up (tenure is measured from it)."),
+)
+
+
+def compute_customer_profile(customers: pd.DataFrame) -> pd.DataFrame:
+    """One row per customer, valid from the signup date."""
+    df = customers[["customer_id", "age_band", "region", "preferred_channel", "loyalty_tier", "segment"]].copy()
+    df["sustainability_interest_level"] = customers["sustainability_interest"].map(INTEREST_LEVEL).astype("int64")
+    df["signup_date"] = customers["signup_date"].astype("datetime64[us]")
+    return _with_timestamps(df, customers["signup_date"])
+
+
+# --- product_catalog ------------------------------------------------------------------------
+
+PRODUCT_CATALOG_FIELDS = (
+    Field("product_id", "string", "The shop's article number (reused across seasons)."),
+    Field("season", "string", "Season of this product version (SS = spring/summer, AW = autumn/winter)."),
+    Field("category", "string", "Product category (tops, dresses, outerwear, ...)."),
+    Field("price_eur", "float64", "List price in euros."),
+    Field("price_band", "string", "Price band: budget, mid or premium."),
+    Field("n_certifications", "int64", "Number of sustainability certifications the product carries."),
+    *(Field(f"cert_{slug}", "int64", f"1 if the product is certified {cert}.") for cert, slug in CERTIFICATIONS.items()),
+    Field("is_recycled_id", "int64", "1 if this article number named a different product in an earlier season."),
+    Field("sale_start", "timestamp", "First day on sale (season age is measured from it)."),
+    Field("sale_end", "timestamp", "Last day on sale, clearance included."),
+)
+
+
+def compute_product_catalog(products: pd.DataFrame, price_thresholds: list[float]) -> pd.DataFrame:
+    """One row per product version, known from its first day on sale."""
+    from stoffwechsel.keys import product_key, season_order
+
+    p = products.copy()
+    df = pd.DataFrame({"product_key": product_key(p["product_id"], p["season"]).astype(str)})
+    df["product_id"] = p["product_id"].astype(str)
+    df["season"] = p["season"].astype(str)
+    df["category"] = p["category"].astype(str)
+    df["price_eur"] = p["price_eur"].astype("float64")
+    df["price_band"] = price_band(p["price_eur"], price_thresholds)
+    flags = _certification_flags(p["certifications"])
+    df["n_certifications"] = flags.sum(axis=1).astype("int64")
+    df = pd.concat([df, flags], axis=1)
+    order = season_order(p["season"])
+    first_order = order.groupby(p["product_id"]).transform("min")
+    df["is_recycled_id"] = (order > first_order).astype("int64")
+    df["sale_start"] = p["sale_start"].astype("datetime64[us]")
+    df["sale_end"] = p["sale_end"].astype("datetime64[us]")
+    return _with_timestamps(df, p["sale_start"])
+
+
+# --- weekly activity aggregation (shared by customers and products) -------------------------
+
+def _weekly_rolling(events: pd.DataFrame, entity: str, sums: list[str], maxes: list[str], windows: dict[str, tuple[str, int]]) -> pd.DataFrame:
+    """Per entity and week: cumulative sums and maxima of the given columns over all weeks so
+    far, and rolling sums over the last n weeks (``windows``: output name -> (column, n)).
+
+    Rows exist for every week with events and for every week in which an event leaves a rolling
+    window, so values between rows are constant (what point-in-time retrieval assumes).
+    """
+    shifts = sorted({n for _, n in windows.values()})
+    con = duckdb.connect(config={"threads": 2})
+    con.register("events", events)
+    sum_cols = ", ".join(f"SUM({c}) AS {c}" for c in sums)
+    max_cols = ", ".join(f"MAX({c}) AS {c}" for c in maxes)
+    grid_shifts = " UNION ".join([f"SELECT {entity}, week + {n} AS week FROM weekly" for n in shifts] or ["SELECT NULL, NULL WHERE FALSE"])
+    cum = ", ".join(f"SUM(COALESCE({c}, 0)) OVER w_all AS {c}" for c in sums)
+    cum_max = ", ".join(f"MAX({c}) OVER w_all AS {c}" for c in maxes)
+    rolling = ", ".join(
+        f"SUM(COALESCE({col}, 0)) OVER (PARTITION BY {entity} ORDER BY week RANGE BETWEEN {n - 1} PRECEDING AND CURRENT ROW) AS {name}"
+        for name, (col, n) in windows.items()
+    )
+    sql = f"""
+        WITH weekly AS (
+            SELECT {entity}, week, {sum_cols}{', ' + max_cols if maxes else ''}
+            FROM events GROUP BY {entity}, week
+        ),
+        grid AS (SELECT {entity}, week FROM weekly UNION {grid_shifts}),
+        dense AS (SELECT g.{entity}, g.week, {', '.join('w.' + c for c in sums + maxes)}
+                  FROM grid g LEFT JOIN weekly w USING ({entity}, week))
+        SELECT {entity}, week, {cum}{', ' + cum_max if maxes else ''}{', ' + rolling if rolling else ''}
+        FROM dense
+        WINDOW w_all AS (PARTITION BY {entity} ORDER BY week ROWS UNBOUNDED PRECEDING)
+        ORDER BY {entity}, week
+    """
+    out = con.execute(sql).df()
+    con.close()
+    return out
+
+
+def _event_frame(resolved: pd.DataFrame, catalog: pd.DataFrame) -> pd.DataFrame:
+    """Resolved transactions with the product attributes the aggregates need."""
+    attrs = catalog[["product_key", "category", "n_certifications", *[f"cert_{s}" for s in CERTIFICATIONS.values()]]]
+    ev = resolved[["event_id", "customer_id", "product_key", "event_type", "event_time", "quantity", "unit_price_eur", "channel"]].merge(
+        attrs, on="product_key", how="left", validate="many_to_one"
+    )
+    ev["week"] = week_index(ev["event_time"])
+    for kind in ("browse", "wishlist", "purchase", "return"):
+        ev[f"n_{kind}"] = (ev["event_type"] == kind).astype("int64")
+    ev["spend_eur"] = np.where(ev["n_purchase"] == 1, ev["quantity"] * ev["unit_price_eur"], 0.0)
+    ev["price_paid_sum"] = np.where(ev["n_purchase"] == 1, ev["unit_price_eur"], 0.0)
+    # Wishlisted first, bought later: a purchase with an earlier wishlist of the same customer and version.
+    wished = ev.loc[ev["n_wishlist"] == 1].groupby(["customer_id", "product_key"])["event_time"].min().rename("first_wish")
+    ev = ev.merge(wished, on=["customer_id", "product_key"], how="left")
+    ev["n_purchase_after_wish"] = ((ev["n_purchase"] == 1) & (ev["first_wish"] < ev["event_time"])).astype("int64")
+    # Interest weights: a purchase says more about taste than a browse.
+    weight = ev["event_type"].map({"browse": 1.0, "wishlist": 2.0, "purchase": 4.0, "return": 0.0}).astype("float64")
+    ev["interest_weight"] = weight
+    for c in CATEGORIES:
+        ev[f"w_cat_{c}"] = weight * (ev["category"] == c)
+    ev["w_certified"] = weight * (ev["n_certifications"] > 0)
+    for slug in CERTIFICATIONS.values():
+        ev[f"w_cert_{slug}"] = weight * ev[f"cert_{slug}"]
+    for ch in CHANNELS:
+        ev[f"n_channel_{ch}"] = (ev["channel"] == ch).astype("int64")
+    ev["n_events"] = 1
+    ev["purchase_time"] = ev["event_time"].where(ev["n_purchase"] == 1)
+    return ev
+
+
+# --- customer_activity ----------------------------------------------------------------------
+
+CUSTOMER_ACTIVITY_FIELDS = (
+    Field("last_event_time", "timestamp", "When the customer last browsed, wishlisted, bought or returned."),
+    Field("last_purchase_time", "timestamp", "When the customer last bought something."),
+    Field("events_total", "int64", "All interactions so far (browsing, wishlist, purchases, returns)."),
+    Field("purchases_total", "int64", "Purchases so far (frequency)."),
+    Field("purchases_recent", "int64", "Purchases in the last 13 weeks."),
+    Field("spend_total_eur", "float64", "Money spent so far, in euros."),
+    Field("mean_price_paid_eur", "float64", "Average price of the items the customer bought."),
+    Field("usual_price_band", "string", "Price band of what the customer usually buys: budget, mid or premium."),
+    Field("return_rate", "float64", "Share of purchases the customer sent back."),
+    Field("wishlist_to_purchase_rate", "float64", "Share of wishlisted items the customer later bought."),
+    *(Field(f"share_{ch}", "float64", f"Share of the customer's interactions in the {ch}.") for ch in CHANNELS),
+    *(Field(f"affinity_{c}", "float64", f"Share of the customer's interest that went to {c}.") for c in CATEGORIES),
+    Field("affinity_certified", "float64", "Share of the customer's interest that went to certified products."),
+    *(Field(f"affinity_cert_{slug}", "float64", f"Share of the customer's interest that went to {cert}-certified products.") for cert, slug in CERTIFICATIONS.items()),
+)
+
+
+def compute_customer_activity(events: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """Weekly rows of customer behaviour from events strictly before each row's timestamp."""
+    weeks = int(params["recent_weeks"])
+    interest_cols = [f"w_cat_{c}" for c in CATEGORIES] + ["w_certified"] + [f"w_cert_{s}" for s in CERTIFICATIONS.values()]
+    sums = ["n_events", "n_wishlist", "n_purchase", "n_return", "n_purchase_after_wish", "spend_eur", "price_paid_sum",
+            "interest_weight", *[f"n_channel_{ch}" for ch in CHANNELS], *interest_cols]
+    agg = _weekly_rolling(events, "customer_id", sums, ["event_time", "purchase_time"], {"purchases_recent": ("n_purchase", weeks)})
+    out = pd.DataFrame({"customer_id": agg["customer_id"].astype(str)})
+    out["last_event_time"] = agg["event_time"].astype("datetime64[us]")
+    out["last_purchase_time"] = agg["purchase_time"].astype("datetime64[us]")
+    out["events_total"] = agg["n_events"].astype("int64")
+    out["purchases_total"] = agg["n_purchase"].astype("int64")
+    out["purchases_recent"] = agg["purchases_recent"].astype("int64")
+    out["spend_total_eur"] = agg["spend_eur"].round(2)
+    bought = agg["n_purchase"].where(agg["n_purchase"] > 0)
+    out["mean_price_paid_eur"] = (agg["price_paid_sum"] / bought).round(4)
+    out["usual_price_band"] = price_band(out["mean_price_paid_eur"], params["price_band_thresholds_eur"])
+    out["return_rate"] = (agg["n_return"] / bought).round(6)
+    out["wishlist_to_purchase_rate"] = (agg["n_purchase_after_wish"] / agg["n_wishlist"].where(agg["n_wishlist"] > 0)).round(6)
+    for ch in CHANNELS:
+        out[f"share_{ch}"] = (agg[f"n_channel_{ch}"] / agg["n_events"]).round(6)
+    interest = agg["interest_weight"].where(agg["interest_weight"] > 0)
+    for c in CATEGORIES:
+        out[f"affinity_{c}"] = (agg[f"w_cat_{c}"] / interest).round(6)
+    out["affinity_certified"] = (agg["w_certified"] / interest).round(6)
+    for slug in CERTIFICATIONS.values():
+        out[f"affinity_cert_{slug}"] = (agg[f"w_cert_{slug}"] / interest).round(6)
+    return _with_timestamps(out, week_end(agg["week"]))
+
+
+# --- product_activity -----------------------------------------------------------------------
+
+PRODUCT_ACTIVITY_FIELDS = (
+    Field("product_views_last_week", "int64", "How often the product was looked at in the last week."),
+    Field("product_views_recent", "int64", "How often the product was looked at in the last 4 weeks."),
+    Field("product_wishlists_recent", "int64", "How often the product was wishlisted in the last 4 weeks."),
+    Field("product_purchases_last_week", "int64", "Units bought in the last week."),
+    Field("product_purchases_recent", "int64", "Purchases in the last 4 weeks (popularity)."),
+    Field("product_purchases_total", "int64", "Purchases since launch."),
+    Field("product_conversion_recent", "float64", "Purchases per view in the last 4 weeks."),
+    Field("product_return_rate", "float64", "Share of this product's purchases that came back."),
+)
+
+
+def compute_product_activity(events: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """Weekly rows of product-version popularity from events strictly before each row's timestamp."""
+    weeks = int(params["popularity_weeks"])
+    agg = _weekly_rolling(
+        events, "product_key", ["n_browse", "n_wishlist", "n_purchase", "n_return"], [],
+        {"views_last_week": ("n_browse", 1), "views_recent": ("n_browse", weeks),
+         "wishlists_recent": ("n_wishlist", weeks), "purchases_last_week": ("n_purchase", 1),
+         "purchases_recent": ("n_purchase", weeks)},
+    )
+    out = pd.DataFrame({"product_key": agg["product_key"].astype(str)})
+    for name in ("views_last_week", "views_recent", "wishlists_recent", "purchases_last_week", "purchases_recent"):
+        out[f"product_{name}"] = agg[name].astype("int64")
+    out["product_purchases_total"] = agg["n_purchase"].astype("int64")
+    out["product_conversion_recent"] = (agg["purchases_recent"] / agg["views_recent"].where(agg["views_recent"] > 0)).round(6)
+    out["product_return_rate"] = (agg["n_return"] / agg["n_purchase"].where(agg["n_purchase"] > 0)).round(6)
+    return _with_timestamps(out, week_end(agg["week"]))
+
+
+# --- on-demand features (computed at retrieval, never stored) --------------------------------
+
+@dataclass(frozen=True)
+class OnDemandFeature:
+    name: str
+    description: str
+    needs: tuple[str, ...]  # retrieved features it is computed from
+
+
+ON_DEMAND_FEATURES = (
+    OnDemandFeature("recency_days", "Days since the customer's last interaction.", ("customer_activity:last_event_time",)),
+    OnDemandFeature("days_since_purchase", "Days since the customer's last purchase.", ("customer_activity:last_purchase_time",)),
+    OnDemandFeature("tenure_days", "Days since the customer signed up.", ("customer_profile:signup_date",)),
+    OnDemandFeature("season_age_days", "Days the product has been on sale.", ("product_catalog:sale_start",)),
+    OnDemandFeature("category_affinity", "How much of the customer's interest went to this product's category.",
+                    ("product_catalog:category", *(f"customer_activity:affinity_{c}" for c in CATEGORIES))),
+    OnDemandFeature("certified_match", "Customer's interest in certified products, if this product is certified (else 0).",
+                    ("product_catalog:n_certifications", "customer_activity:affinity_certified")),
+    OnDemandFeature("price_fit", "How far the product's price is from what the customer usually pays (log ratio, 0 = same).",
+                    ("product_catalog:price_eur", "customer_activity:mean_price_paid_eur")),
+    OnDemandFeature("price_band_match", "1 if the product is in the customer's usual price band.",
+                    ("product_catalog:price_band", "customer_activity:usual_price_band")),
+)
+
+
+def add_on_demand_features(frame: pd.DataFrame, spine_timestamp: str = "event_timestamp") -> pd.DataFrame:
+    """Compute the on-demand features from retrieved columns and the spine time."""
+    t = frame[spine_timestamp]
+    days = lambda col: (t - frame[col]).dt.total_seconds() / 86400  # noqa: E731
+    out = frame.copy()
+    out["recency_days"] = days("last_event_time").round(4)
+    out["days_since_purchase"] = days("last_purchase_time").round(4)
+    out["tenure_days"] = days("signup_date").round(4)
+    out["season_age_days"] = days("sale_start").round(4)
+    affinity = np.full(len(frame), np.nan)
+    for c in CATEGORIES:
+        hit = (frame["category"] == c).fillna(False).to_numpy(dtype=bool)
+        affinity[hit] = frame.loc[hit, f"affinity_{c}"].to_numpy(dtype=float)
+    out["category_affinity"] = affinity
+    out["certified_match"] = frame["affinity_certified"].astype(float) * (frame["n_certifications"].astype(float) > 0)
+    out["price_fit"] = np.log(frame["price_eur"].astype(float) / frame["mean_price_paid_eur"].astype(float)).abs().round(6)
+    usual = frame["usual_price_band"].astype(object)
+    out["price_band_match"] = (frame["price_band"].astype(object) == usual).astype(float).where(usual.notna())
+    return out
+
+
+# --- the views and building them ------------------------------------------------------------
+
+def feature_views(params: dict) -> dict[str, FeatureView]:
+    """The tabular feature views; their versions follow from schema, code and parameters."""
+    return {
+        "customer_profile": FeatureView(
+            "customer_profile", (CUSTOMER,), CUSTOMER_PROFILE_FIELDS, source_stage=SOURCE_STAGE,
+            description="What the customer told us at signup.",
+            definition={"code": code_fingerprint(compute_customer_profile), "params": {}},
+        ),
+        "customer_activity": FeatureView(
+            "customer_activity", (CUSTOMER,), CUSTOMER_ACTIVITY_FIELDS, source_stage=SOURCE_STAGE,
+            description="Customer behaviour from all events before the row's week end (weekly).",
+            definition={"code": [code_fingerprint(compute_customer_activity), code_fingerprint(_event_frame),
+                                 code_fingerprint(_weekly_rolling)],
+                        "params": {k: params[k] for k in ("recent_weeks", "price_band_thresholds_eur")}},
+        ),
+        "product_catalog": FeatureView(
+            "product_catalog", (PRODUCT_VERSION,), PRODUCT_CATALOG_FIELDS, source_stage=SOURCE_STAGE,
+            description="Product version attributes, known from the first day on sale.",
+            definition={"code": code_fingerprint(compute_product_catalog),
+                        "params": {"price_band_thresholds_eur": params["price_band_thresholds_eur"]}},
+        ),
+        "product_activity": FeatureView(
+            "product_activity", (PRODUCT_VERSION,), PRODUCT_ACTIVITY_FIELDS, source_stage=SOURCE_STAGE,
+            description="Product version popularity, conversion and returns (weekly).",
+            definition={"code": [code_fingerprint(compute_product_activity), code_fingerprint(_event_frame),
+                                 code_fingerprint(_weekly_rolling)],
+                        "params": {"popularity_weeks": params["popularity_weeks"]}},
+        ),
+    }
+
+
+def compute_all(resolved: pd.DataFrame, products: pd.DataFrame, customers: pd.DataFrame, params: dict) -> dict[str, pd.DataFrame]:
+    """Every tabular view's rows, from resolved transactions and the catalogue."""
+    catalog = compute_product_catalog(products, params["price_band_thresholds_eur"])
+    events = _event_frame(resolved, catalog)
+    return {
+        "customer_profile": compute_customer_profile(customers),
+        "customer_activity": compute_customer_activity(events, params),
+        "product_catalog": catalog,
+        "product_activity": compute_product_activity(events, params),
+    }
+
+
+def build_tabular_store(store: FeatureStore, resolved: pd.DataFrame, products: pd.DataFrame,
+                        customers: pd.DataFrame, params: dict) -> dict[str, str]:
+    """Compute and write every tabular view; returns view -> version written."""
+    views = feature_views(params)
+    frames = compute_all(resolved, products, customers, params)
+    return {name: store.write(views[name], frames[name]) for name in views}
+
+
+# --- feature services: what a model reads -----------------------------------------------------
+
+TABULAR_SERVICE = ("customer_profile", "customer_activity", "product_catalog", "product_activity")
+
+
+def retrieve(store: FeatureStore, spine: pd.DataFrame, views: tuple[str, ...] = TABULAR_SERVICE,
+             spine_timestamp: str = "event_timestamp") -> pd.DataFrame:
+    """The one door to features for training and evaluation: point-in-time retrieval of the
+    views for a spine of (customer_id, product_key, time), plus the on-demand features."""
+    frame = store.get_historical_features(spine, list(views), spine_timestamp=spine_timestamp)
+    return add_on_demand_features(frame, spine_timestamp)
+
+
+# --- reading the registry for people ----------------------------------------------------------
+
+def registry_summary(store: FeatureStore) -> pd.DataFrame:
+    """One row per feature view: its current version, entity, size and time range."""
+    rows = []
+    for name in store.list_views():
+        view = store.get_view(name)
+        data = store.read(name)
+        rows.append({
+            "view": name, "version": view.version, "entity": ", ".join(e.name for e in view.entities),
+            "features": len(view.fields), "rows": len(data),
+            "first": data[view.timestamp_field].min(), "last": data[view.timestamp_field].max(),
+            "description": view.description,
+        })
+    return pd.DataFrame(rows)
+
+
+def feature_catalogue(store: FeatureStore) -> pd.DataFrame:
+    """Every feature with its view, version, type and one-line business description, plus the
+    on-demand features (computed at retrieval)."""
+    rows = []
+    for name in store.list_views():
+        view = store.get_view(name)
+        for f in view.fields:
+            rows.append({"feature": f.name, "view": name, "version": view.version, "entity": view.entities[0].name,
+                         "type": f.dtype, "description": f.description})
+    for f in ON_DEMAND_FEATURES:
+        rows.append({"feature": f.name, "view": "on demand", "version": "", "entity": "customer x product",
+                     "type": "float64", "description": f.description})
+    return pd.DataFrame(rows)
+
+
+def training_side_check(store: FeatureStore, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """For each activity view: the rows a training spine (t <= cutoff) can reach, the newest of
+    them, and (customers) the newest event any of them summarises; all must be before the cutoff."""
+    checks = []
+    for name in ("customer_activity", "product_activity"):
+        data = store.read(name)
+        reachable = data[data["event_timestamp"] <= cutoff]
+        newest_event = reachable["last_event_time"].max() if "last_event_time" in reachable else pd.NaT
+        checks.append({
+            "view": name, "rows_up_to_cutoff": len(reachable), "newest_row": reachable["event_timestamp"].max(),
+            "newest_event_summarised": newest_event,
+            "ok": bool(reachable["event_timestamp"].max() <= cutoff and (pd.isna(newest_event) or newest_event < cutoff)),
+        })
+    return pd.DataFrame(checks)
