@@ -14,7 +14,7 @@ from conftest import ROOT, run
 
 pytestmark = pytest.mark.pipeline
 
-FEATURE_OUTPUTS = ("data/resolved", "data/feature_store")
+FEATURE_OUTPUTS = ("data/resolved", "data/feature_store")  # present in every commit since #3
 
 
 def lock_outputs(lock_text: str) -> dict[str, str]:
@@ -31,11 +31,12 @@ def lock_outputs(lock_text: str) -> dict[str, str]:
 
 
 def test_repro_runs_every_stage_headless(pipeline_clone):
-    for name in ("01_profile", "02_resolve", "03_features"):
+    for name in ("01_profile", "02_resolve", "03_features", "04_embeddings"):
         assert (pipeline_clone / "reports" / "notebooks" / f"{name}.ipynb").is_file()
     figures = json.loads((pipeline_clone / "reports" / "profile" / "profile.json").read_text())
     assert figures["rows"]["transactions.csv"]["read"] == 15000
     assert (pipeline_clone / "data" / "feature_store" / "registry.json").is_file()
+    assert (pipeline_clone / "data" / "embedding_store" / "registry.json").is_file()
 
 
 def test_fresh_run_reproduces_the_committed_lock(pipeline_clone):

@@ -84,5 +84,26 @@ def run_notebook(stage: str = typer.Argument(..., help="DVC stage name, e.g. pro
     typer.echo(f"executed {target}")
 
 
+@app.command("bench-embeddings")
+def bench_embeddings(
+    out: Path = typer.Option(Path("reports/benchmarks/embeddings.json"), help="Where to write the figures (JSON)."),
+    repeats: int = typer.Option(3, help="Runs per figure; medians and min-max are reported."),
+) -> None:
+    """Embedding stage throughput vs bare SentenceTransformer.encode, and re-run cost."""
+    import tempfile
+
+    from stoffwechsel import config, embeddings, io
+    from stoffwechsel.contract import load_materials
+
+    params = config.load_params("embeddings")
+    products = load_materials(config.ROOT / config.load_params("materials")["materials_dir"]).products
+    with tempfile.TemporaryDirectory() as work:
+        figures = embeddings.benchmark(products["description"], embeddings.ModelSpec.from_params(params), Path(work),
+                                       repeats, params["batch_size"])
+    io.write_json(figures, out)
+    typer.echo(f"{out}: stage {figures['stage_texts_per_s']} texts/s vs bare {figures['bare_texts_per_s']} texts/s "
+               f"(ratio {figures['stage_over_bare']}); re-run with one change {figures['rerun_one_changed']['median_s']} s")
+
+
 if __name__ == "__main__":
     app()

@@ -306,7 +306,22 @@ ON_DEMAND_FEATURES = (
                     ("product_catalog:price_eur", "customer_activity:mean_price_paid_eur")),
     OnDemandFeature("price_band_match", "1 if the product is in the customer's usual price band.",
                     ("product_catalog:price_band", "customer_activity:usual_price_band")),
+    OnDemandFeature("taste_similarity", "How close the product's description is to the customer's taste (-1 to 1).",
+                    ("customer_taste:taste_all", "product_embedding:embedding_reduced")),
+    OnDemandFeature("recent_taste_similarity", "How close the product's description is to the customer's recent taste (-1 to 1).",
+                    ("customer_taste:taste_recent", "product_embedding:embedding_reduced")),
 )
+
+
+def _rowwise_cosine(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Dot product of two columns of unit vectors (missing on either side: NaN)."""
+    ok = (a.notna() & b.notna()).to_numpy()
+    out = np.full(len(a), np.nan)
+    if ok.any():
+        x = np.stack(a[ok].to_numpy()).astype(np.float64)
+        y = np.stack(b[ok].to_numpy()).astype(np.float64)
+        out[ok] = np.round((x * y).sum(axis=1), 6)
+    return out
 
 
 def add_on_demand_features(frame: pd.DataFrame, spine_timestamp: str = "event_timestamp") -> pd.DataFrame:
@@ -327,6 +342,9 @@ def add_on_demand_features(frame: pd.DataFrame, spine_timestamp: str = "event_ti
     out["price_fit"] = np.log(frame["price_eur"].astype(float) / frame["mean_price_paid_eur"].astype(float)).abs().round(6)
     usual = frame["usual_price_band"].astype(object)
     out["price_band_match"] = (frame["price_band"].astype(object) == usual).astype(float).where(usual.notna())
+    if "embedding_reduced" in frame:  # embedding views retrieved too
+        out["taste_similarity"] = _rowwise_cosine(frame["taste_all"], frame["embedding_reduced"])
+        out["recent_taste_similarity"] = _rowwise_cosine(frame["taste_recent"], frame["embedding_reduced"])
     return out
 
 
@@ -386,13 +404,26 @@ def build_tabular_store(store: FeatureStore, resolved: pd.DataFrame, products: p
 # --- feature services: what a model reads -----------------------------------------------------
 
 TABULAR_SERVICE = ("customer_profile", "customer_activity", "product_catalog", "product_activity")
+EMBEDDING_VIEWS = ("customer_taste", "product_embedding")
+COMBINED_SERVICE = TABULAR_SERVICE + EMBEDDING_VIEWS
 
 
-def retrieve(store: FeatureStore, spine: pd.DataFrame, views: tuple[str, ...] = TABULAR_SERVICE,
+def retrieve(stores: FeatureStore | list[FeatureStore], spine: pd.DataFrame, views: tuple[str, ...] = TABULAR_SERVICE,
              spine_timestamp: str = "event_timestamp") -> pd.DataFrame:
     """The one door to features for training and evaluation: point-in-time retrieval of the
-    views for a spine of (customer_id, product_key, time), plus the on-demand features."""
-    frame = store.get_historical_features(spine, list(views), spine_timestamp=spine_timestamp)
+    views for a spine of (customer_id, product_key, time), plus the on-demand features.
+
+    Each pipeline stage owns its own store (tabular: ``data/feature_store``, embeddings:
+    ``data/embedding_store``); pass all the stores the views live in."""
+    stores = [stores] if isinstance(stores, FeatureStore) else list(stores)
+    frame = spine.reset_index(drop=True)
+    for store in stores:
+        held = [v for v in views if v in store.list_views()]
+        if held:
+            frame = store.get_historical_features(frame, held, spine_timestamp=spine_timestamp)
+    missing = [v for v in views if not any(v in s.list_views() for s in stores)]
+    if missing:
+        raise KeyError(f"feature views {missing} are in none of the stores {[str(s.root) for s in stores]}")
     return add_on_demand_features(frame, spine_timestamp)
 
 

@@ -58,6 +58,8 @@ def run_stage_notebook(stage: str, params_file: Path | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)  # papermill does not create folders
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in executed notebooks
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ["STOFFWECHSEL_ROOT"] = str(config.ROOT)
     # The kernel imports this checkout's lib/ (not whatever copy is installed), so that an older
     # commit checked out elsewhere recomputes with its own code; and it runs this interpreter.
