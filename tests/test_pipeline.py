@@ -31,7 +31,7 @@ def lock_outputs(lock_text: str) -> dict[str, str]:
 
 
 def test_repro_runs_every_stage_headless(pipeline_clone):
-    for name in ("01_profile", "02_resolve", "03_features", "04_embeddings"):
+    for name in ("01_profile", "02_resolve", "03_features", "04_embeddings", "05_train"):
         assert (pipeline_clone / "reports" / "notebooks" / f"{name}.ipynb").is_file()
     figures = json.loads((pipeline_clone / "reports" / "profile" / "profile.json").read_text())
     assert figures["rows"]["transactions.csv"]["read"] == 15000
@@ -85,3 +85,10 @@ def test_features_reproduce_exactly_from_a_previous_commit(tmp_path):
     reproduced = lock_outputs((clone / "dvc.lock").read_text())
     assert set(FEATURE_OUTPUTS) <= set(recorded)
     assert reproduced == recorded, f"commit {rev}: outputs differ from its dvc.lock"
+
+
+def test_dvc_metrics_and_plots_are_declared(pipeline_clone):
+    shown = run(["dvc", "metrics", "show", "--json"], pipeline_clone).stdout
+    assert "combined_minus_tabular" in shown and "recycled_ids" in shown
+    plots = run(["dvc", "plots", "show", "--json"], pipeline_clone).stdout
+    assert "metrics_vs_k.csv" in plots

@@ -1,0 +1,330 @@
+"""Candidate generation + ranking, trained on features retrieved point-in-time from the stores.
+
+At a time t, for each customer:
+
+1. **Candidates** from simple, fast sources, all built from what was known before t: the globally
+   popular products on sale, the popular ones in the customer's two favourite categories, the
+   products closest to the customer's taste (embeddings), and what the customer recently viewed
+   or wishlisted. Products the customer already bought are left out. Both feature sets rank the
+   same candidates, so the comparison isolates the features.
+2. **Ranking**: a scikit-learn gradient-boosted classifier scores (customer, product version)
+   pairs from features retrieved through :func:`stoffwechsel.features.retrieve` only.
+
+Labels: a candidate is positive if the customer bought it within ``horizon_weeks`` after t.
+Returns do not make a purchase negative: a purchase shows the recommendation found interest,
+and return rates are monitored separately (documented in ``docs/evaluation.md``).
+
+Training spines lie before the cutoff with their label windows ending by the cutoff, so nothing
+on the training side sees the test window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from stoffwechsel import features
+from stoffwechsel.store import FeatureStore
+
+ID_COLUMNS = ("customer_id", "product_key", "event_timestamp")
+CATEGORICAL = ("age_band", "region", "preferred_channel", "loyalty_tier", "segment", "category", "price_band",
+               "usual_price_band", "season")
+EMBEDDING_FEATURES = ("taste_similarity", "recent_taste_similarity", "style_cluster")
+EMBEDDING_CATEGORICAL = ("style_cluster",)
+NOT_FEATURES = {"product_id", "signup_date", "sale_start", "sale_end", "last_event_time", "last_purchase_time",
+                "embedding", "embedding_reduced", "taste_all", "taste_recent", "label", "source"}
+
+SOURCES = ("popular", "category popular", "similar taste", "recently viewed")
+
+
+@dataclass
+class Stores:
+    tabular: FeatureStore
+    embedding: FeatureStore
+
+    @property
+    def all(self) -> list[FeatureStore]:
+        return [self.tabular, self.embedding]
+
+
+# --- candidates -------------------------------------------------------------------------------
+
+def on_sale(stores: Stores, t: pd.Timestamp) -> pd.DataFrame:
+    """Product versions on sale at t with their catalogue data and popularity as known at t."""
+    cat = stores.tabular.read("product_catalog")
+    live = cat[(cat["sale_start"] <= t) & (cat["sale_end"] >= t.normalize())][["product_key", "category"]].reset_index(drop=True)
+    spine = live.assign(event_timestamp=t)
+    pop = stores.tabular.get_historical_features(spine, ["product_activity:product_purchases_recent", "product_activity:product_views_recent"])
+    live["popularity"] = pop["product_purchases_recent"].fillna(0).astype(float) + 0.01 * pop["product_views_recent"].fillna(0).astype(float)
+    return live.sort_values(["popularity", "product_key"], ascending=[False, True]).reset_index(drop=True)
+
+
+def generate_candidates(stores: Stores, events: pd.DataFrame, customers: pd.Index, t: pd.Timestamp, per_source: int,
+                        recent_weeks: int = 4) -> pd.DataFrame:
+    """(customer_id, product_key, source) candidates at t, deduplicated (first source kept)."""
+    live = on_sale(stores, t)
+    customers = pd.Index(customers, name="customer_id")
+    parts = []
+    top = live.head(per_source)["product_key"].to_numpy()
+    parts.append(pd.DataFrame({"customer_id": np.repeat(customers.to_numpy(), len(top)),
+                               "product_key": np.tile(top, len(customers)), "source": "popular"}))
+
+    spine = pd.DataFrame({"customer_id": customers.to_numpy(), "event_timestamp": t})
+    aff_cols = [f"affinity_{c}" for c in features.CATEGORIES]
+    prof = stores.tabular.get_historical_features(spine, [f"customer_activity:{c}" for c in aff_cols])
+    aff = prof[aff_cols].astype(float).fillna(0).to_numpy()
+    fav = np.argsort(-aff, axis=1, kind="stable")[:, :2]
+    ranked = live.assign(r=live.groupby("category").cumcount())
+    ranked = ranked[ranked["r"] < per_source // 2]
+    for j in range(2):
+        fav_cat = pd.DataFrame({"customer_id": customers.to_numpy(), "category": np.array(features.CATEGORIES)[fav[:, j]],
+                                "has": aff[np.arange(len(aff)), fav[:, j]] > 0})
+        merged = fav_cat[fav_cat["has"]].merge(ranked[["category", "product_key"]], on="category")
+        parts.append(merged[["customer_id", "product_key"]].assign(source="category popular"))
+
+    taste = stores.embedding.get_historical_features(spine, ["customer_taste:taste_all"])
+    known = taste["taste_all"].notna().to_numpy()
+    if known.any():
+        emb = stores.embedding.read("product_embedding").set_index("product_key").loc[live["product_key"], "embedding_reduced"]
+        P = np.stack(emb.to_numpy()).astype(np.float32)
+        C = np.stack(taste.loc[known, "taste_all"].to_numpy()).astype(np.float32)
+        sims = C @ P.T
+        n = min(per_source, P.shape[0])
+        best = np.argsort(-sims, axis=1, kind="stable")[:, :n]
+        parts.append(pd.DataFrame({"customer_id": np.repeat(customers.to_numpy()[known], n),
+                                   "product_key": live["product_key"].to_numpy()[best.ravel()], "source": "similar taste"}))
+
+    window = events[(events["event_time"] < t) & (events["event_time"] >= t - pd.Timedelta(weeks=recent_weeks))
+                    & events["event_type"].isin(["browse", "wishlist"]) & events["customer_id"].isin(customers)]
+    recent = window[window["product_key"].isin(live["product_key"])][["customer_id", "product_key"]].drop_duplicates()
+    parts.append(recent.assign(source="recently viewed"))
+
+    cands = pd.concat(parts, ignore_index=True).drop_duplicates(["customer_id", "product_key"], keep="first")
+    bought = events[(events["event_time"] < t) & (events["event_type"] == "purchase")][["customer_id", "product_key"]].drop_duplicates()
+    cands = cands.merge(bought.assign(_b=1), on=["customer_id", "product_key"], how="left")
+    cands = cands[cands["_b"].isna()].drop(columns="_b")
+    return cands.assign(event_timestamp=t).sort_values(["customer_id", "product_key"]).reset_index(drop=True)
+
+
+def label_purchases(cands: pd.DataFrame, events: pd.DataFrame, t: pd.Timestamp, horizon: pd.Timedelta) -> pd.Series:
+    """1 where the customer bought the candidate in [t, t + horizon)."""
+    window = events[(events["event_type"] == "purchase") & (events["event_time"] >= t) & (events["event_time"] < t + horizon)]
+    pos = window[["customer_id", "product_key"]].drop_duplicates().assign(label=1)
+    return cands.merge(pos, on=["customer_id", "product_key"], how="left")["label"].fillna(0).astype(int).to_numpy()
+
+
+def active_customers(events: pd.DataFrame, t: pd.Timestamp, lookback_weeks: int) -> pd.Index:
+    recent = events[(events["event_time"] < t) & (events["event_time"] >= t - pd.Timedelta(weeks=lookback_weeks))]
+    return pd.Index(sorted(recent["customer_id"].unique()), name="customer_id")
+
+
+# --- training sets ------------------------------------------------------------------------------
+
+def training_spines(cutoff: pd.Timestamp, params: dict) -> list[pd.Timestamp]:
+    """Spine times every ``spine_every_weeks`` from ``train_start``, with label windows ending
+    by the cutoff."""
+    horizon = pd.Timedelta(weeks=int(params["horizon_weeks"]))
+    times = pd.date_range(pd.Timestamp(params["train_start"]), cutoff - horizon, freq=f"{int(params['spine_every_weeks'])}W-MON")
+    return [pd.Timestamp(t) for t in times]
+
+
+def build_training_set(stores: Stores, events: pd.DataFrame, cutoff: pd.Timestamp, params: dict) -> pd.DataFrame:
+    """Candidates at every training spine, labelled, negatives sampled (fixed seed), with
+    features retrieved point-in-time."""
+    horizon = pd.Timedelta(weeks=int(params["horizon_weeks"]))
+    rng = np.random.default_rng(int(params["seed"]))
+    frames = []
+    for t in training_spines(cutoff, params):
+        if t + horizon > cutoff:
+            raise ValueError(f"training spine {t} has a label window past the cutoff {cutoff}")
+        cands = generate_candidates(stores, events, active_customers(events, t, int(params["lookback_weeks"])), t,
+                                    int(params["candidates_per_source"]))
+        cands["label"] = label_purchases(cands, events, t, horizon)
+        keep = (cands["label"] == 1) | (rng.random(len(cands)) < float(params["negative_share"]))
+        frames.append(cands[keep])
+    spine = pd.concat(frames, ignore_index=True)
+    return features.retrieve(stores.all, spine, features.COMBINED_SERVICE)
+
+
+# --- the ranker ---------------------------------------------------------------------------------
+
+FEATURE_SETS = ("tabular", "combined")
+
+
+def feature_columns(frame: pd.DataFrame, feature_set: str) -> list[str]:
+    cols = [c for c in frame.columns if c not in ID_COLUMNS and c not in NOT_FEATURES]
+    if feature_set == "tabular":
+        cols = [c for c in cols if c not in EMBEDDING_FEATURES]
+    elif feature_set != "combined":
+        raise ValueError(f"unknown feature set {feature_set!r} (have: {FEATURE_SETS})")
+    return sorted(cols)
+
+
+@dataclass
+class Ranker:
+    feature_set: str
+    columns: list[str]
+    categories: dict[str, list]
+    model: object
+
+    def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
+        x = pd.DataFrame(index=frame.index)
+        for c in self.columns:
+            if c in self.categories:
+                x[c] = pd.Categorical(frame[c].astype(object).where(frame[c].notna(), None), categories=self.categories[c]).codes.astype(float)
+                x.loc[x[c] < 0, c] = np.nan
+            else:
+                x[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)
+        return x
+
+    def score(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.model.predict_proba(self.matrix(frame))[:, 1]
+
+
+def train_ranker(train: pd.DataFrame, feature_set: str, params: dict) -> Ranker:
+    """Gradient-boosted trees (deterministic: fixed seed, no early stopping)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    cols = feature_columns(train, feature_set)
+    cats = {c: sorted(train[c].dropna().astype(object).astype(str).unique().tolist()) if c not in EMBEDDING_CATEGORICAL
+            else sorted(train[c].dropna().astype(int).unique().tolist())
+            for c in cols if c in CATEGORICAL or c in EMBEDDING_CATEGORICAL}
+    ranker = Ranker(feature_set, cols, cats, None)
+    x = ranker.matrix(train)
+    model = HistGradientBoostingClassifier(
+        max_iter=int(params["max_iter"]), learning_rate=float(params["learning_rate"]),
+        max_leaf_nodes=int(params["max_leaf_nodes"]), l2_regularization=1.0, early_stopping=False,
+        categorical_features=[c in cats for c in cols], random_state=int(params["seed"]),
+    )
+    ranker.model = model.fit(x, train["label"].to_numpy())
+    return ranker
+
+
+def top_k(frame: pd.DataFrame, scores: np.ndarray, k: int) -> pd.DataFrame:
+    """The k best-scored candidates per customer: (customer_id, product_key, rank); ties by key."""
+    ranked = frame[["customer_id", "product_key"]].assign(score=scores).sort_values(
+        ["customer_id", "score", "product_key"], ascending=[True, False, True], kind="mergesort")
+    ranked["rank"] = ranked.groupby("customer_id").cumcount() + 1
+    return ranked[ranked["rank"] <= k].drop(columns="score").reset_index(drop=True)
+
+
+def baseline_scores(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """Non-learned rankings of the same candidates."""
+    pop = frame["product_purchases_recent"].astype(float).fillna(0) + 0.01 * frame["product_views_recent"].astype(float).fillna(0)
+    if name == "popularity":
+        return pop.to_numpy()
+    if name == "category popularity":
+        return (frame["category_affinity"].astype(float).fillna(0) * 1000 + pop).to_numpy()
+    if name == "taste similarity":
+        return frame["taste_similarity"].astype(float).fillna(-1).to_numpy()
+    raise ValueError(f"unknown baseline {name!r}")
+
+
+BASELINES = ("popularity", "category popularity", "taste similarity")
+
+
+# --- evaluation at the cutoff -------------------------------------------------------------------
+
+@dataclass
+class Evaluation:
+    customers: pd.Index  # evaluated: customers with >= 1 purchase in the test window
+    truth: pd.DataFrame  # (customer_id, product_key) bought in the test window
+    candidates: pd.DataFrame  # retrieved features of every candidate at the cutoff
+    recommendations: dict[str, pd.DataFrame]  # model -> top-k lists
+    per_customer: dict[str, pd.DataFrame]  # model -> per-customer metrics
+    candidate_recall: float  # share of test purchases that any candidate source proposed
+
+
+def evaluate(stores: Stores, events: pd.DataFrame, cutoff: pd.Timestamp, rankers: dict[str, Ranker], params: dict) -> Evaluation:
+    """Recommend at the cutoff for every customer who bought in the test window, with every
+    ranker and baseline on the same candidates, and score the lists against the purchases."""
+    from stoffwechsel import evaluation
+
+    end = cutoff + pd.Timedelta(weeks=int(params["test_weeks"]))
+    bought = events[(events["event_type"] == "purchase") & (events["event_time"] >= cutoff) & (events["event_time"] < end)]
+    truth = bought[["customer_id", "product_key"]].drop_duplicates().reset_index(drop=True)
+    customers = pd.Index(sorted(truth["customer_id"].unique()), name="customer_id")
+    cands = generate_candidates(stores, events, customers, cutoff, int(params["candidates_per_source"]))
+    frame = features.retrieve(stores.all, cands, features.COMBINED_SERVICE)
+    k_max = max(params["ks"])
+    scores = {name: r.score(frame) for name, r in rankers.items()}
+    scores.update({name: baseline_scores(frame, name) for name in BASELINES})
+    recs = {name: top_k(frame, s, k_max) for name, s in scores.items()}
+    per_customer = {name: evaluation.per_customer_metrics(r, truth, ks=params["ks"], customers=customers) for name, r in recs.items()}
+    found = cands.merge(truth, on=["customer_id", "product_key"])
+    return Evaluation(customers, truth, frame, recs, per_customer, round(len(found) / max(len(truth), 1), 4))
+
+
+# --- results for people and for DVC -----------------------------------------------------------
+
+def results(ev: Evaluation, segments: pd.DataFrame, params: dict) -> dict[str, pd.DataFrame]:
+    """Bootstrap intervals per model, the paired difference combined - tabular, and per-segment
+    metrics of both feature sets."""
+    from stoffwechsel import evaluation
+
+    n_boot, seed = int(params["n_boot"]), int(params["seed"])
+    cis = pd.concat([evaluation.bootstrap_ci(pc, n_boot=n_boot, seed=seed).assign(model=name) for name, pc in ev.per_customer.items()],
+                    ignore_index=True)
+    paired = evaluation.paired_bootstrap_diff(ev.per_customer["tabular"], ev.per_customer["combined"], n_boot=n_boot, seed=seed)
+    seg = pd.concat([evaluation.segment_metrics(ev.per_customer[m], segments, min_customers=int(params["min_customers"]),
+                                                n_boot=n_boot, seed=seed).assign(model=m) for m in FEATURE_SETS], ignore_index=True)
+    return {"intervals": cis, "paired": paired, "segments": seg}
+
+
+def customer_segments(stores: Stores, customers: pd.Index, t: pd.Timestamp, known_at: pd.Timestamp,
+                      new_customer_days: int = 90) -> pd.DataFrame:
+    """Segment columns of the evaluated customers (profiles as known at ``known_at``, the end of
+    the test window, since some signed up after t): business segment, age band, and new vs
+    returning (signed up less than ``new_customer_days`` before t, or after it)."""
+    spine = pd.DataFrame({"customer_id": customers.to_numpy(), "event_timestamp": known_at})
+    prof = stores.tabular.get_historical_features(spine, ["customer_profile:segment", "customer_profile:age_band",
+                                                          "customer_profile:signup_date"])
+    new = np.where((t - prof["signup_date"]).dt.days < new_customer_days, "new customer", "returning customer")
+    long = [prof[["customer_id"]].assign(segment_column=col, segment=prof[col].astype(str)) for col in ("segment", "age_band")]
+    long.append(prof[["customer_id"]].assign(segment_column="customer_type", segment=new))
+    return pd.concat(long, ignore_index=True)
+
+
+def dvc_metrics(ev: Evaluation, res: dict[str, pd.DataFrame], params: dict) -> dict:
+    """The metrics file: every model's metrics with intervals, the paired comparison and the
+    claim, made only where the paired interval excludes 0 (plain floats, deterministic)."""
+    r = lambda v: None if pd.isna(v) else round(float(v), 4)  # noqa: E731
+    models = {}
+    for (model, metric), row in res["intervals"].set_index(["model", "metric"]).iterrows():
+        models.setdefault(model, {})[metric] = {"value": r(row["value"]), "low": r(row["low"]), "high": r(row["high"])}
+    paired = {row["metric"]: {"diff": r(row["diff"]), "low": r(row["low"]), "high": r(row["high"]),
+                              "combined_better": bool(row["b_better"]), "tabular_better": bool(row["a_better"])}
+              for _, row in res["paired"].iterrows()}
+    better = sorted(m for m, v in paired.items() if v["combined_better"])
+    worse = sorted(m for m, v in paired.items() if v["tabular_better"])
+    return {
+        "evaluated_customers": int(len(ev.customers)),
+        "denominator": "customers with at least one purchase in the test window (precision counts all of them; "
+                       "recall, NDCG, MAP and hit rate need at least one purchase, so the same customers)",
+        "test_window": {"start": params["cutoff"], "weeks": int(params["test_weeks"])},
+        "candidate_recall": ev.candidate_recall,
+        "models": models,
+        "combined_minus_tabular": paired,
+        "claim": {"combined_beats_tabular_on": better, "tabular_beats_combined_on": worse,
+                  "statement": (f"Tabular + embedding features beat tabular-only on {', '.join(better)} "
+                                f"(paired 95% bootstrap intervals exclude 0)." if better else
+                                "No metric shows tabular + embedding features beating tabular-only (every paired interval contains 0 or favours tabular).")},
+    }
+
+
+def plot_metric_vs_k(tidy: pd.DataFrame, metric: str, label: str):
+    import matplotlib.pyplot as plt
+    from stoffwechsel.profiling import PALETTE
+
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    data = tidy[tidy["metric"] == metric]
+    for colour, (model, g) in zip(PALETTE, data.groupby("model", sort=True)):
+        g = g.sort_values("k")
+        ax.plot(g["k"], g["value"], marker="o", color=colour, label=model)
+        ax.fill_between(g["k"], g["low"], g["high"], color=colour, alpha=0.15)
+    ax.set(title=f"{label}, by length of the list (95% intervals)", xlabel="Recommendations shown (k)", ylabel=label)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
