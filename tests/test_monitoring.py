@@ -1,0 +1,341 @@
+"""Monitoring: metric definitions and label delay by hand, the delay evaluation, alerts on an
+injected shift, silence without drift, the built-in drift, false-alarm control, suppression of
+small groups, output files and business wording."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from conftest import ROOT
+from stoffwechsel import glossary
+from stoffwechsel import monitoring as mon
+from stoffwechsel.contract import load_materials
+from stoffwechsel.simulate import simulate_frames
+
+KPIS = ("ctr", "purchases_per_100", "kept_per_100")
+
+
+# --------------------------------------------------------------------------------------------
+# Shared runs (each run_monitoring on the committed materials takes about 1.5 s)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def materials():
+    return load_materials(ROOT / "materials")
+
+
+@pytest.fixture(scope="module")
+def default_run(materials):
+    return mon.run_monitoring(materials, {})
+
+
+@pytest.fixture(scope="module")
+def injected_run(materials):
+    return mon.run_monitoring(materials, {"inject_enabled": True})  # Bargain Hunters, -60% from 2026-02-16
+
+
+def _alert_keys(result, column="segment", metrics=KPIS):
+    return {(a["segment"], a["metric_id"]) for a in result.alerts
+            if a["segment_column"] == column and a["metric_id"] in metrics}
+
+
+# --------------------------------------------------------------------------------------------
+# A tiny hand example
+# --------------------------------------------------------------------------------------------
+
+EXPORT = "2026-03-31T06:00:00"
+
+
+def _hand_materials():
+    products = pd.DataFrame({
+        "product_id": ["SW-0001", "SW-0001", "SW-0002"], "season": ["SS25", "AW25", "SS26"],
+        "category": ["tops", "knitwear", "dresses"], "price_eur": [50.0, 100.0, 20.0],
+        "certifications": ["GOTS", "", "Fair Trade|GRS"],
+    })
+    customers = pd.DataFrame({
+        "customer_id": ["C00001", "C00002"], "signup_date": pd.to_datetime(["2020-01-01", "2026-01-20"]),
+        "segment": ["Eco Enthusiasts", "Trend Seekers"], "age_band": ["25-34", "18-24"],
+        "region": ["Berlin", "Hamburg"], "preferred_channel": ["web", "app"],
+    })
+    rows = [  # rec, served, customer, product, season, clicked, purchased, returned
+        ("R1", "2026-02-02T10:00:00", "C00001", "SW-0001", "AW25", "2026-02-02T10:10:00", "2026-02-03T10:00:00",
+         "2026-02-10T10:00:00"),
+        ("R2", "2026-02-02T11:00:00", "C00002", "SW-0001", "AW25", "2026-02-02T11:30:00", "2026-02-07T11:00:00", ""),
+        ("R3", "2026-02-03T09:00:00", "C00001", "SW-0001", "SS25", "", "", ""),
+        ("R6", "2026-03-10T06:00:00", "C00002", "SW-0001", "AW25", "", "", ""),
+        ("R7", "2026-03-27T06:00:00", "C00001", "SW-0002", "SS26", "2026-03-27T06:05:00", "2026-03-28T06:00:00", ""),
+        ("R4", "2026-03-28T06:00:00", "C00001", "SW-0002", "SS26", "2026-03-28T06:20:00", "", ""),
+        ("R5", "2026-03-28T06:00:00", "C00002", "SW-0002", "SS26", "", "", ""),
+    ]
+    recs = pd.DataFrame(rows, columns=["rec_id", "served_at", "customer_id", "product_id", "season", "clicked_at",
+                                       "purchased_at", "returned_at"])
+    for c in ("served_at", "clicked_at", "purchased_at", "returned_at"):
+        recs[c] = pd.to_datetime(recs[c].where(recs[c] != ""))
+    recs["export_time"] = pd.Timestamp(EXPORT)
+    recs["score"], recs["position"], recs["model_version"] = 0.5, 1, "prod-2.3.1"
+    recs = mon._statuses(recs, pd.Timestamp(EXPORT))
+    return SimpleNamespace(products=products, customers=customers, recommendations=recs)
+
+
+HAND_PARAMS = {"min_customers": 1, "reference_weeks": 1, "current_weeks": 1}
+
+
+def test_hand_example_statuses_follow_the_windows():
+    recs = _hand_materials().recommendations.set_index("rec_id")
+    assert recs.loc["R5", "click_status"] == "no"            # click window (1 day) closed on 29 March
+    assert recs.loc["R5", "purchase_status"] == "pending"    # purchase window (14 days) still open
+    assert recs.loc["R7", "purchase_status"] == "yes" and recs.loc["R7", "return_status"] == "pending"
+    assert recs.loc["R2", "return_status"] == "no" and recs.loc["R3", "return_status"] == "not_purchased"
+
+
+def test_delay_curve_by_hand():
+    prep = mon.prepare(_hand_materials(), HAND_PARAMS)
+    curves = mon.fit_delay_curves(prep)
+    # purchases: closed cohorts (served 14+ days before export) are R1, R2, R3, R6; delays 1 and 5 days
+    p = curves["purchase"]
+    assert p.events == 2 and p.cohort == 4
+    G = len(mon.GRIDS_S["purchase"]) - 1                      # 96 bins: 48 hourly, 48 of 6 hours
+    assert G == 96
+    # F(3 days) = (events by 3 days + prior share of the 52 bins below 3 days) / (events + 1 prior event)
+    assert p.cdf(3 * 86400) == pytest.approx((1 + 52 / G) / 3)
+    assert p.cdf(4 * 86400) == pytest.approx((1 + 56 / G) / 3)
+    assert p.cdf(0) == 0 and p.cdf(14 * 86400) == pytest.approx(1.0) and p.cdf(20 * 86400) == pytest.approx(1.0)
+    # clicks: every click window closed except none; delays 10, 30, 5 and 20 minutes
+    c = curves["click"]
+    assert c.events == 4
+    Gc = len(mon.GRIDS_S["click"]) - 1
+    assert c.cdf(15 * 60) == pytest.approx((2 + 15 / Gc) / 5)
+    # returns: purchases with a closed 30-day window are R1 and R2; one return after 7 days
+    assert curves["return"].events == 1 and curves["return"].cohort == 2
+
+
+def test_metric_definitions_by_hand(monkeypatch):
+    """Rates: ``observed`` uses only recommendations whose window closed; ``estimate`` uses all of
+    them, dividing the events seen by the expected share of outcomes already in (completeness).
+    With the prior switched off the estimate is exactly events / sum F(age)."""
+    monkeypatch.setattr(mon, "PRIOR_RECS", 1e-12)
+    m = _hand_materials()
+    prep = mon.prepare(m, HAND_PARAMS)
+    curves = mon.fit_delay_curves(prep)
+    metrics, *_ = mon.window_metrics(prep, curves, mon.MonitorParams.from_dict(HAND_PARAMS), kinds=("week",),
+                                     groupings=("all",))
+    week = metrics[metrics["period"] == "week"].set_index(["window_start", "metric_id"])
+    feb, mar = pd.Timestamp("2026-02-02"), pd.Timestamp("2026-03-23")
+    v = lambda w, metric, col="estimate": week.loc[(w, metric), col]
+    # week of 2 February: every outcome is in
+    assert v(feb, "recs_shown") == 3
+    assert v(feb, "ctr") == pytest.approx(200 / 3) and v(feb, "ctr", "completeness") == 1
+    assert v(feb, "purchases_per_100") == pytest.approx(200 / 3)
+    assert v(feb, "kept_per_100") == pytest.approx(100 / 3)                  # R1 returned, R2 kept
+    assert v(feb, "revenue_eur") == pytest.approx(200.0)                      # two purchases of a 100 EUR version
+    assert v(feb, "revenue_per_100") == pytest.approx(200 / 3 * 100)
+    assert v(feb, "sustainable_share") == pytest.approx(100 / 3)              # only SS25 carries GOTS
+    assert v(feb, "new_season_share") == pytest.approx(200 / 3)               # AW25 is current in February
+    assert v(feb, "reused_id_share") == pytest.approx(200 / 3)                # SW-0001@AW25 reuses SS25's number
+    assert v(feb, "purchases_per_100", "estimate_low") == v(feb, "purchases_per_100", "estimate_high")
+    # week of 23 March: R7 (served 4 days before export, bought), R4 and R5 (3 days)
+    F = curves["purchase"].cdf
+    exposure = F(4 * 86400) + 2 * F(3 * 86400)
+    assert v(mar, "purchases_per_100", "events") == 1
+    assert v(mar, "purchases_per_100", "recs_matured") == 0
+    assert np.isnan(v(mar, "purchases_per_100", "observed"))                 # pending is "not yet", never "no"
+    assert v(mar, "purchases_per_100", "completeness") == pytest.approx(exposure / 3)
+    assert v(mar, "purchases_per_100") == pytest.approx(100 / exposure)       # 1 / sum F(age) per 100
+    assert v(mar, "ctr") == pytest.approx(200 / 3) and v(mar, "ctr", "observed") == pytest.approx(200 / 3)
+    assert v(mar, "new_season_share") == 100 and v(mar, "reused_id_share") == 0
+    assert v(mar, "purchases_per_100", "estimate_low") <= v(mar, "purchases_per_100") <= v(
+        mar, "purchases_per_100", "estimate_high")
+    # customer groups: C00002 signed up 2026-01-20, so all their recommendations are "new customer" ones
+    groups = mon.prepare(m, HAND_PARAMS).recs.set_index("rec_id")["customer_type"]
+    assert groups["R2"] == mon.NEW and groups["R5"] == mon.NEW and groups["R1"] == mon.RETURNING
+
+
+def test_prior_only_matters_while_outcomes_are_missing():
+    """With the default prior a window whose outcomes are all in still shows exactly what was seen,
+    and a window of pending recommendations without any purchase yet is not shown as zero."""
+    m = _hand_materials()
+    res = mon.run_monitoring(m, HAND_PARAMS)
+    w = res.weekly[(res.weekly["segment_column"] == "all") & (res.weekly["period"] == "week")]
+    w = w.set_index(["window_start", "metric_id"])
+    assert w.loc[(pd.Timestamp("2026-02-02"), "purchases_per_100"), "estimate"] == pytest.approx(200 / 3)
+    assert w.loc[(pd.Timestamp("2026-03-23"), "purchases_per_100"), "estimate"] > 0
+
+
+def test_shift_share_adds_up():
+    w0, m0 = np.array([0.5, 0.5]), np.array([2.0, 4.0])
+    w1, m1 = np.array([0.8, 0.2]), np.array([1.0, 4.0])
+    mix, within = mon.shift_share(w0, m0, w1, m1)
+    assert (mix + within).sum() == pytest.approx((w1 * m1).sum() - (w0 * m0).sum())
+    assert mix == pytest.approx([0.3 * 1.5, -0.3 * 4.0]) and within == pytest.approx([-1.0 * 0.65, 0.0])
+
+
+# --------------------------------------------------------------------------------------------
+# Label delay: cutting labels like an earlier export, and the evaluation
+# --------------------------------------------------------------------------------------------
+
+
+def test_cut_at_export_reproduces_the_simulator():
+    truth = simulate_frames(seed=3, scale=0.3, reveal_truth=True)
+    plain = mon.materials_from_frames(simulate_frames(seed=3, scale=0.3)).recommendations
+    cut = mon.cut_at_export(mon.materials_from_frames(truth).recommendations, EXPORT)
+    cols = ["clicked_at", "purchased_at", "returned_at", "click_status", "purchase_status", "return_status"]
+    pd.testing.assert_frame_equal(cut[cols].reset_index(drop=True), plain[cols].reset_index(drop=True),
+                                  check_dtype=False)
+
+
+def test_delay_evaluation_meets_coverage_target():
+    report = mon.evaluate_delay_estimation(seeds=(5,), exports=mon.DEFAULT_EVALUATION_EXPORTS[4::3],
+                                           kinds=("week",))
+    purchases = report["metrics"]["purchases_per_100"]["week"]
+    assert purchases["immature_windows"] >= 20
+    assert purchases["coverage_immature"] >= report["nominal"] - 0.05
+    assert report["meets_target"]
+    # the estimate is (nearly) unbiased where counting pending as "no" is not
+    assert abs(purchases["bias_estimate_immature"]) < abs(purchases["bias_pending_as_no_immature"])
+    json.dumps(report, allow_nan=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Alerts: injected shift, no drift, the built-in drift
+# --------------------------------------------------------------------------------------------
+
+
+def test_inject_shift_thins_only_the_group_after_start(materials):
+    before = materials.recommendations.sort_values("rec_id").reset_index(drop=True)
+    after = mon.inject_shift(before, materials.customers, "segment", "Bargain Hunters", "2026-02-16", -0.6, 7)
+    after = after.sort_values("rec_id").reset_index(drop=True)
+    group = set(materials.customers.loc[materials.customers["segment"] == "Bargain Hunters", "customer_id"])
+    hit = before["customer_id"].isin(group) & (before["served_at"] >= "2026-02-16")
+    pd.testing.assert_frame_equal(before[~hit], after[~hit])
+    kept = after.loc[hit, "clicked_at"].notna().sum() / before.loc[hit, "clicked_at"].notna().sum()
+    assert 0.2 < kept < 0.6
+    assert not (after["purchased_at"].notna() & after["clicked_at"].isna()).any()
+    assert set(after.loc[hit & after["clicked_at"].isna(), "click_status"]) <= {"no", "pending"}
+    again = mon.inject_shift(before, materials.customers, "segment", "Bargain Hunters", "2026-02-16", -0.6, 7)
+    pd.testing.assert_frame_equal(after, again.sort_values("rec_id").reset_index(drop=True))
+
+
+def test_inject_positive_shift_respects_the_export(materials):
+    recs = materials.recommendations
+    after = mon.inject_shift(recs, materials.customers, "segment", "Bargain Hunters", "2026-02-16", 1.0, 7)
+    export = recs["export_time"].max()
+    for stamp, status in (("clicked_at", "click_status"), ("purchased_at", "purchase_status")):
+        assert (after[stamp].dropna() <= export).all()
+        assert ((after[status] == "yes") == after[stamp].notna()).all()
+    assert after["clicked_at"].notna().sum() > recs["clicked_at"].notna().sum()
+
+
+def test_injected_shift_alerts_the_right_group_and_window(default_run, injected_run):
+    new = _alert_keys(injected_run) - _alert_keys(default_run)
+    assert {s for s, _ in new} == {"Bargain Hunters"}, new          # other segments stay quiet
+    bh = [a for a in injected_run.alerts if a["segment_column"] == "segment"
+          and a["segment"] == "Bargain Hunters" and a["metric_id"] in KPIS]
+    assert bh and all(a["window_start"] >= "2026-02-16" and a["estimate"] < a["expected"] for a in bh)
+    assert any(a["severity"] in ("critical", "warning") for a in bh)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_no_drift_raises_no_alert(seed):
+    m = mon.materials_from_frames(simulate_frames(seed=seed, drift=False))
+    res = mon.run_monitoring(m, {})
+    assert res.alerts == [], [a["message"] for a in res.alerts]
+
+
+def test_built_in_drift_flags_trend_seekers_most(default_run):
+    ts = [a for a in default_run.alerts if a["segment_column"] == "segment" and a["segment"] == "Trend Seekers"]
+    assert any(a["metric_id"] == "reused_id_share" and a["severity"] == "critical"
+               and a["window_start"] >= "2026-02-23" for a in ts)
+    by_segment = {a["segment"]: a["change"] for a in default_run.alerts
+                  if a["segment_column"] == "segment" and a["metric_id"] == "reused_id_share"}
+    assert max(by_segment, key=by_segment.get) == "Trend Seekers"
+    # no alert on the business numbers of Bargain Hunters (5% mis-keyed only)
+    assert not _alert_keys(default_run) & {("Bargain Hunters", m) for m in KPIS}
+    # the per-segment table shows them hit differently (headline period: the last 4 weeks)
+    w = default_run.weekly
+    d = default_run.decomposition
+    cur = d[(d["segment_column"] == "segment") & (d["metric_id"] == "purchases_per_100")].set_index("segment")
+    change = cur["current_value"] / cur["reference_value"] - 1
+    assert change["Trend Seekers"] < -0.5 and change["Bargain Hunters"] > -0.25
+    ts_weeks = w[(w["segment"] == "Trend Seekers") & (w["metric_id"] == "ctr") & (w["period"] == "week")]
+    before = ts_weeks[ts_weeks["window_start"] < "2026-03-01"]["estimate"].mean()
+    after = ts_weeks[ts_weeks["window_start"] >= "2026-03-02"]["estimate"].mean()
+    assert after < 0.7 * before
+
+
+def test_benjamini_hochberg_over_all_comparisons(default_run):
+    c = default_run.comparisons
+    assert len(c) > 500
+    assert (c["q_value"] >= c["p_value"] - 1e-15).all()
+    np.testing.assert_allclose(c["q_value"], stats.false_discovery_control(c["p_value"], method="bh"))
+    flagged = c[c["alert"]]
+    assert (flagged["q_value"] <= 0.05).all() and flagged["beyond_threshold"].all()
+    for a in default_run.alerts:
+        assert a["q_value"] >= a["p_value"]
+
+
+def test_small_groups_are_suppressed_everywhere(materials):
+    res = mon.run_monitoring(materials, {"min_customers": 60})
+    for name in ("weekly", "daily", "comparisons"):
+        table = getattr(res, name)
+        assert (table["customers"] >= 60).all(), name
+    assert all(a["customers"] >= 60 for a in res.alerts)
+    shown = set(zip(res.weekly["segment_column"], res.weekly["segment"]))
+    drift = res.drift[res.drift["segment_column"] != "all"]
+    assert set(zip(drift["segment_column"], drift["segment"])) <= shown
+    ref = res.weekly[res.weekly["period"] == "reference"]
+    allowed = set(ref["segment"]) | {mon.ALL, mon.OTHER_GROUPS}
+    assert set(res.decomposition["segment"]) <= allowed
+    # e.g. Occasional Shoppers have too few customers in most weeks: some weeks must be missing
+    os_weeks = res.weekly[(res.weekly["segment"] == "Occasional Shoppers") & (res.weekly["period"] == "week")]
+    assert os_weeks["window_start"].nunique() < 12
+
+
+def test_output_files_and_alert_fields(default_run, tmp_path):
+    default_run.delay_evaluation = {"meets_target": True}
+    written = mon.write_outputs(default_run, tmp_path / "a")
+    assert set(written) == set(mon.OUTPUT_FILES)
+    alerts = json.loads((tmp_path / "a" / "alerts.json").read_text())["alerts"]
+    required = {"segment_column", "segment", "metric", "metric_id", "window_start", "window_end", "observed",
+                "expected", "estimate_low", "estimate_high", "severity", "message", "p_value", "q_value"}
+    assert alerts and all(required <= set(a) for a in alerts)
+    assert {a["severity"] for a in alerts} <= {"critical", "warning", "info"}
+    assert all(a["metric"] == glossary.METRICS[a["metric_id"]] for a in alerts)
+    mon.write_outputs(default_run, tmp_path / "b")
+    for name in mon.OUTPUT_FILES:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    weekly = pd.read_csv(tmp_path / "a" / "weekly_metrics.csv")
+    assert {"completeness", "estimate_low", "estimate_high", "observed", "reference"} <= set(weekly.columns)
+
+
+def test_messages_are_in_business_language(default_run, injected_run):
+    messages = [a["message"] for a in default_run.alerts + injected_run.alerts]
+    assert messages
+    for m in messages:
+        assert glossary.technical_terms_in(m) == [], m
+        assert "sure this is not chance" in m and "check first:" in m
+    assert glossary.technical_terms_in("CTR fell, p-value 0.01, segment_column x") == ["CTR", "p-value",
+                                                                                          "segment_column"]
+
+
+def test_glossary_covers_every_metric_and_column():
+    table = glossary.glossary_table()
+    assert table["label"].is_unique
+    for metric_id in set(glossary.METRICS) | set(glossary.ALERT_METRICS):
+        assert glossary.label(metric_id) in set(table["label"])
+    for col in mon.METRIC_COLUMNS:
+        assert glossary.label(col)
+    for raw in ("PSI", "Jensen-Shannon distance", "p-value", "NDCG (normalised discounted cumulative gain)"):
+        assert table["term"].str.contains(raw, regex=False).any(), raw
+
+
+def test_params_are_checked():
+    with pytest.raises(KeyError, match="unknown monitoring parameter"):
+        mon.MonitorParams.from_dict({"min_customer": 20})
+    assert mon.MonitorParams.from_dict({"materials_dir": "materials"}).min_customers == 20
