@@ -7,7 +7,6 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
-export MPLBACKEND := Agg
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: setup run test nb-clean nbdime clean-venv

@@ -19,7 +19,8 @@ def tool_env(**extra: str) -> dict[str, str]:
     """Environment for subprocesses: this interpreter's bin first on PATH, offline model hub."""
     env = dict(os.environ)
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MPLBACKEND="Agg")
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env.pop("MPLBACKEND", None)
     env.pop("STOFFWECHSEL_ROOT", None)
     env.update(extra)
     return env

@@ -48,6 +48,20 @@ def stage_parameters(stage: str, params_file: Path | None = None) -> dict:
     return merged
 
 
+def _kernel_environment() -> None:
+    """Environment the notebook kernels inherit."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # figures must reach the executed notebook as images (Agg would swallow them)
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in executed notebooks
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ["STOFFWECHSEL_ROOT"] = str(config.ROOT)
+    # The kernel imports this checkout's lib/ (not whatever copy is installed), so that an older
+    # commit checked out elsewhere recomputes with its own code; and it runs this interpreter.
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(config.ROOT / "lib"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+
 def run_stage_notebook(stage: str, params_file: Path | None = None) -> Path:
     """Execute the stage's notebook headless with its params.yaml section; return the output path."""
     import papermill  # imported here: the CLI's other commands should start fast
@@ -56,15 +70,7 @@ def run_stage_notebook(stage: str, params_file: Path | None = None) -> Path:
     source = notebook_path(stage)
     target = config.EXECUTED_NOTEBOOKS_DIR / source.name
     target.parent.mkdir(parents=True, exist_ok=True)  # papermill does not create folders
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in executed notebooks
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ["STOFFWECHSEL_ROOT"] = str(config.ROOT)
-    # The kernel imports this checkout's lib/ (not whatever copy is installed), so that an older
-    # commit checked out elsewhere recomputes with its own code; and it runs this interpreter.
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(config.ROOT / "lib"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    _kernel_environment()
     papermill.execute_notebook(
         str(source),
         str(target),
@@ -75,3 +81,19 @@ def run_stage_notebook(stage: str, params_file: Path | None = None) -> Path:
         log_output=False,
     )
     return target
+
+
+def run_page_notebooks() -> list[Path]:
+    """Execute the website's page notebooks (``notebooks/pages/*.ipynb``, no parameters) into
+    ``reports/notebooks/pages/``; they read only the pipeline's aggregated outputs."""
+    import papermill
+
+    _kernel_environment()
+    done = []
+    for source in sorted((config.NOTEBOOKS_DIR / "pages").glob("*.ipynb")):
+        target = config.EXECUTED_NOTEBOOKS_DIR / "pages" / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        papermill.execute_notebook(str(source), str(target), kernel_name="python3", cwd=str(source.parent),
+                                   progress_bar=False, log_output=False)
+        done.append(target)
+    return done

@@ -1,0 +1,197 @@
+"""Building blocks for the website's pages (notebooks in ``notebooks/pages/``), in business
+language: tables with business headers, analyst details folded away, and the page inputs read
+from the pipeline's deterministic outputs (never from the raw materials, never per customer)."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from stoffwechsel import config
+
+ANALYST_CLASS = "for-analysts"
+
+
+def read_json(relative: str) -> dict:
+    return json.loads((config.ROOT / relative).read_text(encoding="utf-8"))
+
+
+def table(frame: pd.DataFrame, headers: dict[str, str] | None = None, percent: tuple[str, ...] = (), digits: int = 3) -> str:
+    """An HTML table with business headers; percentages formatted, no index."""
+    shown = frame.copy()
+    for col in percent:
+        shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
+    shown = shown.rename(columns=headers or {})
+    return shown.to_html(index=False, border=0, classes="table", float_format=lambda v: f"{v:.{digits}g}", na_rep="")
+
+
+def for_analysts(content: str, summary: str = "For analysts: technical names and exact numbers") -> str:
+    """Technical detail folded into a block the business reader can ignore."""
+    return f'<details class="{ANALYST_CLASS}"><summary>{html.escape(summary)}</summary>{content}</details>'
+
+
+def data_quality(root: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Rows read/accepted/set aside per file, set-aside rows by reason (counts only: the values
+    may hold customer numbers), and how reused article numbers were resolved."""
+    root = root or config.ROOT
+    profile = json.loads((root / "reports/profile/profile.json").read_text())
+    files = pd.DataFrame(profile["rows"]).T.reset_index().rename(columns={"index": "file"})
+    frames = []
+    for rel in ("reports/profile/quarantine.csv", "reports/resolve/quarantine.csv"):
+        path = root / rel
+        if path.is_file() and path.stat().st_size > 0:
+            q = pd.read_csv(path, dtype=str, keep_default_na=False)
+            if not q.empty:
+                file_col = q["file"] if "file" in q else "transactions.csv"
+                frames.append(pd.DataFrame({"file": file_col, "reason": q["reason"]}))
+    reasons = (pd.concat(frames).groupby(["file", "reason"]).size().rename("rows").reset_index()
+               if frames else pd.DataFrame(columns=["file", "reason", "rows"]))
+    resolution = json.loads((root / "reports/resolve/resolution.json").read_text())
+    return files, reasons, resolution
+
+
+def offline_result_sentences(evaluation: dict) -> list[str]:
+    """The offline comparison in plain words, with the 95% ranges."""
+    m = evaluation["models"]
+
+    def pct(model: str, metric: str) -> str:
+        v = m[model][metric]
+        return f"{v['value']:.0%} (range {v['low']:.0%} to {v['high']:.0%})"
+
+    better = evaluation["claim"]["combined_beats_tabular_on"]
+    ks = sorted({int(b.split("@")[1]) for b in better})
+    sentences = [
+        f"We replayed the {evaluation['evaluated_customers']} customers who bought something in the "
+        f"{evaluation['test_window']['weeks']} weeks after {evaluation['test_window']['start']}.",
+        f"For {pct('combined', 'hit_rate@10')} of them, the first 10 recommendations contained a product they then bought; "
+        f"without product descriptions {pct('tabular', 'hit_rate@10')}; showing the most popular products {pct('popularity', 'hit_rate@10')}.",
+    ]
+    if better:
+        sentences.append(
+            f"Adding what product descriptions say made the top {', '.join(map(str, ks))} recommendations measurably better "
+            f"(the improvement's 95% range stays above zero); for longer lists the difference is within chance.")
+    else:
+        sentences.append("Adding what product descriptions say did not make the recommendations measurably better.")
+    sentences.append(f"The candidate products cover {evaluation['candidate_recall']:.0%} of what customers bought; no ranking can find the rest.")
+    return sentences
+
+
+# --- monitoring pages ---------------------------------------------------------------------------
+
+def monitoring_result():
+    """The monitoring result for the site pages, recomputed (about 2 s) from the materials and
+    params.yaml's `monitor` section exactly as the `monitor` stage computes it."""
+    from stoffwechsel import monitoring
+    from stoffwechsel.contract import load_materials
+
+    params = config.load_params("monitor")
+    materials = load_materials(config.ROOT / config.load_params("materials")["materials_dir"])
+    return monitoring.run_monitoring(materials, params)
+
+
+SEVERITY_STYLE = {"critical": ("danger", "⚠", "Act now"), "warning": ("warning", "▲", "Watch"), "info": ("success", "✓", "Good news")}
+
+
+def anchor(text: str) -> str:
+    """Quarto's heading id: lower case, spaces to hyphens, other punctuation dropped."""
+    import re
+
+    return re.sub(r"[^a-z0-9\- ]", "", text.lower()).strip().replace(" ", "-")
+
+
+def top_alerts(alerts: list[dict], n: int = 6) -> list[dict]:
+    """The alerts for the first screen: the most severe one per customer group, marketing
+    segments and all customers first, then the largest changes; at most n."""
+    rank = {"critical": 0, "warning": 1, "info": 2}
+    order = sorted(alerts, key=lambda a: (rank.get(a["severity"], 3), a["segment_column"] not in ("segment", "all"),
+                                          -abs((a["observed"] - a["expected"]) / a["expected"]) if a["expected"] else 0,
+                                          a["segment_column"], a["segment"], a["metric"]))
+    seen, chosen = set(), []
+    for a in order:
+        key = (a["segment_column"], a["segment"])
+        if key not in seen:
+            seen.add(key)
+            chosen.append(a)
+    return chosen[:n]
+
+
+def alerts_html(alerts: list[dict], segments_page: str, total: int) -> str:
+    """Alert lines with colour, icon and a link to the group's detail on the segments page."""
+    if not alerts:
+        return '<div class="alert alert-success" role="status"><span class="alert-icon">✓</span> No alert: every customer group is within its usual range.</div>'
+    lines = []
+    for a in alerts:
+        style, icon, word = SEVERITY_STYLE.get(a["severity"], ("info", "•", ""))
+        lines.append(
+            f'<div class="alert alert-{style}" role="alert" data-segment="{html.escape(a["segment"])}" data-severity="{a["severity"]}">'
+            f'<span class="alert-icon" aria-label="{word}">{icon}</span> <strong>{word}:</strong> {html.escape(a["message"])} '
+            f'<a href="{segments_page}#{anchor(a["segment"])}">details</a></div>')
+    more = total - len(alerts)
+    if more > 0:
+        lines.append(f'<p><a href="{segments_page}">{more} more alerts on the customer groups page</a></p>')
+    return "\n".join(lines)
+
+
+def valuebox(metric: dict, alerts: list[dict], fmt: str = "{:.1f}") -> dict:
+    """A Quarto value box for a headline metric, coloured by the worst alert on it."""
+    severities = {a["severity"] for a in alerts if a["metric"] == metric["metric"] and a["segment_column"] == "all"}
+    color = "danger" if "critical" in severities else "warning" if "warning" in severities else "success"
+    icon = "exclamation-triangle" if color != "success" else "check-circle"
+    value = fmt.format(metric["now"])
+    change = metric.get("change")
+    if change is not None and change == change:
+        value += f" ({change:+.0%})"
+    if metric.get("share_of_outcomes_in", 1) < 0.999:
+        value += " provisional"
+    return dict(icon=icon, color=color, value=value)
+
+
+GROUP_METRICS = ("Click rate", "Purchases per 100 recommendations", "Purchases kept per 100 recommendations",
+                 "Revenue per 100 recommendations (EUR)", "Sustainable share", "New-season share",
+                 "Share of reused product numbers", "Recommendations shown")
+
+
+def group_table(weekly: pd.DataFrame, column: str, segment: str | None = None) -> pd.DataFrame:
+    """Last weeks against the usual period for one grouping (or one group), business headers;
+    groups below the minimum size are absent from the monitoring tables already."""
+    cur = weekly[(weekly["period"] == "current") & (weekly["segment_column"] == column) & weekly["metric"].isin(GROUP_METRICS)]
+    if segment is not None:
+        cur = cur[cur["segment"] == segment]
+    out = pd.DataFrame({
+        "Customer group": cur["segment"], "Metric": cur["metric"], "Usual level": cur["reference"].round(2),
+        "Last weeks (expected final)": cur["estimate"].round(2),
+        "Plausible range": [f"{lo:.2f} to {hi:.2f}" if pd.notna(lo) else "" for lo, hi in zip(cur["rate_low"], cur["rate_high"])],
+        "Outcomes already in": cur["completeness"].map(lambda v: f"{v:.0%}"),
+        "Change": cur["change"].map(lambda v: "" if pd.isna(v) else f"{v:+.0%}"),
+    })
+    order = {m: i for i, m in enumerate(GROUP_METRICS)}
+    out = out.assign(_o=out["Metric"].map(order)).sort_values(["Customer group", "_o"]).drop(columns="_o")
+    return out if segment is None else out.drop(columns="Customer group")
+
+
+def weekly_trend(weekly: pd.DataFrame, metric: str = "Purchases per 100 recommendations"):
+    """All customers, week by week: observed so far vs expected final value with its range;
+    weeks whose outcomes are not all in are marked provisional."""
+    import matplotlib.pyplot as plt
+
+    from stoffwechsel.profiling import PALETTE
+
+    w = weekly[(weekly["period"] == "week") & (weekly["segment_column"] == "all") & (weekly["metric"] == metric)].copy()
+    w["window_start"] = pd.to_datetime(w["window_start"])
+    w = w.sort_values("window_start")
+    provisional = w["completeness"] < 0.999
+    fig, ax = plt.subplots(figsize=(8.5, 3.4))
+    ax.plot(w["window_start"], w["observed"], marker="o", color=PALETTE[1], label="Seen so far")
+    ax.plot(w["window_start"], w["estimate"], marker="s", color=PALETTE[0], label="Expected once all outcomes are in")
+    ax.fill_between(w["window_start"], w["estimate_low"], w["estimate_high"], color=PALETTE[0], alpha=0.2, label="Range")
+    for start in w.loc[provisional, "window_start"]:
+        ax.axvspan(start - pd.Timedelta(days=3), start + pd.Timedelta(days=3), color="#999999", alpha=0.15, hatch="//")
+    if provisional.any():
+        ax.text(w.loc[provisional, "window_start"].iloc[0], ax.get_ylim()[1] * 0.95, "provisional", fontsize=8, va="top")
+    ax.set(title=f"{metric}, all customers, by week shown", xlabel="Week the recommendations were shown", ylabel=metric)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig

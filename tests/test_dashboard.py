@@ -1,0 +1,109 @@
+"""The dashboard in a real browser (verification targets 5 and 7), privacy, offline use.
+
+Runs on the site the pipeline built in the session's clone, and on two variants of it: with a
+simulated shift injected (its alert must show in the first viewport) and on materials simulated
+without drift (no alert at all)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, run
+from stoffwechsel import glossary, site
+
+pytestmark = pytest.mark.pipeline
+ARTIFACTS = ROOT / "reports" / "test-artifacts"
+needs_browser = pytest.mark.skipif(site.find_chromium() is None, reason="no chromium (CI installs Debian's chromium)")
+
+
+def _variant(pipeline_clone: Path, dest: Path, monitor_params: dict | None = None, no_drift: bool = False) -> Path:
+    shutil.copytree(pipeline_clone, dest, symlinks=True)
+    if monitor_params:
+        params = yaml.safe_load((dest / "params.yaml").read_text())
+        params["monitor"].update(monitor_params)
+        (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    if no_drift:
+        run([sys.executable, "-m", "stoffwechsel", "simulate", "--out", "materials", "--no-drift"], dest)
+    run(["dvc", "repro", "--single-item", "monitor"], dest)
+    run(["dvc", "repro", "--single-item", "site"], dest)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def shifted(pipeline_clone, tmp_path_factory):
+    return _variant(pipeline_clone, tmp_path_factory.mktemp("shifted") / "repo", {"inject_enabled": True})
+
+
+@pytest.fixture(scope="module")
+def calm(pipeline_clone, tmp_path_factory):
+    return _variant(pipeline_clone, tmp_path_factory.mktemp("calm") / "repo", no_drift=True)
+
+
+def test_site_pages_exist_and_load_nothing_from_the_network(pipeline_clone):
+    pages = sorted((pipeline_clone / "_site").rglob("*.html"))
+    assert len(pages) == 8  # index + 7 pages
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert 'src="http' not in text and 'href="http' not in text and "<script src" not in text, page
+    size = sum(p.stat().st_size for p in (pipeline_clone / "_site").rglob("*") if p.is_file())
+    assert size < 5 * 1024 * 1024
+
+
+def test_dashboard_speaks_business_language(pipeline_clone):
+    """Target 7: no raw technical term outside the glossary page and the analysts' details."""
+    hits = site.forbidden_terms_report(pipeline_clone / "_site")
+    hits += site.forbidden_terms_report(pipeline_clone / "_site", terms=glossary.TECHNICAL_TERMS)
+    assert hits == [], [(h.page, h.term, h.context) for h in hits]
+    glossary_page = (pipeline_clone / "_site" / "reports" / "notebooks" / "pages" / "glossary.html").read_text()
+    assert "CTR" in glossary_page  # the raw terms do live on the glossary page
+
+
+def test_site_holds_no_customer_ids(pipeline_clone, shifted):
+    for root in (pipeline_clone, shifted):
+        assert site.customer_ids_report(root / "_site") == []
+
+
+def test_injected_shift_raises_its_alert(shifted):
+    alerts = json.loads((shifted / "reports" / "monitoring" / "alerts.json").read_text())
+    alerts = alerts["alerts"] if isinstance(alerts, dict) else alerts
+    hit = [a for a in alerts if a["segment_column"] == "segment" and a["segment"] == "Bargain Hunters"]
+    assert hit and hit[0]["window_start"] >= "2026-02-16"
+    assert {"segment_column", "segment", "metric", "window_start", "window_end", "observed", "expected", "severity", "message"} <= set(hit[0])
+
+
+@needs_browser
+def test_injected_shift_alert_is_visible_in_the_first_viewport(shifted):
+    """Target 5: the shifted segment's alert is on the first screen of the dashboard."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = site.inspect_page((shifted / "_site" / "index.html").resolve(), '.alert[data-segment="Bargain Hunters"]',
+                             screenshot=ARTIFACTS / "dashboard-shift.png")
+    assert page["console_errors"] == [] and page["external_requests"] == []
+    assert page["elements"], "no alert element for Bargain Hunters"
+    alert = page["elements"][0]
+    assert alert["visible"] and alert["in_first_viewport"], alert
+    assert alert["rect"]["width"] > 0 and alert["rect"]["height"] > 0
+
+
+@needs_browser
+def test_default_dashboard_loads_cleanly(pipeline_clone):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = site.inspect_page((pipeline_clone / "_site" / "index.html").resolve(), ".alert", screenshot=ARTIFACTS / "dashboard.png")
+    assert page["console_errors"] == [] and page["external_requests"] == []
+    assert page["elements"] and page["elements"][0]["in_first_viewport"]
+    assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
+
+
+@needs_browser
+def test_no_drift_and_no_injection_shows_no_alert(calm):
+    alerts = json.loads((calm / "reports" / "monitoring" / "alerts.json").read_text())
+    alerts = alerts["alerts"] if isinstance(alerts, dict) else alerts
+    assert [a for a in alerts if a["severity"] in ("critical", "warning")] == []
+    page = site.inspect_page((calm / "_site" / "index.html").resolve(), ".alert[data-segment]")
+    assert page["console_errors"] == []
+    assert page["elements"] == []
