@@ -79,18 +79,13 @@ def test_committed_evaluation_states_the_measured_comparison():
     assert {"popularity", "category popularity", "taste similarity", "tabular", "combined"} <= set(result["models"])
 
 
-@pytest.fixture(scope="module")
-def stores():
+@pytest.mark.pipeline
+def test_candidates_are_on_sale_and_not_already_bought(pipeline_clone):
     from stoffwechsel.store import FeatureStore
 
-    tab, emb = ROOT / "data" / "feature_store", ROOT / "data" / "embedding_store"
-    if not (tab / "registry.json").is_file() or not (emb / "registry.json").is_file():
-        pytest.skip("needs the pipeline's stores (run `make run`); the pipeline tests cover a fresh clone")
-    return modeling.Stores(FeatureStore(tab), FeatureStore(emb))
-
-
-def test_candidates_are_on_sale_and_not_already_bought(stores):
-    events = pd.read_parquet(ROOT / "data" / "resolved" / "transactions.parquet")
+    data = pipeline_clone / "data"
+    stores = modeling.Stores(FeatureStore(data / "feature_store"), FeatureStore(data / "embedding_store"))
+    events = pd.read_parquet(data / "resolved" / "transactions.parquet")
     customers = modeling.active_customers(events, CUTOFF, 26)[:100]
     cands = modeling.generate_candidates(stores, events, customers, CUTOFF, 10)
     assert set(cands["source"]) == set(modeling.SOURCES)

@@ -14,6 +14,7 @@ from conftest import ROOT, run
 
 pytestmark = pytest.mark.pipeline
 
+ARTIFACTS = ROOT / "reports" / "test-artifacts"
 FEATURE_OUTPUTS = ("data/resolved", "data/feature_store")  # present in every commit since #3
 
 
@@ -39,10 +40,14 @@ def test_repro_runs_every_stage_headless(pipeline_clone):
     assert (pipeline_clone / "data" / "embedding_store" / "registry.json").is_file()
 
 
+ENVIRONMENT_REPORTS = ("reports/verification.json", "_site")  # evidence about the machine and the tests run on it
+
+
 def test_fresh_run_reproduces_the_committed_lock(pipeline_clone):
-    """Recomputed from scratch, every output has the md5 the working tree's dvc.lock records."""
-    committed = lock_outputs((ROOT / "dvc.lock").read_text())
-    fresh = lock_outputs((pipeline_clone / "dvc.lock").read_text())
+    """Recomputed from scratch, every data output and report has the md5 the working tree's
+    dvc.lock records (the verification record and the site that shows it describe the machine)."""
+    committed = {k: v for k, v in lock_outputs((ROOT / "dvc.lock").read_text()).items() if k not in ENVIRONMENT_REPORTS}
+    fresh = {k: v for k, v in lock_outputs((pipeline_clone / "dvc.lock").read_text()).items() if k not in ENVIRONMENT_REPORTS}
     assert set(FEATURE_OUTPUTS) <= set(committed)
     assert fresh == committed
 
@@ -55,9 +60,13 @@ def test_second_repro_does_nothing(pipeline_clone):
     assert (pipeline_clone / "dvc.lock").read_bytes() == lock_before
 
 
+FEATURE_STAGES = ("resolve", "features", "embeddings")
+
+
 def test_forced_rerun_gives_identical_feature_files(pipeline_clone):
     before = lock_outputs((pipeline_clone / "dvc.lock").read_text())
-    run(["dvc", "repro", "--force"], pipeline_clone)
+    out = run(["dvc", "repro", "--force", *FEATURE_STAGES], pipeline_clone).stdout
+    assert all(f"Running stage '{s}'" in out for s in FEATURE_STAGES)
     after = lock_outputs((pipeline_clone / "dvc.lock").read_text())
     assert after == before
 
@@ -80,10 +89,16 @@ def test_features_reproduce_exactly_from_a_previous_commit(tmp_path):
     clone = tmp_path / "old"
     run(["git", "clone", "-q", str(ROOT), str(clone)], tmp_path)
     run(["git", "checkout", "-q", rev], clone)
-    recorded = lock_outputs((clone / "dvc.lock").read_text())
-    run(["dvc", "repro", "--force"], clone)
-    reproduced = lock_outputs((clone / "dvc.lock").read_text())
+    stages = [s for s in FEATURE_STAGES if s in yaml.safe_load((clone / "dvc.yaml").read_text())["stages"]]
+    recorded = {k: v for k, v in lock_outputs((clone / "dvc.lock").read_text()).items() if k.startswith("data/")}
+    run(["dvc", "repro", "--force", *stages], clone)
+    reproduced = {k: v for k, v in lock_outputs((clone / "dvc.lock").read_text()).items() if k.startswith("data/")}
     assert set(FEATURE_OUTPUTS) <= set(recorded)
+    commit = run(["git", "rev-parse", "HEAD"], clone).stdout.strip()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "reproduction.json").write_text(json.dumps(
+        {"commit": commit, "identical": reproduced == recorded, "outputs": recorded,
+         "differing": sorted(k for k in recorded if reproduced.get(k) != recorded[k])}, indent=1, sort_keys=True) + "\n")
     assert reproduced == recorded, f"commit {rev}: outputs differ from its dvc.lock"
 
 

@@ -13,7 +13,7 @@ import yaml
 
 from conftest import ROOT, run
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
 ALLOWED_NOTEBOOK_METADATA = {"kernelspec", "language_info"}
 ALLOWED_CELL_METADATA = {"tags"}
 SHARED_SECTIONS = {"materials", "split"}  # sections several stages read (materials folder, the one cutoff)

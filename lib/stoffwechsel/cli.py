@@ -84,6 +84,38 @@ def run_notebook(stage: str = typer.Argument(..., help="DVC stage name, e.g. pro
     typer.echo(f"executed {target}")
 
 
+@app.command("build-site")
+def build_site_command(
+    renderer: str = typer.Option("auto", help="auto: quarto render if quarto is on PATH, else the Python renderer; or quarto / python."),
+) -> None:
+    """Execute the site's page notebooks, then render the website into _site/ (the `site` stage)."""
+    from papermill.exceptions import PapermillExecutionError
+
+    from stoffwechsel import config
+    from stoffwechsel.notebooks import run_page_notebooks
+    from stoffwechsel.site import SiteRenderError, build_site
+
+    try:
+        run_page_notebooks()
+        pages = build_site(config.ROOT, renderer=renderer)
+    except PapermillExecutionError as exc:
+        _fail(f"a site page failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} (executed notebooks: reports/notebooks/pages/)")
+    except SiteRenderError as exc:
+        _fail(str(exc))
+    typer.echo(f"rendered {len(pages)} pages into {config.ROOT / '_site'}")
+
+
+@app.command("feature-catalogue")
+def feature_catalogue_command(out: Path = typer.Option(Path("docs/feature-catalogue.md"), help="Markdown file to write.")) -> None:
+    """Write the feature catalogue (name, version, description, entity, source) from the registries."""
+    from stoffwechsel import config, features
+    from stoffwechsel.store import FeatureStore
+
+    stores = [FeatureStore(config.DATA_DIR / "feature_store"), FeatureStore(config.DATA_DIR / "embedding_store")]
+    out.write_text(features.catalogue_markdown(stores), encoding="utf-8")
+    typer.echo(f"wrote {out}")
+
+
 @app.command("bench-embeddings")
 def bench_embeddings(
     out: Path = typer.Option(Path("reports/benchmarks/embeddings.json"), help="Where to write the figures (JSON)."),

@@ -473,3 +473,23 @@ def training_side_check(store: FeatureStore, cutoff: pd.Timestamp) -> pd.DataFra
             "ok": bool(reachable["event_timestamp"].max() <= cutoff and (pd.isna(newest_event) or newest_event < cutoff)),
         })
     return pd.DataFrame(checks)
+
+
+def catalogue_markdown(stores: list[FeatureStore]) -> str:
+    """The feature catalogue for docs/feature-catalogue.md, generated from the registries."""
+    lines = ["# Feature catalogue", "",
+             "Generated from the feature store registries by `stoffwechsel feature-catalogue` (do not edit by hand;",
+             "`tests/test_docs.py` checks it matches the registries of the pipeline's last run).", ""]
+    for store in stores:
+        for name in store.list_views():
+            view = store.get_view(name)
+            lines += [f"## `{name}` (version `{view.version}`)", "",
+                      f"{view.description} Entity: {', '.join(e.name for e in view.entities)} "
+                      f"(join keys: {', '.join(view.join_keys)}); source stage: `{view.source_stage}`.", "",
+                      "| feature | type | description |", "|---|---|---|"]
+            lines += [f"| `{f.name}` | {f.dtype} | {f.description} |" for f in view.fields]
+            lines.append("")
+    lines += ["## On-demand features (computed at retrieval)", "", "| feature | computed from | description |", "|---|---|---|"]
+    lines += [f"| `{f.name}` | {', '.join(f'`{n}`' for n in f.needs[:3])}{' ...' if len(f.needs) > 3 else ''} | {f.description} |"
+              for f in ON_DEMAND_FEATURES]
+    return "\n".join(lines) + "\n"

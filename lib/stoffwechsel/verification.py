@@ -1,0 +1,200 @@
+"""The eight verification targets the client signed off on, checked on the pipeline's outputs.
+
+Each check returns a :class:`Target`: id, one-line statement, status (``pass``, ``fail`` or
+``not checked`` with the reason) and the evidence (numbers, hashes, counts). A failing target is
+reported as failed with its evidence; nothing is hidden. What needs a temporary clone (features
+re-computed from a previous commit, the README's commands run in a fresh clone) is done by the
+test suite, which writes its evidence to ``reports/test-artifacts/``; this module reads it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from stoffwechsel.io import md5_file
+
+PASS, FAIL, NOT_CHECKED = "pass", "fail", "not checked"
+
+
+@dataclass
+class Target:
+    id: int
+    statement: str
+    status: str
+    evidence: dict
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _json(root: Path, rel: str) -> dict | None:
+    path = root / rel
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _dir_manifest(root: Path, md5: str) -> list[dict] | None:
+    """The file list DVC keeps in its cache for a directory output (``<md5>.dir``)."""
+    path = root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def outputs_match_lock(root: Path, stages: tuple[str, ...]) -> dict:
+    """Compare the files on disk with the md5s that dvc.lock records for the stages' outputs."""
+    lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
+    checked, mismatched = {}, []
+    for stage in stages:
+        for out in lock.get(stage, {}).get("outs", []):
+            path, md5 = root / out["path"], out["md5"]
+            if md5.endswith(".dir"):
+                manifest = _dir_manifest(root, md5)
+                if manifest is None:
+                    checked[out["path"]] = "no cache manifest"
+                    continue
+                bad = [e["relpath"] for e in manifest if md5_file(path / e["relpath"]) != e["md5"]]
+                mismatched += [f"{out['path']}/{b}" for b in bad]
+                checked[out["path"]] = md5
+            else:
+                if md5_file(path) != md5:
+                    mismatched.append(out["path"])
+                checked[out["path"]] = md5
+    return {"outputs": checked, "mismatched": mismatched}
+
+
+def target_reproduction(root: Path) -> Target:
+    here = outputs_match_lock(root, ("resolve", "features", "embeddings"))
+    clone = _json(root, "reports/test-artifacts/reproduction.json")
+    evidence = {"outputs_on_disk_match_dvc_lock": not here["mismatched"], "dvc_lock_md5": here["outputs"],
+                "mismatched": here["mismatched"], "previous_commit_check": clone}
+    if here["mismatched"] or (clone and not clone.get("identical")):
+        status = FAIL
+    elif clone is None:
+        status = NOT_CHECKED
+        evidence["why"] = "the previous-commit re-run happens in the test suite (make test); no record of it yet"
+    else:
+        status = PASS
+    return Target(1, "DVC reproduces the features exactly (same md5) from a previous commit.", status, evidence)
+
+
+def target_composite_key(root: Path) -> Target:
+    res = _json(root, "reports/resolve/resolution.json")
+    rows, rec = res["rows"], res["recycled_ids"]
+    resolved = sum(v for k, v in rows.items() if k not in ("rows_read", "quarantined"))
+    ok = rec["events_quarantined"] == 0 and resolved + rows["quarantined"] == rows["rows_read"] and rec["ids"] > 0
+    return Target(2, "The composite key (product_id + season) resolves every recycled product ID.", PASS if ok else FAIL,
+                  {"recycled_ids": rec["ids"], "recycled_ids_with_events": rec["ids_with_events"],
+                   "events_on_recycled_ids_resolved": rec["events_resolved"], "events_on_recycled_ids_quarantined": rec["events_quarantined"],
+                   "transactions_read": rows["rows_read"], "resolved": resolved, "quarantined": rows["quarantined"], "by_rule": rows})
+
+
+def target_training_only(root: Path, cutoff: str) -> Target:
+    manifest = _json(root, "data/embeddings/artifacts/manifest.json")
+    seen = {name: a["seen"] for name, a in manifest["artifacts"].items()}
+    ok = all(s["last"] is not None and pd.Timestamp(s["last"]) < pd.Timestamp(cutoff) for s in seen.values())
+    return Target(3, "Embedding-side fitting uses training data only, then is applied to test data.", PASS if ok else FAIL,
+                  {"cutoff": cutoff, "artifacts_saw": seen, "artifact_sha256": manifest["sha256"],
+                   "perturbation_test": "tests/test_embeddings.py::test_test_period_changes_leave_every_fitted_artifact_identical"})
+
+
+def target_combined_beats_tabular(root: Path) -> Target:
+    ev = _json(root, "reports/metrics/evaluation.json")
+    better = ev["claim"]["combined_beats_tabular_on"]
+    return Target(4, "Tabular + embedding features beat tabular-only on at least one ranking metric.", PASS if better else FAIL,
+                  {"metrics": {m: ev["combined_minus_tabular"][m] for m in better} or ev["combined_minus_tabular"],
+                   "statement": ev["claim"]["statement"], "customers": ev["evaluated_customers"]})
+
+
+def target_visible_alert(root: Path, browser: dict | None) -> Target:
+    alerts = _json(root, "reports/monitoring/alerts.json")
+    alerts = alerts["alerts"] if isinstance(alerts, dict) else alerts
+    severe = [a for a in alerts if a["severity"] in ("critical", "warning")]
+    evidence = {"alerts": len(alerts), "severe": len(severe),
+                "first": {k: severe[0][k] for k in ("segment_column", "segment", "metric", "window_start", "severity", "message")} if severe else None,
+                "browser": browser, "injected_shift_test": "tests/test_dashboard.py::test_injected_shift_alert_is_visible_in_the_first_viewport"}
+    if not severe:
+        status = FAIL
+    elif browser is None:
+        status, evidence["why"] = NOT_CHECKED, "no chromium here; the browser check runs in the test suite (CI installs chromium)"
+    else:
+        status = PASS if browser["visible_in_first_viewport"] and not browser["console_errors"] else FAIL
+    return Target(5, "A simulated data shift triggers a visible alert in the dashboard.", status, evidence)
+
+
+def target_segments_differ(root: Path, metric: str = "Purchases per 100 recommendations") -> Target:
+    w = pd.read_csv(root / "reports/monitoring/weekly_metrics.csv")
+    cur = w[(w["period"] == "current") & (w["segment_column"] == "segment") & (w["metric"] == metric)]
+    table = cur.set_index("segment")[["reference", "estimate", "rate_low", "rate_high", "change"]].round(4)
+    spread = float(table["change"].max() - table["change"].min()) if len(table) else 0.0
+    hit, spared = (table["change"].idxmin(), table["change"].idxmax()) if len(table) else (None, None)
+    ok = len(table) >= 2 and spread >= 0.5
+    return Target(6, "Per-segment metrics show the shift hitting segments differently.", PASS if ok else FAIL,
+                  {"metric": metric, "largest_drop": hit, "smallest_drop": spared, "spread_of_relative_change": round(spread, 4),
+                   "per_segment": json.loads(table.reset_index().to_json(orient="records"))})
+
+
+def target_business_language(site_dir: Path) -> Target:
+    from stoffwechsel import glossary, site
+
+    if not (site_dir / "index.html").is_file():
+        return Target(7, "The dashboard speaks business language, not raw metric names.", FAIL, {"why": f"{site_dir}/index.html missing"})
+    hits = site.forbidden_terms_report(site_dir) + site.forbidden_terms_report(site_dir, terms=glossary.TECHNICAL_TERMS)
+    pages = sorted(str(p.relative_to(site_dir)) for p in site_dir.rglob("*.html"))
+    return Target(7, "The dashboard speaks business language, not raw metric names.", FAIL if hits else PASS,
+                  {"pages_scanned": pages, "raw_terms_found": [{"page": h.page, "term": h.term, "context": h.context} for h in hits]})
+
+
+def target_readme(root: Path) -> Target:
+    text = (root / "README.md").read_text(encoding="utf-8")
+    needed = ["make run", "make test", "dvc repro", "dvc exp run -S", "dvc metrics diff", "dvc plots diff", "git checkout",
+              "dvc checkout", "jupyter lab", "mlflow ui", "_site/index.html", "quarto render", "stoffwechsel validate"]
+    missing = [n for n in needed if n not in text]
+    run = _json(root, "reports/test-artifacts/readme-commands.json")
+    evidence = {"sections_missing": missing, "fresh_clone_run": run}
+    if missing or (run and not run.get("passed")):
+        status = FAIL
+    elif run is None:
+        status, evidence["why"] = NOT_CHECKED, "the README's commands run in a fresh clone in the test suite; no record of it yet"
+    else:
+        status = PASS
+    return Target(8, "The README documents the whole system with reproduction instructions.", status, evidence)
+
+
+def verify_all(root: Path, cutoff: str, site_dir: Path, browser: dict | None) -> list[Target]:
+    return [target_reproduction(root), target_composite_key(root), target_training_only(root, cutoff),
+            target_combined_beats_tabular(root), target_visible_alert(root, browser), target_segments_differ(root),
+            target_business_language(site_dir), target_readme(root)]
+
+
+def browser_check(index_html: Path) -> dict | None:
+    """Open the dashboard in headless Chromium: console errors, and whether an alert is visible
+    in the first viewport. None where no Chromium is installed."""
+    from stoffwechsel import site
+
+    if site.find_chromium() is None:
+        return None
+    page = site.inspect_page(index_html.resolve(), ".alert[data-segment]")
+    first = page["elements"][0] if page["elements"] else None
+    return {"console_errors": page["console_errors"], "external_requests": page["external_requests"],
+            "alert_segment": first["attributes"].get("data-segment") if first else None,
+            "visible_in_first_viewport": bool(first and first["visible"] and first["in_first_viewport"])}
+
+
+def preview_site(root: Path, work: Path) -> Path:
+    """Render the site as the `site` stage will, into ``work/_site``, from the executed notebooks
+    that exist now (the verification page itself comes later); returns the site folder."""
+    from stoffwechsel.site import render_site
+
+    config = yaml.safe_load((root / "_quarto.yml").read_text())
+    exists = lambda href: (root / href).is_file()  # noqa: E731
+    config["project"]["render"] = [p for p in config["project"]["render"] if exists(p)]
+    config["website"]["navbar"]["left"] = [i for i in config["website"]["navbar"]["left"] if exists(i["href"])]
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "_quarto.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    if not (work / "reports").exists():
+        (work / "reports").symlink_to(root / "reports", target_is_directory=True)
+    render_site(work)
+    return work / "_site"

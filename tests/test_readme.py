@@ -1,0 +1,52 @@
+"""Verification target 8: the README's commands, run as written and in order, in a fresh clone.
+
+The README's first command (`make run`) sets up a new virtual environment and runs the whole
+pipeline; a second `make run` must do nothing. Its second command (`make test`) is what CI runs
+on a fresh clone (`.ci/run`), so it is not nested here."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run
+
+pytestmark = pytest.mark.pipeline
+ARTIFACTS = ROOT / "reports" / "test-artifacts"
+
+
+def readme_commands() -> list[str]:
+    """The two set-up commands, from the README's "Two commands" block."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Two commands.*?```bash\n(.*?)```", text, re.S).group(1)
+    return [line.split("#")[0].strip() for line in block.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_readme_names_the_two_commands():
+    assert readme_commands() == ["make run", "make test"]
+
+
+def test_readme_commands_work_in_a_fresh_clone(tmp_path):
+    clone = tmp_path / "fresh"
+    run(["git", "clone", "-q", str(ROOT), str(clone)], tmp_path)
+    venv_bin = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "STOFFWECHSEL_ROOT", "PYTHONPATH", "MPLBACKEND")}
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p != venv_bin)  # make builds its own venv
+    steps = []
+    for attempt in ("first", "second"):
+        proc = subprocess.run(["make", "run"], cwd=clone, capture_output=True, text=True, env=env, timeout=1500)
+        steps.append({"command": "make run", "attempt": attempt, "returncode": proc.returncode,
+                      "ran_stages": re.findall(r"Running stage '(\w+)'", proc.stdout)})
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    passed = (clone / "_site" / "index.html").is_file() and steps[1]["ran_stages"] == []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "readme-commands.json").write_text(json.dumps({"steps": steps, "passed": passed}, indent=1) + "\n")
+    assert (clone / "_site" / "index.html").is_file()
+    assert "Data and pipelines are up to date" in proc.stdout
+    assert steps[1]["ran_stages"] == []
