@@ -87,6 +87,7 @@ def run_notebook(stage: str = typer.Argument(..., help="DVC stage name, e.g. pro
 @app.command("build-site")
 def build_site_command(
     renderer: str = typer.Option("auto", help="auto: quarto render if quarto is on PATH, else the Python renderer; or quarto / python."),
+    pages: bool = typer.Option(True, help="Execute the page notebooks first (--no-pages: the verify stage already did)."),
 ) -> None:
     """Execute the site's page notebooks, then render the website into _site/ (the `site` stage)."""
     from papermill.exceptions import PapermillExecutionError
@@ -96,13 +97,14 @@ def build_site_command(
     from stoffwechsel.site import SiteRenderError, build_site
 
     try:
-        run_page_notebooks()
-        pages = build_site(config.ROOT, renderer=renderer)
+        if pages:
+            run_page_notebooks()
+        rendered = build_site(config.ROOT, renderer=renderer)
     except PapermillExecutionError as exc:
         _fail(f"a site page failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} (executed notebooks: reports/notebooks/pages/)")
     except SiteRenderError as exc:
         _fail(str(exc))
-    typer.echo(f"rendered {len(pages)} pages into {config.ROOT / '_site'}")
+    typer.echo(f"rendered {len(rendered)} pages into {config.ROOT / '_site'}")
 
 
 @app.command("feature-catalogue")
