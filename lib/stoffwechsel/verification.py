@@ -20,6 +20,18 @@ from stoffwechsel.io import md5_file
 
 PASS, FAIL, NOT_CHECKED = "pass", "fail", "not checked"
 
+#: the targets in the site's plain words (the signed-off statements name technical things)
+PLAIN = {
+    1: "Features computed from an earlier version of the project come out exactly the same.",
+    2: "Every reused article number is tied to the right product and season.",
+    3: "What is learned from product descriptions is learned from the training period only.",
+    4: "Adding product descriptions makes the recommendations measurably better.",
+    5: "A simulated change in customer behaviour raises a visible alert on the dashboard.",
+    6: "The numbers per customer group show the change hitting groups differently.",
+    7: "The dashboard speaks business language.",
+    8: "The README explains the whole system and how to reproduce it.",
+}
+
 
 @dataclass
 class Target:
