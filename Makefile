@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run test nb-clean nbdime clean-venv
+.PHONY: setup run test bench nb-clean nbdime clean-venv
 
 setup: $(STAMP)
 
@@ -25,6 +25,10 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# Benchmarks (not tests): reports/benchmarks.json and docs/performance.md.
+bench: setup
+	$(BIN)/stoffwechsel bench
 
 # Strip outputs and volatile metadata from the source notebooks (keeps cell ids).
 nb-clean: setup

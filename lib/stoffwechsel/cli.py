@@ -118,6 +118,20 @@ def feature_catalogue_command(out: Path = typer.Option(Path("docs/feature-catalo
     typer.echo(f"wrote {out}")
 
 
+@app.command()
+def bench(
+    out: Path = typer.Option(Path("reports/benchmarks.json"), help="Figures as JSON."),
+    doc: Path = typer.Option(Path("docs/performance.md"), help="The table, as Markdown."),
+    pipeline: bool = typer.Option(True, help="Also time the whole pipeline stage by stage in a clean clone."),
+) -> None:
+    """Run the benchmarks (medians, min-max, ratios measured in the same run); not a test."""
+    from stoffwechsel import bench as benchmarks
+
+    figures = benchmarks.run_all(out, include_pipeline=pipeline)
+    doc.write_text(benchmarks.performance_markdown(figures), encoding="utf-8")
+    typer.echo(f"wrote {out} and {doc}")
+
+
 @app.command("bench-embeddings")
 def bench_embeddings(
     out: Path = typer.Option(Path("reports/benchmarks/embeddings.json"), help="Where to write the figures (JSON)."),
