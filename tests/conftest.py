@@ -7,12 +7,18 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
+
+
+# one content-addressed embedding cache for every temporary clone (vectors are identical either way)
+SHARED_EMBEDDING_CACHE = Path(tempfile.gettempdir()) / "stoffwechsel-test-embedding-cache"
+os.environ.setdefault("STOFFWECHSEL_EMBEDDING_CACHE", str(SHARED_EMBEDDING_CACHE))
 
 
 def tool_env(**extra: str) -> dict[str, str]:

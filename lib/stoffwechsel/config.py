@@ -52,3 +52,10 @@ def load_params(section: str | None = None, path: Path | None = None) -> dict:
     if section not in params:
         raise KeyError(f"{path or PARAMS_FILE}: no section '{section}' (have: {', '.join(params)})")
     return params[section]
+
+
+def embedding_cache_dir(param: str) -> Path:
+    """The embedding cache folder: ``$STOFFWECHSEL_EMBEDDING_CACHE`` if set (the tests share one
+    cache across their temporary clones), else params.yaml's ``embeddings.cache_dir`` under the
+    project root. The cache is content-addressed, so sharing it never changes a vector."""
+    return Path(os.environ.get("STOFFWECHSEL_EMBEDDING_CACHE") or ROOT / param)
