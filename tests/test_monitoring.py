@@ -190,6 +190,13 @@ def test_cut_at_export_reproduces_the_simulator():
                                   check_dtype=False)
 
 
+def test_delay_evaluation_does_not_depend_on_the_number_of_processes():
+    kwargs = dict(seeds=(5, 6), exports=mon.DEFAULT_EVALUATION_EXPORTS[4::5], kinds=("week",))
+    one, two = mon.evaluate_delay_estimation(jobs=1, **kwargs), mon.evaluate_delay_estimation(jobs=2, **kwargs)
+    assert one["metrics"]["purchases_per_100"]["week"]["windows"] > 0
+    assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
+
+
 def test_delay_evaluation_meets_coverage_target():
     report = mon.evaluate_delay_estimation(seeds=(5,), exports=mon.DEFAULT_EVALUATION_EXPORTS[4::3],
                                            kinds=("week",))
@@ -312,6 +319,24 @@ def test_output_files_and_alert_fields(default_run, tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     weekly = pd.read_csv(tmp_path / "a" / "weekly_metrics.csv")
     assert {"completeness", "estimate_low", "estimate_high", "observed", "reference"} <= set(weekly.columns)
+
+
+def test_pages_read_back_what_the_stage_wrote(default_run, tmp_path):
+    mon.write_outputs(default_run, tmp_path)
+    back = mon.load_outputs(tmp_path, default_run.params)
+    assert back.alerts == default_run.alerts and back.summary == json.loads((tmp_path / "summary.json").read_text())
+    assert (back.export_time, back.reference, back.current) == (default_run.export_time, default_run.reference, default_run.current)
+    for attr in mon.OUTPUT_TABLES:
+        # the written values (six decimals, infinite changes as empty): same columns, dtypes and rows
+        computed, loaded = getattr(default_run, attr), getattr(back, attr)
+        assert list(loaded.columns) == list(computed.columns) and len(loaded) == len(computed), attr
+        assert dict(loaded.dtypes.astype(str)) == dict(computed.dtypes.astype(str)), attr
+        for col in computed.select_dtypes("float").columns:
+            a = np.sort(computed[col].replace([np.inf, -np.inf], np.nan).to_numpy(dtype=float)); b = np.sort(loaded[col].to_numpy(dtype=float))
+            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, equal_nan=True, err_msg=f"{attr}.{col}")
+    (tmp_path / "drift.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="drift.csv"):
+        mon.load_outputs(tmp_path, default_run.params)
 
 
 def test_messages_are_in_business_language(default_run, injected_run):

@@ -107,3 +107,22 @@ def test_dvc_metrics_and_plots_are_declared(pipeline_clone):
     assert "combined_minus_tabular" in shown and "recycled_ids" in shown
     plots = run(["dvc", "plots", "show", "--json"], pipeline_clone).stdout
     assert "metrics_vs_k.csv" in plots
+
+
+def test_logged_models_state_their_own_requirements_and_load(pipeline_clone):
+    """MLflow logs each ranker with the pinned packages it needs (not an inferred list with
+    torch and pytest) and the registered model loads from the registry and scores."""
+    import mlflow
+
+    reqs = sorted((pipeline_clone / "mlartifacts").rglob("requirements.txt"))
+    assert len(reqs) >= 2
+    for path in reqs:
+        lines = path.read_text().split()
+        assert any(line.startswith("scikit-learn==") for line in lines), path
+        assert not any(line.startswith(("torch", "pytest")) for line in lines), lines
+    mlflow.set_tracking_uri(f"sqlite:///{pipeline_clone / 'mlflow.db'}")
+    name = yaml.safe_load((pipeline_clone / "params.yaml").read_text())["train"]["registered_model"]
+    model = mlflow.pyfunc.load_model(f"models:/{name}/latest")
+    example = model.input_example
+    assert len(example.columns) == len(model.metadata.get_input_schema().input_names()) > 20
+    assert len(model.predict(example)) == len(example)

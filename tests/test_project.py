@@ -109,3 +109,24 @@ def test_cli_simulate_rejects_a_bad_shift(tmp_path):
     proc = run([sys.executable, "-m", "stoffwechsel", "simulate", "--out", str(tmp_path), "--shift", "shoe_size=42",
                 "--shift-start", "2026-03-01"], ROOT, check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr and "shoe_size" in proc.stderr
+
+
+def test_runner_imports_papermill_without_the_slow_iri_grammar():
+    """`stoffwechsel run-notebook` skips rfc3987_syntax (1.9 s of Lark grammar at import) and
+    notebooks still validate against nbformat's schema."""
+    code = ("import sys, time; from stoffwechsel.notebooks import import_papermill; pm = import_papermill(); "
+            "import nbformat; nb = nbformat.read(sys.argv[1], as_version=4); nbformat.validate(nb); "
+            "assert 'jsonschema' in sys.modules; print(sys.modules.get('rfc3987_syntax', 'absent'))")
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "notebooks" / "01_profile.ipynb")],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "None"
+
+
+def test_logged_models_name_their_requirements_without_inference():
+    from importlib.metadata import version
+
+    from stoffwechsel import tracking
+
+    reqs = tracking.pip_requirements()
+    assert f"scikit-learn=={version('scikit-learn')}" in reqs and f"skops=={version('skops')}" in reqs
+    assert not any(r.startswith("torch") for r in reqs)

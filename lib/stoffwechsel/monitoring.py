@@ -28,7 +28,11 @@ or alerts, never over recommendations.
 
 from __future__ import annotations
 
+import json
 import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from types import SimpleNamespace
@@ -1197,6 +1201,40 @@ def write_outputs(result: MonitoringResult, out_dir: Path | str) -> dict[str, Pa
     return written
 
 
+OUTPUT_TABLES = {"weekly": "weekly_metrics.csv", "daily": "daily_metrics.csv", "comparisons": "comparisons.csv",
+                 "drift": "drift.csv", "decomposition": "decomposition.csv", "delay_curves": "delay_curves.csv"}
+
+
+def load_outputs(out_dir: Path | str, params: MonitorParams | dict | None = None) -> MonitoringResult:
+    """The :class:`MonitoringResult` the ``monitor`` stage wrote (:func:`write_outputs`), read
+    back: the site's pages render these aggregates instead of recomputing from the
+    recommendations, so their cost does not grow with the data. Values are the written ones
+    (six decimals; p- and q-values six significant digits); the fitted delay curves themselves are not stored (their table is)."""
+    out = Path(out_dir)
+    for name in [*OUTPUT_TABLES.values(), "alerts.json", "summary.json"]:
+        if not (out / name).is_file():
+            raise FileNotFoundError(f"{out / name}: missing; run the monitor stage first (dvc repro monitor)")
+    tables = {}
+    for attr, name in OUTPUT_TABLES.items():
+        frame = pd.read_csv(out / name)
+        for col in ("window_start", "window_end"):
+            if col in frame.columns:
+                frame[col] = pd.to_datetime(frame[col]).astype("datetime64[us]")
+        for col in ("recs_matured", "events"):  # fractional where estimated, so float as computed
+            if col in frame.columns and attr in ("weekly", "daily"):
+                frame[col] = frame[col].astype("float64")
+        tables[attr] = frame
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    evaluation = out / "delay_evaluation.json"
+    params = params if isinstance(params, MonitorParams) else MonitorParams.from_dict(params)
+    span = lambda key: (pd.Timestamp(summary[key]["start"]), pd.Timestamp(summary[key]["end"]))  # noqa: E731
+    return MonitoringResult(
+        params=params.as_dict(), export_time=pd.Timestamp(summary["export_time"]), reference=span("reference"),
+        current=span("current"), alerts=json.loads((out / "alerts.json").read_text(encoding="utf-8"))["alerts"],
+        summary=summary, delay_evaluation=json.loads(evaluation.read_text(encoding="utf-8")) if evaluation.is_file() else None,
+        **tables)
+
+
 # --------------------------------------------------------------------------------------------
 # Simulated shift on top of the materials
 # --------------------------------------------------------------------------------------------
@@ -1366,9 +1404,28 @@ def _truth_and_naive(recs: pd.DataFrame, prep: Prepared, groupings, kinds) -> pd
     return out
 
 
+_EVALUATION_STATE: dict = {}
+
+
+def _evaluate_export(task: tuple[int, str]) -> pd.DataFrame:
+    """One backtest of :func:`evaluate_delay_estimation`: data set ``i`` cut at ``export``."""
+    i, export = task
+    st = _EVALUATION_STATE
+    mat, params, groupings, kinds = st["materials"][i], st["params"], st["groupings"], st["kinds"]
+    cut = cut_at_export(mat.recommendations, export)
+    m = SimpleNamespace(recommendations=cut, customers=mat.customers, products=mat.products)
+    prep = prepare(m, params, strict=False)
+    curves = fit_delay_curves(prep)
+    metrics, *_ = window_metrics(prep, curves, params, kinds=kinds, groupings=groupings)
+    est = metrics[metrics["period"].isin(kinds) & metrics["metric_id"].isin(["ctr", "purchases_per_100", "kept_per_100"])]
+    truth = _truth_and_naive(mat.recommendations, prep, groupings, kinds)
+    keys = ["period", "window_start", "segment_column", "segment", "metric_id"]
+    return est.merge(truth, on=keys, validate="1:1").assign(dataset=i, export=export)
+
+
 def evaluate_delay_estimation(frames_list: list[dict] | None = None, seeds=(1, 2, 3), scale: float = 1.0,
                               exports=None, params: MonitorParams | dict | None = None,
-                              groupings=("all", "segment"), kinds=("day", "week")) -> dict:
+                              groupings=("all", "segment"), kinds=("day", "week"), jobs: int | None = None) -> dict:
     """How good are the completeness-adjusted estimates and their intervals?
 
     For each simulated data set (``frames_list`` from ``simulate_frames(..., reveal_truth=True)``,
@@ -1377,7 +1434,8 @@ def evaluate_delay_estimation(frames_list: list[dict] | None = None, seeds=(1, 2
     compared with the final truth of the same recommendations. Reports, per metric: mean absolute
     error of the estimate and of two naive values (pending counted as "no"; matured recommendations
     only), and the coverage of the final-value interval over windows whose labels were incomplete
-    (completeness < 99%), against the nominal level.
+    (completeness < 99%), against the nominal level. The backtests run in ``jobs`` forked
+    processes (default: one per core); the report does not depend on ``jobs``.
     """
     from .simulate import simulate_frames  # local: simulation is only needed here
 
@@ -1386,21 +1444,19 @@ def evaluate_delay_estimation(frames_list: list[dict] | None = None, seeds=(1, 2
         frames_list = [simulate_frames(seed=s, scale=scale, reveal_truth=True) for s in seeds]
     if exports is None:
         exports = DEFAULT_EVALUATION_EXPORTS
-    rows = []
-    for i, frames in enumerate(frames_list):
-        mat = materials_from_frames(frames)
-        for export in exports:
-            cut = cut_at_export(mat.recommendations, export)
-            m = SimpleNamespace(recommendations=cut, customers=mat.customers, products=mat.products)
-            prep = prepare(m, params, strict=False)
-            curves = fit_delay_curves(prep)
-            metrics, *_ = window_metrics(prep, curves, params, kinds=kinds, groupings=groupings)
-            est = metrics[metrics["period"].isin(kinds) & metrics["metric_id"].isin(
-                ["ctr", "purchases_per_100", "kept_per_100"])]
-            truth = _truth_and_naive(mat.recommendations, prep, groupings, kinds)
-            keys = ["period", "window_start", "segment_column", "segment", "metric_id"]
-            joined = est.merge(truth, on=keys, validate="1:1")
-            rows.append(joined.assign(dataset=i, export=export))
+    _EVALUATION_STATE.update(materials=[materials_from_frames(f) for f in frames_list], params=params,
+                             groupings=groupings, kinds=kinds)
+    tasks = [(i, export) for i in range(len(frames_list)) for export in exports]
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
+    try:
+        if jobs == 1:
+            rows = [_evaluate_export(t) for t in tasks]
+        else:  # the 45 backtests are independent; forked workers inherit the simulated data
+            ctx = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                rows = list(pool.map(_evaluate_export, tasks))
+    finally:
+        _EVALUATION_STATE.clear()
     ev = pd.concat(rows, ignore_index=True)
     ev["immature"] = ev["completeness"] < 0.99
     ev["covered"] = (ev["truth"] >= ev["estimate_low"] - 1e-9) & (ev["truth"] <= ev["estimate_high"] + 1e-9)

@@ -82,14 +82,11 @@ def offline_result_sentences(evaluation: dict) -> list[str]:
 # --- monitoring pages ---------------------------------------------------------------------------
 
 def monitoring_result():
-    """The monitoring result for the site pages, recomputed (about 2 s) from the materials and
-    params.yaml's `monitor` section exactly as the `monitor` stage computes it."""
+    """The monitoring result for the site pages: the aggregates the `monitor` stage wrote to
+    reports/monitoring/ (nothing is recomputed from the recommendations)."""
     from stoffwechsel import monitoring
-    from stoffwechsel.contract import load_materials
 
-    params = config.load_params("monitor")
-    materials = load_materials(config.ROOT / config.load_params("materials")["materials_dir"])
-    return monitoring.run_monitoring(materials, params)
+    return monitoring.load_outputs(config.REPORTS_DIR / "monitoring", config.load_params("monitor"))
 
 
 SEVERITY_STYLE = {"critical": ("danger", "⚠", "Act now"), "warning": ("warning", "▲", "Watch"), "info": ("success", "✓", "Good news")}
