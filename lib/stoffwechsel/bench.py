@@ -2,16 +2,19 @@
 measured in the same run, and the machine's core count. Not part of the test suite: timings on
 shared machines are noisy, so figures are reported, never asserted.
 
-Figures: the full pipeline from a clean clone at scale 1 per stage (wall time, peak memory,
-kernel start and import overhead), a no-op ``dvc repro``, point-in-time retrieval against pandas
-``merge_asof``, embedding throughput against bare ``SentenceTransformer.encode``, and monitoring
-aggregation throughput.
+Figures: the full ``dvc repro --force`` from a clean clone at scale 1 (cold and filled embedding
+cache), the pipeline stage by stage at simulator scales 1, 10 and 100 (wall time, peak memory,
+growth exponent, dashboard page weight), a no-op ``dvc repro``, kernel start and import overhead,
+point-in-time retrieval against pandas ``merge_asof``, embedding throughput against bare
+``SentenceTransformer.encode``, and monitoring aggregation throughput.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -32,12 +35,20 @@ rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.D
 print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)
 """
 
+#: Goals of issue #9 on the 2-core machine.
+GOALS = {"full_repro_scale_1_s": 60, "noop_repro_s": 2, "retrieval_rows_per_s_at_1e7": 1e6, "embedding_overhead": 0.10,
+         "scale_100_total_s": 15 * 60, "scale_100_peak_mb": 8 * 1024, "site_page_mb": 5}
+#: Growth exponents above this (log-log slope over a tenfold step) grow faster than n log n would
+#: at these sizes (n log n over 10x at n ~ 10^5..10^7: slope 1.06-1.09).
+NLOGN_SLOPE = 1.15
 
-def measure(cmd: list[str], cwd: Path) -> dict:
-    """Wall time and peak memory (largest child process) of one command."""
-    out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], cwd=cwd, capture_output=True, text=True, check=True).stdout.split()
+
+def measure(cmd: list[str], cwd: Path, env: dict | None = None) -> dict:
+    """Wall time and peak memory (the largest process of the command's tree) of one command."""
+    out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], cwd=cwd, capture_output=True, text=True, check=True,
+                         env=env).stdout.split()
     if int(out[2]) != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed in {cwd}")
+        raise RuntimeError(f"{' '.join(cmd)} failed in {cwd} (exit {out[2]}); run it there to see why")
     return {"seconds": round(float(out[0]), 3), "peak_mb": round(int(out[1]) / 1024, 1)}
 
 
@@ -50,20 +61,81 @@ def _clone(dest: Path) -> Path:
     return dest
 
 
-def pipeline_per_stage(work: Path) -> dict:
-    """`dvc repro --force` stage by stage in a clean clone (data outputs absent)."""
-    clone = _clone(work / "pipeline")
-    shutil.rmtree(clone / "reports" / "monitoring", ignore_errors=True)
-    stages = list(yaml.safe_load((clone / "dvc.yaml").read_text())["stages"])
-    per_stage = {s: measure(["dvc", "repro", "--force", "--single-item", s], clone) for s in stages}
-    total = sum(v["seconds"] for v in per_stage.values())
-    noop = [measure(["dvc", "repro"], clone)["seconds"] for _ in range(5)]
-    return {"stages": per_stage, "total_seconds": round(total, 2),
-            "peak_mb": max(v["peak_mb"] for v in per_stage.values()), "noop_repro_seconds": summary(noop)}
+def _environment(cache: Path) -> dict:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", STOFFWECHSEL_EMBEDDING_CACHE=str(cache))
+    env.pop("STOFFWECHSEL_ROOT", None)  # each clone is its own project
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+def page_weight(site: Path, page: str = "index.html") -> dict:
+    """Bytes of a rendered page and the local files it loads (images, style sheets, scripts)."""
+    html = (site / page).read_text(encoding="utf-8")
+    refs = set(re.findall(r"""(?:src|href)=["']([^"'#?]+)""", html))
+    assets = [site / r for r in refs if not re.match(r"^[a-z]+:", r) and not r.endswith(".html") and (site / r).is_file()]
+    size = (site / page).stat().st_size + sum(a.stat().st_size for a in assets)
+    return {"bytes": size, "mb": round(size / 2**20, 3), "assets": len(assets)}
+
+
+def _stage_names(clone: Path) -> list[str]:
+    return list(yaml.safe_load((clone / "dvc.yaml").read_text())["stages"])
+
+
+def pipeline_at_scale(work: Path, scale: float, seed: int = 42) -> dict:
+    """The pipeline stage by stage (``dvc repro --force --single-item``) in a clean clone whose
+    materials are ``stoffwechsel simulate --scale`` output, with an empty embedding cache."""
+    clone = _clone(work / f"scale-{scale:g}")
+    env = _environment(work / f"cache-scale-{scale:g}")
+    out: dict = {"scale": scale}
+    if scale != 1:  # the committed materials are the simulator's scale-1 output (tested)
+        out["simulate"] = measure(["stoffwechsel", "simulate", "--out", "materials", "--scale", str(scale),
+                                   "--seed", str(seed)], clone, env)
+    sizes = {name: sum(1 for _ in open(clone / "materials" / f"{name}.csv", encoding="utf-8")) - 1
+             for name in ("transactions", "products", "customers", "production-recommendations-sample")}
+    out["rows"] = sizes
+    out["stages"] = {s: measure(["dvc", "repro", "--force", "--single-item", s], clone, env) for s in _stage_names(clone)}
+    out["total_seconds"] = round(sum(v["seconds"] for v in out["stages"].values()), 2)
+    out["peak_mb"] = max(v["peak_mb"] for v in out["stages"].values())
+    out["site_index"] = page_weight(clone / "_site")
+    durations = {}
+    for nb in sorted((clone / "reports" / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        meta = json.loads(nb.read_text(encoding="utf-8"))["metadata"].get("papermill", {})
+        durations[nb.stem.split("_", 1)[1]] = round(float(meta.get("duration") or 0), 2)
+    out["notebook_seconds"] = durations  # time inside the kernel; the rest of a stage is start-up
+    shutil.rmtree(clone)
+    return out
+
+
+def growth_exponents(runs: list[dict]) -> dict:
+    """Per stage, the log-log slope of wall time between consecutive scales (1 = linear)."""
+    runs = sorted(runs, key=lambda r: r["scale"])
+    out = {}
+    for a, b in zip(runs, runs[1:]):
+        step = f"{a['scale']:g}->{b['scale']:g}"
+        k = math.log(b["scale"] / a["scale"])
+        out[step] = {s: round(math.log(b["stages"][s]["seconds"] / a["stages"][s]["seconds"]) / k, 2)
+                     for s in a["stages"] if s in b["stages"]}
+        out[step]["total"] = round(math.log(b["total_seconds"] / a["total_seconds"]) / k, 2)
+    return out
+
+
+def full_repro(work: Path, repeats: int = 1) -> dict:
+    """``dvc repro --force`` (one DVC process, as a user runs it) in a clean clone: first with an
+    empty embedding cache, then again with the cache the first run filled; and no-op repros."""
+    clone = _clone(work / "full")
+    env = _environment(work / "cache-full")
+    cold = measure(["dvc", "repro", "--force"], clone, env)
+    warm = [measure(["dvc", "repro", "--force"], clone, env) for _ in range(repeats)]
+    noop = [measure(["dvc", "repro"], clone, env)["seconds"] for _ in range(5)]
+    shutil.rmtree(clone)
+    return {"cold_cache": cold, "filled_cache": {"seconds": summary([w["seconds"] for w in warm]),
+                                                  "peak_mb": max(w["peak_mb"] for w in warm)},
+            "noop_repro_seconds": summary(noop)}
 
 
 def startup_overhead(repeats: int = 3) -> dict:
-    """Kernel start (an empty notebook through Papermill) and library imports, per stage."""
+    """What every stage pays before its own work: the runner (CLI + Papermill import), a kernel
+    start (an empty notebook through the runner's Papermill), and the libraries stages import."""
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
@@ -72,16 +144,22 @@ def startup_overhead(repeats: int = 3) -> dict:
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         src = Path(tmp) / "empty.ipynb"
         nbformat.write(nb, src)
-        kernel = [measure([sys.executable, "-c", f"import papermill; papermill.execute_notebook(r'{src}', r'{tmp}/out.ipynb', progress_bar=False)"],
+        runner = "from stoffwechsel.notebooks import import_papermill; pm = import_papermill()"
+        kernel = [measure([sys.executable, "-c", f"{runner}; pm.execute_notebook(r'{src}', r'{tmp}/out.ipynb', progress_bar=False)"],
                           Path(tmp))["seconds"] for _ in range(repeats)]
-        papermill_import = [measure([sys.executable, "-c", "import papermill"], Path(tmp))["seconds"] for _ in range(repeats)]
+        runner_import = [measure([sys.executable, "-c", runner], Path(tmp))["seconds"] for _ in range(repeats)]
+        dvc_start = [measure(["dvc", "version"], Path(tmp))["seconds"] for _ in range(repeats)]
     imports = {
         "pandas+duckdb+pyarrow": "import pandas, duckdb, pyarrow",
         "stoffwechsel features": "import stoffwechsel.features, stoffwechsel.store",
+        "scikit-learn": "import sklearn.ensemble",
         "sentence-transformers": "import sentence_transformers",
         "mlflow": "import mlflow, mlflow.sklearn",
+        "matplotlib": "import matplotlib.pyplot",
     }
-    return {"kernel_start_seconds": summary([k - p for k, p in zip(kernel, papermill_import)]),
+    return {"runner_import_seconds": summary(runner_import),
+            "kernel_start_seconds": summary([k - p for k, p in zip(kernel, runner_import)]),
+            "dvc_start_seconds": summary(dvc_start),
             "imports_seconds": {name: summary([measure([sys.executable, "-c", code], config.ROOT)["seconds"] for _ in range(repeats)])
                                 for name, code in imports.items()}}
 
@@ -91,7 +169,7 @@ def retrieval(sizes=(10**5, 10**6, 10**7), repeats: int = 3) -> dict:
 
     out = {}
     for n in sizes:
-        runs = [bench_retrieval(n, max(n // 10, 1), n, repeat=1) for _ in range(repeats if n < 10**7 else 1)]
+        runs = [bench_retrieval(n, max(n // 10, 1), n, repeat=1) for _ in range(repeats)]
         out[str(n)] = {"runs": runs}
     return out
 
@@ -119,14 +197,16 @@ def monitoring_throughput(factors=(1, 100, 1000), repeats: int = 3) -> dict:
     return out
 
 
-def run_all(out: Path, include_pipeline: bool = True) -> dict:
+def run_all(out: Path, include_pipeline: bool = True, scales=(1, 10, 100)) -> dict:
     from stoffwechsel import embeddings
     from stoffwechsel.contract import load_materials
 
-    figures = {"cores": os.cpu_count()}
+    figures: dict = {"cores": os.cpu_count(), "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     with tempfile.TemporaryDirectory() as tmp:
         if include_pipeline:
-            figures["pipeline_scale_1"] = pipeline_per_stage(Path(tmp))
+            figures["full_repro_scale_1"] = full_repro(Path(tmp))
+            figures["scales"] = [pipeline_at_scale(Path(tmp), s) for s in scales]
+            figures["growth"] = growth_exponents(figures["scales"])
         figures["startup"] = startup_overhead()
         figures["retrieval"] = retrieval()
         figures["monitoring"] = monitoring_throughput()
@@ -139,48 +219,149 @@ def run_all(out: Path, include_pipeline: bool = True) -> dict:
     return figures
 
 
+def _met(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
 def performance_markdown(f: dict) -> str:
-    """The table for docs/performance.md, from the figures of one run."""
-    lines = ["# Performance", "", f"Measured by `make bench` on this machine ({f['cores']} cores, shared with other jobs, so",
-             "absolute times are noisy; medians of several runs with min-max; ratios are taken within the same run).", ""]
-    if "pipeline_scale_1" in f:
-        p = f["pipeline_scale_1"]
-        k = f["startup"]["kernel_start_seconds"]["median"]
-        lines += ["## Pipeline at scale 1 (`dvc repro --force`, stage by stage, clean clone)", "",
-                  "| stage | seconds | peak memory (MB) |", "|---|---|---|"]
-        lines += [f"| {s} | {v['seconds']} | {v['peak_mb']} |" for s, v in p["stages"].items()]
-        n_nb = sum(1 for s in p["stages"] if s != "site")
-        lines += [f"| **total** | **{p['total_seconds']}** | **{p['peak_mb']}** |", "",
-                  f"Goal: under 60 s. Kernel start per notebook: {k} s (median), {n_nb} stage notebooks, so about "
-                  f"{round(100 * k * n_nb / p['total_seconds'])}% of the total is spent starting kernels.",
-                  f"No-op `dvc repro`: median {p['noop_repro_seconds']['median']} s (min {p['noop_repro_seconds']['min']}, max {p['noop_repro_seconds']['max']}); goal under 2 s.", ""]
-    imp = f["startup"]["imports_seconds"]
-    lines += ["## Imports (fresh interpreter, median seconds)", "", "| import | seconds |", "|---|---|"]
-    lines += [f"| {name} | {v['median']} |" for name, v in imp.items()]
+    """docs/performance.md from the figures of one run: tables, goals met or missed, causes."""
+    lines = ["# Performance", "",
+             f"Measured by `make bench` (`stoffwechsel bench`) on this machine: {f['cores']} cores, shared with other jobs, so",
+             "absolute times are noisy; medians of several runs with min-max where runs were repeated; ratios are taken",
+             f"within the same run. Raw figures: `reports/benchmarks.json`{' (run started ' + f['started'] + ')' if 'started' in f else ''}.", ""]
+    st = f["startup"]
+    k, r, d = (st["kernel_start_seconds"]["median"], st["runner_import_seconds"]["median"], st["dvc_start_seconds"]["median"])
+    goals = []
+    if "full_repro_scale_1" in f:
+        full = f["full_repro_scale_1"]
+        cold, warm = full["cold_cache"]["seconds"], full["filled_cache"]["seconds"]["median"]
+        s1 = next(s for s in f["scales"] if s["scale"] == 1)
+        n_nb = len(s1["notebook_seconds"])
+        fixed = n_nb * (k + r)
+        noop = full["noop_repro_seconds"]["median"]
+        goals += [("full `dvc repro --force`, scale 1, clean clone, empty embedding cache", f"{cold} s", "under 60 s",
+                   _met(cold < GOALS["full_repro_scale_1_s"])),
+                  ("the same, embedding cache filled (every later run on the machine)", f"{warm} s", "under 60 s",
+                   _met(warm < GOALS["full_repro_scale_1_s"])),
+                  ("no-op `dvc repro`", f"{noop} s", "under 2 s", _met(noop < GOALS["noop_repro_s"]))]
+        emb = f["embeddings"]
+        lines += ["## Full pipeline at scale 1", "",
+                  f"`dvc repro --force` in a clean clone: **{cold} s** with an empty embedding cache (peak memory "
+                  f"{full['cold_cache']['peak_mb']} MB), **{warm} s** (median of {full['filled_cache']['seconds']['runs']}) once the "
+                  f"content-addressed cache holds the descriptions. No-op `dvc repro`: median {noop} s "
+                  f"(min {full['noop_repro_seconds']['min']}, max {full['noop_repro_seconds']['max']}).", "",
+                  f"Where the time goes: each of the {n_nb} notebook stages starts the runner ({r} s: CLI and Papermill) and a "
+                  f"kernel ({k} s), {round(fixed, 1)} s in all, about {round(100 * fixed / cold)}% of the cold run; DVC itself "
+                  f"starts in {d} s. With an empty cache the embedding stage encodes all {s1['rows']['products']:,} descriptions "
+                  f"at about {emb['bare_texts_per_s']} texts/s (bare encode, measured below), "
+                  f"{round(s1['rows']['products'] / emb['bare_texts_per_s'], 1)} s of model time. The stage-by-stage table "
+                  "is the scale-1 column below.", ""]
+    if "scales" in f:
+        runs = sorted(f["scales"], key=lambda s: s["scale"])
+        head = " | ".join(f"scale {s['scale']:g}: s | MB" for s in runs)
+        lines += ["## The pipeline at simulator scales " + ", ".join(f"{s['scale']:g}" for s in runs), "",
+                  "Each scale in its own clean clone with `stoffwechsel simulate --scale N` materials and an empty embedding "
+                  "cache; every stage run as `dvc repro --force --single-item STAGE` (so each includes one DVC start). "
+                  "Growth exponent: log-log slope of the stage's wall time per tenfold step (1 = linear; above "
+                  f"{NLOGN_SLOPE} grows faster than n log n).", "",
+                  "| rows | " + " | ".join(f"scale {s['scale']:g}" for s in runs) + " |", "|---|" + "---|" * len(runs)]
+        for name in runs[0]["rows"]:
+            lines.append(f"| {name} | " + " | ".join(f"{s['rows'][name]:,}" for s in runs) + " |")
+        steps = list(f["growth"])
+        lines += ["", f"| stage | {head} | " + " | ".join(f"exponent {st_}" for st_ in steps) + " |",
+                  "|---|" + "---|---|" * len(runs) + "---|" * len(steps)]
+        slow = []
+        for stage in runs[0]["stages"]:
+            cells = " | ".join(f"{s['stages'][stage]['seconds']} | {s['stages'][stage]['peak_mb']}" for s in runs)
+            ex = [f["growth"][st_].get(stage) for st_ in steps]
+            lines.append(f"| {stage} | {cells} | " + " | ".join(f"{e}" for e in ex) + " |")
+            if ex and ex[-1] is not None and ex[-1] > NLOGN_SLOPE:
+                slow.append(f"{stage} ({ex[-1]})")
+        lines.append(f"| **total** | " + " | ".join(f"**{s['total_seconds']}** | **{s['peak_mb']}**" for s in runs)
+                     + " | " + " | ".join(f"{f['growth'][st_]['total']}" for st_ in steps) + " |")
+        if any("simulate" in s for s in runs):
+            lines += ["", "Simulating the materials (not a pipeline stage): " + ", ".join(
+                f"scale {s['scale']:g} {s['simulate']['seconds']} s / {s['simulate']['peak_mb']} MB" for s in runs if "simulate" in s) + "."]
+        big = runs[-1]
+        lines += ["", f"Dashboard page weight (`_site/index.html` with the images and styles it loads): " + ", ".join(
+            f"scale {s['scale']:g}: {s['site_index']['mb']} MB" for s in runs) + "; it shows aggregates only, so it does "
+            "not grow with the data.", ""]
+        goals += [(f"scale {big['scale']:g}, whole pipeline", f"{round(big['total_seconds'] / 60, 1)} min", "under 15 min",
+                   _met(big["total_seconds"] < GOALS["scale_100_total_s"])),
+                  (f"scale {big['scale']:g}, peak memory", f"{big['peak_mb']:,} MB", "within 8 GB",
+                   _met(big["peak_mb"] < GOALS["scale_100_peak_mb"])),
+                  (f"scale {big['scale']:g}, stages growing faster than n log n", ", ".join(slow) or "none",
+                   "none", _met(not slow)),
+                  (f"scale {big['scale']:g}, dashboard page weight", f"{big['site_index']['mb']} MB", "under 5 MB",
+                   _met(big["site_index"]["mb"] < GOALS["site_page_mb"]))]
+    lines += ["## Start-up costs (fresh interpreter, median seconds)", "",
+              "| what | seconds |", "|---|---|", f"| DVC start (`dvc version`) | {d} |",
+              f"| runner: CLI + Papermill import | {r} |", f"| kernel start (empty notebook) | {k} |"]
+    lines += [f"| import {name} | {v['median']} |" for name, v in st["imports_seconds"].items()]
     lines += ["", "## Point-in-time retrieval vs pandas `merge_asof` (same data, answers checked equal)", "",
-              "| spine rows | store, M rows/s (median) | merge_asof, M rows/s | ratio |", "|---|---|---|---|"]
-    for n, r in f["retrieval"].items():
-        runs = r["runs"]
-        store = statistics.median(x["store_cutoff"]["store_rows_per_s"] for x in runs) / 1e6 if "store_cutoff" in runs[0] else float("nan")
-        ref = statistics.median(x["store_cutoff"]["merge_asof_rows_per_s"] for x in runs) / 1e6 if "store_cutoff" in runs[0] else float("nan")
-        lines.append(f"| {int(n):,} | {store:.2f} | {ref:.2f} | {store / ref:.2f} |")
+              "| spine rows | store, M rows/s (median, min-max) | merge_asof, M rows/s | store / merge_asof |", "|---|---|---|---|"]
+    at_top = None
+    for n, rr in f["retrieval"].items():
+        store = [x["store_cutoff"]["store_rows_per_s"] / 1e6 for x in rr["runs"]]
+        ref = [x["store_cutoff"]["merge_asof_rows_per_s"] / 1e6 for x in rr["runs"]]
+        ratio = statistics.median(s_ / r_ for s_, r_ in zip(store, ref))
+        lines.append(f"| {int(n):,} | {statistics.median(store):.2f} ({min(store):.2f}-{max(store):.2f}) | "
+                     f"{statistics.median(ref):.2f} | {ratio:.2f} |")
+        at_top = (int(n), statistics.median(store))
+    if at_top:
+        goals.append((f"retrieval at {at_top[0]:,} spine rows", f"{at_top[1]:.2f} M rows/s", "at least 1 M rows/s at 10^7",
+                      _met(at_top[1] * 1e6 >= GOALS["retrieval_rows_per_s_at_1e7"] and at_top[0] >= 10**7)))
     e = f["embeddings"]
-    lines += ["", "## Embeddings", "", f"Stage path {e['stage_texts_per_s']} texts/s vs bare encode {e['bare_texts_per_s']} texts/s "
-              f"(stage/bare time ratio {e['stage_over_bare']}; goal: overhead under 10%, i.e. ratio <= 1.1); a re-run with one "
-              f"changed description: {e['rerun_one_changed']['median_s']} s.", "",
+    over = e["stage_over_bare"] - 1
+    goals.append(("embedding stage vs bare encode", f"{over:+.0%} time", "overhead under 10%", _met(over < GOALS["embedding_overhead"])))
+    rerun = e.get("rerun_changed", e.get("rerun_one_changed", {}))
+    lines += ["", "## Embeddings", "",
+              f"{e['texts']:,} descriptions, medians of {e.get('repeats', '?')} runs: the stage's path (cache look-up, equal-length "
+              f"batches, cache write) {e['stage_texts_per_s']} texts/s vs bare `SentenceTransformer.encode` {e['bare_texts_per_s']} "
+              f"texts/s on the same texts (stage/bare time {e['stage_over_bare']}). Re-run with "
+              f"{e.get('rerun_changed_texts', 1)} changed descriptions (1%): {rerun.get('median_s')} s, "
+              f"{e.get('rerun_over_full', '?')} of a full embedding.", "",
               "## Monitoring aggregation (`run_monitoring`)", "", "| production events | seconds (median) | events/s |", "|---|---|---|"]
     lines += [f"| {int(n):,} | {v['seconds']['median']} | {v['events_per_second']:,} |" for n, v in f["monitoring"].items()]
-    lines += ["", NOT_MEASURED, BEYOND_ONE_MACHINE]
+    lines += ["", "## Goals", "", "| goal | measured | target | |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {m} |" for a, b, c, m in goals]
+    lines += ["", CAUSES, BEYOND_ONE_MACHINE]
     return "\n".join(lines)
 
 
-NOT_MEASURED = """## Not measured yet
+#: Why goals are missed, from the measurements above and profiles (kept by hand: read it against
+#: the tables; each cause names the command that measured it).
+CAUSES = """## Why the missed goals are missed, and what was done
 
-The whole pipeline at `stoffwechsel simulate --scale 10` and `--scale 100` (wall time, peak memory
-and growth exponent per stage) is not part of the suite yet. At the embedding throughput measured
-here (about 60-70 descriptions per second on 2 cores), the 80,000 descriptions of scale 100 alone
-take about 20 minutes on a cold cache, so the scale-100 goal (under 15 minutes) would be missed
-on the first run; re-runs embed only changed descriptions.
+Speed work in #9, each measured before and after with `python -m cProfile` / Papermill's per-cell
+durations in `reports/notebooks/*.ipynb` (one full `dvc repro --force`, scale 1: 171 s before):
+
+- Runner start: `import papermill` took 2.7 s, 1.9 s of it `rfc3987_syntax` compiling a Lark
+  grammar for jsonschema's "iri" format, which notebooks never use (`python -X importtime -c
+  "import papermill"`); the runner now imports Papermill without it (`notebooks.import_papermill`).
+- Training: MLflow inferred each logged model's requirements by loading it in a subprocess,
+  16.6 s of the stage's 24 s of logging; the requirements are now given (`tracking.pip_requirements`).
+- Verification: the five site pages ran one after another (17.6 s), each recomputing the
+  monitoring from the recommendations; they now run two at a time and read the aggregates the
+  `monitor` stage wrote (`monitoring.load_outputs`): 8.7 s, and flat in the data size.
+- Monitoring: the delayed-label backtest (3 simulated histories x 15 export dates) runs in one
+  forked worker per core; the report is identical for any number of workers (tested).
+- Scale: training samples at most `train.max_customers_per_spine` customers per spine (3,000;
+  every customer at scale 1), so training stops growing with the shop; evaluation still scores
+  every test customer.
+
+What remains, by cause:
+
+- Scale 1 under 60 s: eight stages each start DVC's command, the runner and a Jupyter kernel and
+  import their libraries (table above); the model time of encoding 800 long descriptions on two
+  cores (about 13 s) when the embedding cache is empty; and fitting the two gradient-boosted
+  rankers on 130,685 candidate rows (about 13 s, `cProfile` of `modeling.train_ranker`). Halving
+  the training rows or trees meets the time but changes the model and its measured comparison,
+  which is not a trade made for speed alone.
+- Scale 100 under 15 minutes: dominated by the embedding stage on an empty cache, which encodes
+  every new description once (80,000 at scale 100) at the CPU throughput above; everything else
+  fits. Re-runs encode only changed descriptions (1% changed: the re-run figure above). On a GPU
+  worker the same model encodes thousands of texts per second (see below).
 """
 
 BEYOND_ONE_MACHINE = """## Beyond one machine (on paper)
@@ -189,8 +370,8 @@ BEYOND_ONE_MACHINE = """## Beyond one machine (on paper)
 |---|---|---|---|
 | contract, resolve | pandas in memory: roughly 10^8 transaction rows | the same checks as SQL or Spark (pandera has a PySpark backend) | checks and reasons stay; the loader changes |
 | features | DuckDB aggregation is streaming and multi-threaded; the weekly rows grow with events | the window SQL of `_weekly_rolling` runs as is on Spark SQL or a warehouse; Parquet to object storage | feature definitions, fingerprints and the registry stay; the engine and the store path change |
-| point-in-time retrieval | DuckDB ASOF join, about 2.5 M spine rows/s here | Spark or warehouse ASOF/range joins, or an offline store such as Feast's | the retrieval rule (event <= t, created <= t) stays |
-| embeddings | CPU encode, about 60-70 texts/s | batch encode on GPU workers (thousands per second), same model hash | the content-addressed cache and the train-only fitting stay |
-| training, evaluation | one process | the same scikit-learn model on a larger sample, or a distributed ranker | the paired bootstrap and the claim rule stay |
-| monitoring | vectorised pandas; 3 million events in about 20 s here | the same aggregates in SQL on the event stream, daily | the delay curves, intervals and false-alarm control stay |
+| point-in-time retrieval | DuckDB ASOF join, millions of spine rows per second here | Spark or warehouse ASOF/range joins, or an offline store such as Feast's | the retrieval rule (event <= t, created <= t) stays |
+| embeddings | CPU encode, tens of texts per second on two cores | batch encode on GPU workers (thousands per second), same model hash | the content-addressed cache and the train-only fitting stay |
+| training, evaluation | one process; training already sampled per spine | the same scikit-learn model on a larger sample, or a distributed ranker | the paired bootstrap and the claim rule stay |
+| monitoring | vectorised pandas on the recommendation log | the same aggregates in SQL on the event stream, daily | the delay curves, intervals and false-alarm control stay |
 """
