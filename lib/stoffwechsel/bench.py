@@ -346,7 +346,7 @@ durations in `reports/notebooks/*.ipynb` (one full `dvc repro --force`, scale 1:
   `monitor` stage wrote (`monitoring.load_outputs`): 8.7 s, and flat in the data size.
 - Monitoring: the delayed-label backtest (3 simulated histories x 15 export dates) runs in one
   forked worker per core; the report is identical for any number of workers (tested).
-- Scale: training samples at most `train.max_customers_per_spine` customers per spine (3,000;
+- Scale: training samples at most `train.max_customers_per_spine` customers per spine (1,000;
   every customer at scale 1), so training stops growing with the shop; evaluation still scores
   every test customer.
 
