@@ -283,6 +283,12 @@ def performance_markdown(f: dict) -> str:
             lines += ["", "Simulating the materials (not a pipeline stage): " + ", ".join(
                 f"scale {s['scale']:g} {s['simulate']['seconds']} s / {s['simulate']['peak_mb']} MB" for s in runs if "simulate" in s) + "."]
         big = runs[-1]
+        if "embeddings" in big["stages"]:
+            rest = big["total_seconds"] - big["stages"]["embeddings"]["seconds"]
+            lines += ["", f"At scale {big['scale']:g} the embedding stage's first encode of {big['rows']['products']:,} new "
+                      f"descriptions takes {round(big['stages']['embeddings']['seconds'] / 60, 1)} of the "
+                      f"{round(big['total_seconds'] / 60, 1)} minutes; all other stages together take {round(rest / 60, 1)} "
+                      "minutes (derived from the table: total minus the embedding stage)."]
         lines += ["", f"Dashboard page weight (`_site/index.html` with the images and styles it loads): " + ", ".join(
             f"scale {s['scale']:g}: {s['site_index']['mb']} MB" for s in runs) + "; it shows aggregates only, so it does "
             "not grow with the data.", ""]
@@ -334,7 +340,8 @@ def performance_markdown(f: dict) -> str:
 CAUSES = """## Why the missed goals are missed, and what was done
 
 Speed work in #9, each measured before and after with `python -m cProfile` / Papermill's per-cell
-durations in `reports/notebooks/*.ipynb` (one full `dvc repro --force`, scale 1: 171 s before):
+durations in `reports/notebooks/*.ipynb`. The stages run one by one (`dvc repro --force
+--single-item`, scale 1, empty embedding cache) took 171 s before and 129 s after (scale-1 column):
 
 - Runner start: `import papermill` took 2.7 s, 1.9 s of it `rfc3987_syntax` compiling a Lark
   grammar for jsonschema's "iri" format, which notebooks never use (`python -X importtime -c
@@ -350,18 +357,28 @@ durations in `reports/notebooks/*.ipynb` (one full `dvc repro --force`, scale 1:
   every customer at scale 1), so training stops growing with the shop; evaluation still scores
   every test customer.
 
-What remains, by cause:
+What remains, by cause (stage times: the scale-1 column above; inside a stage: Papermill's per-cell
+durations in `reports/notebooks/*.ipynb` of a `dvc repro` on the same code, 2026-11-27):
 
-- Scale 1 under 60 s: eight stages each start DVC's command, the runner and a Jupyter kernel and
-  import their libraries (table above); the model time of encoding 800 long descriptions on two
-  cores (about 13 s) when the embedding cache is empty; and fitting the two gradient-boosted
-  rankers on 130,685 candidate rows (about 13 s, `cProfile` of `modeling.train_ranker`). Halving
-  the training rows or trees meets the time but changes the model and its measured comparison,
-  which is not a trade made for speed alone.
-- Scale 100 under 15 minutes: dominated by the embedding stage on an empty cache, which encodes
-  every new description once (80,000 at scale 100) at the CPU throughput above; everything else
-  fits. Re-runs encode only changed descriptions (1% changed: the re-run figure above). On a GPU
-  worker the same model encodes thousands of texts per second (see below).
+- Scale 1 under 60 s (about 138 s with an empty embedding cache, 114 s with it filled): no single
+  cause. `train` (about 40 s: retrieving and building 130,685 candidate rows and fitting the two
+  gradient-boosted rankers, 24 s; MLflow logging, 10 s with an existing store, of which importing MLflow
+  and skops is about 6 s; a fresh SQLite store adds about 4 s of migrations) and `embeddings` (29 s on an empty cache: 13 s
+  of encoding 800 long descriptions on two cores plus 8 s importing sentence-transformers; 6 s
+  with the cache filled) are the largest; `monitor` (15 s in the kernel, 10 s of it the
+  delayed-label backtest, already on both cores) and `verify` (11 s: five page kernels and a
+  Chromium check) follow. Starting the runner and a kernel costs 1.6 s per stage (8% of the run).
+  Halving the training rows or trees would save about 10 s but changes the model and its measured
+  comparison, which is not a trade made for speed alone; DVC runs stages one after another, so
+  independent stages (`profile`, `monitor`) cannot overlap.
+- Scale 100 under 15 minutes: the embedding stage encodes every description once, 80,000 at
+  scale 100 (about 22 minutes at the CPU throughput above); all other stages together take about
+  7 minutes. Re-runs encode only changed descriptions (1% changed: the re-run figure above). On
+  GPU workers the same model encodes thousands of texts per second (see below); on this machine
+  the first encode can only be spread over time (it is incremental and cached).
+- Peak memory at scale 100 is within 8 GB but close to it in `train` and `embeddings` (about
+  7.5 GB each): both hold weekly customer rows (1.7 million at scale 100) with vector columns in
+  pandas; not yet reduced.
 """
 
 BEYOND_ONE_MACHINE = """## Beyond one machine (on paper)

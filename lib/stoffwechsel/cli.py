@@ -124,9 +124,19 @@ def bench(
     doc: Path = typer.Option(Path("docs/performance.md"), help="The table, as Markdown."),
     pipeline: bool = typer.Option(True, help="Also time the whole pipeline (full repro, and stage by stage per scale) in clean clones."),
     scales: str = typer.Option("1,10,100", help="Simulator scales for the stage-by-stage runs, comma-separated."),
+    render_only: bool = typer.Option(False, help="Only rewrite the Markdown from the figures already in --out."),
 ) -> None:
     """Run the benchmarks (medians, min-max, ratios measured in the same run); not a test."""
+    import json
+
     from stoffwechsel import bench as benchmarks
+
+    if render_only:
+        if not out.is_file():
+            raise typer.BadParameter(f"{out}: no figures to render; run `stoffwechsel bench` first")
+        doc.write_text(benchmarks.performance_markdown(json.loads(out.read_text(encoding="utf-8"))), encoding="utf-8")
+        typer.echo(f"wrote {doc} from {out}")
+        return
 
     try:
         chosen = tuple(float(x) for x in scales.split(","))
