@@ -63,6 +63,9 @@ def test_benchmark_pieces_run_and_render_at_tiny_size():
     assert "| full `dvc repro --force`, scale 1, clean clone, empty embedding cache | 70.0 s | under 60 s | **missed** |" in text
     assert "| the same, embedding cache filled (every later run on the machine) | 50.0 s | under 60 s | met |" in text
     assert "| train | 10.0 | 900.0 | 30.0 | 900.0 | 0.48 |" in text
+    assert "{" not in text  # every placeholder filled
+    # stage wall time minus the notebooks' own durations: (2 - 1) + (10 - 2) of 12 s
+    assert "9.0 s of the 2 notebook stages' 12.0 s (75%) pass outside the notebooks' cells" in text
 
 
 def test_cli_renders_the_table_from_saved_figures(tmp_path: Path):
