@@ -376,7 +376,7 @@ durations in `reports/notebooks/*.ipynb` of a `dvc repro` on the same code, 2026
   with the cache filled) are the largest; `monitor` (15 s in the kernel, 10 s of it the
   delayed-label backtest, already on both cores) and `verify` (11 s: five page kernels and a
   Chromium check) follow. Starting the runner and a kernel costs 1.6 s per stage (8% of the run).
-  Halving the training rows or trees would save about 10 s but changes the model and its measured
+  Fewer training rows or trees would shorten the 13 s fit, but change the model and its measured
   comparison, which is not a trade made for speed alone; DVC runs stages one after another, so
   independent stages (`profile`, `monitor`) cannot overlap.
 - Scale 100 under 15 minutes: the embedding stage encodes every description once, 80,000 at
@@ -385,8 +385,8 @@ durations in `reports/notebooks/*.ipynb` of a `dvc repro` on the same code, 2026
   GPU workers the same model encodes thousands of texts per second (see below); on this machine
   the first encode can only be spread over time (it is incremental and cached).
 - Peak memory at scale 100 is within 8 GB but close to it in `train` and `embeddings` (about
-  7.5 GB each): both hold weekly customer rows (1.7 million at scale 100) with vector columns in
-  pandas; not yet reduced.
+  7.5 GB each). Not profiled at that scale; the likely holders are the weekly customer rows
+  (17,249 at scale 1, growing with the customers) with vector columns in pandas. Not yet reduced.
 """
 
 BEYOND_ONE_MACHINE = """## Beyond one machine (on paper)

@@ -52,6 +52,7 @@ __all__ = [
     "DelayCurve",
     "run_monitoring",
     "write_outputs",
+    "load_outputs",
     "prepare",
     "fit_delay_curves",
     "window_metrics",
@@ -62,6 +63,7 @@ __all__ = [
     "shift_share",
     "describe_group",
     "OUTPUT_FILES",
+    "OUTPUT_TABLES",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -101,8 +103,17 @@ PER_100 = 100.0
 TOTALS = ("recs_shown", "revenue_eur")
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
-OUTPUT_FILES = ("alerts.json", "weekly_metrics.csv", "daily_metrics.csv", "comparisons.csv", "drift.csv",
-                "decomposition.csv", "delay_curves.csv", "delay_evaluation.json", "summary.json")
+_METRIC_KEY = ["period", "window_start", "segment_column", "segment", "metric_id"]
+#: The tidy tables of a :class:`MonitoringResult`: attribute -> (file, row order when written).
+OUTPUT_TABLES = {
+    "weekly": ("weekly_metrics.csv", _METRIC_KEY),
+    "daily": ("daily_metrics.csv", _METRIC_KEY),
+    "comparisons": ("comparisons.csv", _METRIC_KEY),
+    "drift": ("drift.csv", ["period", "window_start", "segment_column", "segment", "feature_id"]),
+    "decomposition": ("decomposition.csv", ["segment_column", "metric_id", "segment"]),
+    "delay_curves": ("delay_curves.csv", ["outcome", "delay"]),
+}
+OUTPUT_FILES = ("alerts.json", *(name for name, _ in OUTPUT_TABLES.values()), "delay_evaluation.json", "summary.json")
 
 METRIC_COLUMNS = ["period", "window_start", "window_end", "segment_column", "segment", "metric_id", "metric",
                   "recs", "customers", "recs_matured", "events", "exposure", "observed", "completeness",
@@ -1183,39 +1194,27 @@ def write_outputs(result: MonitoringResult, out_dir: Path | str) -> dict[str, Pa
     """Write the monitoring outputs deterministically (sorted rows, fixed float format)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    metric_key = ["period", "window_start", "segment_column", "segment", "metric_id"]
-    written = {
-        "alerts.json": write_json({"alerts": result.alerts, "count": len(result.alerts)}, out / "alerts.json"),
-        "weekly_metrics.csv": write_csv(_for_csv(result.weekly), out / "weekly_metrics.csv", metric_key),
-        "daily_metrics.csv": write_csv(_for_csv(result.daily), out / "daily_metrics.csv", metric_key),
-        "comparisons.csv": write_csv(_for_csv(result.comparisons), out / "comparisons.csv", metric_key),
-        "drift.csv": write_csv(_for_csv(result.drift), out / "drift.csv",
-                               ["period", "window_start", "segment_column", "segment", "feature_id"]),
-        "decomposition.csv": write_csv(_for_csv(result.decomposition), out / "decomposition.csv",
-                                       ["segment_column", "metric_id", "segment"]),
-        "delay_curves.csv": write_csv(_for_csv(result.delay_curves), out / "delay_curves.csv", ["outcome", "delay"]),
-        "summary.json": write_json(result.summary, out / "summary.json"),
-    }
+    written = {"alerts.json": write_json({"alerts": result.alerts, "count": len(result.alerts)}, out / "alerts.json")}
+    for attr, (name, order) in OUTPUT_TABLES.items():
+        written[name] = write_csv(_for_csv(getattr(result, attr)), out / name, order)
+    written["summary.json"] = write_json(result.summary, out / "summary.json")
     if result.delay_evaluation is not None:
         written["delay_evaluation.json"] = write_json(result.delay_evaluation, out / "delay_evaluation.json")
     return written
-
-
-OUTPUT_TABLES = {"weekly": "weekly_metrics.csv", "daily": "daily_metrics.csv", "comparisons": "comparisons.csv",
-                 "drift": "drift.csv", "decomposition": "decomposition.csv", "delay_curves": "delay_curves.csv"}
 
 
 def load_outputs(out_dir: Path | str, params: MonitorParams | dict | None = None) -> MonitoringResult:
     """The :class:`MonitoringResult` the ``monitor`` stage wrote (:func:`write_outputs`), read
     back: the site's pages render these aggregates instead of recomputing from the
     recommendations, so their cost does not grow with the data. Values are the written ones
-    (six decimals; p- and q-values six significant digits); the fitted delay curves themselves are not stored (their table is)."""
+    (six decimals; p- and q-values six significant digits); the fitted delay curves themselves
+    are not stored (their table is)."""
     out = Path(out_dir)
-    for name in [*OUTPUT_TABLES.values(), "alerts.json", "summary.json"]:
+    for name in [*(name for name, _ in OUTPUT_TABLES.values()), "alerts.json", "summary.json"]:
         if not (out / name).is_file():
             raise FileNotFoundError(f"{out / name}: missing; run the monitor stage first (dvc repro monitor)")
     tables = {}
-    for attr, name in OUTPUT_TABLES.items():
+    for attr, (name, _) in OUTPUT_TABLES.items():
         frame = pd.read_csv(out / name)
         for col in ("window_start", "window_end"):
             if col in frame.columns:
@@ -1451,7 +1450,7 @@ def evaluate_delay_estimation(frames_list: list[dict] | None = None, seeds=(1, 2
     try:
         if jobs == 1:
             rows = [_evaluate_export(t) for t in tasks]
-        else:  # the 45 backtests are independent; forked workers inherit the simulated data
+        else:  # the backtests are independent; forked workers inherit the simulated data
             ctx = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
                 rows = list(pool.map(_evaluate_export, tasks))
