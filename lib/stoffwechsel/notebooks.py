@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -79,6 +80,66 @@ def import_papermill():
     return papermill
 
 
+def kernel_manager_class():
+    """The kernel manager the runner uses: Jupyter's, over IPC sockets instead of TCP.
+
+    A kernel on TCP warns "Kernel is running over TCP without encryption" at every start (six
+    times in ``verify``) and listens on loopback ports; over IPC it talks through sockets next to
+    its connection file in Jupyter's runtime folder, so there is nothing to warn about."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+
+    return IPCKernelManager
+
+
+def _cell_label(source: str, width: int = 60) -> str:
+    """A cell's first comment or first line, shortened: what a progress line names."""
+    lines = [line.strip() for line in source.splitlines() if line.strip()]
+    comments = [line.lstrip("# ").strip() for line in lines if line.startswith("#")]
+    text = comments[0] if comments else (lines[0] if lines else "(empty)")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def progress_engine(label: str, out=None):
+    """A Papermill engine that prints one line per executed code cell (its number, what it does,
+    its time, the stage's elapsed time) to stderr, so a long stage shows where it is."""
+    from papermill.engines import NBClientEngine
+
+    stream = out or sys.stderr
+
+    class ProgressEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+            code = [i for i, c in enumerate(nb_man.nb.cells) if c.cell_type == "code"]
+            started, complete = time.monotonic(), nb_man.cell_complete
+
+            def cell_complete(cell, cell_index=None, **kw):
+                complete(cell, cell_index=cell_index, **kw)
+                if cell_index in code:
+                    took = cell.metadata.get("papermill", {}).get("duration") or 0.0
+                    print(f"[{label}] cell {code.index(cell_index) + 1}/{len(code)} {_cell_label(cell.source)}: "
+                          f"{took:.1f} s (elapsed {time.monotonic() - started:.0f} s)", file=stream, flush=True)
+
+            nb_man.cell_complete = cell_complete
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+    return ProgressEngine
+
+
+def _execute(papermill, source: Path, target: Path, label: str, **kwargs) -> None:
+    """Papermill with the runner's settings: IPC kernel, progress lines, no output logging."""
+    from papermill.engines import papermill_engines
+
+    engine = f"stoffwechsel-{label}"
+    papermill_engines.register(engine, progress_engine(label))
+    papermill.execute_notebook(str(source), str(target), kernel_name="python3", progress_bar=False, log_output=False,
+                               engine_name=engine, kernel_manager_class=kernel_manager_class(), **kwargs)
+
+
 def run_stage_notebook(stage: str, params_file: Path | None = None) -> Path:
     """Execute the stage's notebook headless with its params.yaml section; return the output path."""
     papermill = import_papermill()  # imported here: the CLI's other commands should start fast
@@ -88,15 +149,7 @@ def run_stage_notebook(stage: str, params_file: Path | None = None) -> Path:
     target = config.EXECUTED_NOTEBOOKS_DIR / source.name
     target.parent.mkdir(parents=True, exist_ok=True)  # papermill does not create folders
     _kernel_environment()
-    papermill.execute_notebook(
-        str(source),
-        str(target),
-        parameters=parameters,
-        kernel_name="python3",
-        cwd=str(config.NOTEBOOKS_DIR),
-        progress_bar=False,
-        log_output=False,
-    )
+    _execute(papermill, source, target, stage, parameters=parameters, cwd=str(config.NOTEBOOKS_DIR))
     return target
 
 
@@ -115,8 +168,7 @@ def run_page_notebooks(jobs: int | None = None) -> list[Path]:
 
     def run(source: Path) -> Path:
         target = config.EXECUTED_NOTEBOOKS_DIR / "pages" / source.name
-        papermill.execute_notebook(str(source), str(target), kernel_name="python3", cwd=str(source.parent),
-                                   progress_bar=False, log_output=False)
+        _execute(papermill, source, target, f"page {source.stem}", cwd=str(source.parent))
         return target
 
     with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 1)) as pool:

@@ -1,0 +1,41 @@
+"""The notebook runner: kernels over IPC (no "running over TCP without encryption" warning at every
+stage start) and one progress line per executed cell (issue 17)."""
+
+from __future__ import annotations
+
+import io
+
+import nbformat
+
+from stoffwechsel import notebooks
+
+
+def test_runner_prints_one_line_per_code_cell_and_no_tcp_warning(tmp_path, capfd):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell("# title"),
+                nbformat.v4.new_code_cell("# load the data\nx = 1"),
+                nbformat.v4.new_code_cell("y = x + 1\nprint(y)")]
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i:02d}"
+    source, target = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(nb, source)
+    stream = io.StringIO()
+    papermill = notebooks.import_papermill()
+    from papermill.engines import papermill_engines
+
+    papermill_engines.register("stoffwechsel-test", notebooks.progress_engine("demo", out=stream))
+    papermill.execute_notebook(str(source), str(target), kernel_name="python3", progress_bar=False,
+                               engine_name="stoffwechsel-test", kernel_manager_class=notebooks.kernel_manager_class())
+    lines = stream.getvalue().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["[demo] cell 1/2 load the data", "[demo] cell 2/2 y = x + 1"]
+    assert nbformat.read(target, as_version=4).cells[2].outputs[0]["text"] == "2\n"
+    captured = capfd.readouterr()
+    assert "without encryption" not in captured.out + captured.err
+
+
+def test_cell_label_prefers_the_first_comment_and_shortens():
+    assert notebooks._cell_label("x = 1\ny = 2") == "x = 1"
+    assert notebooks._cell_label("x = 1\n# what it does") == "what it does"
+    assert notebooks._cell_label("\n# Build the training set\nbuild()") == "Build the training set"
+    assert len(notebooks._cell_label("a" * 200)) == 60
