@@ -24,6 +24,9 @@ PACKAGE = ROOT / "lib" / "stoffwechsel"
 PAGE_RUNNERS = ("verify",)
 #: What a non-notebook stage runs: stage -> (CLI function, module that defines it).
 CLI_STAGES = {"site": ("build_site_command", "cli")}
+#: Stages that render executed notebooks they do not execute: what those show depends on the
+#: code the notebooks import, so the renderer re-runs when that code changes.
+RENDERED = {"site": ("notebooks/06_monitor.ipynb", "notebooks/07_verify.ipynb", "notebooks/pages/*.ipynb")}
 #: Modules imported everywhere for reasons that cannot change a stage's outputs.
 NOT_DEPS = {
     "__init__": "holds only the package docstring and version",
@@ -98,6 +101,10 @@ def required_deps(name: str, stage: dict) -> set[str]:
     files: set[str] = set()
     if name in CLI_STAGES:
         modules = cli_function_imports(*CLI_STAGES[name])
+        for pattern in RENDERED.get(name, ()):
+            for notebook in sorted(ROOT.glob(pattern)):
+                files.add(notebook.relative_to(ROOT).as_posix())
+                modules |= notebook_imports(notebook)
     else:
         (notebook,) = (ROOT / "notebooks").glob(f"[0-9][0-9]_{name}.ipynb")
         files.add(notebook.relative_to(ROOT).as_posix())
@@ -136,3 +143,23 @@ def test_the_derivation_sees_transitive_and_relative_imports():
     needed = closure({"contract"})
     assert {"contract", "io", "config"} <= needed
     assert "monitoring" not in needed
+
+
+@pytest.mark.pipeline
+def test_a_change_to_chart_code_re_renders_the_site(pipeline_clone):
+    """The stale-page case: a change to monitoring.py (chart code the pages import) used to re-run
+    only `monitor`, which wrote the same bytes, so `site` showed the old pages. Now every stage
+    that executes or renders those pages is out of date."""
+    import json
+
+    from conftest import run
+
+    module = pipeline_clone / "lib" / "stoffwechsel" / "monitoring.py"
+    original = module.read_bytes()
+    try:
+        module.write_bytes(original + b"\n# a chart tweak\n")
+        status = json.loads(run(["dvc", "status", "--json"], pipeline_clone).stdout)
+    finally:
+        module.write_bytes(original)
+    assert {"monitor", "verify", "site"} <= set(status), status
+    assert "features" not in status and "train" not in status
