@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run test bench nb-clean nbdime clean-venv
+.PHONY: setup run test test-fast bench nb-clean nbdime clean-venv
 
 setup: $(STAMP)
 
@@ -23,8 +23,13 @@ $(STAMP): requirements.lock pyproject.toml
 run: setup
 	$(BIN)/dvc repro
 
+# The whole suite, with one line per test file and the slowest tests at the end.
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest
+
+# The edit loop: unit and contract tests, no `dvc repro` in clones (marker `pipeline`).
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not pipeline"
 
 # Benchmarks (not tests): reports/benchmarks.json and docs/performance.md.
 bench: setup
