@@ -26,7 +26,7 @@ import lzma
 import re
 import string
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -113,7 +113,7 @@ class ImportProfile:
     rate_to_eur: str
     rate_note: str
     channel: str
-    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    categories: tuple[tuple[str, tuple[str, ...]], ...] = ()
     default_category: str = "other"
     encoding: str = "utf-8"
 
@@ -136,7 +136,11 @@ class ImportProfile:
         values["columns"] = {role: str(values["columns"][role]) for role in ROLES}
         values["non_product_codes"] = tuple(str(c).strip().upper() for c in values.get("non_product_codes", ()))
         values["non_product_patterns"] = tuple(values.get("non_product_patterns", ()))
-        values["categories"] = {str(k): tuple(str(w).upper() for w in v) for k, v in (values.get("categories") or {}).items()}
+        try:
+            values["categories"] = tuple((str(c["category"]), tuple(str(w).upper() for w in c["keywords"]))
+                                         for c in values.get("categories") or ())
+        except (KeyError, TypeError):
+            raise InvoiceImportError(f"profile {name}: categories must be a list of {{category, keywords}} entries") from None
         try:
             return cls(name=name, **values)
         except TypeError as exc:
@@ -146,7 +150,7 @@ class ImportProfile:
         out = asdict(self)
         out["non_product_codes"] = list(self.non_product_codes)
         out["non_product_patterns"] = list(self.non_product_patterns)
-        out["categories"] = {k: list(v) for k, v in self.categories.items()}
+        out["categories"] = [{"category": c, "keywords": list(words)} for c, words in self.categories]
         return out
 
 
@@ -172,21 +176,35 @@ PROFILES: dict[str, dict[str, Any]] = {
                      "whole export; not a measured conversion of each day",
         "channel": "web",
         # First match wins (whole words of the upper-cased name); else default_category.
-        "categories": {
-            "christmas": ["CHRISTMAS", "XMAS", "ADVENT", "SANTA", "REINDEER", "SNOWFLAKE", "NATIVITY", "BAUBLE"],
-            "jewellery": ["NECKLACE", "EARRINGS", "BRACELET", "RING", "BEAD", "CHARM", "DIAMANTE", "BROOCH", "HAIR"],
-            "bags": ["BAG", "BAGS", "PURSE", "TOTE", "HANDBAG", "SHOPPER"],
-            "candles and lights": ["CANDLE", "CANDLES", "T-LIGHT", "T-LIGHTS", "LANTERN", "LIGHT", "LIGHTS", "TEALIGHT"],
-            "kitchen": ["MUG", "MUGS", "CUP", "CUPS", "PLATE", "PLATES", "BOWL", "JAR", "TEA", "TEAPOT", "CAKE",
-                        "BAKING", "CUTLERY", "LUNCH", "BOTTLE", "APRON", "NAPKINS", "KITCHEN", "PANTRY", "COFFEE",
-                        "JAM", "TRAY", "SPOON", "JUG", "EGG"],
-            "stationery": ["CARD", "CARDS", "PAPER", "WRAP", "PENCIL", "PENCILS", "PEN", "NOTEBOOK", "STICKERS",
-                           "RIBBON", "RIBBONS", "TAPE", "ENVELOPE", "BOOK", "CALENDAR", "TISSUES"],
-            "toys and party": ["TOY", "TOYS", "GAME", "PARTY", "BALLOON", "BALLOONS", "DOLLY", "DOLL", "JIGSAW",
-                               "BUNTING", "SPACEBOY", "PLAYING", "CHILDRENS", "CRAYONS", "SKIPPING"],
-            "home decor": ["FRAME", "CLOCK", "CUSHION", "MIRROR", "SIGN", "DOORMAT", "DECORATION", "GARLAND", "HOOK",
-                           "DRAWER", "KNOB", "VASE", "ORNAMENT", "WREATH", "TILE", "STORAGE", "HOLDER", "WALL"],
-        },
+        "categories": [
+            {"category": "christmas", "keywords": [
+                "CHRISTMAS", "XMAS", "ADVENT", "SANTA", "REINDEER", "SNOWFLAKE", "NATIVITY", "BAUBLE"
+            ]},
+            {"category": "jewellery", "keywords": [
+                "NECKLACE", "EARRINGS", "BRACELET", "RING", "BEAD", "CHARM", "DIAMANTE", "BROOCH", "HAIR"
+            ]},
+            {"category": "bags", "keywords": ["BAG", "BAGS", "PURSE", "TOTE", "HANDBAG", "SHOPPER"]},
+            {"category": "candles and lights", "keywords": [
+                "CANDLE", "CANDLES", "T-LIGHT", "T-LIGHTS", "LANTERN", "LIGHT", "LIGHTS", "TEALIGHT"
+            ]},
+            {"category": "kitchen", "keywords": [
+                "MUG", "MUGS", "CUP", "CUPS", "PLATE", "PLATES", "BOWL", "JAR", "TEA", "TEAPOT", "CAKE", "BAKING",
+                "CUTLERY", "LUNCH", "BOTTLE", "APRON", "NAPKINS", "KITCHEN", "PANTRY", "COFFEE", "JAM", "TRAY",
+                "SPOON", "JUG", "EGG"
+            ]},
+            {"category": "stationery", "keywords": [
+                "CARD", "CARDS", "PAPER", "WRAP", "PENCIL", "PENCILS", "PEN", "NOTEBOOK", "STICKERS", "RIBBON",
+                "RIBBONS", "TAPE", "ENVELOPE", "BOOK", "CALENDAR", "TISSUES"
+            ]},
+            {"category": "toys and party", "keywords": [
+                "TOY", "TOYS", "GAME", "PARTY", "BALLOON", "BALLOONS", "DOLLY", "DOLL", "JIGSAW", "BUNTING",
+                "SPACEBOY", "PLAYING", "CHILDRENS", "CRAYONS", "SKIPPING"
+            ]},
+            {"category": "home decor", "keywords": [
+                "FRAME", "CLOCK", "CUSHION", "MIRROR", "SIGN", "DOORMAT", "DECORATION", "GARLAND", "HOOK", "DRAWER",
+                "KNOB", "VASE", "ORNAMENT", "WREATH", "TILE", "STORAGE", "HOLDER", "WALL"
+            ]},
+        ],
         "default_category": "other",
         "encoding": "utf-8",
     },
@@ -246,7 +264,7 @@ def _product_name(description: str, fallback: str) -> str:
 
 def _category(description: str, profile: ImportProfile) -> str:
     words = description.upper()
-    for category, keywords in profile.categories.items():
+    for category, keywords in profile.categories:
         for keyword in keywords:
             if re.search(rf"(?<![A-Z0-9]){re.escape(keyword)}(?![A-Z0-9])", words):
                 return category
