@@ -398,3 +398,142 @@ def test_invalid_shift_raises():
         parse_shift("segment", "2026-03-01", -0.5)
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
         parse_shift("segment=Trend Seekers", "March", -0.5)
+
+
+# ---------------------------------------------------------------------------- export style "real"
+
+
+@pytest.fixture(scope="module")
+def styled() -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """(native, real) frames of the default simulation, as simulate() writes them."""
+    from stoffwechsel.export_style import apply_style
+
+    native = simulate_frames()
+    return native, apply_style(native, "real", 42)
+
+
+def _parsed(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values.where(values != ""), format="%Y-%m-%d %H:%M")
+
+
+def test_native_style_is_the_default_output(tmp_path):
+    simulate(tmp_path / "default", scale=0.1)
+    simulate(tmp_path / "native", scale=0.1, style="native")
+    for name in [*BASE_ROWS, DVC_TEMPLATE_FILE]:
+        assert (tmp_path / "default" / name).read_bytes() == (tmp_path / "native" / name).read_bytes(), name
+
+
+def test_real_style_is_deterministic_and_differs_from_native(tmp_path):
+    for folder in ("a", "b"):
+        simulate(tmp_path / folder, seed=7, scale=0.2, style="real")
+    simulate(tmp_path / "native", seed=7, scale=0.2)
+    for name in BASE_ROWS:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+        assert (tmp_path / "a" / name).read_bytes() != (tmp_path / "native" / name).read_bytes(), name
+    with pytest.raises(ValueError, match="style"):
+        simulate(tmp_path / "x", scale=0.1, style="fancy")
+
+
+def test_real_style_keeps_the_rows_except_wishlists(styled):
+    native, real = styled
+    for name in (PRODUCTS, CUSTOMERS, RECS):
+        assert len(real[name]) == len(native[name]) and list(real[name].columns) == list(native[name].columns)
+    kept = native[TRANSACTIONS][native[TRANSACTIONS].event_type != "wishlist"].reset_index(drop=True)
+    t = real[TRANSACTIONS]
+    assert len(t) == len(kept) < len(native[TRANSACTIONS]) and "wishlist" not in set(t.event_type)
+    for column in ("event_type", "quantity", "unit_price_eur", "channel"):
+        assert (t[column] == kept[column]).all(), column
+    for column in ("price_eur", "certifications", "tags", "name"):
+        assert (real[PRODUCTS][column] == native[PRODUCTS][column]).all(), column
+    for column in ("age_band", "region", "segment", "position", "score", "click_status", "purchase_status"):
+        frame = CUSTOMERS if column in ("age_band", "region", "segment") else RECS
+        assert (real[frame][column] == native[frame][column]).all(), column
+
+
+def test_real_style_ids_are_plain_numbers_consistent_across_files(styled):
+    native, real = styled
+    p, c, t, r = real[PRODUCTS], real[CUSTOMERS], real[TRANSACTIONS], real[RECS]
+    for frame, column in ((p, "product_id"), (c, "customer_id"), (t, "event_id"), (t, "customer_id"),
+                          (t, "product_id"), (r, "rec_id"), (r, "customer_id"), (r, "product_id")):
+        assert frame[column].str.fullmatch(r"[1-9]\d*").all(), column
+    assert not p.duplicated(["product_id", "season"]).any() and c.customer_id.is_unique
+    assert t.event_id.is_unique and r.rec_id.is_unique
+    # one native id <-> one plain id, in every file
+    pairs = pd.concat([pd.DataFrame({"native": native[name]["product_id"], "real": real[name]["product_id"]})
+                       for name in (PRODUCTS, RECS)]).drop_duplicates()
+    assert pairs.native.is_unique and pairs.real.is_unique
+    assert t.customer_id.isin(c.customer_id).all() and r.customer_id.isin(c.customer_id).all()
+    versions = set(zip(p.product_id, p.season))
+    given = t[t.season != ""]
+    assert all(v in versions for v in zip(given.product_id, given.season))
+    assert all(v in versions for v in zip(r.product_id, r.season))
+    returns = t[t.event_type == "return"]
+    assert len(returns) > 0 and returns.return_of.str.fullmatch(r"[1-9]\d*").all()
+    linked = returns.merge(t, left_on="return_of", right_on="event_id", suffixes=("", "_p"))
+    assert len(linked) == len(returns) and (linked.event_type_p == "purchase").all()
+    assert (linked.customer_id == linked.customer_id_p).all() and (linked.product_id == linked.product_id_p).all()
+    assert (linked.event_time > linked.event_time_p).all()
+
+
+def test_real_style_calendar_is_whole_weeks_earlier_in_minutes(styled):
+    from stoffwechsel.export_style import SHIFT_WEEKS
+
+    native, real = styled
+    t = real[TRANSACTIONS]
+    assert t.event_time.str.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d").all()
+    when = _parsed(t.event_time)
+    kept = native[TRANSACTIONS][native[TRANSACTIONS].event_type != "wishlist"].reset_index(drop=True)
+    before = pd.to_datetime(kept.event_time) - pd.Timedelta(weeks=SHIFT_WEEKS)
+    assert ((before - when) >= pd.Timedelta(0)).all() and ((before - when) < pd.Timedelta(minutes=1)).all()
+    assert (when.dt.dayofweek == pd.to_datetime(kept.event_time).dt.dayofweek).all()
+    assert 5 <= 2026 - when.max().year <= 7 and (when.diff().dropna() >= pd.Timedelta(0)).all()
+    assert set(real[PRODUCTS].season) == {"SS19", "AW19", "SS20", "AW20", "SS21"}
+    r = real[RECS]
+    for column in ("served_at", "clicked_at", "purchased_at", "returned_at", "export_time"):
+        assert r[column][r[column] != ""].str.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d").all(), column
+    for column in ("signup_date",):
+        assert real[CUSTOMERS][column].str.fullmatch(r"\d{4}-\d\d-\d\d").all()
+    assert (real[PRODUCTS].sale_end >= real[PRODUCTS].sale_start).all()
+    # no wall time in a Europe/Berlin DST gap
+    every = pd.concat([when, *(_parsed(r[c]) for c in ("served_at", "clicked_at", "purchased_at", "returned_at"))])
+    every = every.dropna()
+    assert every.dt.tz_localize("Europe/Berlin", nonexistent="NaT", ambiguous=True).notna().all()
+    # outcomes inside their windows; statuses still consistent with the export time
+    served, export = _parsed(r.served_at), _parsed(r.export_time)
+    for ts, anchor, days in (("clicked_at", served, 1), ("purchased_at", served, 14),
+                             ("returned_at", _parsed(r.purchased_at), 30)):
+        seen = _parsed(r[ts])
+        ok = seen.isna() | ((seen >= anchor) & (seen <= anchor + pd.Timedelta(days=days)))
+        assert ok.all(), ts
+    for status, days in (("click_status", 1), ("purchase_status", 14)):
+        still_open = served + pd.Timedelta(days=days) > export
+        assert still_open[r[status] == "pending"].all() and not still_open[r[status] == "no"].any(), status
+    signup = t.customer_id.map(real[CUSTOMERS].set_index("customer_id").signup_date)
+    assert (t.event_time.str[:10] >= signup).all()
+
+
+def test_real_style_categories_and_descriptions(styled):
+    native, real = styled
+    p = real[PRODUCTS]
+    outside = set(p.category) - set(CATEGORIES)
+    assert {"underwear", "sweaters", "pants", "bags"} <= outside
+    assert p.groupby(native[PRODUCTS].category).category.nunique().max() <= 4
+    empty = p.description == ""
+    assert 0.02 < empty.mean() < 0.1
+    words = p.description[~empty].str.split().str.len()
+    assert words.max() < 25 and words.median() <= 15
+    assert all(n.startswith(s) for n, s in zip(native[PRODUCTS].description[~empty], p.description[~empty]))
+
+
+def test_cli_simulate_style(tmp_path):
+    from typer.testing import CliRunner
+
+    from stoffwechsel.cli import app
+
+    result = CliRunner().invoke(app, ["simulate", "--out", str(tmp_path), "--scale", "0.1", "--style", "real"])
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(tmp_path / CUSTOMERS, dtype=str).customer_id.str.fullmatch(r"\d+").all()
+    bad = CliRunner().invoke(app, ["simulate", "--out", str(tmp_path), "--style", "fancy"])
+    assert bad.exit_code == 1 and bad.stderr.strip() == "error: --style must be one of native, real, got 'fancy'"
+    helptext = CliRunner().invoke(app, ["simulate", "--help"]).output
+    assert "--no-drift " in helptext and "<bool>" not in helptext

@@ -8,7 +8,9 @@ from typing import Optional
 
 import typer
 
-app = typer.Typer(help="Stoffwechsel recommendation pipeline tools.", no_args_is_help=True, add_completion=False)
+# rich_markup_mode=None: plain Click help, which shows flags (--no-drift, --help) without a value type.
+app = typer.Typer(help="Stoffwechsel recommendation pipeline tools.", no_args_is_help=True, add_completion=False,
+                  rich_markup_mode=None)
 
 
 def _fail(message: str) -> None:
@@ -25,11 +27,16 @@ def simulate(
     shift_start: Optional[str] = typer.Option(None, help="First day of the extra drift, YYYY-MM-DD."),
     shift_effect: float = typer.Option(-0.5, help="Relative change of click and purchase rates, e.g. -0.5."),
     no_drift: bool = typer.Option(False, "--no-drift", help="Turn off the drift built into the materials."),
+    style: str = typer.Option("native", help="native: our own format; real: the same history the way real exports "
+                                             "look (numeric ids, minute timestamps, other categories, ...)."),
 ) -> None:
     """Write simulated client materials (products, customers, transactions, production recommendations)."""
+    from stoffwechsel.export_style import STYLES
     from stoffwechsel.simulate import parse_shift
     from stoffwechsel.simulate import simulate as run_simulation
 
+    if style not in STYLES:
+        _fail(f"--style must be one of {', '.join(STYLES)}, got {style!r}")
     if scale <= 0:
         _fail(f"--scale must be > 0, got {scale}")
     planted = None
@@ -42,10 +49,33 @@ def simulate(
         except ValueError as exc:
             _fail(str(exc))
     try:
-        counts = run_simulation(out, seed=seed, scale=scale, shift=planted, drift=not no_drift)
+        counts = run_simulation(out, seed=seed, scale=scale, shift=planted, drift=not no_drift, style=style)
     except ValueError as exc:
         _fail(str(exc))
     for name, rows in counts.items():
+        typer.echo(f"{out / name}: {rows} rows")
+
+
+@app.command("import-export")
+def import_export(
+    src: Path = typer.Argument(..., help="The shop's invoice-line export, .csv or .csv.xz."),
+    out: Path = typer.Option(..., "--out", help="Folder to write our four files, import-report.json and import-quarantine.csv into."),
+    profile: str = typer.Option("online-retail", help="A built-in import profile or a YAML profile file (docs/import.md)."),
+) -> None:
+    """Turn a shop's invoice export into our four material files, counting every line left out."""
+    from stoffwechsel.invoice_import import InvoiceImportError, import_invoice_export
+
+    try:
+        report = import_invoice_export(src, out, profile)
+    except InvoiceImportError as exc:
+        _fail(str(exc))
+    outcomes = report["outcomes"]
+    typer.echo(f"{src}: {report['source']['rows_read']} lines read: {outcomes['purchase']} purchases, "
+               f"{outcomes['return']} returns, {outcomes['quarantined']} quarantined")
+    for rule in report["quarantined_by_rule"].values():
+        if rule["rows"]:
+            typer.echo(f"  {rule['reason']}: {rule['rows']}")
+    for name, rows in report["outputs"].items():
         typer.echo(f"{out / name}: {rows} rows")
 
 

@@ -528,11 +528,14 @@ def parse_shift(spec: str, start: str, effect: float) -> Shift:
 
 
 def simulate(out_dir: Path, seed: int = 42, scale: float = 1.0, shift: Shift | None = None,
-             drift: bool = True) -> dict[str, int]:
+             drift: bool = True, style: str = "native") -> dict[str, int]:
     """Write the four client CSV files and the DVC template into ``out_dir`` (created), each
     atomically. Returns the number of data rows per CSV file. Same arguments give
-    byte-identical files."""
-    frames = simulate_frames(seed=seed, scale=scale, shift=shift, drift=drift)
+    byte-identical files. ``style`` is the export style (:mod:`stoffwechsel.export_style`):
+    ``native`` (our format) or ``real`` (the same history the way real exports look)."""
+    from .export_style import apply_style
+
+    frames = apply_style(simulate_frames(seed=seed, scale=scale, shift=shift, drift=drift), style, seed)
     out_dir = Path(out_dir)
     for name, frame in frames.items():
         with atomic_write(out_dir / name, "w") as fh:
