@@ -159,9 +159,9 @@ class Tab:
                 errors.append("exception: " + str((details.get("exception") or {}).get("description") or details.get("text")))
             elif method == "Log.entryAdded":
                 entry = params.get("entry") or {}
-                if entry.get("level") == "error":
+                if entry.get("level") == "error" and not entry.get("url", "").endswith("/favicon.ico"):  # asked by the browser, not the page
                     errors.append(f"{entry.get('source', 'log')}: {entry.get('text')} {entry.get('url', '')}".strip())
-            elif method == "Network.loadingFailed" and not params.get("canceled"):
+            elif method == "Network.loadingFailed" and not params.get("canceled"):  # noqa: SIM114
                 errors.append(f"network: {params.get('errorText')} ({params.get('type', '')})")
         return errors
 

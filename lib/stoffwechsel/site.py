@@ -1176,13 +1176,14 @@ def _main_page(config: SiteConfig, pages: dict[str, _Page]) -> _Page:
 
 
 def _index_redirect_html(config: SiteConfig, main: _Page) -> str:
-    """``index.html`` of a project without an index page: a redirect to the main page (the same
-    bytes for both renderers)."""
+    """``index.html`` of a project without an index page: the redirect to the main page that
+    ``quarto render`` writes (the same bytes, so both renderers agree)."""
     url = html.escape(main.output)
     return (
-        f'<!DOCTYPE html>\n<html lang="{html.escape(config.lang)}"><head><meta charset="utf-8">'
-        f'<meta http-equiv="refresh" content="0; url={url}"><title>{html.escape(config.title)}</title>'
-        f'</head><body><a href="{url}">{html.escape(main.title)}</a></body></html>\n'
+        '<html xmlns="http://www.w3.org/1999/xhtml">    \n  <head>      \n'
+        f"    <title>Redirect to {url}</title>      \n"
+        f"    <meta http-equiv=\"refresh\" content=\"0;URL='{url}'\" />    \n"
+        "  </head>    \n  <body> \n  </body>  \n</html>     \n"
     )
 
 

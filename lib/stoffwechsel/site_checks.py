@@ -80,7 +80,7 @@ MEASURE_JS = r"""
       problems.push(`overlapping boxes: "${label(nb[i])}" and "${label(nb[j])}"`);
   }
   // 2. value boxes: every line of text inside the box and inside every clipping ancestor
-  for (const box of Array.from(document.querySelectorAll('.value-box')).filter(shown)) {
+  for (const box of Array.from(document.querySelectorAll('.value-box, .bslib-value-box')).filter(shown)) {
     const br = box.getBoundingClientRect();
     let clipped = [];
     for (const {node, rect} of textRects(box)) {
@@ -99,7 +99,7 @@ MEASURE_JS = r"""
     if (clipped.length) problems.push(`value box text clipped: ${clipped.join(' | ')} (box "${label(box)}")`);
   }
   // 3. nothing cut off by a box that hides its overflow (scrollable boxes can be scrolled)
-  for (const el of document.querySelectorAll('main *, .value-box, .card, .alert')) {
+  for (const el of document.querySelectorAll('main *, .value-box, .bslib-value-box, .card, .alert')) {
     if (!shown(el) || !clips(el) || scrolls(el)) continue;
     if (el.closest('.navbar, pre, code, .value-box-showcase, svg, figure')) continue;
     if (el.scrollHeight > el.clientHeight + 2 && (el.innerText || '').trim())
