@@ -116,7 +116,9 @@ def run_notebook(stage: str = typer.Argument(..., help="DVC stage name, e.g. pro
 
 @app.command("build-site")
 def build_site_command(
-    renderer: str = typer.Option("auto", help="auto: quarto render if quarto is on PATH, else the Python renderer; or quarto / python."),
+    renderer: Optional[str] = typer.Option(
+        None, help="quarto, python or auto (quarto render if quarto is on PATH, else the Python renderer); "
+                   "default: $STOFFWECHSEL_SITE_RENDERER, else auto."),
     pages: bool = typer.Option(True, help="Execute the page notebooks first (--no-pages: the verify stage already did)."),
 ) -> None:
     """Execute the site's page notebooks, then render the website into _site/ (the `site` stage)."""
@@ -124,17 +126,18 @@ def build_site_command(
 
     from stoffwechsel import config
     from stoffwechsel.notebooks import run_page_notebooks
-    from stoffwechsel.site import SiteRenderError, build_site
+    from stoffwechsel.site import SiteRenderError, build_site, choose_renderer
 
     try:
+        chosen = choose_renderer(renderer)  # before the pages run: a bad choice fails fast
         if pages:
             run_page_notebooks()
-        rendered = build_site(config.ROOT, renderer=renderer)
+        rendered = build_site(config.ROOT, renderer=chosen)
     except PapermillExecutionError as exc:
         _fail(f"a site page failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} (executed notebooks: reports/notebooks/pages/)")
     except SiteRenderError as exc:
         _fail(str(exc))
-    typer.echo(f"rendered {len(rendered)} pages into {config.ROOT / '_site'}")
+    typer.echo(f"rendered {len(rendered)} pages into {config.ROOT / '_site'} with the {chosen} renderer")
 
 
 @app.command("feature-catalogue")

@@ -34,13 +34,13 @@ import posixpath
 import re
 import shutil
 import subprocess
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
 
 import yaml
+
+from stoffwechsel.browser import find_chromium
 
 __all__ = [
     "SiteRenderError",
@@ -48,6 +48,9 @@ __all__ = [
     "load_config",
     "render_site",
     "build_site",
+    "choose_renderer",
+    "find_quarto",
+    "render_with_quarto",
     "find_chromium",
     "inspect_page",
     "page_text",
@@ -86,6 +89,7 @@ class SiteConfig:
     lang: str = "en"
     defaults: dict = field(default_factory=dict)  # project-wide cell option defaults
     format_options: dict = field(default_factory=dict)  # format name -> options mapping
+    navbar_collapse_below: str | None = None  # website.navbar.collapse-below (sm, md, lg, xl, xxl)
 
 
 def load_config(root: Path) -> SiteConfig:
@@ -126,6 +130,7 @@ def load_config(root: Path) -> SiteConfig:
         lang=str(cfg.get("lang") or "en"),
         defaults=defaults,
         format_options=format_options,
+        navbar_collapse_below=navbar.get("collapse-below"),
     )
 
 
@@ -223,6 +228,7 @@ class _Page:
     format_opts: dict
     cells: list
     defaults: dict
+    css: list = field(default_factory=list)  # stylesheets of the page's format, absolute paths
 
 
 def _read_page(config: SiteConfig, source: str) -> _Page:
@@ -256,6 +262,9 @@ def _read_page(config: SiteConfig, source: str) -> _Page:
     if fmt not in ("html", "dashboard"):
         raise SiteRenderError(f"{source}: format '{fmt}' is not supported without Quarto (html, dashboard)")
     project_fmt = config.format_options.get(fmt, {})
+    # css: paths relative to _quarto.yml, or to the notebook where its front matter names them
+    css = [config.root / str(c) for c in _as_list(project_fmt.get("css"))]
+    css += [(config.root / source).parent / str(c) for c in _as_list(fmt_opts.get("css"))]
     fmt_opts = {**project_fmt, **fmt_opts}
     defaults = dict(config.defaults)
     defaults.update({k: v for k, v in project_fmt.items() if k in _EXECUTE_KEYS})
@@ -277,7 +286,7 @@ def _read_page(config: SiteConfig, source: str) -> _Page:
             break
     if not title:
         title = Path(source).stem
-    return _Page(source, _output_path(source), meta, title, fmt, fmt_opts, cells, defaults)
+    return _Page(source, _output_path(source), meta, title, fmt, fmt_opts, cells, defaults, [p.resolve() for p in css])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -341,6 +350,8 @@ def _markdown_it():
 
 
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+#: info strings of a Pandoc raw HTML block (```` ```{=html} ````), inserted as is by Quarto and here
+_RAW_HTML_INFO = ("{=html}", "=html")
 _DIV_OPEN = re.compile(r"^\s{0,3}(:{3,})\s*(\{[^}]*\}|[\w-]+)\s*:*\s*$")
 _DIV_CLOSE = re.compile(r"^\s{0,3}:{3,}\s*$")
 
@@ -458,6 +469,9 @@ class _Markdown:
         env: dict = {}
         tokens = self.md.parse(text, env)
         for i, tok in enumerate(tokens):
+            if tok.type == "fence" and tok.info.strip() in _RAW_HTML_INFO:  # Pandoc raw block: passed through
+                tok.type = "html_block"
+                continue
             if tok.type != "heading_open":
                 continue
             inline = tokens[i + 1]
@@ -1039,6 +1053,20 @@ code{font-size:.9em}
 """.strip()
 
 
+def _page_css(config: SiteConfig, page: _Page) -> str:
+    """The stylesheets the page's format lists (``css:`` in ``_quarto.yml`` or the front matter),
+    read from the project and inlined after the renderer's own: one stylesheet serves both
+    renderers."""
+    out = []
+    for path in page.css:
+        if not path.is_file():
+            raise SiteRenderError(f"{page.source}: its css file {path} does not exist")
+        text = path.read_text(encoding="utf-8")
+        _check_self_contained(text, str(path))
+        out.append(text.strip())
+    return "".join("\n" + t for t in out)
+
+
 def _page_html(config: SiteConfig, page: _Page, body: str, location: str, active_source: str, pages: dict[str, _Page]) -> str:
     nav = _navbar_html(config, location, active_source, pages)
     title = html.escape(page.title + (f" \u2013 {config.title}" if config.title else ""))
@@ -1049,7 +1077,7 @@ def _page_html(config: SiteConfig, page: _Page, body: str, location: str, active
         f'<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="generator" content="stoffwechsel.site (Quarto-compatible fallback renderer)">\n'
-        f"<title>{title}</title>\n<style>\n{_CSS}\n</style>\n</head>\n"
+        f"<title>{title}</title>\n<style>\n{_CSS}{_page_css(config, page)}\n</style>\n</head>\n"
         f'<body class="quarto-{kind}">\n{nav}{body}</body>\n</html>\n'
     )
 
@@ -1141,17 +1169,36 @@ def _check_self_contained(markup: str, where: str) -> None:
         raise SiteRenderError(f"{where}: loads external resources, the site must work offline: {found[:3]}")
 
 
-def render_site(root: Path) -> list[Path]:
+def _main_page(config: SiteConfig, pages: dict[str, _Page]) -> _Page:
+    """The page the site's root leads to: the first dashboard, else the first page rendered."""
+    dashboards = [p for p in pages.values() if p.format == "dashboard"]
+    return dashboards[0] if dashboards else pages[config.pages[0]]
+
+
+def _index_redirect_html(config: SiteConfig, main: _Page) -> str:
+    """``index.html`` of a project without an index page: the redirect to the main page that
+    ``quarto render`` writes (the same bytes, so both renderers agree)."""
+    url = html.escape(main.output)
+    return (
+        '<html xmlns="http://www.w3.org/1999/xhtml">    \n  <head>      \n'
+        f"    <title>Redirect to {url}</title>      \n"
+        f"    <meta http-equiv=\"refresh\" content=\"0;URL='{url}'\" />    \n"
+        "  </head>    \n  <body> \n  </body>  \n</html>     \n"
+    )
+
+
+def render_site(root: Path, output_dir: Path | None = None) -> list[Path]:
     """Render the website of ``root/_quarto.yml`` in pure Python; return the written pages.
 
-    Writes ``<output-dir>/<notebook path>.html`` for every notebook in ``project.render`` and
-    ``<output-dir>/index.html`` (a copy of the main page with its links rebased), after removing
-    the previous output folder (as a full ``quarto render`` does).
+    Writes ``<output-dir>/<notebook path>.html`` for every notebook in ``project.render`` and,
+    unless the project has an index page, ``<output-dir>/index.html``: a redirect to the main page
+    (the first dashboard), as :func:`build_site` writes after ``quarto render``. Removes the
+    previous output folder first (as a full ``quarto render`` does). ``output_dir`` overrides
+    ``project.output-dir``.
     """
     config = load_config(Path(root))
     pages = {source: _read_page(config, source) for source in config.pages}
-    dashboards = [p for p in pages.values() if p.format == "dashboard"]
-    main = dashboards[0] if dashboards else pages[config.pages[0]]
+    main = _main_page(config, pages)
     bodies: dict[str, str] = {}
     for source, page in pages.items():
         body = _PageRenderer(config, page).body()
@@ -1162,124 +1209,75 @@ def render_site(root: Path) -> list[Path]:
     for source, page in pages.items():
         documents[page.output] = _page_html(config, page, bodies[source], page.output, source, pages)
     if "index.html" not in documents:
-        body = _rewrite_urls(bodies[main.source], lambda u: _rebase(u, main.output, "index.html"))
-        documents["index.html"] = _page_html(config, main, body, "index.html", main.source, pages)
-    if config.output_dir.exists():
-        shutil.rmtree(config.output_dir)
+        documents["index.html"] = _index_redirect_html(config, main)
+    out_dir = Path(output_dir).resolve() if output_dir is not None else config.output_dir
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
     written = []
     for rel, text in sorted(documents.items()):
-        target = config.output_dir / rel
+        target = out_dir / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(text.encode("utf-8"))
         written.append(target)
     return written
 
 
-def build_site(root: Path, renderer: str | None = None) -> list[Path]:
-    """Build the site: ``quarto render`` when Quarto is installed, else :func:`render_site`.
+#: environment variable that picks the renderer where ``--renderer`` / ``renderer=`` is not given
+RENDERER_ENV = "STOFFWECHSEL_SITE_RENDERER"
+RENDERERS = ("auto", "quarto", "python")
 
-    ``renderer`` (or the environment variable ``STOFFWECHSEL_SITE_RENDERER``) forces one:
-    ``"quarto"``, ``"python"`` or ``"auto"`` (the default). Returns the site's HTML pages.
-    """
+
+def find_quarto() -> str | None:
+    """The ``quarto`` binary on ``PATH``, or None."""
+    return shutil.which("quarto")
+
+
+def choose_renderer(renderer: str | None = None) -> str:
+    """``"quarto"`` or ``"python"``: ``renderer`` if given, else ``$STOFFWECHSEL_SITE_RENDERER``,
+    else ``"auto"`` (Quarto when it is on ``PATH``). Asking for Quarto without it is an error."""
+    choice = renderer or os.environ.get(RENDERER_ENV) or "auto"
+    if choice not in RENDERERS:
+        source = "renderer" if renderer else RENDERER_ENV
+        raise SiteRenderError(f"{source}: must be one of {', '.join(RENDERERS)}, not {choice!r}")
+    if choice == "auto":
+        return "quarto" if find_quarto() else "python"
+    if choice == "quarto" and find_quarto() is None:
+        raise SiteRenderError("renderer 'quarto' asked for, but quarto is not on PATH "
+                              "(install Quarto, or use the Python renderer: --renderer python)")
+    return choice
+
+
+def render_with_quarto(root: Path, output_dir: Path | None = None) -> list[Path]:
+    """``quarto render`` of the project (it only reads the executed notebooks), plus the same
+    ``index.html`` redirect as :func:`render_site` where the project has no index page.
+    ``.quarto/`` (Quarto's scratch folder) is listed in the project's ``.gitignore``."""
     root = Path(root).resolve()
-    choice = renderer or os.environ.get("STOFFWECHSEL_SITE_RENDERER") or "auto"
-    if choice not in ("auto", "quarto", "python"):
-        raise ValueError(f"renderer must be auto, quarto or python, not {choice!r}")
-    quarto = shutil.which("quarto")
-    if choice == "python" or (choice == "auto" and quarto is None):
-        return render_site(root)
-    if quarto is None:
-        raise SiteRenderError("renderer 'quarto' asked for, but quarto is not on PATH")
     config = load_config(root)
-    subprocess.run([quarto, "render"], cwd=root, check=True)
-    index = config.output_dir / "index.html"
-    if not index.exists():  # no index page in the project: point the site's root at the main page
+    out_dir = Path(output_dir).resolve() if output_dir is not None else config.output_dir
+    cmd = [find_quarto() or "quarto", "render"]
+    if output_dir is not None:
+        cmd += ["--output-dir", str(out_dir)]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SiteRenderError(f"quarto render failed ({proc.returncode}) in {root}:\n{proc.stderr[-4000:]}")
+    index = out_dir / "index.html"
+    if not index.exists():
         pages = {s: _read_page(config, s) for s in config.pages}
-        dashboards = [p for p in pages.values() if p.format == "dashboard"]
-        main = dashboards[0] if dashboards else pages[config.pages[0]]
-        url = html.escape(main.output)
-        index.write_text(
-            f'<!DOCTYPE html>\n<html lang="{html.escape(config.lang)}"><head><meta charset="utf-8">'
-            f'<meta http-equiv="refresh" content="0; url={url}"><title>{html.escape(config.title)}</title>'
-            f'</head><body><a href="{url}">{html.escape(main.title)}</a></body></html>\n',
-            encoding="utf-8",
-        )
-    return sorted(config.output_dir.rglob("*.html"))
+        index.write_text(_index_redirect_html(config, _main_page(config, pages)), encoding="utf-8")
+    return sorted(out_dir.rglob("*.html"))
+
+
+def build_site(root: Path, renderer: str | None = None, output_dir: Path | None = None) -> list[Path]:
+    """Build the site with the renderer :func:`choose_renderer` picks (``quarto render`` or
+    :func:`render_site`); returns the site's HTML pages."""
+    if choose_renderer(renderer) == "quarto":
+        return render_with_quarto(root, output_dir)
+    return render_site(Path(root).resolve(), output_dir)
 
 
 # ------------------------------------------------------------------------------------------------
 # Checks: headless Chromium
 # ------------------------------------------------------------------------------------------------
-
-_CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome", "headless_shell")
-
-
-def find_chromium() -> str | None:
-    """The Chromium binary: ``$STOFFWECHSEL_CHROMIUM``/``$CHROME_BIN``, else the first on PATH."""
-    for var in ("STOFFWECHSEL_CHROMIUM", "CHROME_BIN"):
-        value = os.environ.get(var)
-        if value and (Path(value).is_file() or shutil.which(value)):
-            return shutil.which(value) or value
-    for name in _CHROMIUM_NAMES:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-class _DevTools:
-    """A minimal Chrome DevTools protocol client over the browser's websocket."""
-
-    def __init__(self, url: str, timeout: float) -> None:
-        import websocket  # websocket-client
-
-        self.ws = websocket.create_connection(url, timeout=timeout, suppress_origin=True)
-        self.timeout = timeout
-        self.next_id = 0
-        self.events: list[dict] = []
-
-    def _receive(self, deadline: float) -> dict:
-        self.ws.settimeout(max(0.05, deadline - time.monotonic()))
-        return json.loads(self.ws.recv())
-
-    def send(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
-        self.next_id += 1
-        message: dict = {"id": self.next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        self.ws.send(json.dumps(message))
-        deadline = time.monotonic() + self.timeout
-        while True:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"DevTools: no answer to {method}")
-            data = self._receive(deadline)
-            if data.get("id") == self.next_id:
-                if "error" in data:
-                    raise RuntimeError(f"DevTools {method}: {data['error']}")
-                return data.get("result", {})
-            if "method" in data:
-                self.events.append(data)
-
-    def wait_for(self, method: str, session: str | None = None, timeout: float | None = None) -> dict:
-        deadline = time.monotonic() + (timeout or self.timeout)
-        seen = 0
-        while True:
-            for event in self.events[seen:]:
-                if event.get("method") == method and (session is None or event.get("sessionId") == session):
-                    return event
-            seen = len(self.events)
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"DevTools: no {method} event")
-            data = self._receive(deadline)
-            if "method" in data:
-                self.events.append(data)
-
-    def close(self) -> None:
-        try:
-            self.ws.close()
-        except Exception:  # noqa: BLE001 - closing a dead socket is fine
-            pass
-
 
 _INSPECT_JS = r"""
 (() => {
@@ -1317,116 +1315,33 @@ def inspect_page(
     timeout: float = 30.0,
     chromium: str | None = None,
 ) -> dict:
-    """Open a page in headless Chromium and report what a reader sees.
+    """Open a page in headless Chromium (:class:`stoffwechsel.browser.Browser`, network off) and
+    report what a reader sees.
 
     Returns ``{"url", "title", "viewport": {width, height}, "elements": [...]`` (for the first
     selector), ``"selectors": {selector: [...]}``, ``"console_errors": [str]`` (console errors,
-    uncaught exceptions, failed loads), ``"external_requests": [url]`` (anything not ``file:`` or
-    ``data:``), ``"screenshot": path or None}``. Each element is ``{text, visible,
+    uncaught exceptions, failed loads), ``"external_requests": [url]`` (anything that would
+    leave the machine), ``"screenshot": path or None}``. Each element is ``{text, visible,
     in_first_viewport, rect, attributes}``; ``in_first_viewport`` means its top edge lies in the
-    window as first opened (no scrolling). Raises ``FileNotFoundError`` without a Chromium binary.
+    window as first opened (no scrolling). A meta-refresh redirect (the site's ``index.html``) is
+    followed. Raises ``FileNotFoundError`` without a Chromium binary.
     """
-    binary = chromium or find_chromium()
-    if binary is None:
-        raise FileNotFoundError("no Chromium binary found (install the Debian package 'chromium' or set CHROME_BIN)")
+    from stoffwechsel.browser import Browser
+
     html_path = Path(html_path).resolve()
     if not html_path.is_file():
         raise FileNotFoundError(html_path)
     selectors = [selector] if isinstance(selector, str) else list(selector)
-    width, height = viewport
-    user_data = Path(tempfile.mkdtemp(prefix="stoffwechsel-chromium-"))
-    log_path = user_data.parent / (user_data.name + ".log")
-    args = [
-        binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check",
-        "--disable-dev-shm-usage", "--disable-extensions", "--mute-audio",
-        f"--user-data-dir={user_data}", f"--window-size={width},{height}",
-        "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank",
-    ]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
-    client: _DevTools | None = None
-    try:
-        port_file = user_data / "DevToolsActivePort"
-        deadline = time.monotonic() + timeout
-        while not (port_file.exists() and len(port_file.read_text().splitlines()) >= 2):
-            if proc.poll() is not None:
-                raise RuntimeError(f"Chromium exited ({proc.returncode}): {log_path.read_text(errors='replace')[-2000:]}")
-            if time.monotonic() > deadline:
-                raise TimeoutError("Chromium did not open its DevTools port")
-            time.sleep(0.05)
-        port, path = port_file.read_text().splitlines()[:2]
-        client = _DevTools(f"ws://127.0.0.1:{port.strip()}{path.strip()}", timeout)
-        target = client.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = client.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            client.send(f"{domain}.enable", session=session)
-        client.send("Emulation.setDeviceMetricsOverride",
-                    {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session=session)
-        client.events.clear()
-        navigated = client.send("Page.navigate", {"url": html_path.as_uri()}, session=session)
-        if navigated.get("errorText"):
-            raise RuntimeError(f"Chromium could not open {html_path}: {navigated['errorText']}")
-        client.wait_for("Page.loadEventFired", session)
-        client.send("Runtime.evaluate", {"expression": "document.fonts.ready.then(() => true)",
-                                         "awaitPromise": True, "returnByValue": True}, session=session)
-        evaluated = client.send("Runtime.evaluate", {"expression": _INSPECT_JS % json.dumps(selectors),
-                                                     "returnByValue": True}, session=session)
-        if "exceptionDetails" in evaluated:
-            raise RuntimeError(f"inspecting {html_path}: {evaluated['exceptionDetails']}")
-        info = evaluated["result"]["value"]
-        shot = None
-        if screenshot is not None:
-            shot = Path(screenshot)
-            shot.parent.mkdir(parents=True, exist_ok=True)
-            data = client.send("Page.captureScreenshot", {"format": "png"}, session=session)["data"]
-            shot.write_bytes(base64.b64decode(data))
-        errors, external = _collect_page_events(client.events)
+    with Browser(chromium, timeout) as browser:
+        tab = browser.open(html_path, viewport)
+        info = tab.evaluate(_INSPECT_JS % json.dumps(selectors))
+        shot = tab.screenshot(Path(screenshot)) if screenshot is not None else None
         return {
             "url": info["url"], "title": info["title"], "viewport": info["viewport"],
             "scroll_height": info["scroll_height"], "elements": info["selectors"][selectors[0]],
-            "selectors": info["selectors"], "console_errors": errors, "external_requests": external,
-            "screenshot": str(shot) if shot else None,
+            "selectors": info["selectors"], "console_errors": tab.console_errors(),
+            "external_requests": tab.external_requests(), "screenshot": str(shot) if shot else None,
         }
-    finally:
-        if client is not None:
-            try:
-                client.send("Browser.close")
-            except Exception:  # noqa: BLE001 - the browser may already be gone
-                pass
-            client.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        shutil.rmtree(user_data, ignore_errors=True)
-        log_path.unlink(missing_ok=True)
-
-
-def _collect_page_events(events: list[dict]) -> tuple[list[str], list[str]]:
-    errors: list[str] = []
-    external: list[str] = []
-    for event in events:
-        method, params = event.get("method"), event.get("params") or {}
-        if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            args = params.get("args") or []
-            errors.append("console." + params["type"] + ": " + " ".join(
-                str(a.get("value", a.get("description", ""))) for a in args))
-        elif method == "Runtime.exceptionThrown":
-            details = params.get("exceptionDetails") or {}
-            errors.append("exception: " + str((details.get("exception") or {}).get("description") or details.get("text")))
-        elif method == "Log.entryAdded":
-            entry = params.get("entry") or {}
-            if entry.get("level") == "error":
-                errors.append(f"{entry.get('source', 'log')}: {entry.get('text')} {entry.get('url', '')}".strip())
-        elif method == "Network.requestWillBeSent":
-            url = (params.get("request") or {}).get("url", "")
-            if not url.startswith(("file:", "data:", "about:", "blob:")) and url not in external:
-                external.append(url)
-        elif method == "Network.loadingFailed" and not params.get("canceled"):
-            errors.append(f"network: {params.get('errorText')} ({params.get('type', '')})")
-    return errors, external
 
 
 # ------------------------------------------------------------------------------------------------

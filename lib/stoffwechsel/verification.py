@@ -10,6 +10,7 @@ test suite, which writes its evidence to ``reports/test-artifacts/``; this modul
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -208,5 +209,8 @@ def preview_site(root: Path, work: Path) -> Path:
     (work / "_quarto.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     if not (work / "reports").exists():
         (work / "reports").symlink_to(root / "reports", target_is_directory=True)
+    css_files = (config.get("format", {}).get("html") or {}).get("css") or []
+    for css in [css_files] if isinstance(css_files, str) else css_files:  # the site's stylesheet(s)
+        shutil.copy2(root / css, work / css)
     render_site(work)
     return work / "_site"

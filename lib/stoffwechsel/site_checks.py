@@ -1,0 +1,249 @@
+"""Measured checks of the rendered site in a browser: what a reader needs, for either renderer.
+
+:func:`check_site` opens every page of a site folder in headless Chromium
+(:class:`stoffwechsel.browser.Browser`, network off), from ``file://`` and from a static server
+on 127.0.0.1, at each window size, and returns one :class:`PageCheck` per page, source and size:
+``problems`` is empty when the page passes. Measured, each one a defect seen before:
+
+* every alert box (``.alert``) is at least as tall as its content, and no two of the boxes and
+  links around them overlap (Quarto's dashboard once squeezed them to 36 px each);
+* no text of a value box is clipped: every line of text lies inside the box and inside every
+  ancestor that clips (the headline value boxes once showed "7.7" without its change);
+* no content is cut off by a box that hides its overflow (cards, value boxes, alerts);
+* the navbar is one line (links on one row, title not cut) or collapsed to its toggle button;
+* the page does not scroll sideways, the body text is at least 12 px;
+* no console error, uncaught exception or failed load, and no request leaves the machine.
+
+:func:`visible_text` is what a reader can read on a page (the browser's ``innerText`` of the
+main content, analyst blocks included), for comparing the two renderers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import re
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from stoffwechsel.browser import Browser, Tab
+
+__all__ = ["VIEWPORTS", "PageCheck", "serve", "check_page", "check_site", "visible_text", "MEASURE_JS"]
+
+#: window sizes every page must be readable at
+VIEWPORTS: tuple[tuple[int, int], ...] = ((1280, 800), (1920, 1080))
+
+#: JavaScript returning {problems: [...], measured: {...}} for the page as shown
+MEASURE_JS = r"""
+(() => {
+  const problems = [];
+  const measured = {alerts: [], value_boxes: [], navbar: null};
+  const tol = 1.5;
+  const shown = (el) => {
+    const r = el.getBoundingClientRect(), cs = getComputedStyle(el);
+    return r.width > 0 && r.height > 0 && cs.visibility !== 'hidden' && cs.display !== 'none';
+  };
+  const label = (el) => (el.innerText || el.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 70);
+  const clips = (el) => { const cs = getComputedStyle(el); return cs.overflowX !== 'visible' || cs.overflowY !== 'visible'; };
+  const scrolls = (el) => { const cs = getComputedStyle(el); return /auto|scroll/.test(cs.overflowY + cs.overflowX); };
+  const overlap = (a, b) => {
+    const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+    const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+    return w > tol && h > tol;
+  };
+  const textRects = (root) => {
+    const out = [];
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      if (!n.textContent.trim() || !n.parentElement || !shown(n.parentElement)) continue;
+      const range = document.createRange(); range.selectNodeContents(n);
+      for (const r of range.getClientRects()) if (r.width > 0 && r.height > 0) out.push({node: n, rect: r});
+    }
+    return out;
+  };
+  // 1. alerts: as tall as their content; no overlap among the alerts and their neighbours
+  const alerts = Array.from(document.querySelectorAll('.alert')).filter(shown);
+  const neighbours = new Set();
+  for (const a of alerts) {
+    measured.alerts.push({text: label(a), height: a.clientHeight, content_height: a.scrollHeight});
+    if (a.scrollHeight > a.clientHeight + tol)
+      problems.push(`alert shorter than its text (${a.clientHeight}px box, ${a.scrollHeight}px content): ${label(a)}`);
+    for (const sib of (a.parentElement ? a.parentElement.children : [])) if (shown(sib)) neighbours.add(sib);
+  }
+  const nb = Array.from(neighbours);
+  for (let i = 0; i < nb.length; i++) for (let j = i + 1; j < nb.length; j++) {
+    if (nb[i].contains(nb[j]) || nb[j].contains(nb[i])) continue;
+    if (overlap(nb[i].getBoundingClientRect(), nb[j].getBoundingClientRect()))
+      problems.push(`overlapping boxes: "${label(nb[i])}" and "${label(nb[j])}"`);
+  }
+  // 2. value boxes: every line of text inside the box and inside every clipping ancestor
+  for (const box of Array.from(document.querySelectorAll('.value-box, .bslib-value-box')).filter(shown)) {
+    const br = box.getBoundingClientRect();
+    let clipped = [];
+    for (const {node, rect} of textRects(box)) {
+      let el = node.parentElement, ok = rect.left >= br.left - tol && rect.right <= br.right + tol
+        && rect.top >= br.top - tol && rect.bottom <= br.bottom + tol;
+      while (ok && el && el !== box.parentElement) {
+        if (clips(el)) {
+          const r = el.getBoundingClientRect();
+          ok = rect.left >= r.left - tol && rect.right <= r.right + tol && rect.top >= r.top - tol && rect.bottom <= r.bottom + tol;
+        }
+        el = el.parentElement;
+      }
+      if (!ok) clipped.push(node.textContent.trim().slice(0, 40));
+    }
+    measured.value_boxes.push({text: label(box), width: br.width, height: br.height, clipped});
+    if (clipped.length) problems.push(`value box text clipped: ${clipped.join(' | ')} (box "${label(box)}")`);
+  }
+  // 3. nothing cut off by a box that hides its overflow (scrollable boxes can be scrolled)
+  for (const el of document.querySelectorAll('main *, .value-box, .bslib-value-box, .card, .alert')) {
+    if (!shown(el) || !clips(el) || scrolls(el)) continue;
+    if (el.closest('.navbar, pre, code, .value-box-showcase, svg, figure')) continue;
+    if (el.scrollHeight > el.clientHeight + 2 && (el.innerText || '').trim())
+      problems.push(`content cut off (${el.clientHeight}px shown of ${el.scrollHeight}px): <${el.tagName.toLowerCase()} class="${el.className}"> ${label(el)}`);
+  }
+  // 4. navbar: one line with the full title, or collapsed to its toggle button
+  const nav = document.querySelector('nav.navbar, .navbar');
+  if (nav) {
+    const toggler = nav.querySelector('.navbar-toggler');
+    const collapsed = !!(toggler && shown(toggler));
+    const links = Array.from(nav.querySelectorAll('.nav-link')).filter(shown);
+    const tops = links.map((a) => Math.round(a.getBoundingClientRect().top));
+    const title = nav.querySelector('.navbar-title, .navbar-brand');
+    const cut = title ? (title.scrollWidth > title.clientWidth + tol) : false;
+    const nr = nav.getBoundingClientRect();
+    measured.navbar = {collapsed, height: nr.height, link_rows: new Set(tops).size,
+                       title: title ? label(title) : null, title_cut: cut};
+    if (cut) problems.push(`navbar title cut: "${label(title)}"`);
+    if (!collapsed && tops.length && Math.max(...tops) - Math.min(...tops) > 4)
+      problems.push(`navbar wraps onto ${new Set(tops).size} lines`);
+    if (nr.height > 90) problems.push(`navbar ${Math.round(nr.height)}px tall`);
+    for (const a of links) if (a.getBoundingClientRect().right > window.innerWidth + tol)
+      problems.push(`navbar link outside the window: ${label(a)}`);
+  }
+  // 5. readable: no sideways scrolling, body text not tiny
+  const doc = document.documentElement;
+  if (doc.scrollWidth > window.innerWidth + tol)
+    problems.push(`page scrolls sideways (${doc.scrollWidth}px wide in a ${window.innerWidth}px window)`);
+  for (const el of document.querySelectorAll('main p, main li, main td, main th')) {
+    if (!shown(el) || el.closest('.for-analysts') || !(el.innerText || '').trim()) continue;
+    const size = parseFloat(getComputedStyle(el).fontSize);
+    if (size < 12) { problems.push(`text at ${size}px: ${label(el)}`); break; }
+  }
+  const main = document.querySelector('main') || document.body;
+  measured.text_length = (main.innerText || '').length;
+  if (measured.text_length < 20) problems.push('the page shows (almost) no text');
+  measured.scroll_height = doc.scrollHeight;
+  return {problems, measured, url: location.href, title: document.title};
+})()
+"""
+
+
+@dataclass
+class PageCheck:
+    page: str  # path relative to the site folder
+    source: str  # "file" or "http"
+    viewport: tuple[int, int]
+    url: str
+    problems: list[str]
+    console_errors: list[str]
+    external_requests: list[str]
+    measured: dict = field(default_factory=dict)
+    screenshot: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not (self.problems or self.console_errors or self.external_requests)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # noqa: D401 - no request log on stderr
+        pass
+
+
+@contextlib.contextmanager
+def serve(site_dir: Path) -> Iterator[str]:
+    """A static server for ``site_dir`` on 127.0.0.1 (a free port); yields its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(site_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def check_page(tab: Tab) -> dict:
+    """The measurements of :data:`MEASURE_JS` on an opened tab."""
+    return tab.evaluate(MEASURE_JS)
+
+
+def _shot_name(page: str, viewport: tuple[int, int]) -> str:
+    stem = re.sub(r"[^\w.-]+", "_", page.removesuffix(".html"))
+    return f"{stem}-{viewport[0]}x{viewport[1]}.png"
+
+
+def check_site(
+    site_dir: Path,
+    *,
+    viewports: Sequence[tuple[int, int]] = VIEWPORTS,
+    sources: Sequence[str] = ("file", "http"),
+    screenshots: Path | None = None,
+    pages: Sequence[str] | None = None,
+    browser: Browser | None = None,
+) -> list[PageCheck]:
+    """Open every HTML page of ``site_dir`` (or ``pages``, relative paths) from each source at each
+    window size and measure it; screenshots (``file`` source only) go to ``screenshots``."""
+    site_dir = Path(site_dir).resolve()
+    rels = list(pages) if pages is not None else sorted(p.relative_to(site_dir).as_posix() for p in site_dir.rglob("*.html"))
+    own = browser is None
+    browser = browser or Browser()
+    results: list[PageCheck] = []
+    try:
+        with serve(site_dir) as base:
+            for source in sources:
+                for rel in rels:
+                    url = (site_dir / rel).as_uri() if source == "file" else base + rel
+                    for viewport in viewports:
+                        tab = browser.open(url, viewport)
+                        try:
+                            info = check_page(tab)
+                            shot = None
+                            if screenshots is not None and source == "file":
+                                shot = str(tab.screenshot(Path(screenshots) / _shot_name(rel, viewport)))
+                            results.append(PageCheck(rel, source, tuple(viewport), info["url"], info["problems"],
+                                                     tab.console_errors(), tab.external_requests(), info["measured"], shot))
+                        finally:
+                            tab.close()
+    finally:
+        if own:
+            browser.close()
+    return results
+
+
+_TEXT_JS = r"""
+(() => {
+  const main = document.querySelector('main') || document.body;
+  for (const d of main.querySelectorAll('details')) d.open = true;
+  return main.innerText;
+})()
+"""
+
+
+def visible_text(browser: Browser, html_path: Path, viewport: tuple[int, int] = (1280, 800)) -> list[str]:
+    """The words a reader can read in the page's main content (analyst blocks opened), in order."""
+    tab = browser.open(Path(html_path), viewport)
+    try:
+        text = tab.evaluate(_TEXT_JS) or ""
+    finally:
+        tab.close()
+    return re.findall(r"[^\W_]+(?:[.,:%'’-][^\W_]+)*%?", text)
