@@ -78,9 +78,11 @@ def validate(folder: Path = typer.Argument(..., help="Folder holding the four cl
     if not f.empty:
         typer.echo("findings (rows kept):")
         for r in f.itertuples(index=False):
-            column = f"{r.column}: " if r.column else ""
+            if not r.column:  # about the file as a whole
+                typer.echo(f"  {r.file}: {r.finding}")
+                continue
             example = f" (e.g. {r.example!r})" if r.example else ""
-            typer.echo(f"  {r.file}: {column}{r.finding}: {r.rows} rows{example}")
+            typer.echo(f"  {r.file}: {r.column}: {r.finding}: {r.rows} rows{example}")
     if stop:
         _fail(stop)
 
