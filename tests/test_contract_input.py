@@ -589,3 +589,17 @@ def test_bad_settings_say_which_param(key, value, message):
     with pytest.raises(ValueError) as info:
         ContractSettings.from_params(section)
     assert str(info.value).startswith(message)
+
+
+def test_blank_lines_are_skipped_but_counted(folder):
+    path = folder / C
+    path.write_text("\n\n" + path.read_text())
+    lines = (folder / P).read_text().split("\n")
+    (folder / P).write_text("\n".join(lines[:3] + [""] + lines[3:]))
+    edit_line = 7  # SW-4004 was on line 6; the blank line moved it down
+    m = load_materials(folder)
+    assert rows(m) == [] and m.counts[C]["accepted"] == 4
+    assert m.customers["customer_id"].tolist() == ["C00001", "C00002", "C000003", "C0000004"]
+    text = (folder / P).read_text().replace("24.50", "-1")
+    (folder / P).write_text(text)
+    assert rows(load(folder)) == [(P, edit_line, "price_eur", "-1", "must be > 0")]

@@ -597,6 +597,7 @@ def _cells(name: str, text: str, header: list[str]) -> pd.DataFrame:
     """All cells as ``str`` ("" for an empty cell), columns named ``header``; blank lines are
     skipped (as by the scan). pyarrow's reader (fast, threaded) unless a stray ``\r`` is in
     the text (pyarrow would end a line there); pandas' reader otherwise or if pyarrow fails."""
+    text = text.lstrip("\n")  # blank lines before the header (pyarrow's skip_rows would count them)
     if "\r" not in text:
         try:
             table = pyarrow_csv.read_csv(
