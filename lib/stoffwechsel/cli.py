@@ -81,20 +81,40 @@ def import_export(
 
 @app.command()
 def validate(folder: Path = typer.Argument(..., help="Folder holding the four client CSV files.")) -> None:
-    """Check a folder of materials against the data contract; exit 1 on a file-level problem."""
-    from stoffwechsel.contract import ContractError, load_materials
+    """Check a folder of materials against the data contract (settings: params.yaml `materials`);
+    print counts per file, quarantined problems and findings grouped by reason; exit 1 on a
+    file-level problem or when a file has too many quarantined rows."""
+    from stoffwechsel.config import MATERIAL_FILES
+    from stoffwechsel.contract import ContractError, QuarantineLimitError, load_materials
 
+    stop = None
     try:
         materials = load_materials(folder)
-    except ContractError as exc:
+    except QuarantineLimitError as exc:
+        materials, stop = exc.materials, str(exc)
+    except (ContractError, ValueError) as exc:
         _fail(str(exc))
-    for name, c in sorted(materials.counts.items()):
-        typer.echo(f"{name}: {c['read']} read, {c['accepted']} accepted, {c['quarantined']} quarantined")
+    for name in MATERIAL_FILES:
+        c = materials.counts[name]
+        line = f"{name}: {c['read']} read, {c['accepted']} accepted, {c['quarantined']} quarantined"
+        typer.echo(line + (f" (no rows: {materials.missing[name]})" if name in materials.missing else ""))
     q = materials.quarantine
     if not q.empty:
-        typer.echo("quarantined rows by reason:")
-        for (name, reason), n in q.groupby(["file", "reason"]).size().items():
-            typer.echo(f"  {name}: {reason}: {n}")
+        typer.echo("quarantined problems by reason:")
+        groups = q.groupby(["file", "column", "reason"], sort=True).size()
+        for (name, column, reason), n in groups.items():
+            typer.echo(f"  {name}: {column}: {reason}: {n}")
+    f = materials.findings
+    if not f.empty:
+        typer.echo("findings (rows kept):")
+        for r in f.itertuples(index=False):
+            if not r.column:  # about the file as a whole
+                typer.echo(f"  {r.file}: {r.finding}")
+                continue
+            example = f" (e.g. {r.example!r})" if r.example else ""
+            typer.echo(f"  {r.file}: {r.column}: {r.finding}: {r.rows} rows{example}")
+    if stop:
+        _fail(stop)
 
 
 @app.command("run-notebook")

@@ -2,46 +2,61 @@
 
 :func:`load_materials` reads the four files named in :mod:`stoffwechsel.config`, checks them
 against the format in ``docs/materials.md`` and returns typed frames of the rows that pass.
-``docs/data-contract.md`` lists every check with its reason text.
+``docs/data-contract.md`` lists every check with its reason text. The contract checks meaning,
+not the habits of one exporter: ids are any text, timestamps any common ISO form, vocabularies
+(categories, regions, segments, ...) are open. Numbers are strict.
 
-Two kinds of problem:
+Three outcomes:
 
-* **File-level** (the file cannot be trusted as a whole): missing file, empty file, header
-  without rows, missing columns, unparseable CSV, invalid UTF-8, duplicate keys. These raise
+* **File-level** problem (the file cannot be trusted as a whole): missing, empty, binary or
+  unparseable file, missing columns, duplicate keys, or too many bad rows (more than
+  ``materials.max_quarantine_share`` of a file, or none accepted). These raise
   :class:`ContractError`, whose message is one line naming the file and the problem.
-* **Row-level** (one cell is wrong): the row is left out of the accepted frame and every
+* **Row-level** problem (a cell is wrong): the row is left out of the accepted frame and every
   problem goes to the quarantine report, one row per (file, line, column, problem) with the
   cell's text and a short, stable reason. Nothing is dropped silently: for every file
   ``read == accepted + quarantined``.
+* **Finding** (the row is kept, but someone should know): a value outside the known
+  vocabulary, an empty or short description, a season outside the ``SS26``/``AW25`` convention,
+  no recommendation log. :attr:`Materials.findings` counts them per (file, column, finding).
 
 The checks run in three passes, all vectorised:
 
-1. *Parsing* (pandas): required cells must not be empty; dates, timestamps and numbers must
-   parse in their one fixed format (``pd.to_datetime`` / ``pd.to_numeric``, ``errors="coerce"``).
-2. *Values* (a pandera ``DataFrameSchema`` per file, validated with ``lazy=True``): patterns,
-   allowed values, ranges, and rules between columns of one row. Every check's ``error=`` is
-   its reason; a row check's error is ``"<column>: <reason>"`` so the report can name its column.
-3. *References* (pandas ``isin`` / merges): transactions and recommendations must point at
-   accepted customers and product versions, a return at an accepted, earlier purchase of the
-   same customer and product.
+1. *Parsing* (pandas/pyarrow): cells are trimmed and mapped (``materials.mapping``); required
+   cells must not be empty; ids and codes must hold no control character and no non-ASCII digit;
+   dates, timestamps and numbers must parse strictly and lie in their plausible ranges.
+2. *Values* (a pandera ``DataFrameSchema`` per file, validated with ``lazy=True``): closed sets
+   (event types, outcome statuses), ranges and rules between columns of one row. Every check's
+   ``error=`` is its reason; a row check's error is ``"<column>: <reason>"``.
+3. *References* (pandas): transactions and recommendations must point at accepted customers and
+   product versions, a return at an accepted, earlier purchase of the same customer and product.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
+import functools
 import io
-from collections.abc import Callable
-from dataclasses import dataclass
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
+import pyarrow.csv as pyarrow_csv
 
+from . import config
 from .config import (
     CUSTOMERS_FILE,
     MATERIAL_FILES,
-    MATERIALS_DIR,
     PRODUCTS_FILE,
     RECOMMENDATIONS_FILE,
     TRANSACTIONS_FILE,
@@ -50,47 +65,55 @@ from .io import sort_frame, write_csv
 
 __all__ = [
     "ContractError",
+    "QuarantineLimitError",
+    "ContractSettings",
     "Materials",
     "load_materials",
     "quarantine_report",
     "write_quarantine",
     "QUARANTINE_COLUMNS",
+    "FINDING_COLUMNS",
 ]
 
 # --------------------------------------------------------------------------------------------
 # The contract's constants (docs/materials.md), in one place.
 # --------------------------------------------------------------------------------------------
 
-PRODUCT_ID_PATTERN = r"SW-\d{4,6}"
-SEASON_PATTERN = r"(SS|AW)\d{2}"
-CUSTOMER_ID_PATTERN = r"C\d{5,7}"
-EVENT_ID_PATTERN = r"T\d{7,9}"
-REC_ID_PATTERN = r"R\d{7,9}"
+#: Known values of the open vocabularies: used for wording and for findings, never to reject a row.
+KNOWN_VALUES: dict[str, tuple[str, ...]] = {
+    "category": (
+        "tops", "shirts", "knitwear", "trousers", "jeans",
+        "dresses", "skirts", "outerwear", "activewear", "accessories",
+    ),
+    "certifications": ("GOTS", "Fair Trade", "OEKO-TEX", "bluesign", "GRS"),
+    "age_band": ("18-24", "25-34", "35-44", "45-54", "55+"),
+    "region": ("Berlin", "Hamburg", "München", "Köln", "Frankfurt", "Leipzig", "Other Germany", "Austria"),
+    "preferred_channel": ("web", "app", "store"),
+    "channel": ("web", "app", "store"),
+    "loyalty_tier": ("none", "silver", "gold"),
+    "sustainability_interest": ("low", "medium", "high"),
+    "segment": (
+        "Eco Enthusiasts", "Trend Seekers", "Bargain Hunters",
+        "Classic Professionals", "Occasional Shoppers",
+    ),
+}
+CATEGORIES = KNOWN_VALUES["category"]
+CERTIFICATIONS = KNOWN_VALUES["certifications"]
+SEGMENTS = KNOWN_VALUES["segment"]
 
-CATEGORIES = (
-    "tops", "shirts", "knitwear", "trousers", "jeans",
-    "dresses", "skirts", "outerwear", "activewear", "accessories",
-)
-CERTIFICATIONS = ("GOTS", "Fair Trade", "OEKO-TEX", "bluesign", "GRS")
-AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55+")
-REGIONS = (
-    "Berlin", "Hamburg", "München", "Köln", "Frankfurt", "Leipzig", "Other Germany", "Austria",
-)
-CHANNELS = ("web", "app", "store")
-LOYALTY_TIERS = ("none", "silver", "gold")
-INTEREST_LEVELS = ("low", "medium", "high")
-SEGMENTS = (
-    "Eco Enthusiasts", "Trend Seekers", "Bargain Hunters",
-    "Classic Professionals", "Occasional Shoppers",
-)
+# Closed sets: these values carry meaning in the pipeline (map a client's codes onto them).
 EVENT_TYPES = ("browse", "wishlist", "purchase", "return")
 SINGLE_UNIT_EVENTS = ("browse", "wishlist")
 OUTCOME_STATUSES = ("yes", "no", "pending")
 RETURN_STATUSES = ("yes", "no", "pending", "not_purchased")
 
-DESCRIPTION_WORDS = (25, 80)
+SEASON_CONVENTION = r"(SS|AW)[0-9]{2}"  # a finding when not followed, never a quarantine
 POSITION_RANGE = (1, 10)
 SCORE_RANGE = (0, 1)
+#: A description shorter than ``materials.description_min_words`` words is a finding. Scripts
+#: written without spaces (Chinese, Japanese, Thai, ...) count this many characters as one word.
+CHARACTERS_PER_WORD_UNSPACED = 1.5
+EXAMPLE_CHARACTERS = 80  # longer example values in findings are cut
 
 #: Attribution windows of the production system: (timestamp, status, anchor, window in days).
 OUTCOMES = (
@@ -100,35 +123,68 @@ OUTCOMES = (
 )
 
 TIMEZONE = "Europe/Berlin"
+TIMESTAMP_UNIT = "datetime64[us]"
 MULTI_SEPARATOR = "|"
 ENCODING = "utf-8"
+PARAMS_SECTION = "materials"
+#: The one file that may be absent or header-only ("no recommendation log").
+OPTIONAL_FILES = (RECOMMENDATIONS_FILE,)
 
-# Cell kinds and the one text shape each must have before it is parsed.
-TEXT, MULTI, DATE, TIMESTAMP, DECIMAL, INTEGER = (
-    "text", "multi", "date", "timestamp", "decimal", "integer",
+# Cell kinds.
+ID = "id"  # identifiers: any text; no control character, no non-ASCII digit
+CODE = "code"  # season: like an id
+VOCAB = "vocabulary"  # open vocabulary: any text; outside KNOWN_VALUES = a finding
+CLOSED = "closed"  # closed set, checked by the schema
+TEXT = "text"  # free text (name, description, model_version)
+MULTI = "multi"  # '|'-separated free list (certifications, tags)
+DATE, TIMESTAMP, DECIMAL, INTEGER = "date", "timestamp", "decimal", "integer"
+_STRING_KINDS = (ID, CODE, VOCAB, CLOSED, TEXT, MULTI)
+
+# Text shapes (ASCII digits only: Python's \d would accept any script's digits).
+_YMD = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+CANONICAL_TIMESTAMP = _YMD + r"T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+TIMESTAMP_PATTERN = (
+    rf"^(?P<d>{_YMD})(?:[T ](?P<h>[0-9]{{2}}):(?P<m>[0-9]{{2}})"
+    r"(?::(?P<s>[0-9]{2})(?:[.,](?P<f>[0-9]{1,9}))?)? ?(?P<z>Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?$"
 )
-DATE_SHAPE, DATE_FORMAT = r"\d{4}-\d{2}-\d{2}", "%Y-%m-%d"
-TIMESTAMP_SHAPE, TIMESTAMP_FORMAT = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}", "%Y-%m-%dT%H:%M:%S"
-DECIMAL_SHAPE = r"-?\d+(\.\d+)?"
-INTEGER_SHAPE = r"-?\d+"
+DATE_PATTERN = rf"^(?P<d>{_YMD})(?:[T ]00:00(?::00(?:[.,]0{{1,9}})?)?)?$"
+DECIMAL_SHAPE = r"-?[0-9]+(\.[0-9]+)?"
+INTEGER_SHAPE = r"-?[0-9]+"
+INT64_DIGITS = {False: "9223372036854775807", True: "9223372036854775808"}  # by sign (negative?)
+_CONTROL_ANY = r"[\x00-\x1f\x7f-\x9f]"
+_CONTROL_IN_TEXT = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"  # tab and line breaks are text
+_UNSPACED_SCRIPTS = (
+    "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # kana, CJK ideographs
+    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]"  # Thai, Lao, Myanmar, Khmer
+)
+_CJK_PUNCTUATION = "[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]"
 
 QUARANTINE_COLUMNS = ("file", "row", "column", "value", "reason")
 QUARANTINE_SORT = ("file", "row", "column", "reason")
+FINDING_COLUMNS = ("file", "column", "finding", "rows", "example")
 
-#: In a reason, ``{value}`` stands for the offending cell's text (or a detail derived from it).
-VALUE = "{value}"
-
-# Reasons used in more than one place or given a detail by _REASON_DETAILS.
+# Reasons (stable texts: the offending value is in the report's ``value`` column).
 EMPTY = "required value is empty"
+CONTROL_CHARACTER = "contains a control character"
+NON_ASCII_DIGITS = "contains non-ASCII digits"
 NOT_A_NUMBER = "not a number"
 NOT_AN_INTEGER = "not an integer"
+OUTSIDE_INT64 = "integer outside the 64-bit range"
+NOT_FINITE = "number too large (not finite)"
 NOT_A_DATE = "not a date"
 NOT_A_TIMESTAMP = "not a timestamp"
 DST_GAP = f"time does not exist in {TIMEZONE} (DST gap)"
-UNKNOWN_CERTIFICATION = f"unknown certification '{VALUE}'"
-DESCRIPTION_LENGTH = (
-    f"description has {VALUE} words (allowed {DESCRIPTION_WORDS[0]}-{DESCRIPTION_WORDS[1]})"
-)
+UNKNOWN_VALUE = "unknown value (allowed: {allowed})"
+
+# Findings.
+OUTSIDE_KNOWN = "value outside the known list"
+UNKNOWN_CERTIFICATION = "certification outside the known list"
+SEASON_UNCONVENTIONAL = "season not in the SS26/AW25 form"
+DECIMAL_ID = "id written as a decimal number (kept as text)"
+DESCRIPTION_EMPTY = "description is empty"
+DESCRIPTION_SHORT = "description shorter than {n} words"
+NO_RECOMMENDATION_LOG = "no recommendation log: {why}"
+WITHHELD = "(withheld: a customer id)"
 
 
 @dataclass(frozen=True)
@@ -144,11 +200,11 @@ SPECS = {
     PRODUCTS_FILE: FileSpec(
         PRODUCTS_FILE,
         {
-            "product_id": (TEXT, True),
-            "season": (TEXT, True),
+            "product_id": (ID, True),
+            "season": (CODE, True),
             "name": (TEXT, True),
-            "description": (TEXT, True),
-            "category": (TEXT, True),
+            "description": (TEXT, False),
+            "category": (VOCAB, True),
             "price_eur": (DECIMAL, True),
             "certifications": (MULTI, False),
             "tags": (MULTI, False),
@@ -160,50 +216,50 @@ SPECS = {
     CUSTOMERS_FILE: FileSpec(
         CUSTOMERS_FILE,
         {
-            "customer_id": (TEXT, True),
+            "customer_id": (ID, True),
             "signup_date": (DATE, True),
-            "age_band": (TEXT, True),
-            "region": (TEXT, True),
-            "preferred_channel": (TEXT, True),
-            "loyalty_tier": (TEXT, True),
-            "sustainability_interest": (TEXT, True),
-            "segment": (TEXT, True),
+            "age_band": (VOCAB, True),
+            "region": (VOCAB, True),
+            "preferred_channel": (VOCAB, True),
+            "loyalty_tier": (VOCAB, True),
+            "sustainability_interest": (VOCAB, True),
+            "segment": (VOCAB, True),
         },
         ("customer_id",),
     ),
     TRANSACTIONS_FILE: FileSpec(
         TRANSACTIONS_FILE,
         {
-            "event_id": (TEXT, True),
-            "customer_id": (TEXT, True),
-            "product_id": (TEXT, True),
-            "season": (TEXT, False),
-            "event_type": (TEXT, True),
+            "event_id": (ID, True),
+            "customer_id": (ID, True),
+            "product_id": (ID, True),
+            "season": (CODE, False),
+            "event_type": (CLOSED, True),
             "event_time": (TIMESTAMP, True),
             "quantity": (INTEGER, True),
             "unit_price_eur": (DECIMAL, True),
-            "channel": (TEXT, True),
-            "return_of": (TEXT, False),
+            "channel": (VOCAB, True),
+            "return_of": (ID, False),
         },
         ("event_id",),
     ),
     RECOMMENDATIONS_FILE: FileSpec(
         RECOMMENDATIONS_FILE,
         {
-            "rec_id": (TEXT, True),
+            "rec_id": (ID, True),
             "served_at": (TIMESTAMP, True),
-            "customer_id": (TEXT, True),
-            "product_id": (TEXT, True),
-            "season": (TEXT, True),
+            "customer_id": (ID, True),
+            "product_id": (ID, True),
+            "season": (CODE, True),
             "position": (INTEGER, True),
             "score": (DECIMAL, True),
             "model_version": (TEXT, True),
             "clicked_at": (TIMESTAMP, False),
             "purchased_at": (TIMESTAMP, False),
             "returned_at": (TIMESTAMP, False),
-            "click_status": (TEXT, True),
-            "purchase_status": (TEXT, True),
-            "return_status": (TEXT, True),
+            "click_status": (CLOSED, True),
+            "purchase_status": (CLOSED, True),
+            "return_status": (CLOSED, True),
             "export_time": (TIMESTAMP, True),
         },
         ("rec_id",),
@@ -228,15 +284,84 @@ class ContractError(Exception):
         return (type(self), (self.file, self.problem))
 
 
+class QuarantineLimitError(ContractError):
+    """Too many rows of a file quarantined (or none accepted). ``materials`` holds what was
+    loaded, so that a caller can still show the quarantine report (``None`` after pickling)."""
+
+    def __init__(self, file: str, problem: str, materials: Materials | None = None):
+        super().__init__(file, problem)
+        self.materials = materials
+
+
+@dataclass(frozen=True)
+class ContractSettings:
+    """The contract's settings: params.yaml's ``materials`` section (``docs/data-contract.md``).
+
+    The defaults are defined once, in params.yaml; :meth:`from_params` reads them.
+    """
+
+    mapping: Mapping  # file -> {"columns": {ours: theirs}, "values": {our column: {theirs: ours}}}
+    max_quarantine_share: float  # a file with more quarantined rows than this share stops
+    earliest_date: str  # no date or timestamp before this day ...
+    latest_date: str  # ... or after it (recommendations: nothing after their export_time either)
+    date_ranges: Mapping  # column -> [earliest, latest] overriding the two above (null = keep)
+    max_quantity: int  # transactions.quantity is 1..max_quantity
+    max_price_eur: float  # prices above this are quarantined
+    description_min_words: int  # shorter descriptions are a finding
+
+    @classmethod
+    def from_params(cls, section: Mapping | None = None) -> ContractSettings:
+        """Settings from params.yaml's ``materials`` section (or the given dict)."""
+        if section is None:
+            section = _params_section()
+        missing = [f.name for f in dataclasses.fields(cls) if f.name not in section]
+        if missing:
+            raise ValueError(f"params.yaml {PARAMS_SECTION}: missing setting(s) {', '.join(missing)}")
+        return cls(**{f.name: section[f.name] for f in dataclasses.fields(cls)})
+
+    def __post_init__(self):
+        def fail(key: str, problem: str):
+            raise ValueError(f"params.yaml {PARAMS_SECTION}.{key}: {problem}")
+
+        share = self.max_quarantine_share
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+            fail("max_quarantine_share", f"must be a number in [0, 1], got {share!r}")
+        for key in ("max_quantity", "max_price_eur", "description_min_words"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                fail(key, f"must be a number >= 0, got {value!r}")
+        for key in ("earliest_date", "latest_date"):
+            object.__setattr__(self, key, _iso_day(getattr(self, key), lambda p, k=key: fail(k, p)))
+        ranges = {}
+        date_columns = {c for s in SPECS.values() for c, (k, _) in s.columns.items() if k in (DATE, TIMESTAMP)}
+        for column, bounds in dict(self.date_ranges or {}).items():
+            key = f"date_ranges.{column}"
+            if column not in date_columns:
+                fail(key, f"no date or timestamp column '{column}' (have: {', '.join(sorted(date_columns))})")
+            if not isinstance(bounds, (list, tuple)) or len(bounds) != 2:
+                fail(key, f"must be [earliest, latest], got {bounds!r}")
+            ranges[column] = tuple(
+                default if b is None else _iso_day(b, lambda p, k=key: fail(k, p))
+                for b, default in zip(bounds, (self.earliest_date, self.latest_date))
+            )
+        object.__setattr__(self, "date_ranges", ranges)
+        object.__setattr__(self, "mapping", _normalise_mapping(self.mapping))
+
+    def date_range(self, column: str) -> tuple[str, str]:
+        """(earliest, latest) plausible day of a date or timestamp column, as ``YYYY-MM-DD``."""
+        return self.date_ranges.get(column, (self.earliest_date, self.latest_date))
+
+
 @dataclass
 class Materials:
-    """The accepted rows of the four files, typed, plus what was quarantined.
+    """The accepted rows of the four files, typed, plus what was quarantined and found.
 
     Frames have the contract's columns (extra columns are dropped) in file order, rows in file
-    order and a fresh ``RangeIndex``. Dates and timestamps are ``datetime64`` (naive, Europe/Berlin
-    wall time; NaT for an empty optional cell), integers ``int64``, decimals ``float64``, text
-    ``str`` with ``""`` for an empty optional cell (never NaN); the multi-valued
-    ``certifications`` and ``tags`` keep their ``'|'`` text, ``""`` = none.
+    order and a fresh ``RangeIndex``. Dates and timestamps are ``datetime64[us]`` (naive,
+    Europe/Berlin wall time; NaT for an empty optional cell), integers ``int64``, decimals
+    ``float64``, text ``str`` with ``""`` for an empty optional cell (never NaN); ids are text as
+    in the file (trimmed); the multi-valued ``certifications`` and ``tags`` keep their ``'|'``
+    text, ``""`` = none.
     """
 
     products: pd.DataFrame
@@ -245,6 +370,10 @@ class Materials:
     recommendations: pd.DataFrame
     quarantine: pd.DataFrame  # QUARANTINE_COLUMNS, sorted by file, row, column (then reason)
     counts: dict[str, dict[str, int]]  # file -> {"read", "accepted", "quarantined"} in rows
+    #: FINDING_COLUMNS: rows kept with something worth knowing, per (file, column, finding).
+    findings: pd.DataFrame = field(default_factory=lambda: _empty_findings())
+    #: Optional files that held no rows (absent or header-only): {file: why}.
+    missing: dict[str, str] = field(default_factory=dict)
 
     def frame(self, file: str) -> pd.DataFrame:
         """The accepted frame of a file, by its name in :mod:`stoffwechsel.config`."""
@@ -255,20 +384,39 @@ class Materials:
             RECOMMENDATIONS_FILE: self.recommendations,
         }[file]
 
+    @property
+    def has_recommendation_log(self) -> bool:
+        return RECOMMENDATIONS_FILE not in self.missing
 
-def load_materials(folder: Path | str | None = None) -> Materials:
-    """Read, check and type the four material files in ``folder`` (default: ``materials/``).
 
-    Raises :class:`ContractError` on the first file-level problem; row-level problems are
-    quarantined (see the module docstring and ``docs/data-contract.md``).
+def load_materials(
+    folder: Path | str | None = None, settings: ContractSettings | None = None, **overrides
+) -> Materials:
+    """Read, check and type the four material files in ``folder``.
+
+    ``folder`` defaults to params.yaml's ``materials.materials_dir``; ``settings`` to
+    :meth:`ContractSettings.from_params`; ``overrides`` replace single settings, e.g.
+    ``load_materials(folder, max_quarantine_share=1.0)``. Raises :class:`ContractError` on the
+    first file-level problem (:class:`QuarantineLimitError` when a file has too many bad rows);
+    row-level problems are quarantined (see the module docstring and ``docs/data-contract.md``).
     """
-    folder = Path(folder) if folder is not None else MATERIALS_DIR
-    raw = {name: _read_text_frame(folder, SPECS[name]) for name in MATERIAL_FILES}
+    if settings is None or folder is None:
+        section = _params_section()
+        settings = settings or ContractSettings.from_params(section)
+        folder = folder if folder is not None else config.ROOT / section["materials_dir"]
+    if overrides:
+        settings = dataclasses.replace(settings, **overrides)
+    folder = Path(folder)
+    read = {name: _read_file(folder, SPECS[name], settings.mapping.get(name, {})) for name in MATERIAL_FILES}
+    raw = {name: r.raw for name, r in read.items()}
+    text = {name: r.text for name, r in read.items()}
+    missing = {name: r.missing for name, r in read.items() if r.missing}
+    schemas = _schemas(settings)
     typed: dict[str, pd.DataFrame] = {}
     problems: dict[str, list[pd.DataFrame]] = {}
     for name in MATERIAL_FILES:
-        typed[name], parse_problems = _parse(raw[name], SPECS[name])
-        problems[name] = [parse_problems, _validate(typed[name], _SCHEMAS[name])]
+        typed[name], parse_problems = _parse(text[name], SPECS[name], settings, read[name].controls)
+        problems[name] = [parse_problems, _validate(typed[name], schemas[name])]
 
     def accepted(name: str) -> pd.DataFrame:
         return typed[name].drop(index=_problem_rows(problems[name]))
@@ -277,25 +425,29 @@ def load_materials(folder: Path | str | None = None) -> Materials:
     # files it points to, so that the accepted frames are consistent with each other.
     products, customers = accepted(PRODUCTS_FILE), accepted(CUSTOMERS_FILE)
     tx_name, rec_name = TRANSACTIONS_FILE, RECOMMENDATIONS_FILE
-    problems[tx_name] += _reference_problems(typed[tx_name], raw, products, customers)
+    problems[tx_name] += _reference_problems(typed[tx_name], text, products, customers)
     problems[tx_name].append(_return_problems(typed[tx_name], _problem_rows(problems[tx_name])))
-    problems[rec_name] += _reference_problems(typed[rec_name], raw, products, customers)
+    problems[rec_name] += _reference_problems(typed[rec_name], text, products, customers)
 
-    frames, reports, counts = {}, [], {}
+    kept, frames, reports, counts = {}, {}, [], {}
     for name in MATERIAL_FILES:
         found = pd.concat(problems[name], ignore_index=True)
         reports.append(_render(found, raw[name], name))
-        frames[name] = _finish(accepted(name), SPECS[name])
+        kept[name] = accepted(name)
+        frames[name] = _finish(kept[name], SPECS[name])
         counts[name] = _count(name, len(raw[name]), len(frames[name]), found["row"].nunique())
-    quarantine = pd.concat(reports, ignore_index=True)
-    return Materials(
+    materials = Materials(
         products=frames[PRODUCTS_FILE],
         customers=frames[CUSTOMERS_FILE],
         transactions=frames[TRANSACTIONS_FILE],
         recommendations=frames[RECOMMENDATIONS_FILE],
-        quarantine=_sort_quarantine(quarantine),
+        quarantine=sort_frame(pd.concat(reports, ignore_index=True), QUARANTINE_SORT),
         counts=counts,
+        findings=_findings(kept, missing, settings),
+        missing=missing,
     )
+    _check_quarantine_share(materials, settings.max_quarantine_share)
+    return materials
 
 
 def quarantine_report(m: Materials) -> pd.DataFrame:
@@ -318,28 +470,109 @@ def write_quarantine(m: Materials, path: Path | str) -> Path:
 
 
 # --------------------------------------------------------------------------------------------
+# Settings helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _params_section() -> Mapping:
+    """params.yaml's ``materials`` section, or ValueError saying where it was looked for."""
+    try:
+        return config.load_params(PARAMS_SECTION)
+    except FileNotFoundError:
+        raise ValueError(
+            f"no params.yaml at {config.PARAMS_FILE}: run from the project folder or set STOFFWECHSEL_ROOT"
+        ) from None
+    except KeyError as err:
+        raise ValueError(str(err.args[0])) from None
+
+
+def _iso_day(value, fail: Callable[[str], None]) -> str:
+    """A setting's day as ``YYYY-MM-DD`` (YAML reads an unquoted 1990-01-01 as a date)."""
+    text = str(value)
+    if re.fullmatch(_YMD, text):
+        try:
+            return date.fromisoformat(text).isoformat()
+        except ValueError:
+            pass
+    fail(f"must be a day YYYY-MM-DD, got {value!r}")
+
+
+def _normalise_mapping(mapping) -> dict[str, dict[str, dict]]:
+    """Check ``materials.mapping``; codes and names become text (YAML may read ``1`` as a number)."""
+    if mapping is None:
+        return {}
+    if not isinstance(mapping, Mapping):
+        raise ValueError(f"params.yaml {PARAMS_SECTION}.mapping: must be a mapping of file names, got {mapping!r}")
+    out = {}
+    for file, spec in mapping.items():
+        if file not in SPECS:
+            raise ContractError(str(file), f"params.yaml {PARAMS_SECTION}.mapping names an unknown file "
+                                           f"(the files are: {', '.join(MATERIAL_FILES)})")
+        spec = spec or {}
+        extra = set(spec) - {"columns", "values"}
+        if extra:
+            raise ContractError(file, f"params.yaml {PARAMS_SECTION}.mapping: unknown key(s) {', '.join(map(str, extra))} "
+                                      "(allowed: columns, values)")
+        columns = {str(k): str(v).strip() for k, v in (spec.get("columns") or {}).items()}
+        values = {str(k): {str(a).strip(): str(b) for a, b in (v or {}).items()} for k, v in (spec.get("values") or {}).items()}
+        for column in [*columns, *values]:
+            if column not in SPECS[file].columns:
+                raise ContractError(file, f"params.yaml {PARAMS_SECTION}.mapping: no contract column '{column}' "
+                                          f"(columns: {', '.join(SPECS[file].columns)})")
+        theirs = list(columns.values())
+        doubled = sorted({t for t in theirs if theirs.count(t) > 1})
+        if doubled:
+            raise ContractError(file, f"params.yaml {PARAMS_SECTION}.mapping: column(s) {', '.join(doubled)} "
+                                      "mapped onto more than one contract column")
+        out[file] = {"columns": columns, "values": values}
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # Pass 0: the file as a frame of text (file-level checks)
 # --------------------------------------------------------------------------------------------
 
 _QUOTED = r'"(?:[^"]|"")*"'
 
 
-def _read_text_frame(folder: Path, spec: FileSpec) -> pd.DataFrame:
-    """The file as a frame of ``str`` cells ("" = empty), index = line number of each row.
+class _File(NamedTuple):
+    raw: pd.DataFrame  # the cells as written (str, "" = empty); index = line number of each row
+    text: pd.DataFrame  # the same, trimmed and value-mapped
+    missing: str  # why an optional file has no rows ("" if it has some)
+    controls: bool  # whether a cell may hold a control character (if not, cells are not searched)
 
-    Raises :class:`ContractError` for every file-level problem.
-    """
+
+def _read_file(folder: Path, spec: FileSpec, mapping: dict) -> _File:
+    """The file as text frames; raises :class:`ContractError` for every file-level problem."""
     name, path = spec.name, folder / spec.name
+    optional = name in OPTIONAL_FILES
+
+    def no_rows(problem: str, why: str):
+        if not optional:
+            raise ContractError(name, problem)
+        empty = pd.DataFrame({c: pd.Series([], dtype="str") for c in spec.columns})
+        empty.index = pd.Index([], dtype="int64", name="row")
+        return _File(empty, empty.copy(), why, False)
+
+    if path.is_dir():
+        raise ContractError(name, f"is a directory, not a file (in {folder})")
+    if not path.exists():
+        return no_rows(f"file not found in {folder}", "file absent")
     if not path.is_file():
-        raise ContractError(name, f"file not found in {folder}")
-    data = path.read_bytes()
+        raise ContractError(name, "not a regular file")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ContractError(name, f"cannot read the file: {err.strerror or err}") from None
     if not data.strip():
-        raise ContractError(name, f"file is empty ({len(data)} bytes)")
-    text = _decode(name, data)
+        return no_rows(f"file is empty ({len(data)} bytes)", "file is empty")
+    if b"\x00" in data:
+        raise ContractError(name, "contains NUL bytes: a binary file or not UTF-8 (e.g. UTF-16)")
+    text = _line_ends(_decode(name, data))
     records = _scan_records(name, text)
-    _check_header(name, next(csv.reader([records["text"].iloc[0]])), spec)
+    header = _header(name, records["text"].iloc[0], spec, mapping.get("columns", {}))
     if len(records) == 1:
-        raise ContractError(name, "file has a header but no data rows")
+        return no_rows("file has a header but no data rows", "file has a header but no data rows")
     expected = records["fields"].iloc[0]
     rows = records.iloc[1:]
     wrong = rows[rows["fields"] != expected]
@@ -348,16 +581,60 @@ def _read_text_frame(folder: Path, spec: FileSpec) -> pd.DataFrame:
         more = f" (and {len(wrong) - 1} more such lines)" if len(wrong) > 1 else ""
         problem = f"cannot parse CSV: line {line} has {fields} fields, expected {expected}{more}"
         raise ContractError(name, problem)
-    try:  # all cells as text, "" for an empty cell; blank lines are skipped (as by the scan)
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
-    except (pd.errors.ParserError, ValueError) as err:  # pragma: no cover - scan catches these
-        raise ContractError(name, f"cannot parse CSV: {err}") from None
+    frame = _cells(name, text, header)
     if len(frame) != len(records) - 1:  # pragma: no cover - a CSV dialect the scan misreads
         raise ContractError(name, f"cannot parse CSV: {len(frame)} rows but {len(records) - 1} records")
-    frame = frame[list(spec.columns)].astype(str)
-    frame.index = pd.Index(records["line"].iloc[1:].to_numpy(), name="row")
-    _check_unique_key(name, frame, spec.key)
+    raw = frame[list(spec.columns)].astype(str)
+    raw.index = pd.Index(records["line"].iloc[1:].to_numpy(), name="row")
+    cleaned = pd.DataFrame({c: raw[c].str.strip() for c in raw.columns}, index=raw.index)
+    for column, codes in mapping.get("values", {}).items():
+        cleaned[column] = cleaned[column].replace(codes)
+    _check_unique_key(name, cleaned, spec.key)
+    return _File(raw, cleaned, "", _has_control_characters(data) or bool(records.attrs["multiline"]))
+
+
+def _cells(name: str, text: str, header: list[str]) -> pd.DataFrame:
+    """All cells as ``str`` ("" for an empty cell), columns named ``header``; blank lines are
+    skipped (as by the scan). pyarrow's reader (fast, threaded) unless a stray ``\r`` is in
+    the text (pyarrow would end a line there); pandas' reader otherwise or if pyarrow fails."""
+    text = text.lstrip("\n")  # blank lines before the header (pyarrow's skip_rows would count them)
+    if "\r" not in text:
+        try:
+            table = pyarrow_csv.read_csv(
+                io.BytesIO(text.encode(ENCODING)),
+                read_options=pyarrow_csv.ReadOptions(
+                    column_names=[f"c{i}" for i in range(len(header))], skip_rows=1, block_size=1 << 24
+                ),
+                parse_options=pyarrow_csv.ParseOptions(newlines_in_values=True),
+                convert_options=pyarrow_csv.ConvertOptions(
+                    column_types={f"c{i}": pyarrow.large_string() for i in range(len(header))},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except (pyarrow.ArrowInvalid, ValueError):
+            pass
+        else:
+            return pd.DataFrame({h: pd.array(column, dtype="str") for h, column in zip(header, table.columns)})
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False, lineterminator="\n"
+        )
+    except Exception as err:  # noqa: BLE001 - any parser failure is one line naming the file
+        raise ContractError(name, f"cannot parse CSV: {err}") from None
+    if len(frame.columns) != len(header):  # pragma: no cover - the scan counted the fields
+        raise ContractError(name, f"cannot parse CSV: {len(frame.columns)} columns but {len(header)} names")
+    frame.columns = header
     return frame
+
+
+def _has_control_characters(data: bytes) -> bool:
+    """Whether the UTF-8 bytes hold a control character other than a line feed: C0 (tab and
+    carriage return included), DEL, or C1 (U+0080-U+009F, bytes C2 80-C2 9F)."""
+    c0 = bytes(range(0x20)).replace(b"\n", b"") + b"\x7f"
+    if data.translate(None, bytes(sorted(set(range(256)) - set(c0)))):
+        return True
+    return b"\xc2" in data and re.search(rb"\xc2[\x80-\x9f]", data) is not None
 
 
 def _decode(name: str, data: bytes) -> str:
@@ -372,6 +649,16 @@ def _decode(name: str, data: bytes) -> str:
     return text.removeprefix("\ufeff")
 
 
+def _line_ends(text: str) -> str:
+    """``\\n`` line ends: ``\\r\\n`` becomes ``\\n``; a file whose lines end in ``\\r`` alone
+    (more ``\\r`` than ``\\n`` left) has every ``\\r`` read as ``\\n``. A stray ``\\r`` elsewhere
+    stays a character of its cell."""
+    text = text.replace("\r\n", "\n")
+    if text.count("\r") > text.count("\n"):
+        text = text.replace("\r", "\n")
+    return text
+
+
 def _scan_records(name: str, text: str) -> pd.DataFrame:
     """Every non-blank CSV record, header included: its first ``line``, its ``fields`` count
     and its ``text``.
@@ -380,8 +667,8 @@ def _scan_records(name: str, text: str) -> pd.DataFrame:
     quoted field running across lines, so records are runs of lines; fields are counted as the
     commas outside quoted text. (pandas would silently pad a short row with empty cells.)
     """
-    lines = pd.Series(text.split("\n"), dtype="str").str.removesuffix("\r")
-    odd = lines.str.count('"') % 2 == 1
+    lines = pd.Series(text.split("\n"), dtype="str")
+    odd = _count_literal(lines, '"') % 2 == 1
     inside_after = odd.cumsum() % 2 == 1  # after this line we are inside a quoted field
     starts = ~inside_after.shift(fill_value=False)
     if inside_after.iloc[-1]:
@@ -393,22 +680,40 @@ def _scan_records(name: str, text: str) -> pd.DataFrame:
         records.index = starts[starts].index
     records = records[records != ""]
     unquoted = records.str.replace(_QUOTED, "", regex=True) if '"' in text else records
-    return pd.DataFrame(
-        {"line": records.index + 1, "fields": unquoted.str.count(",") + 1, "text": records}
+    out = pd.DataFrame(
+        {"line": records.index + 1, "fields": _count_literal(unquoted, ",") + 1, "text": records}
     ).reset_index(drop=True)
+    out.attrs["multiline"] = not starts.all()  # a quoted cell spans lines
+    return out
 
 
-def _check_header(name: str, header: list[str], spec: FileSpec) -> None:
+def _count_literal(s: pd.Series, needle: str) -> pd.Series:
+    """Occurrences of ``needle`` in each cell (pyarrow's literal count; pandas' is a regex)."""
+    counts = pc.count_substring(_arrow_text(s), needle).to_numpy(zero_copy_only=False)
+    return pd.Series(counts, index=s.index, dtype="int64")
+
+
+def _header(name: str, line: str, spec: FileSpec, columns: dict[str, str]) -> list[str]:
+    """The header's column names (trimmed, then renamed by the mapping ``{ours: theirs}``)."""
+    try:
+        header = [h.strip() for h in next(csv.reader([line]))]
+    except csv.Error as err:  # e.g. a field over the csv module's 128 KiB limit
+        raise ContractError(name, f"cannot parse CSV header (line 1): {err}") from None
+    ours = {theirs: our for our, theirs in columns.items()}
+    renamed = [ours.get(h, h) for h in header]
     seen, duplicated = set(), []
-    for column in header:
+    for column in renamed:
         if column in seen and column not in duplicated:
             duplicated.append(column)
         seen.add(column)
     if duplicated:
-        raise ContractError(name, f"duplicate column name(s): {', '.join(duplicated)}")
+        detail = [f"{c} (mapped from {columns[c]})" if c in columns else c for c in duplicated]
+        raise ContractError(name, f"duplicate column name(s): {', '.join(detail)}")
     missing = [c for c in spec.columns if c not in seen]
     if missing:
-        raise ContractError(name, f"missing required column(s): {', '.join(missing)}")
+        detail = [f"{c} (mapped from {columns[c]})" if c in columns else c for c in missing]
+        raise ContractError(name, f"missing required column(s): {', '.join(detail)}")
+    return renamed
 
 
 def _check_unique_key(name: str, frame: pd.DataFrame, key: tuple[str, ...]) -> None:
@@ -431,41 +736,196 @@ def _check_unique_key(name: str, frame: pd.DataFrame, key: tuple[str, ...]) -> N
 
 
 # --------------------------------------------------------------------------------------------
-# Pass 1: parsing (pandas)
+# Pass 1: parsing (pandas / pyarrow)
 # --------------------------------------------------------------------------------------------
 
 
-def _parse(raw: pd.DataFrame, spec: FileSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Typed frame (same index; unparseable or empty cells are NaN/NaT) and parse problems."""
+def _parse(
+    text: pd.DataFrame, spec: FileSpec, settings: ContractSettings, controls: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Typed frame (same index; bad or empty cells are NaN/NaT/NA) and parse problems.
+    ``controls=False``: the file holds no control character, so cells are not searched for one."""
     typed, found = {}, []
     for column, (kind, required) in spec.columns.items():
-        text = raw[column]
-        empty = text == ""
+        s = text[column]
+        filled = s != ""
         if required:
-            found.append(_problems(empty, column, EMPTY))
-        if kind == MULTI:
-            typed[column] = text
-            continue
-        if kind == TEXT:
-            typed[column] = text.where(~empty)
+            found.append(_problems(~filled, column, EMPTY))
+        if kind in _STRING_KINDS:
+            control = pd.Series(False, index=s.index)
+            if controls:
+                pattern = _CONTROL_IN_TEXT if kind in (TEXT, MULTI) else _CONTROL_ANY
+                control = s.str.contains(pattern, regex=True).fillna(False).astype(bool)
+            bad = control.copy()
+            found.append(_problems(control, column, CONTROL_CHARACTER))
+            if kind in (ID, CODE):
+                digits = _non_ascii_digits(s) & ~control
+                found.append(_problems(digits, column, NON_ASCII_DIGITS))
+                bad |= digits
+            typed[column] = s.where(~bad & (filled | (kind == MULTI)))
             continue
         if kind in (DATE, TIMESTAMP):
-            shape, fmt, reason = (
-                (DATE_SHAPE, DATE_FORMAT, NOT_A_DATE)
-                if kind == DATE
-                else (TIMESTAMP_SHAPE, TIMESTAMP_FORMAT, NOT_A_TIMESTAMP)
-            )
-            value = pd.to_datetime(text.where(text.str.fullmatch(shape)), format=fmt, errors="coerce")
-            found.append(_problems(~empty & value.isna(), column, reason))
-        else:  # DECIMAL, INTEGER
-            number = text.str.fullmatch(DECIMAL_SHAPE)
-            value = pd.to_numeric(text.where(number), errors="coerce").astype("float64")
-            found.append(_problems(~empty & ~number, column, NOT_A_NUMBER))
-            if kind == INTEGER:
-                found.append(_problems(number & ~text.str.fullmatch(INTEGER_SHAPE), column, NOT_AN_INTEGER))
-                value = value.where(text.str.fullmatch(INTEGER_SHAPE))
+            value, column_problems = _parse_when(s, filled, kind, settings.date_range(column))
+        elif kind == INTEGER:
+            value, column_problems = _parse_integer(s, filled)
+        else:
+            value, column_problems = _parse_decimal(s, filled)
+        found += [_problems(mask, column, reason) for reason, mask in column_problems]
         typed[column] = value
-    return pd.DataFrame(typed, index=raw.index), pd.concat(found, ignore_index=True)
+    return pd.DataFrame(typed, index=text.index), pd.concat(found, ignore_index=True)
+
+
+@functools.cache
+def _non_ascii_digit_class() -> str:
+    """A regex class of every character Python calls a digit except 0-9 (Arabic-Indic,
+    full-width, superscript, ...): 778 characters in about 80 runs, computed once."""
+    runs, start, previous = [], None, None
+    for code in range(128, sys.maxunicode + 1):
+        if chr(code).isdigit():
+            if start is None:
+                start = code
+            elif code != previous + 1:
+                runs.append((start, previous))
+                start = code
+            previous = code
+    runs.append((start, previous))
+    return "[" + "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in runs) + "]"
+
+
+def _non_ascii_digits(s: pd.Series) -> pd.Series:
+    """Whether each cell holds a digit other than 0-9 (checked only on non-ASCII cells)."""
+    out = pd.Series(False, index=s.index)
+    other = ~s.str.isascii().fillna(True).astype(bool)
+    if other.any():
+        out[other] = s[other].str.contains(_non_ascii_digit_class(), regex=True).fillna(False).astype(bool)
+    return out
+
+
+def _number_shape_problem(s: pd.Series, filled: pd.Series, shape_ok: pd.Series, reason: str) -> list:
+    """Cells that are not a number: non-ASCII digits get their own reason."""
+    bad = filled & ~shape_ok
+    digits = bad & _non_ascii_digits(s)
+    return [(NON_ASCII_DIGITS, digits), (reason, bad & ~digits)]
+
+
+def _parse_integer(s: pd.Series, filled: pd.Series) -> tuple[pd.Series, list]:
+    """Exact 64-bit integers (never through a float): ``-?[0-9]+`` within int64."""
+    integer = s.str.fullmatch(INTEGER_SHAPE).fillna(False).astype(bool)
+    decimal = s.str.fullmatch(DECIMAL_SHAPE).fillna(False).astype(bool)
+    digits = s.str.removeprefix("-").str.lstrip("0")
+    n = digits.str.len().fillna(0).astype("int64")
+    fits = integer & (n <= 19)
+    edge = fits & (n == 19)  # 19 digits: compare with the int64 limit as text
+    if edge.any():
+        negative = s[edge].str.startswith("-").fillna(False).astype(bool)
+        limit = negative.map({True: INT64_DIGITS[True], False: INT64_DIGITS[False]})
+        fits[edge] = (digits[edge] <= limit.astype("str")).fillna(False).astype(bool)
+    problems = _number_shape_problem(s, filled, decimal, NOT_A_NUMBER)
+    problems += [(NOT_AN_INTEGER, decimal & ~integer), (OUTSIDE_INT64, integer & ~fits)]
+    return _cast(s.where(fits), pyarrow.int64(), "Int64"), problems
+
+
+def _parse_decimal(s: pd.Series, filled: pd.Series) -> tuple[pd.Series, list]:
+    """Finite decimals written ``-?[0-9]+(.[0-9]+)?`` (no exponent, no ``,``, no ``nan``/``inf``)."""
+    shape = s.str.fullmatch(DECIMAL_SHAPE).fillna(False).astype(bool)
+    value = _cast(s.where(shape), pyarrow.float64(), "float64")  # too many digits: inf
+    finite = pd.Series(np.isfinite(value.to_numpy()), index=s.index)
+    problems = _number_shape_problem(s, filled, shape, NOT_A_NUMBER)
+    problems.append((NOT_FINITE, shape & ~finite))
+    return value.where(finite), problems
+
+
+def _arrow_text(s: pd.Series) -> pyarrow.Array:
+    return pyarrow.array(s.astype("str").array)
+
+
+def _cast(s: pd.Series, arrow_type: pyarrow.DataType, dtype: str) -> pd.Series:
+    """Text already checked for its shape (NaN elsewhere) cast exactly by pyarrow."""
+    values = pc.cast(_arrow_text(s), arrow_type)
+    if dtype == "Int64":
+        return pd.Series(pd.array(values, dtype="Int64"), index=s.index)
+    return pd.Series(values.to_numpy(zero_copy_only=False), index=s.index, dtype=dtype)
+
+
+#: Common shapes parsed directly, fastest first: (shape, strptime format); anything else goes
+#: through TIMESTAMP_PATTERN / DATE_PATTERN.
+TIMESTAMP_SHAPES = (
+    (CANONICAL_TIMESTAMP, "%Y-%m-%dT%H:%M:%S"),
+    (_YMD + r" [0-9]{2}:[0-9]{2}:[0-9]{2}", "%Y-%m-%d %H:%M:%S"),
+    (_YMD + r" [0-9]{2}:[0-9]{2}", "%Y-%m-%d %H:%M"),
+    (_YMD + r"T[0-9]{2}:[0-9]{2}", "%Y-%m-%dT%H:%M"),
+    (_YMD, "%Y-%m-%d"),
+)
+DATE_SHAPES = ((_YMD, "%Y-%m-%d"),)
+
+
+def _parse_when(s: pd.Series, filled: pd.Series, kind: str, bounds: tuple[str, str]) -> tuple[pd.Series, list]:
+    """Dates or timestamps as ``datetime64[us]`` Europe/Berlin wall time (see
+    ``docs/data-contract.md``); cells outside ``bounds`` (days ``YYYY-MM-DD``) are problems."""
+    reason = NOT_A_DATE if kind == DATE else NOT_A_TIMESTAMP
+    shapes = TIMESTAMP_SHAPES if kind == TIMESTAMP else DATE_SHAPES
+    fmt = pd.Series(None, index=s.index, dtype="object")  # the strptime format of each simple cell
+    rest = filled.copy()
+    for shape, strptime in shapes:
+        if not rest.any():
+            break
+        hit = rest & s.str.fullmatch(shape).fillna(False).astype(bool)
+        fmt[hit] = strptime
+        rest &= ~hit
+    day = s.str.slice(0, 10).where(fmt.notna())
+    parts = None
+    if rest.any():
+        pattern = TIMESTAMP_PATTERN if kind == TIMESTAMP else DATE_PATTERN
+        extracted = pc.extract_regex(_arrow_text(s[rest]), pattern)
+        parts = pd.DataFrame(
+            {f.name: pd.array(pc.struct_field(extracted, f.name), dtype="str") for f in extracted.type},
+            index=s[rest].index,
+        )
+        day[rest] = parts["d"]
+    matched = day.notna()
+    early, late = (matched & (day < bounds[0])), (matched & (day > bounds[1]))
+    in_range = matched & ~early & ~late
+    value = pd.Series(pd.NaT, index=s.index, dtype=TIMESTAMP_UNIT)
+    for strptime in fmt[in_range & fmt.notna()].unique():
+        at = in_range & (fmt == strptime)
+        value[at] = pd.to_datetime(s[at], format=strptime, errors="coerce").astype(TIMESTAMP_UNIT)
+    if parts is not None:
+        slow = in_range & rest
+        value[slow] = _assemble(parts.loc[slow[slow].index], kind)
+    problems = _number_shape_problem(s, filled, matched, reason)
+    problems += [
+        (reason, in_range & value.isna()),
+        (f"before the plausible range (from {bounds[0]})", early),
+        (f"after the plausible range (to {bounds[1]})", late),
+    ]
+    return value, problems
+
+
+def _assemble(parts: pd.DataFrame, kind: str) -> pd.Series:
+    """Wall-clock times from regex parts ``d h m s f z`` ("" = not given); NaT where a part is
+    out of range (hour 24, minute 60, 30 February, offset beyond 18 hours)."""
+    day = pd.to_datetime(parts["d"], format="%Y-%m-%d", errors="coerce").astype(TIMESTAMP_UNIT)
+    if kind == DATE:
+        return day
+
+    def number(text: pd.Series) -> pd.Series:  # digits only (the pattern says so); "" = 0
+        return _cast(text.replace("", "0"), pyarrow.int64(), "Int64").astype("int64")
+
+    hour, minute, second = number(parts["h"]), number(parts["m"]), number(parts["s"])
+    micro = number(parts["f"].str.pad(9, side="right", fillchar="0")) // 1000
+    clock_ok = (hour <= 23) & (minute <= 59) & (second <= 59)
+    value = day + pd.to_timedelta(hour * 3600 + minute * 60 + second, unit="s") + pd.to_timedelta(micro, unit="us")
+    zone = parts["z"]
+    aware = zone != ""
+    if aware.any():
+        digits = zone[aware].replace("Z", "+0000").str.replace(":", "", regex=False)
+        sign = np.where(digits.str.startswith("-"), -1, 1)
+        hours, minutes = number(digits.str.slice(1, 3)), number(digits.str.slice(3, 5))
+        offset = sign * (hours * 60 + minutes)
+        clock_ok[aware] = clock_ok[aware] & (hours <= 18) & (minutes <= 59)
+        utc = (value[aware] - pd.to_timedelta(offset, unit="min")).dt.tz_localize("UTC")
+        value[aware] = utc.dt.tz_convert(TIMEZONE).dt.tz_localize(None).astype(TIMESTAMP_UNIT)
+    return value.where(clock_ok).astype(TIMESTAMP_UNIT)
 
 
 # --------------------------------------------------------------------------------------------
@@ -473,12 +933,8 @@ def _parse(raw: pd.DataFrame, spec: FileSpec) -> tuple[pd.DataFrame, pd.DataFram
 # --------------------------------------------------------------------------------------------
 
 
-def _pattern(pattern: str) -> pa.Check:
-    return pa.Check(lambda s: s.str.fullmatch(pattern), error=f"does not match pattern ^{pattern}$")
-
-
 def _one_of(allowed: tuple[str, ...]) -> pa.Check:
-    return pa.Check.isin(allowed, error=f"unknown value '{VALUE}' (allowed: {', '.join(allowed)})")
+    return pa.Check.isin(allowed, error=UNKNOWN_VALUE.format(allowed=", ".join(allowed)))
 
 
 def _row_rule(column: str, reason: str, bad: Callable[[pd.DataFrame], pd.Series]) -> pa.Check:
@@ -499,22 +955,17 @@ def _has_cents_only(s: pd.Series) -> pd.Series:
     return pd.Series(np.isclose(cents, cents.round(), rtol=0, atol=1e-6), index=s.index)
 
 
-def _known_certifications(s: pd.Series) -> pd.Series:
-    tokens = s[s != ""].str.split(MULTI_SEPARATOR).explode()
-    ok = tokens.isin(CERTIFICATIONS).groupby(level=0).all()
-    return ok.reindex(s.index, fill_value=True)
-
-
-def _word_count(s: pd.Series) -> pd.Series:
-    return s.str.count(r"\S+")
-
-
 def _timestamp_column(*checks: pa.Check) -> pa.Column:
     return pa.Column(nullable=True, checks=[*checks, pa.Check(_exists_in_berlin, error=DST_GAP)])
 
 
 def _column(*checks: pa.Check) -> pa.Column:
     return pa.Column(nullable=True, checks=list(checks))
+
+
+def _between(low, high, low_strict: bool = False) -> list[pa.Check]:
+    first = pa.Check.gt(low, error=f"must be > {low}") if low_strict else pa.Check.ge(low, error=f"must be >= {low}")
+    return [first, pa.Check.le(high, error=f"must be <= {high:g}")]
 
 
 def _outcome_rules() -> list[pa.Check]:
@@ -538,7 +989,7 @@ def _outcome_rules() -> list[pa.Check]:
         ),
         _row_rule(
             "return_status",
-            f"return_status '{VALUE}' without a purchase",
+            "return outcome (yes/no) without a purchase",
             lambda d: d.return_status.isin(("yes", "no")) & d.purchase_status.isin(("no", "pending")),
         ),
         # A pending purchase may have return_status 'pending' (not yet known) or 'not_purchased'.
@@ -567,7 +1018,7 @@ def _outcome_rules() -> list[pa.Check]:
             ),
             _row_rule(
                 status,
-                f"status '{VALUE}' with a timestamp",
+                "status other than 'yes' with a timestamp",
                 lambda d, ts=ts, st=status: d[st].notna() & (d[st] != "yes") & d[ts].notna(),
             ),
             _row_rule(
@@ -584,95 +1035,71 @@ def _outcome_rules() -> list[pa.Check]:
     return rules
 
 
-_SCHEMAS = {
-    PRODUCTS_FILE: pa.DataFrameSchema(
-        {
-            "product_id": _column(_pattern(PRODUCT_ID_PATTERN)),
-            "season": _column(_pattern(SEASON_PATTERN)),
-            "description": _column(
-                pa.Check(lambda s: _word_count(s).between(*DESCRIPTION_WORDS), error=DESCRIPTION_LENGTH)
-            ),
-            "category": _column(_one_of(CATEGORIES)),
-            "price_eur": _column(
-                pa.Check.gt(0, error="must be > 0"),
-                pa.Check(_has_cents_only, error="more than two decimals"),
-            ),
-            "certifications": _column(pa.Check(_known_certifications, error=UNKNOWN_CERTIFICATION)),
-        },
-        checks=[
-            _row_rule("sale_end", "sale_end before sale_start", lambda d: d.sale_end < d.sale_start),
-        ],
-        name=PRODUCTS_FILE,
-    ),
-    CUSTOMERS_FILE: pa.DataFrameSchema(
-        {
-            "customer_id": _column(_pattern(CUSTOMER_ID_PATTERN)),
-            "age_band": _column(_one_of(AGE_BANDS)),
-            "region": _column(_one_of(REGIONS)),
-            "preferred_channel": _column(_one_of(CHANNELS)),
-            "loyalty_tier": _column(_one_of(LOYALTY_TIERS)),
-            "sustainability_interest": _column(_one_of(INTEREST_LEVELS)),
-            "segment": _column(_one_of(SEGMENTS)),
-        },
-        name=CUSTOMERS_FILE,
-    ),
-    TRANSACTIONS_FILE: pa.DataFrameSchema(
-        {
-            "event_id": _column(_pattern(EVENT_ID_PATTERN)),
-            "event_type": _column(_one_of(EVENT_TYPES)),
-            "event_time": _timestamp_column(),
-            "quantity": _column(pa.Check.ge(1, error="must be >= 1")),
-            "unit_price_eur": _column(pa.Check.ge(0, error="must be >= 0")),
-            "channel": _column(_one_of(CHANNELS)),
-            "return_of": _column(_pattern(EVENT_ID_PATTERN)),
-        },
-        checks=[
-            _row_rule(
-                "quantity",
-                f"must be 1 for {' and '.join(SINGLE_UNIT_EVENTS)}",
-                lambda d: d.event_type.isin(SINGLE_UNIT_EVENTS) & (d.quantity > 1),
-            ),
-            _row_rule(
-                "return_of",
-                "return_of given on a non-return event",
-                lambda d: d.return_of.notna() & d.event_type.notna() & (d.event_type != "return"),
-            ),
-            _row_rule(
-                "return_of",
-                "return without return_of",
-                lambda d: (d.event_type == "return") & d.return_of.isna(),
-            ),
-        ],
-        name=TRANSACTIONS_FILE,
-    ),
-    RECOMMENDATIONS_FILE: pa.DataFrameSchema(
-        {
-            "rec_id": _column(_pattern(REC_ID_PATTERN)),
-            "served_at": _timestamp_column(),
-            "position": _column(
-                pa.Check.ge(POSITION_RANGE[0], error=f"must be >= {POSITION_RANGE[0]}"),
-                pa.Check.le(POSITION_RANGE[1], error=f"must be <= {POSITION_RANGE[1]}"),
-            ),
-            "score": _column(
-                pa.Check.ge(SCORE_RANGE[0], error=f"must be >= {SCORE_RANGE[0]}"),
-                pa.Check.le(SCORE_RANGE[1], error=f"must be <= {SCORE_RANGE[1]}"),
-            ),
-            "clicked_at": _timestamp_column(),
-            "purchased_at": _timestamp_column(),
-            "returned_at": _timestamp_column(),
-            "click_status": _column(_one_of(OUTCOME_STATUSES)),
-            "purchase_status": _column(_one_of(OUTCOME_STATUSES)),
-            "return_status": _column(_one_of(RETURN_STATUSES)),
-            "export_time": _timestamp_column(),
-        },
-        checks=_outcome_rules(),
-        name=RECOMMENDATIONS_FILE,
-    ),
-}
+def _schemas(settings: ContractSettings) -> dict[str, pa.DataFrameSchema]:
+    max_price, max_quantity = settings.max_price_eur, settings.max_quantity
+    return {
+        PRODUCTS_FILE: pa.DataFrameSchema(
+            {
+                "price_eur": _column(
+                    *_between(0, max_price, low_strict=True),
+                    pa.Check(_has_cents_only, error="more than two decimals"),
+                ),
+            },
+            checks=[
+                _row_rule("sale_end", "sale_end before sale_start", lambda d: d.sale_end < d.sale_start),
+            ],
+            name=PRODUCTS_FILE,
+        ),
+        CUSTOMERS_FILE: pa.DataFrameSchema({}, name=CUSTOMERS_FILE),
+        TRANSACTIONS_FILE: pa.DataFrameSchema(
+            {
+                "event_type": _column(_one_of(EVENT_TYPES)),
+                "event_time": _timestamp_column(),
+                "quantity": _column(*_between(1, max_quantity)),
+                "unit_price_eur": _column(*_between(0, max_price)),
+            },
+            checks=[
+                _row_rule(
+                    "quantity",
+                    f"must be 1 for {' and '.join(SINGLE_UNIT_EVENTS)}",
+                    lambda d: d.event_type.isin(SINGLE_UNIT_EVENTS) & (d.quantity > 1),
+                ),
+                _row_rule(
+                    "return_of",
+                    "return_of given on a non-return event",
+                    lambda d: d.return_of.notna() & d.event_type.notna() & (d.event_type != "return"),
+                ),
+                _row_rule(
+                    "return_of",
+                    "return without return_of",
+                    lambda d: (d.event_type == "return") & d.return_of.isna(),
+                ),
+            ],
+            name=TRANSACTIONS_FILE,
+        ),
+        RECOMMENDATIONS_FILE: pa.DataFrameSchema(
+            {
+                "served_at": _timestamp_column(),
+                "position": _column(*_between(*POSITION_RANGE)),
+                "score": _column(*_between(*SCORE_RANGE)),
+                "clicked_at": _timestamp_column(),
+                "purchased_at": _timestamp_column(),
+                "returned_at": _timestamp_column(),
+                "click_status": _column(_one_of(OUTCOME_STATUSES)),
+                "purchase_status": _column(_one_of(OUTCOME_STATUSES)),
+                "return_status": _column(_one_of(RETURN_STATUSES)),
+                "export_time": _timestamp_column(),
+            },
+            checks=_outcome_rules(),
+            name=RECOMMENDATIONS_FILE,
+        ),
+    }
 
 
 def _validate(typed: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
     """Problems found by ``schema`` (lazy): failure cases mapped back to line and column."""
+    if typed.empty:
+        return _problems(pd.Series(False, index=typed.index), "", "")
     try:
         schema.validate(typed, lazy=True)
     except pa.errors.SchemaErrors as err:
@@ -713,22 +1140,23 @@ def _joined(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
 
 
 def _reference_problems(
-    child: pd.DataFrame, raw: dict[str, pd.DataFrame], products: pd.DataFrame, customers: pd.DataFrame
+    child: pd.DataFrame, text: dict[str, pd.DataFrame], products: pd.DataFrame, customers: pd.DataFrame
 ) -> list[pd.DataFrame]:
     """Customer and product references of transactions or recommendations.
 
-    A reference to a row that exists in the file but was quarantined is a problem too (with its
-    own reason), so that the accepted frames join without loss.
+    A reference to a row that exists in the file (``text``: all rows, trimmed) but was
+    quarantined is a problem too (with its own reason), so that the accepted frames join
+    without loss.
     """
     customer = child["customer_id"].notna()
     product = child["product_id"].notna()
     season = child["season"].notna()
-    all_products = raw[PRODUCTS_FILE]
+    all_products = text[PRODUCTS_FILE]
     known_id = _keys_in(child, ["product_id"], all_products)
     version = ["product_id", "season"]
     known_version = _keys_in(child, version, all_products)
     accepted_version = _keys_in(child, version, products)
-    known_customer = _keys_in(child, ["customer_id"], raw[CUSTOMERS_FILE])
+    known_customer = _keys_in(child, ["customer_id"], text[CUSTOMERS_FILE])
     return [
         _problems(customer & ~known_customer, "customer_id", "unknown customer_id"),
         _problems(
@@ -792,6 +1220,69 @@ def _return_problems(tx: pd.DataFrame, quarantined_rows: pd.Index) -> pd.DataFra
 
 
 # --------------------------------------------------------------------------------------------
+# Findings: rows kept with something worth knowing
+# --------------------------------------------------------------------------------------------
+
+
+def _empty_findings() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype="int64" if c == "rows" else "str") for c in FINDING_COLUMNS})
+
+
+def description_words(s: pd.Series) -> pd.Series:
+    """Length of each text in words, any script: runs of non-space, where characters of scripts
+    written without spaces (Chinese, Japanese, Thai, ...) count
+    :data:`CHARACTERS_PER_WORD_UNSPACED` to a word and their punctuation not at all."""
+    s = s.fillna("").str.replace(_CJK_PUNCTUATION, " ", regex=True)
+    unspaced = s.str.count(_UNSPACED_SCRIPTS)
+    words = s.str.replace(_UNSPACED_SCRIPTS, " ", regex=True).str.count(r"\S+")
+    return words + unspaced / CHARACTERS_PER_WORD_UNSPACED
+
+
+def _findings(kept: dict[str, pd.DataFrame], missing: dict[str, str], settings: ContractSettings) -> pd.DataFrame:
+    """One row per (file, column, finding) over the accepted rows: how many rows, one example
+    (the most frequent value, ties by first occurrence; a customer id is withheld)."""
+    found: list[tuple[str, str, str, pd.Series]] = []  # file, column, finding, values of the rows
+    for name, frame in kept.items():
+        for column, (kind, _) in SPECS[name].columns.items():
+            s = frame[column]
+            if kind == ID:
+                found.append((name, column, DECIMAL_ID, s[s.str.fullmatch(r"[0-9]+\.[0-9]+").fillna(False)]))
+            elif kind == CODE:
+                found.append((name, column, SEASON_UNCONVENTIONAL, s[s.notna() & ~s.str.fullmatch(SEASON_CONVENTION).fillna(False)]))
+            elif kind == VOCAB:
+                found.append((name, column, OUTSIDE_KNOWN, s[s.notna() & ~s.isin(KNOWN_VALUES[column])]))
+            elif column == "certifications":
+                tokens = s[s.fillna("") != ""].str.split(MULTI_SEPARATOR).explode().str.strip()
+                unknown = tokens[~tokens.isin(CERTIFICATIONS)]
+                found.append((name, column, UNKNOWN_CERTIFICATION, unknown.groupby(level=0).first()))
+            elif column == "description":
+                text = s.fillna("")
+                empty = text == ""
+                short = ~empty & (description_words(text) < settings.description_min_words)
+                found.append((name, column, DESCRIPTION_EMPTY, text[empty]))
+                found.append((name, column, DESCRIPTION_SHORT.format(n=settings.description_min_words), text[short]))
+    customer_ids = pd.Index(kept[CUSTOMERS_FILE]["customer_id"].dropna().unique())
+    rows = []
+    for name, column, finding, values in found:
+        if len(values):
+            counts = values.groupby(values, sort=False).size()
+            example = str(counts.idxmax())
+            if example in customer_ids:
+                example = WITHHELD
+            elif len(example) > EXAMPLE_CHARACTERS:
+                example = example[: EXAMPLE_CHARACTERS - 1] + "…"
+            rows.append((name, column, finding, len(values), example))
+    for name, why in missing.items():
+        rows.append((name, "", NO_RECOMMENDATION_LOG.format(why=why), 0, ""))
+    if not rows:
+        return _empty_findings()
+    out = pd.DataFrame(rows, columns=list(FINDING_COLUMNS)).astype({"rows": "int64"})
+    for c in ("file", "column", "finding", "example"):
+        out[c] = out[c].astype("str")
+    return sort_frame(out, ("file", "column", "finding"))
+
+
+# --------------------------------------------------------------------------------------------
 # Assembling the result
 # --------------------------------------------------------------------------------------------
 
@@ -813,48 +1304,33 @@ def _problem_rows(found: list[pd.DataFrame]) -> pd.Index:
     return pd.Index(pd.concat(found, ignore_index=True)["row"].unique())
 
 
-def _first_unknown_certification(values: pd.Series) -> pd.Series:
-    tokens = values.str.split(MULTI_SEPARATOR).explode()
-    return tokens[~tokens.isin(CERTIFICATIONS)].groupby(level=0).first().reindex(values.index)
-
-
-#: Reasons whose ``{value}`` is a detail derived from the cell rather than the cell itself.
-_REASON_DETAILS: dict[str, Callable[[pd.Series], pd.Series]] = {
-    UNKNOWN_CERTIFICATION: _first_unknown_certification,
-    DESCRIPTION_LENGTH: lambda values: _word_count(values).astype(str),
-}
-
-
 def _render(found: pd.DataFrame, raw: pd.DataFrame, name: str) -> pd.DataFrame:
-    """Quarantine rows of one file: add the file name and cell text, fill in ``{value}``."""
+    """Quarantine rows of one file: add the file name and the cell's text as in the file."""
     found = found.drop_duplicates(ignore_index=True)
     value = pd.Series("", index=found.index, dtype=str)
     for column in found["column"].unique():
         at = found["column"] == column
         value[at] = raw[column].reindex(found.loc[at, "row"]).to_numpy()
-    reason = found["reason"].copy()
-    for template in reason[reason.str.contains(VALUE, regex=False)].unique():
-        at = reason == template
-        detail = _REASON_DETAILS.get(template, lambda v: v)(value[at])
-        head, tail = template.split(VALUE, 1)
-        reason[at] = head + detail.astype(str) + tail
     return pd.DataFrame(
-        {"file": name, "row": found["row"], "column": found["column"], "value": value, "reason": reason},
+        {"file": name, "row": found["row"], "column": found["column"], "value": value, "reason": found["reason"]},
         columns=list(QUARANTINE_COLUMNS),
     ).astype({"file": str, "row": "int64", "column": str, "value": str, "reason": str})
 
 
-def _sort_quarantine(q: pd.DataFrame) -> pd.DataFrame:
-    return sort_frame(q, QUARANTINE_SORT)
-
-
 def _finish(accepted: pd.DataFrame, spec: FileSpec) -> pd.DataFrame:
-    """Accepted rows with their final dtypes and a fresh index: integers ``int64``, and text
-    ``str`` with ``""`` for an empty cell (NaN only stood in for it during the checks)."""
-    kinds = {c: kind for c, (kind, _) in spec.columns.items()}
-    frame = accepted.astype({c: "int64" for c, kind in kinds.items() if kind == INTEGER})
-    text = [c for c, kind in kinds.items() if kind == TEXT]
-    frame[text] = frame[text].fillna("")
+    """Accepted rows with their final dtypes and a fresh index: integers ``int64``, decimals
+    ``float64``, dates and timestamps ``datetime64[us]``, text ``str`` with ``""`` for an empty
+    cell (NaN only stood in for it during the checks). Also right for a frame without rows."""
+    frame = accepted.copy()
+    for column, (kind, _) in spec.columns.items():
+        if kind in _STRING_KINDS:
+            frame[column] = frame[column].fillna("").astype("str")
+        elif kind == INTEGER:
+            frame[column] = frame[column].astype("int64")
+        elif kind == DECIMAL:
+            frame[column] = frame[column].astype("float64")
+        else:
+            frame[column] = frame[column].astype(TIMESTAMP_UNIT)
     return frame.reset_index(drop=True)
 
 
@@ -863,3 +1339,30 @@ def _count(name: str, read: int, accepted: int, quarantined: int) -> dict[str, i
     if read != accepted + quarantined:  # pragma: no cover - would be a bug in this module
         raise RuntimeError(f"{name}: {read} rows read but {accepted} accepted + {quarantined} quarantined")
     return {"read": read, "accepted": accepted, "quarantined": quarantined}
+
+
+def _check_quarantine_share(m: Materials, limit: float) -> None:
+    """Stop on the first file (in MATERIAL_FILES order) with no accepted row or more than
+    ``limit`` of its rows quarantined: one line with the share and the top three reasons."""
+    for name in MATERIAL_FILES:
+        c = m.counts[name]
+        if c["read"] == 0:
+            continue  # an optional file without rows (Materials.missing)
+        share = c["quarantined"] / c["read"]
+        if c["accepted"] and share <= limit:
+            continue
+        q = m.quarantine[m.quarantine["file"] == name]
+        top = (
+            q.groupby(["column", "reason"]).size().reset_index(name="n")
+            .sort_values(["n", "column", "reason"], ascending=[False, True, True], kind="mergesort")
+            .head(3)
+        )
+        reasons = ", ".join(f"{r.column}: {r.reason} ({r.n})" for r in top.itertuples())
+        if not c["accepted"]:
+            problem = f"no row accepted (all {c['read']} quarantined)"
+        else:
+            problem = (
+                f"{share:.1%} of rows quarantined ({c['quarantined']} of {c['read']}), "
+                f"more than the limit of {limit:.1%} (materials.max_quarantine_share)"
+            )
+        raise QuarantineLimitError(name, f"{problem}; top reasons: {reasons}", m)
