@@ -84,13 +84,79 @@ def test_changing_one_description_re_embeds_one_text(model, tmp_path):
     assert r3.embedded == 0
 
 
-def test_vectors_do_not_depend_on_the_batch(model, materials):
-    """Equal-length batching: a description's vector is bit-identical alone or among others,
-    which makes the stage's output independent of what the cache already held."""
-    texts = materials.products["description"].head(40).map(embeddings.normalise_text).tolist()
-    together = embeddings.encode_equal_length_batches(model, texts, batch_size=64)
-    alone = np.stack([embeddings.encode_equal_length_batches(model, [t], batch_size=64)[0] for t in texts[:8]])
-    assert np.array_equal(together[:8], alone)
+#: texts a product catalogue really holds besides full descriptions: one word, codes, emoji,
+#: scripts other than Latin, punctuation only, empty (what an empty fallback would give)
+SHORT_TEXTS = [
+    "", ".", "a", "x", "Kleid", "T-Shirt", "XL", "85123A", "€", "👗", "🧥✨🔥", "❤️", "连衣裙", "纯棉T恤，白色",
+    "純綿のTシャツ、白", "한국어 셔츠", "Платье из льна", "فستان قطني", "שמלה", "Ü", "ℌ𝔢𝔩𝔩𝔬", "1", "0.5",
+    "WHITE HANGING HEART T-LIGHT HOLDER", "SET 7 BABUSHKA NESTING BOXES", "POSTAGE", "damaged", "?",
+    "Jacke   mit   Kapuze", "CAFÉ CRÈME MUG",
+]
+
+
+def varied_texts(products: pd.DataFrame) -> list[str]:
+    """1,000+ texts: full descriptions, short product names, the short texts above, and long
+    ones beyond the model's 256-token limit (several descriptions joined)."""
+    descriptions = products["description"].drop_duplicates().head(400).tolist()
+    names = products["name"].drop_duplicates().head(600).tolist()
+    long = [" ".join(products["description"].iloc[i:i + 6]) for i in range(0, 90, 6)]
+    return [embeddings.normalise_text(t) for t in descriptions + names + SHORT_TEXTS + long]
+
+
+def test_vectors_do_not_depend_on_the_batch(model, materials, tmp_path):
+    """Each text's vector is bit-identical alone and among others, for 1,000+ varied texts, so
+    a run with an empty cache, one with a full cache and one where 1% of the texts changed (and
+    were embedded among other texts) give the same bytes for every vector."""
+    texts = varied_texts(materials.products)
+    lengths = embeddings.token_lengths(model, texts)
+    assert len(texts) >= 1000 and lengths.min() <= 3 and (lengths == model.max_seq_length).sum() >= 10
+    empty_cache, r1 = embeddings.embed_texts(pd.Series(texts), SPEC, tmp_path, model=model)
+    assert r1.embedded == len(set(texts))
+    alone = np.stack([embeddings.encode_fixed_shape(model, [t])[0] for t in texts])
+    differ = np.flatnonzero((alone != empty_cache).any(axis=1))
+    assert differ.size == 0, f"{differ.size} texts differ alone vs in batch, e.g. {[texts[i] for i in differ[:3]]}"
+    full_cache, r2 = embeddings.embed_texts(pd.Series(texts), SPEC, tmp_path, model=model)
+    assert r2.embedded == 0 and full_cache.tobytes() == empty_cache.tobytes()
+    changed = pd.Series(texts)
+    picked = np.random.default_rng(0).choice(len(texts), len(texts) // 100, replace=False)
+    changed.iloc[picked] = changed.iloc[picked] + " Limited edition."
+    rerun, r3 = embeddings.embed_texts(changed, SPEC, tmp_path, model=model)
+    assert r3.embedded == len(set(changed.iloc[picked]))
+    alone_changed = embeddings.encode_fixed_shape(model, changed.iloc[picked].tolist()[::-1])[::-1]  # other partners
+    assert rerun[picked].tobytes() == alone_changed.tobytes()
+    keep = np.setdiff1d(np.arange(len(texts)), picked)
+    assert rerun[keep].tobytes() == empty_cache[keep].tobytes()
+
+
+def test_the_cache_keeps_vectors_of_one_encoding_scheme(tmp_path):
+    """Vectors from another encoding (e.g. an older cache) are never mixed in: the scheme is
+    part of the cache's file name and of every key."""
+    assert embeddings.ENCODING_SCHEME in embeddings.EmbeddingCache(tmp_path, SPEC.sha256).path.name
+    assert embeddings.cache_key("m", "a") != hashlib.sha256(b"m\na").hexdigest()
+
+
+def test_the_text_to_embed_falls_back_from_description_to_name_category_and_id():
+    products = pd.DataFrame({
+        "product_id": ["P1", "P2", "P3", "P4", "P5", "P6"],
+        "name": ["Linen Shirt", "Wool Coat", None, "  ", "Tee", np.nan],
+        "category": ["tops", "coats", "dresses", None, "tops", ""],
+        "description": ["A  relaxed\nlinen shirt.", None, "", float("nan"), " \t ", pd.NA],
+    }, index=[10, 11, 12, 13, 14, 15])
+    texts = embeddings.embedding_texts(products)
+    assert texts.to_dict() == {10: "A relaxed linen shirt.", 11: "Wool Coat", 12: "dresses", 13: "P4", 14: "Tee", 15: "P6"}
+
+
+def test_a_missing_description_never_crashes_the_stage(materials, tmp_path):
+    """Regression (issue 13): a NaN description gave `TypeError: normalize() argument 2 must be
+    str`; now it embeds as the product's name."""
+    products = materials.products.head(6).copy()
+    products["description"] = products["description"].astype(object)
+    products.loc[products.index[:3], "description"] = [None, float("nan"), ""]
+    vectors, report = embeddings.embed_texts(embeddings.embedding_texts(products), SPEC, tmp_path, model=FakeModel())
+    assert vectors.shape == (6, 16) and report.unique_texts == 6
+    by_name, _ = embeddings.embed_texts(products["name"].head(3), SPEC, tmp_path, model=FakeModel())
+    assert np.array_equal(vectors[:3], by_name)
+    assert embeddings.normalise_text(float("nan")) == embeddings.normalise_text(None) == ""
 
 
 def _fit_inputs(n=50, late=0):

@@ -6,9 +6,16 @@
   different model gives a new feature view version.
 - :class:`EmbeddingCache` is content-addressed: an embedding is keyed by (model hash, normalised
   text), so a re-run embeds only new or changed descriptions.
-- Texts are encoded in batches of equal token length (no padding), which makes every vector
-  bit-identical to encoding that text alone: the output does not depend on which other texts
-  were in the batch or came from the cache, so the stage's files are byte-reproducible.
+- :func:`embedding_texts` decides, in one place, the text a product is embedded by: its
+  description, else its name, else its category, else its id (a missing description never
+  crashes the stage).
+- Texts are encoded by :func:`encode_fixed_shape`: every forward pass has the same shape for a
+  given token length (``ENCODE_CHUNK`` texts of equal token length, no padding, the chunk filled
+  up with copies) on ``ENCODE_THREADS`` thread(s). Matrix-multiply kernels on CPU pick their
+  blocking and thread split by the matrix's shape, so a text's vector depends on the shape of
+  its batch (alone vs. with others: up to 2.6e-7 apart); with the shape fixed it depends on the
+  text alone, whichever texts share its chunk or came from the cache, so the stage's files are
+  byte-reproducible.
 - Everything fitted (centring + PCA, k-means clusters) is fitted on the training window only:
   the fit functions take the cutoff and raise :class:`LeakageError` on any later row, and each
   fitted artifact records the rows and time range it saw.
@@ -21,6 +28,7 @@ import json
 import os
 import re
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -109,13 +117,40 @@ def load_model(spec: ModelSpec):
 
 # --- content-addressed cache ------------------------------------------------------------------
 
-def normalise_text(text: str) -> str:
-    """Unicode NFC, whitespace collapsed, trimmed: what the cache key sees."""
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip()
+def normalise_text(text) -> str:
+    """Unicode NFC, whitespace collapsed, trimmed: what the cache key sees. A missing value
+    (None, NaN, pandas NA) is the empty text."""
+    if text is None or (not isinstance(text, str) and pd.isna(text)):
+        return ""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", str(text))).strip()
+
+
+#: Where the text a product is embedded by comes from: the first of these columns that is not
+#: empty after :func:`normalise_text` (the id, required by the data contract, always is).
+TEXT_SOURCES = ("description", "name", "category", "product_id")
+
+
+def embedding_texts(products: pd.DataFrame) -> pd.Series:
+    """The text each product is embedded by (index as ``products``): its description, or where
+    that is missing or empty its name, else its category, else its id (``TEXT_SOURCES``)."""
+    texts = np.full(len(products), "", dtype=object)
+    for column in TEXT_SOURCES:
+        empty = texts == ""
+        if column not in products or not empty.any():
+            continue
+        texts[empty] = [normalise_text(v) for v in products[column].to_numpy()[empty]]
+    return pd.Series(texts, index=products.index, dtype=object)
+
+
+#: The encoding scheme (see :func:`encode_fixed_shape`); part of every cache key, so vectors
+#: computed another way are never mixed in.
+ENCODE_CHUNK = 4
+ENCODE_THREADS = 1
+ENCODING_SCHEME = f"fixed-shape-chunk{ENCODE_CHUNK}-threads{ENCODE_THREADS}"
 
 
 def cache_key(model_sha: str, text: str) -> str:
-    return hashlib.sha256(f"{model_sha}\n{normalise_text(text)}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{model_sha}\n{ENCODING_SCHEME}\n{normalise_text(text)}".encode("utf-8")).hexdigest()
 
 
 class EmbeddingCache:
@@ -123,7 +158,7 @@ class EmbeddingCache:
     output: deleting it costs only time (it is rebuilt, giving the same vectors)."""
 
     def __init__(self, folder: Path, model_sha: str):
-        self.path = Path(folder) / f"{model_sha[:16] or 'unchecked'}.parquet"
+        self.path = Path(folder) / f"{model_sha[:16] or 'unchecked'}-{ENCODING_SCHEME}.parquet"
         self.vectors: dict[str, np.ndarray] = {}
         if self.path.is_file():
             table = pq.read_table(self.path)
@@ -139,17 +174,45 @@ class EmbeddingCache:
         io.write_arrow_parquet(pa.table({"key": keys, "vector": vectors}), self.path)
 
 
-def encode_equal_length_batches(model, texts: list[str], batch_size: int) -> np.ndarray:
-    """Encode texts grouped by token length, so no batch needs padding: each vector is then
-    bit-identical to encoding its text alone."""
+def token_lengths(model, texts: list[str]) -> np.ndarray:
+    """Each text's length in tokens as the model sees it (special tokens included, truncated
+    at ``max_seq_length``)."""
+    limit = model.max_seq_length
+    return np.array([min(len(ids), limit) for ids in model.tokenizer(texts, add_special_tokens=True)["input_ids"]], dtype=np.int64)
+
+
+@contextmanager
+def _torch_threads(n: int):
+    try:
+        import torch
+    except ImportError:  # a stand-in model without torch
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def encode_fixed_shape(model, texts: list[str], chunk: int = ENCODE_CHUNK) -> np.ndarray:
+    """Encode texts so that each vector depends on its text alone: texts are grouped by token
+    length and encoded ``chunk`` at a time, the last chunk of a group filled up with copies of
+    its last text, on ``ENCODE_THREADS`` thread(s). Every forward pass for a given length then
+    has one shape (chunk x length, no padding), and the kernels sum in one order for it."""
     if not texts:
         return np.zeros((0, model.get_embedding_dimension()), dtype=np.float32)
-    limit = model.max_seq_length
-    lengths = np.array([min(len(ids), limit) for ids in model.tokenizer(texts, add_special_tokens=True)["input_ids"]])
+    lengths = token_lengths(model, texts)
     out = np.zeros((len(texts), model.get_embedding_dimension()), dtype=np.float32)
-    for length in np.unique(lengths):
-        idx = np.flatnonzero(lengths == length)
-        out[idx] = model.encode([texts[i] for i in idx], batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
+    with _torch_threads(ENCODE_THREADS):
+        for length in np.unique(lengths):
+            idx = np.flatnonzero(lengths == length)
+            for start in range(0, len(idx), chunk):
+                part = idx[start:start + chunk]
+                batch = [texts[i] for i in part]
+                batch += [batch[-1]] * (chunk - len(batch))
+                out[part] = model.encode(batch, batch_size=chunk, convert_to_numpy=True, show_progress_bar=False)[:len(part)]
     return out
 
 
@@ -162,7 +225,9 @@ class EmbedReport:
 
 
 def embed_texts(texts: pd.Series, spec: ModelSpec, cache_dir: Path, batch_size: int = 64, model=None) -> tuple[np.ndarray, EmbedReport]:
-    """Embeddings of ``texts`` (rows in order), embedding only texts the cache does not hold."""
+    """Embeddings of ``texts`` (rows in order), embedding only texts the cache does not hold.
+    ``batch_size`` is kept for callers; the forward passes are ``ENCODE_CHUNK`` texts each
+    (:func:`encode_fixed_shape`), which is what makes the vectors reproducible."""
     model_sha = verify_weights(spec) or spec.name
     cache = EmbeddingCache(cache_dir, model_sha)
     keys = [cache_key(model_sha, t) for t in texts]
@@ -172,7 +237,7 @@ def embed_texts(texts: pd.Series, spec: ModelSpec, cache_dir: Path, batch_size: 
             missing[key] = normalise_text(text)
     if missing:
         model = model or load_model(spec)
-        vectors = encode_equal_length_batches(model, list(missing.values()), batch_size)
+        vectors = encode_fixed_shape(model, list(missing.values()))
         for key, vec in zip(missing, vectors):
             cache.vectors[key] = vec
         cache.save()
@@ -364,7 +429,8 @@ def embedding_views(spec: ModelSpec, manifest: dict, params: dict) -> dict[str, 
             "product_embedding", (PRODUCT_VERSION,), PRODUCT_EMBEDDING_FIELDS, source_stage=EMBEDDING_STAGE,
             description="Product description embeddings, reduced form and style cluster.",
             definition={"model": spec.definition(), "artifacts": artifacts,
-                        "code": [code_fingerprint(product_embedding_frame), code_fingerprint(encode_equal_length_batches)],
+                        "code": [code_fingerprint(product_embedding_frame), code_fingerprint(encode_fixed_shape), ENCODING_SCHEME,
+                                 code_fingerprint(embedding_texts), list(TEXT_SOURCES)],
                         "params": {k: params[k] for k in ("pca_components", "clusters")}},
         ),
         "customer_taste": FeatureView(
@@ -393,7 +459,7 @@ def build_embedding_store(store, products: pd.DataFrame, resolved: pd.DataFrame,
     spec = ModelSpec.from_params(params)
     keys = product_key(products["product_id"], products["season"]).astype(str).reset_index(drop=True)
     sale_start = products["sale_start"].reset_index(drop=True)
-    vectors, report = embed_texts(products["description"].reset_index(drop=True), spec, cache_dir, params["batch_size"], model)
+    vectors, report = embed_texts(embedding_texts(products).reset_index(drop=True), spec, cache_dir, params["batch_size"], model)
     train = (sale_start < cutoff).to_numpy()
     reducer = fit_reducer(vectors[train], keys[train], sale_start[train], cutoff, int(params["pca_components"]))
     clusters = fit_clusters(reducer.transform(vectors[train]), keys[train], sale_start[train], cutoff,

@@ -196,21 +196,39 @@ def browser_check(index_html: Path) -> dict | None:
             "visible_in_first_viewport": bool(first and first["visible"] and first["in_first_viewport"])}
 
 
-def preview_site(root: Path, work: Path) -> Path:
-    """Render the site as the `site` stage will, into ``work/_site``, from the executed notebooks
-    that exist now (the verification page itself comes later); returns the site folder."""
+def preview_site(root: Path, work: Path | None = None):
+    """Render the site as the `site` stage will, from the executed notebooks that exist now (the
+    verification page itself comes later), as a context manager that yields the site folder
+    (``<work>/_site``): ``with preview_site(root) as site_dir: ...``.
+
+    Without ``work`` it renders into a new ``site-preview-*`` folder in the system temp directory
+    and removes it on leaving the block, also after an error; a ``work`` folder given by the
+    caller is the caller's and stays."""
+    import shutil
+    import tempfile
+    from contextlib import contextmanager
+
     from stoffwechsel.site import render_site
 
-    config = yaml.safe_load((root / "_quarto.yml").read_text())
-    exists = lambda href: (root / href).is_file()  # noqa: E731
-    config["project"]["render"] = [p for p in config["project"]["render"] if exists(p)]
-    config["website"]["navbar"]["left"] = [i for i in config["website"]["navbar"]["left"] if exists(i["href"])]
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "_quarto.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    if not (work / "reports").exists():
-        (work / "reports").symlink_to(root / "reports", target_is_directory=True)
-    css_files = (config.get("format", {}).get("html") or {}).get("css") or []
-    for css in [css_files] if isinstance(css_files, str) else css_files:  # the site's stylesheet(s)
-        shutil.copy2(root / css, work / css)
-    render_site(work)
-    return work / "_site"
+    @contextmanager
+    def rendered():
+        config = yaml.safe_load((root / "_quarto.yml").read_text())
+        exists = lambda href: (root / href).is_file()  # noqa: E731
+        config["project"]["render"] = [p for p in config["project"]["render"] if exists(p)]
+        config["website"]["navbar"]["left"] = [i for i in config["website"]["navbar"]["left"] if exists(i["href"])]
+        folder = Path(tempfile.mkdtemp(prefix="site-preview-")) if work is None else work
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "_quarto.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+            if not (folder / "reports").exists():
+                (folder / "reports").symlink_to(root / "reports", target_is_directory=True)
+            css_files = (config.get("format", {}).get("html") or {}).get("css") or []
+            for css in [css_files] if isinstance(css_files, str) else css_files:  # the site's stylesheet(s)
+                shutil.copy2(root / css, folder / css)
+            render_site(folder)
+            yield folder / "_site"
+        finally:
+            if work is None:  # rmtree removes the `reports` link itself, never what it points to
+                shutil.rmtree(folder, ignore_errors=True)
+
+    return rendered()

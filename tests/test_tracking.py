@@ -1,0 +1,106 @@
+"""MLflow paths belong to the project: a copied or moved clone logs to itself and loads its
+registered models after the original folder is gone (issue 18)."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stoffwechsel import config, tracking
+from stoffwechsel.modeling import Ranker
+
+MODEL = "stoffwechsel-ranker-test"
+
+
+def tiny_ranker() -> tuple[Ranker, pd.DataFrame]:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame({"f1": rng.normal(size=80), "f2": rng.normal(size=80)})
+    model = HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(x, (x["f1"] > 0).astype(int))
+    return Ranker("tabular", ["f1", "f2"], {}, model), x
+
+
+def log(root: Path | None, name: str) -> dict:
+    ranker, x = tiny_ranker()
+    return tracking.log_training_run(name, ranker, x.head(20), {"max_iter": 5}, {"ndcg@10": 0.5}, {"product_catalog": "v1"},
+                                     {}, {}, register_as=MODEL, root=root)
+
+
+def stored_strings(db: Path) -> list[str]:
+    with sqlite3.connect(db) as con:
+        tables = [t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return [v for t in tables for row in con.execute(f'SELECT * FROM "{t}"') for v in row if isinstance(v, str)]
+
+
+def artifact_folders(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in (root / "mlartifacts").rglob("*") if p.name == "MLmodel"}
+
+
+def test_copied_then_moved_clone_logs_to_itself_and_loads_its_models(tmp_path, monkeypatch):
+    a, b = tmp_path / "A", tmp_path / "B"
+    a.mkdir()
+    (a / "params.yaml").write_text("train: {}\n")
+    first = log(a, "tabular")
+    assert first["registered_version"] == 1
+    in_a = artifact_folders(a)
+    assert in_a, "the first run's model must be stored under A"
+
+    shutil.copytree(a, b)  # a copied clone, the original still in place
+    monkeypatch.setattr(config, "ROOT", b)  # as the notebook runs it: no root given, the project's root at run time
+    second = log(None, "combined")
+    assert second["registered_version"] == 2
+    assert artifact_folders(a) == in_a, "the copy must not write into the original's mlartifacts"
+    assert len(artifact_folders(b)) == len(in_a) + 1
+
+    shutil.rmtree(a)  # now it is a move
+    strings = stored_strings(b / "mlflow.db")
+    assert not [s for s in strings if str(a) in s], "mlflow.db still names the old folder"
+    assert any(s.startswith((b / "mlartifacts").as_uri()) for s in strings)
+    x = tiny_ranker()[1].head(5)
+    for version in (1, 2):
+        model = tracking.load_model(f"models:/{MODEL}/{version}", root=b)
+        assert len(model.predict(x)) == 5
+
+
+def test_only_paths_under_the_old_artifact_folder_are_rewritten(tmp_path):
+    """The rewrite matches the old folder as a whole path component, as URI and as plain path,
+    and leaves other values alone; a store already at home is not touched."""
+    root = tmp_path / "new"
+    root.mkdir()
+    old = "file:///elsewhere/A/mlartifacts"
+    rows = {
+        "exp": old,
+        "run": old + "/r1/artifacts",
+        "plain": "/elsewhere/A/mlartifacts/models/m-1/artifacts",
+        "sibling": old + "2/r2/artifacts",
+        "other": "models:/m-1",
+    }
+    with sqlite3.connect(root / "mlflow.db") as con:
+        con.execute("CREATE TABLE experiments (name VARCHAR(256), artifact_location VARCHAR(256))")
+        con.execute("INSERT INTO experiments VALUES (?, ?)", (tracking.EXPERIMENT, old))
+        con.execute("CREATE TABLE things (key VARCHAR(20), value TEXT)")
+        con.executemany("INSERT INTO things VALUES (?, ?)", rows.items())
+    changed = tracking.rebase_artifact_store(root)
+    assert changed == {"experiments.artifact_location": 1, "things.value": 3}
+    home = (root / "mlartifacts").resolve()
+    with sqlite3.connect(root / "mlflow.db") as con:
+        now = dict(con.execute("SELECT key, value FROM things"))
+        assert con.execute("SELECT artifact_location FROM experiments").fetchone()[0] == home.as_uri()
+    assert now == {"exp": home.as_uri(), "run": home.as_uri() + "/r1/artifacts",
+                   "plain": home.as_posix() + "/models/m-1/artifacts",
+                   "sibling": old + "2/r2/artifacts", "other": "models:/m-1"}
+    assert tracking.rebase_artifact_store(root) == {}
+
+
+def test_a_store_whose_artifacts_are_not_local_is_refused(tmp_path):
+    with sqlite3.connect(tmp_path / "mlflow.db") as con:
+        con.execute("CREATE TABLE experiments (name VARCHAR(256), artifact_location VARCHAR(256))")
+        con.execute("INSERT INTO experiments VALUES (?, ?)", (tracking.EXPERIMENT, "s3://bucket/mlartifacts"))
+    with pytest.raises(RuntimeError, match=r"mlflow.db: experiment .* keeps its artifacts at s3://bucket/mlartifacts"):
+        tracking.rebase_artifact_store(tmp_path)
