@@ -599,7 +599,8 @@ def training_side_check(store: FeatureStore, cutoff: pd.Timestamp) -> pd.DataFra
         checks.append({
             "view": name, "rows_up_to_cutoff": len(reachable), "newest_row": reachable["event_timestamp"].max(),
             "newest_event_summarised": newest_event,
-            "ok": bool(reachable["event_timestamp"].max() <= cutoff and (pd.isna(newest_event) or newest_event < cutoff)),
+            "ok": bool(reachable.empty or (reachable["event_timestamp"].max() <= cutoff
+                                           and (pd.isna(newest_event) or newest_event < cutoff))),
         })
     return pd.DataFrame(checks)
 

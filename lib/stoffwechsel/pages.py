@@ -144,12 +144,13 @@ def offline_result_sentences(evaluation: dict) -> list[str]:
                          f"{_lists(base_wins)} (the difference's 95% range stays above zero).")
     if better:
         sentences.append(
-            f"Adding what product descriptions say made {_lists(better)} recommendations measurably better than without them "
-            f"(the improvement's 95% range stays above zero); elsewhere the difference is within chance.")
+            f"Adding what product descriptions say made the recommendations measurably better than without them on at least one "
+            f"measure of {_lists(better)} (the improvement's 95% range stays above zero); elsewhere the difference is within chance.")
     else:
         sentences.append("Adding what product descriptions say did not make the recommendations measurably better.")
     if beats_base:
-        sentences.append(f"Against the best simple rule ({rule}), our model was measurably better in {_lists(beats_base)}.")
+        sentences.append(f"Against the best simple rule ({rule}), our model was measurably better on at least one measure of "
+                         f"{_lists(beats_base)}.")
     elif not base_wins:
         sentences.append(f"Against the best simple rule ({rule}), our model was not measurably better or worse.")
     sentences.append(f"The candidate products cover {evaluation['candidate_recall']:.0%} of what customers bought; no ranking can find the rest.")
