@@ -11,11 +11,15 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from stoffwechsel import keys, modeling
+from stoffwechsel import keys, modeling, timeline
 from stoffwechsel.config import load_params
 
-PARAMS = {**load_params("train", ROOT / "params.yaml"), "cutoff": load_params("split", ROOT / "params.yaml")["cutoff"]}
-CUTOFF = pd.Timestamp(PARAMS["cutoff"])
+# the calendar of the committed materials, by the rule the profile stage applies
+CALENDAR = timeline.derive_calendar(pd.read_csv(ROOT / "materials" / "transactions.csv", usecols=["event_time"])["event_time"],
+                                    load_params("split", ROOT / "params.yaml"))
+PARAMS = {**load_params("train", ROOT / "params.yaml"), "cutoff": f"{CALENDAR.cutoff:%Y-%m-%d}",
+          "train_start": f"{CALENDAR.train_start:%Y-%m-%d}", "test_weeks": CALENDAR.test_weeks}
+CUTOFF = CALENDAR.cutoff
 
 
 def test_training_spines_keep_labels_before_the_cutoff():
@@ -63,7 +67,8 @@ def test_the_claim_is_made_only_where_the_paired_interval_excludes_zero():
                            "b_better": [True, False, False], "a_better": [False, False, True]})
     intervals = pd.DataFrame({"model": ["combined"], "metric": ["ndcg@5"], "value": [0.1], "low": [0.05], "high": [0.15]})
     ev = modeling.Evaluation(pd.Index(["C1"]), pd.DataFrame(), pd.DataFrame(), {}, {}, 0.5)
-    out = modeling.dvc_metrics(ev, {"intervals": intervals, "paired": paired}, PARAMS)
+    vs = paired.assign(b_better=False, a_better=False, baseline="popularity")
+    out = modeling.dvc_metrics(ev, {"intervals": intervals, "paired": paired, "paired_baselines": vs}, PARAMS)
     assert out["claim"]["combined_beats_tabular_on"] == ["ndcg@5"]
     assert out["claim"]["tabular_beats_combined_on"] == ["recall@10"]
 
@@ -77,6 +82,11 @@ def test_committed_evaluation_states_the_measured_comparison():
     for metric in better:
         assert result["combined_minus_tabular"][metric]["low"] > 0
     assert {"popularity", "category popularity", "taste similarity", "tabular", "combined"} <= set(result["models"])
+    # the comparison with the best baseline is stated too, with its paired intervals
+    best = result["best_baseline"]["name"]
+    assert best in modeling.BASELINES and result["claim"]["best_baseline"] == best
+    assert set(result["combined_minus_best_baseline"]) == set(result["combined_minus_tabular"])
+    assert best in result["claim"]["statement"]
 
 
 @pytest.mark.pipeline

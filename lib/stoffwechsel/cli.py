@@ -119,16 +119,26 @@ def validate(folder: Path = typer.Argument(..., help="Folder holding the four cl
 
 @app.command("run-notebook")
 def run_notebook(stage: str = typer.Argument(..., help="DVC stage name, e.g. profile.")) -> None:
-    """Execute a stage's notebook with Papermill, parameters from params.yaml[STAGE]."""
-    from papermill.exceptions import PapermillExecutionError
+    """Execute a stage's notebook with Papermill, parameters from params.yaml[STAGE].
 
-    from stoffwechsel.notebooks import run_stage_notebook
+    A stage that cannot do its job on this data raises ``StageStop`` (stoffwechsel.errors): its
+    one-line reason is printed as ``error: stage 'STAGE' stopped: REASON`` (exit 1), without
+    the notebook's traceback."""
+    from stoffwechsel.errors import StageStop
+    from stoffwechsel.notebooks import import_papermill, run_stage_notebook
+
+    import_papermill()
+    from papermill.exceptions import PapermillExecutionError
 
     try:
         target = run_stage_notebook(stage)
     except KeyError as exc:
         _fail(str(exc.args[0]))
+    except StageStop as exc:
+        _fail(f"stage '{stage}' stopped: {exc}")
     except PapermillExecutionError as exc:
+        if exc.ename == StageStop.__name__:
+            _fail(f"stage '{stage}' stopped: {' '.join(str(exc.evalue).split())}")
         _fail(f"stage '{stage}' failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
               f"(executed notebook: reports/notebooks/)")
     typer.echo(f"executed {target}")

@@ -13,6 +13,14 @@ Feature families (Feast vocabulary: each is a feature view of the store, see ``s
 - on-demand features (customer x product, and time since): computed at retrieval from the
   retrieved values and the spine time, never stored.
 
+Open vocabularies: the category, channel and certification columns (``affinity_<category>``,
+``share_<channel>``, ``cert_<certification>``, ...) are derived from the data, not from a fixed
+list (:func:`derive_vocabulary`): the values seen before the cutoff (categories and certifications
+of products on sale before it, channels of events before it), counted, most frequent first (ties
+by name), the first ``features.vocabulary_size`` kept and the rest pooled as ``other``. Column
+names are the values in lower case with every run of other characters as ``_``. The vocabulary is
+part of the views' definition, so it is recorded in the registry and changes their versions.
+
 Every feature has a one-line business description (``Field.description``); the docs and the
 dashboard use it. Aggregation runs in DuckDB (vectorised SQL, window functions), so it scales
 with the number of events.
@@ -20,16 +28,17 @@ with the number of events.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
 import duckdb
 import numpy as np
 import pandas as pd
 
 from stoffwechsel.store import Entity, FeatureStore, FeatureView, Field, code_fingerprint
 
-CATEGORIES = ("tops", "shirts", "knitwear", "trousers", "jeans", "dresses", "skirts", "outerwear", "activewear", "accessories")
-CERTIFICATIONS = {"GOTS": "gots", "Fair Trade": "fair_trade", "OEKO-TEX": "oeko_tex", "bluesign": "bluesign", "GRS": "grs"}
-CHANNELS = ("web", "app", "store")
+OTHER = "other"  # the column for values outside the vocabulary
+DEFAULT_VOCABULARY_SIZE = 12
 INTEREST_LEVEL = {"low": 0, "medium": 1, "high": 2}
 WEEK_ANCHOR = pd.Timestamp("2024-01-01")  # a Monday: weeks run Monday 00:00 to Sunday 24:00
 SOURCE_STAGE = "features"
@@ -38,6 +47,91 @@ CUSTOMER = Entity("customer", ("customer_id",), "A Stoffwechsel customer account
 PRODUCT_VERSION = Entity(
     "product_version", ("product_key",), "A product in one season: product_id@season, e.g. SW-1042@AW25."
 )
+
+
+# --- open vocabularies ----------------------------------------------------------------------
+
+def slug(value: object) -> str:
+    """A value as part of a column name: lower case, every run of other characters ``_``."""
+    text = re.sub(r"[^a-z0-9]+", "_", str(value).strip().lower()).strip("_")
+    return text or "blank"
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The values that get their own feature columns (slugs, most frequent first), ``other``
+    last where values were pooled; ``labels`` maps a slug to the value as the data writes it."""
+
+    categories: tuple[str, ...]
+    channels: tuple[str, ...]
+    certifications: tuple[str, ...]
+    labels: dict
+
+    def as_dict(self) -> dict:
+        return {"categories": list(self.categories), "channels": list(self.channels),
+                "certifications": list(self.certifications), "labels": dict(sorted(self.labels.items()))}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Vocabulary":
+        return cls(tuple(d["categories"]), tuple(d["channels"]), tuple(d["certifications"]), dict(d.get("labels", {})))
+
+    def label(self, key: str) -> str:
+        return "other values" if key == OTHER else self.labels.get(key, key)
+
+
+def _column_of(values: pd.Series, kept: tuple[str, ...]) -> pd.Series:
+    """Each value's column slug: its own where kept, else ``other`` (missing stays missing)."""
+    slugs = values.map(lambda v: slug(v) if isinstance(v, str) and v.strip() else None)
+    return slugs.where(slugs.isna() | slugs.isin(kept), OTHER)
+
+
+def _top(values: pd.Series, size: int) -> tuple[tuple[str, ...], dict]:
+    """Most frequent slugs first (ties by slug), the first ``size`` kept, ``other`` if any were cut."""
+    values = values[values.map(lambda v: isinstance(v, str) and bool(v.strip()))].str.strip()
+    if values.empty:
+        return (), {}
+    frame = pd.DataFrame({"slug": values.map(slug), "value": values})
+    counts = frame.groupby("slug").size().rename("n").reset_index().sort_values(["n", "slug"], ascending=[False, True])
+    kept = tuple(counts["slug"].head(size))
+    labels = (frame.groupby(["slug", "value"]).size().rename("n").reset_index()
+              .sort_values(["slug", "n", "value"], ascending=[True, False, True]).drop_duplicates("slug"))
+    labels = {r.slug: r.value for r in labels.itertuples() if r.slug in kept}
+    if len(counts) > size and OTHER not in kept:
+        kept = kept + (OTHER,)
+    return kept, labels
+
+
+def _certification_lists(certifications: pd.Series) -> pd.Series:
+    return certifications.fillna("").astype(str).map(lambda s: sorted({c.strip() for c in s.split("|") if c.strip()}))
+
+
+def derive_vocabulary(products: pd.DataFrame, resolved: pd.DataFrame, cutoff: pd.Timestamp | None = None,
+                      size: int = DEFAULT_VOCABULARY_SIZE) -> Vocabulary:
+    """The open vocabularies (rule in the module doc): products on sale before the cutoff and
+    events before it (no cutoff: all of them)."""
+    size = int(size)
+    before = products if cutoff is None else products[products["sale_start"] < pd.Timestamp(cutoff)]
+    events = resolved if cutoff is None else resolved[resolved["event_time"] < pd.Timestamp(cutoff)]
+    categories, cat_labels = _top(before["category"].astype(object), size)
+    channels, ch_labels = _top(events["channel"].astype(object) if "channel" in events else pd.Series([], dtype=object), size)
+    certs, cert_labels = _top(_certification_lists(before["certifications"]).explode().dropna().astype(object), size)
+    reserved = {"certified"}  # affinity_certified is a feature of its own
+    categories = tuple(f"cat_{c}" if c in reserved or c.startswith("cert_") else c for c in categories)
+    cat_labels = {(f"cat_{k}" if k in reserved or k.startswith("cert_") else k): v for k, v in cat_labels.items()}
+    return Vocabulary(categories, channels, certs, {**cat_labels, **ch_labels, **cert_labels})
+
+
+def vocabulary_of(store: FeatureStore) -> Vocabulary:
+    """The vocabulary a store's tabular views were built with (recorded in the registry)."""
+    return Vocabulary.from_dict(store.get_view("customer_activity").definition["params"]["vocabulary"])
+
+
+def category_column(category: pd.Series, vocab: Vocabulary) -> pd.Series:
+    """The affinity column slug of each product category under the vocabulary."""
+    reserved = {"certified"}
+    slugs = category.map(lambda v: slug(v) if isinstance(v, str) and v.strip() else None)
+    slugs = slugs.map(lambda c: f"cat_{c}" if c is not None and (c in reserved or c.startswith("cert_")) else c)
+    return slugs.where(slugs.isna() | slugs.isin(vocab.categories), OTHER if OTHER in vocab.categories else None)
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -59,12 +153,13 @@ def price_band(price: pd.Series, thresholds: list[float]) -> pd.Series:
     return pd.Series(np.where(price.isna(), None, band), index=price.index, dtype="object")
 
 
-def _certification_flags(certifications: pd.Series) -> pd.DataFrame:
-    certs = certifications.fillna("").astype(str)
-    return pd.DataFrame(
-        {f"cert_{slug}": certs.str.split("|").apply(lambda xs, c=cert: c in xs).astype("int64") for cert, slug in CERTIFICATIONS.items()},
-        index=certifications.index,
-    )
+def _certification_flags(certifications: pd.Series, kept: tuple[str, ...]) -> pd.DataFrame:
+    slugs = _certification_lists(certifications).map(lambda xs: {slug(x) for x in xs})
+    known = set(kept) - {OTHER}
+    flags = {f"cert_{c}": slugs.map(lambda xs, c=c: int(c in xs)).astype("int64") for c in kept if c != OTHER}
+    if OTHER in kept:
+        flags[f"cert_{OTHER}"] = slugs.map(lambda xs: int(bool(xs - known))).astype("int64")
+    return pd.DataFrame(flags, index=certifications.index)
 
 
 def _with_timestamps(df: pd.DataFrame, ts: pd.Series) -> pd.DataFrame:
@@ -97,24 +192,27 @@ def compute_customer_profile(customers: pd.DataFrame) -> pd.DataFrame:
 
 # --- product_catalog ------------------------------------------------------------------------
 
-PRODUCT_CATALOG_FIELDS = (
-    Field("product_id", "string", "The shop's article number (reused across seasons)."),
-    Field("season", "string", "Season of this product version (SS = spring/summer, AW = autumn/winter)."),
-    Field("category", "string", "Product category (tops, dresses, outerwear, ...)."),
-    Field("price_eur", "float64", "List price in euros."),
-    Field("price_band", "string", "Price band: budget, mid or premium."),
-    Field("n_certifications", "int64", "Number of sustainability certifications the product carries."),
-    *(Field(f"cert_{slug}", "int64", f"1 if the product is certified {cert}.") for cert, slug in CERTIFICATIONS.items()),
-    Field("is_recycled_id", "int64", "1 if this article number named a different product in an earlier season."),
-    Field("sale_start", "timestamp", "First day on sale (season age is measured from it)."),
-    Field("sale_end", "timestamp", "Last day on sale, clearance included."),
-)
+def product_catalog_fields(vocab: Vocabulary) -> tuple[Field, ...]:
+    return (
+        Field("product_id", "string", "The shop's article number (reused across seasons)."),
+        Field("season", "string", "Season of this product version (SS = spring/summer, AW = autumn/winter)."),
+        Field("category", "string", "Product category as the shop names it."),
+        Field("price_eur", "float64", "List price in euros."),
+        Field("price_band", "string", "Price band: budget, mid or premium."),
+        Field("n_certifications", "int64", "Number of sustainability certifications the product carries."),
+        *(Field(f"cert_{c}", "int64", f"1 if the product is certified {vocab.label(c)}." if c != OTHER else
+                "1 if the product carries a certification without a column of its own.") for c in vocab.certifications),
+        Field("is_recycled_id", "int64", "1 if this article number named a different product in an earlier season."),
+        Field("sale_start", "timestamp", "First day on sale (season age is measured from it)."),
+        Field("sale_end", "timestamp", "Last day on sale, clearance included."),
+    )
 
 
-def compute_product_catalog(products: pd.DataFrame, price_thresholds: list[float]) -> pd.DataFrame:
+def compute_product_catalog(products: pd.DataFrame, price_thresholds: list[float], vocab: Vocabulary | None = None) -> pd.DataFrame:
     """One row per product version, known from its first day on sale."""
     from stoffwechsel.keys import product_key, season_order
 
+    vocab = vocab or derive_vocabulary(products, pd.DataFrame({"event_time": pd.Series([], dtype="datetime64[us]")}))
     p = products.copy()
     df = pd.DataFrame({"product_key": product_key(p["product_id"], p["season"]).astype(str)})
     df["product_id"] = p["product_id"].astype(str)
@@ -122,8 +220,8 @@ def compute_product_catalog(products: pd.DataFrame, price_thresholds: list[float
     df["category"] = p["category"].astype(str)
     df["price_eur"] = p["price_eur"].astype("float64")
     df["price_band"] = price_band(p["price_eur"], price_thresholds)
-    flags = _certification_flags(p["certifications"])
-    df["n_certifications"] = flags.sum(axis=1).astype("int64")
+    flags = _certification_flags(p["certifications"], vocab.certifications)
+    df["n_certifications"] = _certification_lists(p["certifications"]).map(len).astype("int64")
     df = pd.concat([df, flags], axis=1)
     order = season_order(p["season"])
     first_order = order.groupby(p["product_id"]).transform("min")
@@ -172,9 +270,9 @@ def _weekly_rolling(events: pd.DataFrame, entity: str, sums: list[str], maxes: l
     return out
 
 
-def _event_frame(resolved: pd.DataFrame, catalog: pd.DataFrame) -> pd.DataFrame:
+def _event_frame(resolved: pd.DataFrame, catalog: pd.DataFrame, vocab: Vocabulary) -> pd.DataFrame:
     """Resolved transactions with the product attributes the aggregates need."""
-    attrs = catalog[["product_key", "category", "n_certifications", *[f"cert_{s}" for s in CERTIFICATIONS.values()]]]
+    attrs = catalog[["product_key", "category", "n_certifications", *[f"cert_{s}" for s in vocab.certifications]]]
     ev = resolved[["event_id", "customer_id", "product_key", "event_type", "event_time", "quantity", "unit_price_eur", "channel"]].merge(
         attrs, on="product_key", how="left", validate="many_to_one"
     )
@@ -190,13 +288,15 @@ def _event_frame(resolved: pd.DataFrame, catalog: pd.DataFrame) -> pd.DataFrame:
     # Interest weights: a purchase says more about taste than a browse.
     weight = ev["event_type"].map({"browse": 1.0, "wishlist": 2.0, "purchase": 4.0, "return": 0.0}).astype("float64")
     ev["interest_weight"] = weight
-    for c in CATEGORIES:
-        ev[f"w_cat_{c}"] = weight * (ev["category"] == c)
+    column = category_column(ev["category"], vocab)
+    for c in vocab.categories:
+        ev[f"w_cat_{c}"] = weight * (column == c)
     ev["w_certified"] = weight * (ev["n_certifications"] > 0)
-    for slug in CERTIFICATIONS.values():
-        ev[f"w_cert_{slug}"] = weight * ev[f"cert_{slug}"]
-    for ch in CHANNELS:
-        ev[f"n_channel_{ch}"] = (ev["channel"] == ch).astype("int64")
+    for c in vocab.certifications:
+        ev[f"w_cert_{c}"] = weight * ev[f"cert_{c}"]
+    channel = _column_of(ev["channel"].astype(object), vocab.channels)
+    for ch in vocab.channels:
+        ev[f"n_channel_{ch}"] = (channel == ch).astype("int64")
     ev["n_events"] = 1
     ev["purchase_time"] = ev["event_time"].where(ev["n_purchase"] == 1)
     return ev
@@ -204,7 +304,17 @@ def _event_frame(resolved: pd.DataFrame, catalog: pd.DataFrame) -> pd.DataFrame:
 
 # --- customer_activity ----------------------------------------------------------------------
 
-CUSTOMER_ACTIVITY_FIELDS = (
+def customer_activity_fields(vocab: Vocabulary) -> tuple[Field, ...]:
+    return _CUSTOMER_ACTIVITY_FIXED + (
+        *(Field(f"share_{ch}", "float64", f"Share of the customer's interactions in the channel {vocab.label(ch)}.") for ch in vocab.channels),
+        *(Field(f"affinity_{c}", "float64", f"Share of the customer's interest that went to the category {vocab.label(c)}.") for c in vocab.categories),
+        Field("affinity_certified", "float64", "Share of the customer's interest that went to certified products."),
+        *(Field(f"affinity_cert_{c}", "float64", f"Share of the customer's interest that went to {vocab.label(c)}-certified products.")
+          for c in vocab.certifications),
+    )
+
+
+_CUSTOMER_ACTIVITY_FIXED = (
     Field("last_event_time", "timestamp", "When the customer last browsed, wishlisted, bought or returned."),
     Field("last_purchase_time", "timestamp", "When the customer last bought something."),
     Field("events_total", "int64", "All interactions so far (browsing, wishlist, purchases, returns)."),
@@ -215,19 +325,15 @@ CUSTOMER_ACTIVITY_FIELDS = (
     Field("usual_price_band", "string", "Price band of what the customer usually buys: budget, mid or premium."),
     Field("return_rate", "float64", "Share of purchases the customer sent back."),
     Field("wishlist_to_purchase_rate", "float64", "Share of wishlisted items the customer later bought."),
-    *(Field(f"share_{ch}", "float64", f"Share of the customer's interactions in the {ch}.") for ch in CHANNELS),
-    *(Field(f"affinity_{c}", "float64", f"Share of the customer's interest that went to {c}.") for c in CATEGORIES),
-    Field("affinity_certified", "float64", "Share of the customer's interest that went to certified products."),
-    *(Field(f"affinity_cert_{slug}", "float64", f"Share of the customer's interest that went to {cert}-certified products.") for cert, slug in CERTIFICATIONS.items()),
 )
 
 
-def compute_customer_activity(events: pd.DataFrame, params: dict) -> pd.DataFrame:
+def compute_customer_activity(events: pd.DataFrame, params: dict, vocab: Vocabulary) -> pd.DataFrame:
     """Weekly rows of customer behaviour from events strictly before each row's timestamp."""
     weeks = int(params["recent_weeks"])
-    interest_cols = [f"w_cat_{c}" for c in CATEGORIES] + ["w_certified"] + [f"w_cert_{s}" for s in CERTIFICATIONS.values()]
+    interest_cols = [f"w_cat_{c}" for c in vocab.categories] + ["w_certified"] + [f"w_cert_{s}" for s in vocab.certifications]
     sums = ["n_events", "n_wishlist", "n_purchase", "n_return", "n_purchase_after_wish", "spend_eur", "price_paid_sum",
-            "interest_weight", *[f"n_channel_{ch}" for ch in CHANNELS], *interest_cols]
+            "interest_weight", *[f"n_channel_{ch}" for ch in vocab.channels], *interest_cols]
     agg = _weekly_rolling(events, "customer_id", sums, ["event_time", "purchase_time"], {"purchases_recent": ("n_purchase", weeks)})
     out = pd.DataFrame({"customer_id": agg["customer_id"].astype(str)})
     out["last_event_time"] = agg["event_time"].astype("datetime64[us]")
@@ -241,14 +347,14 @@ def compute_customer_activity(events: pd.DataFrame, params: dict) -> pd.DataFram
     out["usual_price_band"] = price_band(out["mean_price_paid_eur"], params["price_band_thresholds_eur"])
     out["return_rate"] = (agg["n_return"] / bought).round(6)
     out["wishlist_to_purchase_rate"] = (agg["n_purchase_after_wish"] / agg["n_wishlist"].where(agg["n_wishlist"] > 0)).round(6)
-    for ch in CHANNELS:
+    for ch in vocab.channels:
         out[f"share_{ch}"] = (agg[f"n_channel_{ch}"] / agg["n_events"]).round(6)
     interest = agg["interest_weight"].where(agg["interest_weight"] > 0)
-    for c in CATEGORIES:
+    for c in vocab.categories:
         out[f"affinity_{c}"] = (agg[f"w_cat_{c}"] / interest).round(6)
     out["affinity_certified"] = (agg["w_certified"] / interest).round(6)
-    for slug in CERTIFICATIONS.values():
-        out[f"affinity_cert_{slug}"] = (agg[f"w_cert_{slug}"] / interest).round(6)
+    for c in vocab.certifications:
+        out[f"affinity_cert_{c}"] = (agg[f"w_cert_{c}"] / interest).round(6)
     return _with_timestamps(out, week_end(agg["week"]))
 
 
@@ -299,7 +405,7 @@ ON_DEMAND_FEATURES = (
     OnDemandFeature("tenure_days", "Days since the customer signed up.", ("customer_profile:signup_date",)),
     OnDemandFeature("season_age_days", "Days the product has been on sale.", ("product_catalog:sale_start",)),
     OnDemandFeature("category_affinity", "How much of the customer's interest went to this product's category.",
-                    ("product_catalog:category", *(f"customer_activity:affinity_{c}" for c in CATEGORIES))),
+                    ("product_catalog:category", "customer_activity:affinity_<category>")),
     OnDemandFeature("certified_match", "Customer's interest in certified products, if this product is certified (else 0).",
                     ("product_catalog:n_certifications", "customer_activity:affinity_certified")),
     OnDemandFeature("price_fit", "How far the product's price is from what the customer usually pays (log ratio, 0 = same).",
@@ -324,8 +430,10 @@ def _rowwise_cosine(a: pd.Series, b: pd.Series) -> np.ndarray:
     return out
 
 
-def add_on_demand_features(frame: pd.DataFrame, spine_timestamp: str = "event_timestamp") -> pd.DataFrame:
-    """Compute the on-demand features from retrieved columns and the spine time."""
+def add_on_demand_features(frame: pd.DataFrame, spine_timestamp: str = "event_timestamp",
+                           vocab: Vocabulary | None = None) -> pd.DataFrame:
+    """Compute the on-demand features from retrieved columns and the spine time (``vocab``: the
+    store's vocabulary; without it, none of the category affinity columns is used)."""
     t = frame[spine_timestamp]
     days = lambda col: (t - frame[col]).dt.total_seconds() / 86400  # noqa: E731
     out = frame.copy()
@@ -334,9 +442,12 @@ def add_on_demand_features(frame: pd.DataFrame, spine_timestamp: str = "event_ti
     out["tenure_days"] = days("signup_date").round(4)
     out["season_age_days"] = days("sale_start").round(4)
     affinity = np.full(len(frame), np.nan)
-    for c in CATEGORIES:
-        hit = (frame["category"] == c).fillna(False).to_numpy(dtype=bool)
-        affinity[hit] = frame.loc[hit, f"affinity_{c}"].to_numpy(dtype=float)
+    if vocab is not None and "category" in frame:
+        column = category_column(frame["category"].astype(object), vocab)
+        for c in vocab.categories:
+            if f"affinity_{c}" in frame:
+                hit = (column == c).fillna(False).to_numpy(dtype=bool)
+                affinity[hit] = frame.loc[hit, f"affinity_{c}"].to_numpy(dtype=float)
     out["category_affinity"] = affinity
     out["certified_match"] = frame["affinity_certified"].astype(float) * (frame["n_certifications"].astype(float) > 0)
     out["price_fit"] = np.log(frame["price_eur"].astype(float) / frame["mean_price_paid_eur"].astype(float)).abs().round(6)
@@ -350,8 +461,10 @@ def add_on_demand_features(frame: pd.DataFrame, spine_timestamp: str = "event_ti
 
 # --- the views and building them ------------------------------------------------------------
 
-def feature_views(params: dict) -> dict[str, FeatureView]:
-    """The tabular feature views; their versions follow from schema, code and parameters."""
+def feature_views(params: dict, vocab: Vocabulary) -> dict[str, FeatureView]:
+    """The tabular feature views; their versions follow from schema, code, parameters and the
+    vocabulary derived from the data."""
+    words = vocab.as_dict()
     return {
         "customer_profile": FeatureView(
             "customer_profile", (CUSTOMER,), CUSTOMER_PROFILE_FIELDS, source_stage=SOURCE_STAGE,
@@ -359,17 +472,18 @@ def feature_views(params: dict) -> dict[str, FeatureView]:
             definition={"code": code_fingerprint(compute_customer_profile), "params": {}},
         ),
         "customer_activity": FeatureView(
-            "customer_activity", (CUSTOMER,), CUSTOMER_ACTIVITY_FIELDS, source_stage=SOURCE_STAGE,
+            "customer_activity", (CUSTOMER,), customer_activity_fields(vocab), source_stage=SOURCE_STAGE,
             description="Customer behaviour from all events before the row's week end (weekly).",
             definition={"code": [code_fingerprint(compute_customer_activity), code_fingerprint(_event_frame),
                                  code_fingerprint(_weekly_rolling)],
-                        "params": {k: params[k] for k in ("recent_weeks", "price_band_thresholds_eur")}},
+                        "params": {**{k: params[k] for k in ("recent_weeks", "price_band_thresholds_eur")}, "vocabulary": words}},
         ),
         "product_catalog": FeatureView(
-            "product_catalog", (PRODUCT_VERSION,), PRODUCT_CATALOG_FIELDS, source_stage=SOURCE_STAGE,
+            "product_catalog", (PRODUCT_VERSION,), product_catalog_fields(vocab), source_stage=SOURCE_STAGE,
             description="Product version attributes, known from the first day on sale.",
             definition={"code": code_fingerprint(compute_product_catalog),
-                        "params": {"price_band_thresholds_eur": params["price_band_thresholds_eur"]}},
+                        "params": {"price_band_thresholds_eur": params["price_band_thresholds_eur"],
+                                   "certifications": words["certifications"]}},
         ),
         "product_activity": FeatureView(
             "product_activity", (PRODUCT_VERSION,), PRODUCT_ACTIVITY_FIELDS, source_stage=SOURCE_STAGE,
@@ -381,13 +495,22 @@ def feature_views(params: dict) -> dict[str, FeatureView]:
     }
 
 
-def compute_all(resolved: pd.DataFrame, products: pd.DataFrame, customers: pd.DataFrame, params: dict) -> dict[str, pd.DataFrame]:
+def vocabulary_for(resolved: pd.DataFrame, products: pd.DataFrame, params: dict) -> Vocabulary:
+    """The vocabulary of a build: from data before ``params["cutoff"]`` (absent: all data)."""
+    cutoff = params.get("cutoff")
+    return derive_vocabulary(products, resolved, None if cutoff is None else pd.Timestamp(cutoff),
+                             int(params.get("vocabulary_size", DEFAULT_VOCABULARY_SIZE)))
+
+
+def compute_all(resolved: pd.DataFrame, products: pd.DataFrame, customers: pd.DataFrame, params: dict,
+                vocab: Vocabulary | None = None) -> dict[str, pd.DataFrame]:
     """Every tabular view's rows, from resolved transactions and the catalogue."""
-    catalog = compute_product_catalog(products, params["price_band_thresholds_eur"])
-    events = _event_frame(resolved, catalog)
+    vocab = vocab or vocabulary_for(resolved, products, params)
+    catalog = compute_product_catalog(products, params["price_band_thresholds_eur"], vocab)
+    events = _event_frame(resolved, catalog, vocab)
     return {
         "customer_profile": compute_customer_profile(customers),
-        "customer_activity": compute_customer_activity(events, params),
+        "customer_activity": compute_customer_activity(events, params, vocab),
         "product_catalog": catalog,
         "product_activity": compute_product_activity(events, params),
     }
@@ -396,8 +519,9 @@ def compute_all(resolved: pd.DataFrame, products: pd.DataFrame, customers: pd.Da
 def build_tabular_store(store: FeatureStore, resolved: pd.DataFrame, products: pd.DataFrame,
                         customers: pd.DataFrame, params: dict) -> dict[str, str]:
     """Compute and write every tabular view; returns view -> version written."""
-    views = feature_views(params)
-    frames = compute_all(resolved, products, customers, params)
+    vocab = vocabulary_for(resolved, products, params)
+    views = feature_views(params, vocab)
+    frames = compute_all(resolved, products, customers, params, vocab)
     return {name: store.write(views[name], frames[name]) for name in views}
 
 
@@ -428,7 +552,8 @@ def retrieve(stores: FeatureStore | list[FeatureStore], spine: pd.DataFrame, vie
     missing = [v for v in views if not any(view_of(v) in s.list_views() for s in stores)]
     if missing:
         raise KeyError(f"feature views {missing} are in none of the stores {[str(s.root) for s in stores]}")
-    return add_on_demand_features(frame, spine_timestamp)
+    vocab = next((vocabulary_of(s) for s in stores if "customer_activity" in s.list_views()), None)
+    return add_on_demand_features(frame, spine_timestamp, vocab)
 
 
 # --- reading the registry for people ----------------------------------------------------------
@@ -474,7 +599,8 @@ def training_side_check(store: FeatureStore, cutoff: pd.Timestamp) -> pd.DataFra
         checks.append({
             "view": name, "rows_up_to_cutoff": len(reachable), "newest_row": reachable["event_timestamp"].max(),
             "newest_event_summarised": newest_event,
-            "ok": bool(reachable["event_timestamp"].max() <= cutoff and (pd.isna(newest_event) or newest_event < cutoff)),
+            "ok": bool(reachable.empty or (reachable["event_timestamp"].max() <= cutoff
+                                           and (pd.isna(newest_event) or newest_event < cutoff))),
         })
     return pd.DataFrame(checks)
 

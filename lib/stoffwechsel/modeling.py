@@ -15,7 +15,13 @@ Returns do not make a purchase negative: a purchase shows the recommendation fou
 and return rates are monitored separately (documented in ``docs/evaluation.md``).
 
 Training spines lie before the cutoff with their label windows ending by the cutoff, so nothing
-on the training side sees the test window.
+on the training side sees the test window. The dates come from the calendar
+(:mod:`stoffwechsel.timeline`).
+
+Degrading with a reason: a feature that is missing for every training row (e.g. conversion and
+wishlist rates where the shop logs purchases only) is left out of the model with a note
+(:attr:`Ranker.notes`), never handed to the learner; no training moment, no purchase in the
+training windows or in the test window stop the stage with a one-line :class:`StageStop`.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from stoffwechsel import features
+from stoffwechsel.errors import StageStop
 from stoffwechsel.store import FeatureStore
 
 ID_COLUMNS = ("customer_id", "product_key", "event_timestamp")
@@ -72,17 +79,21 @@ def generate_candidates(stores: Stores, events: pd.DataFrame, customers: pd.Inde
                                "product_key": np.tile(top, len(customers)), "source": "popular"}))
 
     spine = pd.DataFrame({"customer_id": customers.to_numpy(), "event_timestamp": t})
-    aff_cols = [f"affinity_{c}" for c in features.CATEGORIES]
-    prof = stores.tabular.get_historical_features(spine, [f"customer_activity:{c}" for c in aff_cols])
-    aff = prof[aff_cols].astype(float).fillna(0).to_numpy()
-    fav = np.argsort(-aff, axis=1, kind="stable")[:, :2]
-    ranked = live.assign(r=live.groupby("category").cumcount())
-    ranked = ranked[ranked["r"] < per_source // 2]
-    for j in range(2):
-        fav_cat = pd.DataFrame({"customer_id": customers.to_numpy(), "category": np.array(features.CATEGORIES)[fav[:, j]],
-                                "has": aff[np.arange(len(aff)), fav[:, j]] > 0})
-        merged = fav_cat[fav_cat["has"]].merge(ranked[["category", "product_key"]], on="category")
-        parts.append(merged[["customer_id", "product_key"]].assign(source="category popular"))
+    vocab = features.vocabulary_of(stores.tabular)
+    categories = [c for c in vocab.categories if c != features.OTHER]  # "other" pools many categories: no favourite
+    if categories:
+        aff_cols = [f"affinity_{c}" for c in categories]
+        prof = stores.tabular.get_historical_features(spine, [f"customer_activity:{c}" for c in aff_cols])
+        aff = prof[aff_cols].astype(float).fillna(0).to_numpy()
+        fav = np.argsort(-aff, axis=1, kind="stable")[:, :2]
+        column = features.category_column(live["category"].astype(object), vocab)
+        ranked = live.assign(category=column, r=live.assign(c=column).groupby("c", dropna=False).cumcount())
+        ranked = ranked[ranked["r"] < per_source // 2]
+        for j in range(min(2, len(categories))):
+            fav_cat = pd.DataFrame({"customer_id": customers.to_numpy(), "category": np.array(categories)[fav[:, j]],
+                                    "has": aff[np.arange(len(aff)), fav[:, j]] > 0})
+            merged = fav_cat[fav_cat["has"]].merge(ranked[["category", "product_key"]], on="category")
+            parts.append(merged[["customer_id", "product_key"]].assign(source="category popular"))
 
     taste = stores.embedding.get_historical_features(spine, ["customer_taste:taste_all"])
     known = taste["taste_all"].notna().to_numpy()
@@ -123,8 +134,8 @@ def active_customers(events: pd.DataFrame, t: pd.Timestamp, lookback_weeks: int)
 # --- training sets ------------------------------------------------------------------------------
 
 def training_spines(cutoff: pd.Timestamp, params: dict) -> list[pd.Timestamp]:
-    """Spine times every ``spine_every_weeks`` from ``train_start``, with label windows ending
-    by the cutoff."""
+    """Spine times every ``spine_every_weeks`` from ``train_start`` (the calendar's first training
+    moment), with label windows ending by the cutoff."""
     horizon = pd.Timedelta(weeks=int(params["horizon_weeks"]))
     times = pd.date_range(pd.Timestamp(params["train_start"]), cutoff - horizon, freq=f"{int(params['spine_every_weeks'])}W-MON")
     return [pd.Timestamp(t) for t in times]
@@ -139,7 +150,11 @@ def build_training_set(stores: Stores, events: pd.DataFrame, cutoff: pd.Timestam
     rng = np.random.default_rng(int(params["seed"]))
     cap = int(params.get("max_customers_per_spine") or 0)
     frames = []
-    for i, t in enumerate(training_spines(cutoff, params)):
+    spines = training_spines(cutoff, params)
+    if not spines:
+        raise StageStop(f"too little history: no training moment from {pd.Timestamp(params['train_start']):%Y-%m-%d} "
+                        f"has its {int(params['horizon_weeks'])} weeks of outcomes before the cutoff {cutoff:%Y-%m-%d}")
+    for i, t in enumerate(spines):
         if t + horizon > cutoff:
             raise ValueError(f"training spine {t} has a label window past the cutoff {cutoff}")
         customers = active_customers(events, t, int(params["lookback_weeks"]))
@@ -151,6 +166,10 @@ def build_training_set(stores: Stores, events: pd.DataFrame, cutoff: pd.Timestam
         keep = (cands["label"] == 1) | (rng.random(len(cands)) < float(params["negative_share"]))
         frames.append(cands[keep])
     spine = pd.concat(frames, ignore_index=True)
+    if len(spine) == 0 or int(spine["label"].sum()) == 0:
+        raise StageStop(f"no purchases to learn from: training needs purchases by active customers within {int(params['horizon_weeks'])} "
+                        f"weeks of a training moment ({len(spines)} moments from {spines[0]:%Y-%m-%d}), the data has "
+                        f"{len(spine)} candidate pairs and none of them was bought")
     return features.retrieve(stores.all, spine, features.COMBINED_SERVICE)
 
 
@@ -174,6 +193,7 @@ class Ranker:
     columns: list[str]
     categories: dict[str, list]
     model: object
+    notes: tuple[str, ...] = ()  # features left out, and why
 
     def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
         x = pd.DataFrame(index=frame.index)
@@ -194,10 +214,16 @@ def train_ranker(train: pd.DataFrame, feature_set: str, params: dict) -> Ranker:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     cols = feature_columns(train, feature_set)
+    empty = [c for c in cols if train[c].isna().all()]
+    notes = tuple(f"{c}: missing for every training row (the data has no events it is built from), left out of the model"
+                  for c in empty)
+    cols = [c for c in cols if c not in empty]
+    if not cols:
+        raise StageStop(f"no features: every feature of the {feature_set} set is missing for every training row")
     cats = {c: sorted(train[c].dropna().astype(object).astype(str).unique().tolist()) if c not in EMBEDDING_CATEGORICAL
             else sorted(train[c].dropna().astype(int).unique().tolist())
             for c in cols if c in CATEGORICAL or c in EMBEDDING_CATEGORICAL}
-    ranker = Ranker(feature_set, cols, cats, None)
+    ranker = Ranker(feature_set, cols, cats, None, notes)
     x = ranker.matrix(train)
     model = HistGradientBoostingClassifier(
         max_iter=int(params["max_iter"]), learning_rate=float(params["learning_rate"]),
@@ -252,6 +278,9 @@ def evaluate(stores: Stores, events: pd.DataFrame, cutoff: pd.Timestamp, rankers
     bought = events[(events["event_type"] == "purchase") & (events["event_time"] >= cutoff) & (events["event_time"] < end)]
     truth = bought[["customer_id", "product_key"]].drop_duplicates().reset_index(drop=True)
     customers = pd.Index(sorted(truth["customer_id"].unique()), name="customer_id")
+    if customers.empty:
+        raise StageStop(f"no purchases in the test window: evaluation needs purchases from {cutoff:%Y-%m-%d} to {end:%Y-%m-%d}, "
+                        f"the data has none")
     cands = generate_candidates(stores, events, customers, cutoff, int(params["candidates_per_source"]))
     frame = features.retrieve(stores.all, cands, features.COMBINED_SERVICE)
     k_max = max(params["ks"])
@@ -265,18 +294,30 @@ def evaluate(stores: Stores, events: pd.DataFrame, cutoff: pd.Timestamp, rankers
 
 # --- results for people and for DVC -----------------------------------------------------------
 
+#: the metric that picks the best baseline (the one the pages lead with)
+BASELINE_CHOSEN_BY = "hit_rate@10"
+
+
+def best_baseline(intervals: pd.DataFrame, metric: str = BASELINE_CHOSEN_BY) -> str:
+    """The baseline with the highest value of ``metric`` (ties: the order of BASELINES)."""
+    values = intervals[intervals["metric"] == metric].set_index("model")["value"]
+    return max(BASELINES, key=lambda b: (values.get(b, float("-inf")), -BASELINES.index(b)))
+
+
 def results(ev: Evaluation, segments: pd.DataFrame, params: dict) -> dict[str, pd.DataFrame]:
-    """Bootstrap intervals per model, the paired difference combined - tabular, and per-segment
-    metrics of both feature sets."""
+    """Bootstrap intervals per model, the paired differences combined - tabular and combined -
+    each baseline (the same customer resamples), and per-segment metrics of both feature sets."""
     from stoffwechsel import evaluation
 
     n_boot, seed = int(params["n_boot"]), int(params["seed"])
     cis = pd.concat([evaluation.bootstrap_ci(pc, n_boot=n_boot, seed=seed).assign(model=name) for name, pc in ev.per_customer.items()],
                     ignore_index=True)
     paired = evaluation.paired_bootstrap_diff(ev.per_customer["tabular"], ev.per_customer["combined"], n_boot=n_boot, seed=seed)
+    vs_baselines = pd.concat([evaluation.paired_bootstrap_diff(ev.per_customer[b], ev.per_customer["combined"], n_boot=n_boot, seed=seed)
+                              .assign(baseline=b) for b in BASELINES if b in ev.per_customer], ignore_index=True)
     seg = pd.concat([evaluation.segment_metrics(ev.per_customer[m], segments, min_customers=int(params["min_customers"]),
                                                 n_boot=n_boot, seed=seed).assign(model=m) for m in FEATURE_SETS], ignore_index=True)
-    return {"intervals": cis, "paired": paired, "segments": seg}
+    return {"intervals": cis, "paired": paired, "paired_baselines": vs_baselines, "segments": seg}
 
 
 def customer_segments(stores: Stores, customers: pd.Index, t: pd.Timestamp, known_at: pd.Timestamp,
@@ -305,6 +346,13 @@ def dvc_metrics(ev: Evaluation, res: dict[str, pd.DataFrame], params: dict) -> d
               for _, row in res["paired"].iterrows()}
     better = sorted(m for m, v in paired.items() if v["combined_better"])
     worse = sorted(m for m, v in paired.items() if v["tabular_better"])
+    best = best_baseline(res["intervals"])
+    vs = res["paired_baselines"]
+    vs_best = {row["metric"]: {"diff": r(row["diff"]), "low": r(row["low"]), "high": r(row["high"]),
+                               "combined_better": bool(row["b_better"]), "baseline_better": bool(row["a_better"])}
+               for _, row in vs[vs["baseline"] == best].iterrows()}
+    baselines_win = {m: sorted(g.loc[g["a_better"], "baseline"]) for m, g in vs.groupby("metric") if g["a_better"].any()}
+    claim = honest_claim(better, worse, best, vs_best)
     return {
         "evaluated_customers": int(len(ev.customers)),
         "denominator": "customers with at least one purchase in the test window (precision counts all of them; "
@@ -313,11 +361,33 @@ def dvc_metrics(ev: Evaluation, res: dict[str, pd.DataFrame], params: dict) -> d
         "candidate_recall": ev.candidate_recall,
         "models": models,
         "combined_minus_tabular": paired,
-        "claim": {"combined_beats_tabular_on": better, "tabular_beats_combined_on": worse,
-                  "statement": (f"Tabular + embedding features beat tabular-only on {', '.join(better)} "
-                                f"(paired 95% bootstrap intervals exclude 0)." if better else
-                                "No metric shows tabular + embedding features beating tabular-only (every paired interval contains 0 or favours tabular).")},
+        "best_baseline": {"name": best, "chosen_by": BASELINE_CHOSEN_BY},
+        "combined_minus_best_baseline": vs_best,
+        "baselines_beating_combined": dict(sorted(baselines_win.items())),
+        "claim": claim,
     }
+
+
+def honest_claim(better: list[str], worse: list[str], best: str, vs_best: dict) -> dict:
+    """The claim about the combined model against tabular-only AND against the best baseline,
+    each from its paired 95% interval; where the baseline wins, the statement says so first."""
+    beats_base = sorted(m for m, v in vs_best.items() if v["combined_better"])
+    base_wins = sorted(m for m, v in vs_best.items() if v["baseline_better"])
+    parts = []
+    if base_wins:
+        parts.append(f"The best baseline ({best}) beats the combined model on {', '.join(base_wins)}.")
+    parts.append(f"Tabular + embedding features beat tabular-only on {', '.join(better)}." if better else
+                 "No metric shows tabular + embedding features beating tabular-only.")
+    if worse:
+        parts.append(f"Tabular-only beats tabular + embedding features on {', '.join(worse)}.")
+    if beats_base:
+        parts.append(f"The combined model beats the best baseline ({best}) on {', '.join(beats_base)}.")
+    elif not base_wins:
+        parts.append(f"No metric shows a difference between the combined model and the best baseline ({best}).")
+    parts.append("(Paired 95% bootstrap intervals of the differences; elsewhere they contain 0.)")
+    return {"combined_beats_tabular_on": better, "tabular_beats_combined_on": worse, "best_baseline": best,
+            "combined_beats_best_baseline_on": beats_base, "best_baseline_beats_combined_on": base_wins,
+            "statement": " ".join(parts)}
 
 
 def plot_metric_vs_k(tidy: pd.DataFrame, metric: str, label: str):

@@ -1101,6 +1101,12 @@ def window_metrics(prep: Prepared, curves: dict[str, DelayCurve], params: Monito
 def run_monitoring(materials, params: MonitorParams | dict | None = None) -> MonitoringResult:
     """Monitor the production recommendations of ``materials`` (anything with ``recommendations``,
     ``customers`` and ``products`` frames typed as by :func:`stoffwechsel.contract.load_materials`)."""
+    if len(materials.recommendations) == 0:
+        from stoffwechsel.errors import StageStop
+
+        raise StageStop("no recommendation log: monitoring needs the production recommendations "
+                        "(production-recommendations-sample.csv with served recommendations and their outcomes), "
+                        "the file has no accepted rows")
     params = params if isinstance(params, MonitorParams) else MonitorParams.from_dict(params)
     if params.inject_enabled:
         recs = inject_shift(materials.recommendations, materials.customers, params.inject_column, params.inject_value,

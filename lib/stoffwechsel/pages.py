@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import html
 import json
+import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -19,13 +21,35 @@ def read_json(relative: str) -> dict:
     return json.loads((config.ROOT / relative).read_text(encoding="utf-8"))
 
 
+def number(value: object, digits: int = 3) -> str:
+    """A number for owners: thousands separators, never scientific notation (``3,900``, not
+    ``3.9e+03``); whole numbers without decimals, others to ``digits`` significant digits (at most
+    6 decimals); missing as empty."""
+    if value is None or isinstance(value, bool) or (isinstance(value, float) and math.isnan(value)):
+        return "" if not isinstance(value, bool) else str(value)
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(v):
+        return ""
+    if v.is_integer():
+        return f"{int(v):,}"
+    places = min(6, max(0, digits - 1 - math.floor(math.log10(abs(v)))))
+    return f"{v:,.{places}f}"
+
+
 def table(frame: pd.DataFrame, headers: dict[str, str] | None = None, percent: tuple[str, ...] = (), digits: int = 3) -> str:
-    """An HTML table with business headers; percentages formatted, no index."""
+    """An HTML table with business headers; percentages and numbers formatted (:func:`number`),
+    no index."""
     shown = frame.copy()
-    for col in percent:
-        shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
+    for col in shown.columns:
+        if col in percent:
+            shown[col] = shown[col].map(lambda v: "" if pd.isna(v) else f"{v:.0%}")
+        elif pd.api.types.is_numeric_dtype(shown[col]) and not pd.api.types.is_bool_dtype(shown[col]):
+            shown[col] = shown[col].map(lambda v: number(v, digits))
     shown = shown.rename(columns=headers or {})
-    return shown.to_html(index=False, border=0, classes="table", float_format=lambda v: f"{v:.{digits}g}", na_rep="")
+    return shown.to_html(index=False, border=0, classes="table", na_rep="")
 
 
 def for_analysts(content: str, summary: str = "For analysts: technical names and exact numbers") -> str:
@@ -33,9 +57,37 @@ def for_analysts(content: str, summary: str = "For analysts: technical names and
     return f'<details class="{ANALYST_CLASS}"><summary>{html.escape(summary)}</summary>{content}</details>'
 
 
+#: the data contract's and the resolve stage's reasons, in business words: (pattern on the raw
+#: reason, words); the first match wins. Grouped, so one line per kind of problem.
+REASON_WORDS = (
+    (r"no version of product_id on sale", "product was not on sale on that day"),
+    (r"return_of refers to a purchase", "return of a purchase that could not be matched"),
+    (r"return without return_of|return_of given", "return not linked to its purchase"),
+    (r"not a timestamp|not a date|skipped by|daylight", "date or time unreadable"),
+    (r"required value is empty|empty", "required value missing"),
+    (r"duplicate|twice|more than once", "listed more than once"),
+    (r"unknown (product|customer|event)|not in (products|customers)|refers to", "refers to something not in the other files"),
+    (r"unknown value|allowed:|unknown certification", "value outside the agreed list"),
+    (r"description", "product description too short or too long"),
+    (r"not a number|not an integer|decimals|must be [<>]=?|must be 1", "number out of range or unreadable"),
+    (r"before|after|more than .* after|window", "dates in an impossible order"),
+    (r"status", "outcome status contradicts its dates"),
+    (r"str_matches|pattern|does not match", "identifier in an unexpected form"),
+)
+
+
+def business_reason(reason: str) -> str:
+    """A raw quarantine reason in business words (grouped; unknown ones: 'other problem')."""
+    for pattern, words in REASON_WORDS:
+        if re.search(pattern, str(reason), re.IGNORECASE):
+            return words
+    return "other problem"
+
+
 def data_quality(root: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Rows read/accepted/set aside per file, set-aside rows by reason (counts only: the values
-    may hold customer numbers), and how reused article numbers were resolved."""
+    """Rows read/accepted/set aside per file, set-aside rows by reason in business words
+    (grouped; counts only: the values may hold customer numbers), and how reused article
+    numbers were resolved."""
     root = root or config.ROOT
     profile = json.loads((root / "reports/profile/profile.json").read_text())
     files = pd.DataFrame(profile["rows"]).T.reset_index().rename(columns={"index": "file"})
@@ -46,35 +98,61 @@ def data_quality(root: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame, 
             q = pd.read_csv(path, dtype=str, keep_default_na=False)
             if not q.empty:
                 file_col = q["file"] if "file" in q else "transactions.csv"
-                frames.append(pd.DataFrame({"file": file_col, "reason": q["reason"]}))
+                frames.append(pd.DataFrame({"file": file_col, "reason": q["reason"].map(business_reason)}))
     reasons = (pd.concat(frames).groupby(["file", "reason"]).size().rename("rows").reset_index()
+               .sort_values(["file", "rows", "reason"], ascending=[True, False, True], ignore_index=True)
                if frames else pd.DataFrame(columns=["file", "reason", "rows"]))
     resolution = json.loads((root / "reports/resolve/resolution.json").read_text())
     return files, reasons, resolution
 
 
+#: baselines in plain words (what a shop would show without a model)
+BASELINE_WORDS = {"popularity": "showing the most popular products", "category popularity":
+                  "showing the most popular products of each customer's favourite categories",
+                  "taste similarity": "showing the products closest to each customer's taste"}
+
+
+def _lists(metrics: list[str]) -> str:
+    """'hit_rate@5', 'ndcg@5' -> 'the top 5' (the list lengths the metrics are about)."""
+    ks = sorted({int(m.split("@")[1]) for m in metrics})
+    return "the top " + ", ".join(map(str, ks[:-1])) + (" and " if len(ks) > 1 else "") + str(ks[-1])
+
+
 def offline_result_sentences(evaluation: dict) -> list[str]:
-    """The offline comparison in plain words, with the 95% ranges."""
+    """The offline comparison in plain words, with the 95% ranges: the combined model against
+    tabular-only AND against the best simple rule; where a simple rule wins, it says so first."""
     m = evaluation["models"]
 
     def pct(model: str, metric: str) -> str:
         v = m[model][metric]
         return f"{v['value']:.0%} (range {v['low']:.0%} to {v['high']:.0%})"
 
-    better = evaluation["claim"]["combined_beats_tabular_on"]
-    ks = sorted({int(b.split("@")[1]) for b in better})
+    claim = evaluation["claim"]
+    better = claim["combined_beats_tabular_on"]
+    best = claim.get("best_baseline") or evaluation.get("best_baseline", {}).get("name", "popularity")
+    base_wins = claim.get("best_baseline_beats_combined_on", [])
+    beats_base = claim.get("combined_beats_best_baseline_on", [])
+    rule = BASELINE_WORDS.get(best, best)
     sentences = [
-        f"We replayed the {evaluation['evaluated_customers']} customers who bought something in the "
-        f"{evaluation['test_window']['weeks']} weeks after {evaluation['test_window']['start']}.",
+        f"We replayed the {number(evaluation['evaluated_customers'])} customers who bought something in the "
+        f"{number(evaluation['test_window']['weeks'])} weeks after {evaluation['test_window']['start']}.",
         f"For {pct('combined', 'hit_rate@10')} of them, the first 10 recommendations contained a product they then bought; "
-        f"without product descriptions {pct('tabular', 'hit_rate@10')}; showing the most popular products {pct('popularity', 'hit_rate@10')}.",
+        f"without product descriptions {pct('tabular', 'hit_rate@10')}; {rule} {pct(best, 'hit_rate@10')}.",
     ]
+    if base_wins:
+        sentences.append(f"A simple rule did better than our model: {rule} found more of what customers bought in "
+                         f"{_lists(base_wins)} (the difference's 95% range stays above zero).")
     if better:
         sentences.append(
-            f"Adding what product descriptions say made the top {', '.join(map(str, ks))} recommendations measurably better "
-            f"(the improvement's 95% range stays above zero); for longer lists the difference is within chance.")
+            f"Adding what product descriptions say made the recommendations measurably better than without them on at least one "
+            f"measure of {_lists(better)} (the improvement's 95% range stays above zero); elsewhere the difference is within chance.")
     else:
         sentences.append("Adding what product descriptions say did not make the recommendations measurably better.")
+    if beats_base:
+        sentences.append(f"Against the best simple rule ({rule}), our model was measurably better on at least one measure of "
+                         f"{_lists(beats_base)}.")
+    elif not base_wins:
+        sentences.append(f"Against the best simple rule ({rule}), our model was not measurably better or worse.")
     sentences.append(f"The candidate products cover {evaluation['candidate_recall']:.0%} of what customers bought; no ranking can find the rest.")
     return sentences
 

@@ -17,8 +17,9 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 EVENT_ORDER = ["browse", "wishlist", "purchase", "return"]
 
 
-def _day(ts: pd.Timestamp) -> str:
-    return ts.strftime("%Y-%m-%d")
+def _day(ts: pd.Timestamp) -> str | None:
+    """A day as YYYY-MM-DD; None where there is none (an empty file)."""
+    return None if pd.isna(ts) else ts.strftime("%Y-%m-%d")
 
 
 def version_overlaps(products: pd.DataFrame) -> pd.DataFrame:
@@ -65,6 +66,19 @@ def outcome_status(recs: pd.DataFrame) -> pd.DataFrame:
     return table.reindex(["yes", "no", "pending", "not_purchased"]).fillna(0).astype(int)
 
 
+def calendar_table(calendar) -> pd.DataFrame:
+    """The pipeline's calendar (:mod:`stoffwechsel.timeline`) for people: date, what it means,
+    where it comes from."""
+    d = calendar.as_dict()
+    return pd.DataFrame([
+        {"date": d["data"]["first_event"][:10], "what": "first event in the data", "from": "the data"},
+        {"date": d["train_start"], "what": "first training moment", "from": d["train_start_source"]},
+        {"date": d["cutoff"], "what": "cutoff: training sees only what happened before it", "from": d["cutoff_source"]},
+        {"date": d["test_end"], "what": f"end of the test window ({d['test_weeks']:g} weeks)", "from": d["cutoff_source"]},
+        {"date": d["data"]["last_event"][:10], "what": "last event in the data", "from": "the data"},
+    ])
+
+
 def key_figures(m: Materials) -> dict:
     """The machine-readable summary written to ``profile.json`` (plain types, deterministic)."""
     tx, recs, products, customers = m.transactions, m.recommendations, m.products, m.customers
@@ -99,9 +113,9 @@ def key_figures(m: Materials) -> dict:
         "production_recommendations": {
             "first_served": _day(recs["served_at"].min()),
             "last_served": _day(recs["served_at"].max()),
-            "export_time": recs["export_time"].iloc[0].isoformat(),
+            "export_time": recs["export_time"].iloc[0].isoformat() if len(recs) else None,
             "status": {outcome: {k: int(v) for k, v in status[outcome].items()} for outcome in status.columns},
-            "purchase_pending_share": round(float((recs["purchase_status"] == "pending").mean()), 4),
+            "purchase_pending_share": round(float((recs["purchase_status"] == "pending").mean()), 4) if len(recs) else None,
         },
         "quarantine": {
             "rows": int(quarantine[["file", "row"]].drop_duplicates().shape[0]),
