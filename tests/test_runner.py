@@ -39,3 +39,25 @@ def test_cell_label_prefers_the_first_comment_and_shortens():
     assert notebooks._cell_label("x = 1\n# what it does") == "what it does"
     assert notebooks._cell_label("\n# Build the training set\nbuild()") == "Build the training set"
     assert len(notebooks._cell_label("a" * 200)) == 60
+
+
+def test_kernels_started_side_by_side_do_not_share_sockets(tmp_path):
+    """The site's pages run two at a time in one folder: each IPC kernel needs its own sockets, or
+    one reads the other's messages ("Invalid Signature")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    papermill = notebooks.import_papermill()
+
+    def run(i: int) -> str:
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.cells = [nbformat.v4.new_code_cell(f"print({i} * 11)")]
+        nb.cells[0].id = "cell-00"
+        source, target = tmp_path / f"in{i}.ipynb", tmp_path / f"out{i}.ipynb"
+        nbformat.write(nb, source)
+        papermill.execute_notebook(str(source), str(target), kernel_name="python3", progress_bar=False, cwd=str(tmp_path),
+                                   kernel_manager_class=notebooks.kernel_manager_class())
+        return nbformat.read(target, as_version=4).cells[0].outputs[0]["text"]
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        assert list(pool.map(run, range(1, 4))) == ["11\n", "22\n", "33\n"]

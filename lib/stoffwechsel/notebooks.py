@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import yaml
@@ -84,14 +86,17 @@ def kernel_manager_class():
     """The kernel manager the runner uses: Jupyter's, over IPC sockets instead of TCP.
 
     A kernel on TCP warns "Kernel is running over TCP without encryption" at every start (six
-    times in ``verify``) and listens on loopback ports; over IPC it talks through sockets next to
-    its connection file in Jupyter's runtime folder, so there is nothing to warn about."""
+    times in ``verify``) and listens on loopback ports; over IPC each kernel talks through sockets
+    of its own in the temp folder, so there is nothing to warn about and nothing listens."""
     from jupyter_client.manager import AsyncKernelManager
 
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
             self.transport = "ipc"
+            # A socket path of its own: the default ("kernel-ipc-N" in the working folder) is shared
+            # by kernels started side by side (the site's pages), which then read each other's messages.
+            self.ip = os.path.join(tempfile.gettempdir(), f"stoffwechsel-kernel-{uuid.uuid4().hex[:12]}")
 
     return IPCKernelManager
 
