@@ -104,7 +104,7 @@ def kernel_manager_class():
 def _cell_label(source: str, width: int = 60) -> str:
     """A cell's first comment or first line, shortened: what a progress line names."""
     lines = [line.strip() for line in source.splitlines() if line.strip()]
-    comments = [line.lstrip("# ").strip() for line in lines if line.startswith("#")]
+    comments = [line.lstrip("# ").strip() for line in lines if line.startswith("#") and not line.startswith("#|")]
     text = comments[0] if comments else (lines[0] if lines else "(empty)")
     return text if len(text) <= width else text[: width - 1] + "…"
 
