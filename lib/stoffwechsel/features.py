@@ -130,7 +130,7 @@ def category_column(category: pd.Series, vocab: Vocabulary) -> pd.Series:
     """The affinity column slug of each product category under the vocabulary."""
     reserved = {"certified"}
     slugs = category.map(lambda v: slug(v) if isinstance(v, str) and v.strip() else None)
-    slugs = slugs.map(lambda c: f"cat_{c}" if c is not None and (c in reserved or c.startswith("cert_")) else c)
+    slugs = slugs.map(lambda c: f"cat_{c}" if isinstance(c, str) and (c in reserved or c.startswith("cert_")) else c)
     return slugs.where(slugs.isna() | slugs.isin(vocab.categories), OTHER if OTHER in vocab.categories else None)
 
 
@@ -177,7 +177,8 @@ CUSTOMER_PROFILE_FIELDS = (
     Field("preferred_channel", "string", "Channel the customer says they prefer: web shop, app or store."),
     Field("loyalty_tier", "string", "Loyalty programme tier (none, silver, gold)."),
     Field("segment", "string", "Marketing segment the customer belongs to."),
-    Field("sustainability_interest_level", "int64", "Stated interest in sustainability: 0 low, 1 medium, 2 high."),
+    Field("sustainability_interest_level", "float64",
+          "Stated interest in sustainability: 0 low, 1 medium, 2 high; missing where the shop records another value."),
     Field("signup_date", "timestamp", "Day the customer signed up (tenure is measured from it)."),
 )
 
@@ -185,7 +186,8 @@ CUSTOMER_PROFILE_FIELDS = (
 def compute_customer_profile(customers: pd.DataFrame) -> pd.DataFrame:
     """One row per customer, valid from the signup date."""
     df = customers[["customer_id", "age_band", "region", "preferred_channel", "loyalty_tier", "segment"]].copy()
-    df["sustainability_interest_level"] = customers["sustainability_interest"].map(INTEREST_LEVEL).astype("int64")
+    # an open vocabulary: a level the scale does not know (a real export's "unknown") is missing, not a crash
+    df["sustainability_interest_level"] = customers["sustainability_interest"].map(INTEREST_LEVEL).astype("float64")
     df["signup_date"] = customers["signup_date"].astype("datetime64[us]")
     return _with_timestamps(df, customers["signup_date"])
 

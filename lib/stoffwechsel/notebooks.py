@@ -40,10 +40,19 @@ def stage_sections(stage: str) -> list[str]:
 
 
 def stage_parameters(stage: str, params_file: Path | None = None) -> dict:
-    """Papermill parameters of a stage: the union of its declared params.yaml sections."""
+    """Papermill parameters of a stage: the union of its declared params.yaml sections, less the
+    data contract's settings in ``materials`` (``load_materials`` reads those itself, so the
+    notebooks' parameters cells do not repeat them and Papermill need not pass them)."""
+    import dataclasses
+
+    from stoffwechsel.contract import ContractSettings
+
+    contract = {f.name for f in dataclasses.fields(ContractSettings)}
     merged: dict = {}
     for section in stage_sections(stage):
         values = config.load_params(section, params_file)
+        if section == "materials":
+            values = {k: v for k, v in values.items() if k not in contract}
         clash = set(merged) & set(values)
         if clash:
             raise KeyError(f"params.yaml: sections of stage '{stage}' repeat the keys {sorted(clash)}")
