@@ -196,6 +196,18 @@ def verify_all(root: Path, cutoff: str, site_dir: Path, browser: dict | None) ->
             target_business_language(site_dir), target_readme(root)]
 
 
+def evidence_html(record: list[dict], limit: int = 3000):
+    """The analysts' block of the Verification page: each target's statement and its evidence as
+    JSON, every text escaped (the evidence quotes page text, which may hold the shop's values)."""
+    from stoffwechsel import pages
+    from stoffwechsel.html_safety import Markup
+
+    body = Markup("").join(pages.heading(f"{t['id']}. {t['statement']}")
+                           + pages.preformatted(json.dumps(t["evidence"], indent=1, ensure_ascii=False)[:limit])
+                           for t in record)
+    return pages.for_analysts(body, "For analysts: the evidence behind each target")
+
+
 def browser_check(index_html: Path) -> dict | None:
     """Open the dashboard in headless Chromium: console errors, and whether an alert is visible
     in the first viewport. None where no Chromium is installed."""
