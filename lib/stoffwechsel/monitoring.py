@@ -45,7 +45,7 @@ from scipy.spatial.distance import jensenshannon
 from .config import CUSTOMERS_FILE, PRODUCTS_FILE, RECOMMENDATIONS_FILE
 from .glossary import ALERT_METRICS, DRIFT_FEATURES, METRICS, SEGMENT_COLUMN_LABELS, technical_terms_in
 from .io import write_csv, write_json
-from .privacy import complement_safe, group_relations
+from .privacy import complement_safe, group_relations, withhold_ids
 
 __all__ = [
     "MonitorParams",
@@ -348,6 +348,9 @@ def prepare(materials, params: MonitorParams | dict | None = None, strict: bool 
         pd.MultiIndex.from_frame(recs[["product_id", "season"]]))
     if (ci < 0).any() or (pi < 0).any():
         raise ValueError("recommendations point at customers or product versions that are not in the materials")
+    # a customer id typed into a customer's attribute (region, age band, ...) never becomes a shown label
+    cust = cust.assign(**{col: withhold_ids(cust[col].astype(str), cust["customer_id"])
+                          for col in ("segment", "age_band", "region", "preferred_channel")})
     for col in ("segment", "age_band", "region", "preferred_channel"):
         r[col] = _categorical(cust[col].to_numpy(), ci)
     r["segment_x_age_band"] = _categorical((cust["segment"] + ", " + cust["age_band"]).to_numpy(), ci)
@@ -390,7 +393,8 @@ def prepare(materials, params: MonitorParams | dict | None = None, strict: bool 
     labels = prod["certifications"].where(prod["certifications"] != "", "none").str.get_dummies(sep="|")
     certs = ["none"] + sorted(c for c in labels.columns if c != "none")
     firsts = r.groupby("model_version")["served_at"].min().sort_values()
-    rollouts = [(v, t.normalize()) for v, t in firsts.iloc[1:].items()]
+    rollouts = [(withhold_ids(pd.Series([str(v)]), cust["customer_id"]).iloc[0], t.normalize())
+                for v, t in firsts.iloc[1:].items()]
     return Prepared(r, export, first_day, n_days, (first_day, ref_end), (cur_start, last_day), score_edges,
                     categories, certs, rollouts, labels[certs].to_numpy(float))
 

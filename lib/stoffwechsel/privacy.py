@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["Relation", "group_relations", "complement_safe", "derivable", "customer_ids_in", "withhold_ids",
-           "owner_safe_value", "WITHHELD", "PERSONAL_FILES", "PERSONAL_COLUMNS"]
+           "owner_safe_value", "id_pattern", "WITHHELD", "PERSONAL_FILES", "PERSONAL_COLUMNS"]
 
 WITHHELD = "(withheld: may be a customer number)"
 #: files whose cells can be personal data: their values never appear as examples on owner pages
@@ -165,14 +165,30 @@ def customer_ids_in(text: str, ids: Iterable[str]) -> list[str]:
     return sorted(found)
 
 
+#: purely numeric ids shorter than this are not looked for on the pages (a count such as "120"
+#: would match); they are still withheld from examples
+MIN_NUMERIC_ID_LENGTH = 5
+
+
+def id_pattern(ids: Iterable[str]) -> str | None:
+    """A regular expression matching any of the accepted customer ``ids`` as a whole token (for
+    :func:`stoffwechsel.site.customer_ids_report`); None when there is nothing to look for."""
+    wanted = sorted({str(i) for i in ids if str(i) and not (str(i).isdigit() and len(str(i)) < MIN_NUMERIC_ID_LENGTH)},
+                    key=len, reverse=True)
+    if not wanted:
+        return None
+    return r"(?<![\w.,-])(?:" + "|".join(re.escape(i) for i in wanted) + r")(?![\w-]|[.,]\d)"
+
+
 def withhold_ids(values: pd.Series, ids: Iterable[str]) -> pd.Series:
-    """``values`` with every value that is, or contains, an accepted customer id replaced by
-    :data:`WITHHELD`."""
-    ids = [str(i) for i in ids if str(i)]
-    if not ids:
+    """``values`` with every value that is, or holds, an accepted customer id replaced by
+    :data:`WITHHELD` (looked up once per distinct value)."""
+    ids = {str(i) for i in ids if str(i)}
+    if not ids or values.empty:
         return values
-    pattern = re.compile("|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True)))
-    return values.map(lambda v: WITHHELD if isinstance(v, str) and pattern.search(v) else v)
+    distinct = pd.Series(values.dropna().unique())
+    bad = {v for v in distinct if isinstance(v, str) and customer_ids_in(v, ids)}
+    return values.where(~values.isin(bad), WITHHELD) if bad else values
 
 
 def owner_safe_value(file: str, column: str, value: object, ids: Iterable[str] = ()) -> str | None:
