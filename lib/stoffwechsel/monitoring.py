@@ -45,6 +45,7 @@ from scipy.spatial.distance import jensenshannon
 from .config import CUSTOMERS_FILE, PRODUCTS_FILE, RECOMMENDATIONS_FILE
 from .glossary import ALERT_METRICS, DRIFT_FEATURES, METRICS, SEGMENT_COLUMN_LABELS, technical_terms_in
 from .io import write_csv, write_json
+from .privacy import complement_safe, group_relations, withhold_ids
 
 __all__ = [
     "MonitorParams",
@@ -298,10 +299,19 @@ class Prepared:
     cert_matrix: np.ndarray   # product version row x certification label (1 = carries it)
 
 
-def _season_key(season: pd.Series) -> np.ndarray:
-    """SS24 -> 48, AW24 -> 49, SS25 -> 50 ... (time order)."""
-    year = season.str[2:].astype(int).to_numpy()
-    return year * 2 + (season.str[:2] == "AW").to_numpy().astype(int)
+def _season_key(season: pd.Series, sale_start: pd.Series | None = None) -> np.ndarray:
+    """SS24 -> 48, AW24 -> 49, SS25 -> 50 ... (time order). A season outside the SS/AW + two
+    digits convention (the contract accepts it as a finding) gets the key of the season on sale
+    at the version's ``sale_start`` (without it: -1)."""
+    season = season.astype(str).reset_index(drop=True)
+    conventional = season.str.fullmatch(r"(SS|AW)[0-9]{2}").fillna(False).to_numpy()
+    year = pd.to_numeric(season.str[2:4].where(conventional), errors="coerce").fillna(0).to_numpy(np.int64)
+    key = year * 2 + (season.str[:2] == "AW").to_numpy().astype(int)
+    if conventional.all():
+        return key
+    fallback = (_current_season_key(pd.Series(pd.to_datetime(sale_start).to_numpy())) if sale_start is not None
+                else np.full(len(season), -1))
+    return np.where(conventional, key, fallback)
 
 
 def _current_season_key(ts: pd.Series) -> np.ndarray:
@@ -338,6 +348,9 @@ def prepare(materials, params: MonitorParams | dict | None = None, strict: bool 
         pd.MultiIndex.from_frame(recs[["product_id", "season"]]))
     if (ci < 0).any() or (pi < 0).any():
         raise ValueError("recommendations point at customers or product versions that are not in the materials")
+    # a customer id typed into a customer's attribute (region, age band, ...) never becomes a shown label
+    cust = cust.assign(**{col: withhold_ids(cust[col].astype(str), cust["customer_id"])
+                          for col in ("segment", "age_band", "region", "preferred_channel")})
     for col in ("segment", "age_band", "region", "preferred_channel"):
         r[col] = _categorical(cust[col].to_numpy(), ci)
     r["segment_x_age_band"] = _categorical((cust["segment"] + ", " + cust["age_band"]).to_numpy(), ci)
@@ -345,7 +358,7 @@ def prepare(materials, params: MonitorParams | dict | None = None, strict: bool 
     new = (r["served_at"].to_numpy() - signup) < np.timedelta64(params.new_customer_days, "D")
     r["customer_type"] = pd.Categorical.from_codes(np.where(new, 0, 1), categories=[NEW, RETURNING])
     r["all"] = pd.Categorical.from_codes(np.zeros(len(r), dtype=np.int64), categories=[ALL])
-    key = _season_key(prod["season"])
+    key = _season_key(prod["season"], prod["sale_start"] if "sale_start" in prod else None)
     reused = key > pd.Series(key).groupby(prod["product_id"].to_numpy()).transform("min").to_numpy()
     r["product_row"] = pi
     r["category"] = _categorical(prod["category"].to_numpy(), pi)
@@ -380,7 +393,8 @@ def prepare(materials, params: MonitorParams | dict | None = None, strict: bool 
     labels = prod["certifications"].where(prod["certifications"] != "", "none").str.get_dummies(sep="|")
     certs = ["none"] + sorted(c for c in labels.columns if c != "none")
     firsts = r.groupby("model_version")["served_at"].min().sort_values()
-    rollouts = [(v, t.normalize()) for v, t in firsts.iloc[1:].items()]
+    rollouts = [(withhold_ids(pd.Series([str(v)]), cust["customer_id"]).iloc[0], t.normalize())
+                for v, t in firsts.iloc[1:].items()]
     return Prepared(r, export, first_day, n_days, (first_day, ref_end), (cur_start, last_day), score_edges,
                     categories, certs, rollouts, labels[certs].to_numpy(float))
 
@@ -462,10 +476,16 @@ class Windows:
     drift_labels: dict[str, list[str]]
 
 
+def _data_days(prep: Prepared) -> np.ndarray:
+    """Sorted day indexes (from ``first_day``) on which recommendations were served."""
+    return np.unique(((prep.recs["day"] - prep.first_day).dt.days).to_numpy(np.int64))
+
+
 def _window_defs(prep: Prepared, kinds) -> pd.DataFrame:
     """The windows as day-index ranges: day, week (Mon-Sun), since (week w to the last day),
-    reference, current."""
-    days = np.arange(prep.n_days)
+    reference, current. Days and weeks only where recommendations were served, so a file that
+    spans decades (one early ``served_at``) costs what its data costs, not one row per empty day."""
+    days = _data_days(prep)
     start = prep.first_day
     ref_end = int((prep.reference[1] - start).days)
     cur_start = int((prep.current[0] - start).days)
@@ -473,7 +493,7 @@ def _window_defs(prep: Prepared, kinds) -> pd.DataFrame:
     defs = []
     if "day" in kinds:
         defs.append(pd.DataFrame({"period": "day", "a": days, "b": days}))
-    mondays = days[::7]
+    mondays = np.unique(days // 7) * 7
     if "week" in kinds:
         defs.append(pd.DataFrame({"period": "week", "a": mondays, "b": np.minimum(mondays + 6, last)}))
     if "since" in kinds:
@@ -493,6 +513,10 @@ def _aggregate(prep: Prepared, curves: dict[str, DelayCurve], kinds=("day", "wee
     defs = _window_defs(prep, kinds)
     rec_sums = _rec_sums(prep, curves)
     day_idx = ((r["day"] - prep.first_day).dt.days).to_numpy(np.int64)
+    # cells over the days with data only (compressed day axis): memory follows the data, not the span
+    data_days = _data_days(prep)
+    n_days = len(data_days)
+    data_day = np.searchsorted(data_days, day_idx)
     interp = {
         "click": _interp_columns(r["click_age"].to_numpy(float), r["click_open"].to_numpy(bool), GRIDS_S["click"]),
         "purchase": _interp_columns(r["purchase_age"].to_numpy(float), r["purchase_open"].to_numpy(bool),
@@ -507,19 +531,20 @@ def _aggregate(prep: Prepared, curves: dict[str, DelayCurve], kinds=("day", "wee
     dcodes = _drift_codes(prep)
     customer = pd.factorize(r["customer_id"])[0]
     # window x day membership (same for every grouping)
-    lengths = (defs["b"] - defs["a"] + 1).to_numpy()
-    win_of = np.repeat(np.arange(len(defs)), lengths)
-    day_of = np.concatenate([np.arange(a, b + 1) for a, b in zip(defs["a"], defs["b"])])
+    lo = np.searchsorted(data_days, defs["a"].to_numpy(), side="left")
+    hi = np.searchsorted(data_days, defs["b"].to_numpy(), side="right")
+    win_of = np.repeat(np.arange(len(defs)), hi - lo)
+    day_of = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)])
     frames, sums, hists, drifts = [], [], {k: [] for k in interp}, {k: [] for k in dcodes}
     for col in groupings:
         codes = r[col].cat.codes.to_numpy().astype(np.int64)
         values = np.asarray(r[col].cat.categories, dtype=object)
-        n_units, n_cells = len(values), len(values) * prep.n_days
-        cell = codes * prep.n_days + day_idx
+        n_units, n_cells = len(values), len(values) * n_days
+        cell = codes * n_days + data_day
         cell_sums = np.column_stack([_cell_sum(cell, n_cells, rec_sums[c]) for c in _SUMS])
         # membership matrix: (window, unit) rows x (unit, day) cells
         rows = (win_of[:, None] * n_units + np.arange(n_units)[None, :]).ravel()
-        cols = (np.arange(n_units)[None, :] * prep.n_days + day_of[:, None]).ravel()
+        cols = (np.arange(n_units)[None, :] * n_days + day_of[:, None]).ravel()
         member = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(defs) * n_units, n_cells))
         w_sums = member @ cell_sums
         keep = w_sums[:, 0] > 0
@@ -828,7 +853,7 @@ def describe_group(column: str, value: str) -> str:
     if column == "customer_type":
         return "new customers" if value == NEW else "returning customers"
     if column == "segment_x_age_band":
-        seg, age = str(value).split(", ")
+        seg, _, age = str(value).rpartition(", ")
         return f"{seg} aged {age}"
     return str(value)
 
@@ -903,9 +928,9 @@ def _alerts(cmp: pd.DataFrame, metrics: pd.DataFrame, prep: Prepared) -> list[di
     out = []
     for _, a in flagged.iterrows():
         message = _message(a, _hint(a, metrics, prep))
-        bad = technical_terms_in(message)
-        if bad:  # pragma: no cover - guarded by tests
-            raise AssertionError(f"alert message uses technical terms {bad}: {message}")
+        bad = technical_terms_in(_own_words(message, a, prep))
+        if bad:  # pragma: no cover - the package's own wording, guarded by tests
+            raise AssertionError(f"alert wording uses technical terms {bad}: {message}")
         out.append({
             "segment_column": a["segment_column"], "segment": a["segment"],
             "group": describe_group(a["segment_column"], a["segment"]),
@@ -919,6 +944,17 @@ def _alerts(cmp: pd.DataFrame, metrics: pd.DataFrame, prep: Prepared) -> list[di
             "severity": a["severity"], "message": message,
         })
     return out
+
+
+def _own_words(message: str, alert: pd.Series, prep: Prepared) -> str:
+    """The alert message without the client's texts in it (group names, model versions): only the
+    package's own wording is held to business language; a model version named
+    ``prod-2.4.0 CTR fix`` or a segment called ``null`` is the client's word, shown as is."""
+    client = {str(alert["segment"]), *str(alert["segment"]).split(", "), *(str(v) for v, _ in prep.rollouts)}
+    for text in sorted(client, key=len, reverse=True):
+        if text:
+            message = message.replace(text, " ")
+    return message
 
 
 def _sig(v, digits: int = 6):
@@ -1028,6 +1064,14 @@ def _decomposition(metrics_all: pd.DataFrame, win: Windows, shown: np.ndarray, p
         ok = pd.Series(shown[sel.index], index=sel.index)
         both = sel[ok].groupby("segment")["period"].nunique()
         big = set(both[both == 2].index)
+        # the pooled rest must not be a group below the minimum either (the total minus the shown
+        # groups would give it away): pool the smallest shown group into it until it is large enough
+        cust = sel.pivot_table(index="segment", columns="period", values="customers", aggfunc="sum", fill_value=0)
+        while big:
+            rest = cust.loc[~cust.index.isin(big)].sum()
+            if not ((rest > 0) & (rest < params.min_customers)).any():
+                break
+            big.discard(min(big, key=lambda g: (int(cust.loc[g].min()), str(g))))
         group = np.where(sel["segment"].isin(big), sel["segment"], OTHER_GROUPS)
         m = metrics_all.loc[metrics_all["metric_id"].isin(_DECOMPOSED)]
         m = m[(m["segment_column"] == col) & m["period"].isin(["reference", "current"])]
@@ -1070,18 +1114,33 @@ def _decomposition(metrics_all: pd.DataFrame, win: Windows, shown: np.ndarray, p
 # --------------------------------------------------------------------------------------------
 
 
+def shown_groups(win: Windows, prep: Prepared, params: MonitorParams) -> np.ndarray:
+    """Which window x group rows the outputs may show: at least ``min_customers`` customers, and
+    no hidden group recoverable by subtraction from the shown ones (:func:`privacy.complement_safe`:
+    the groupings add up to all customers, segment x age band adds up to each segment and each age
+    band)."""
+    f = win.frame
+    cust = prep.recs.drop_duplicates("segment_x_age_band")
+    parts = dict(zip(cust["segment_x_age_band"].astype(str), zip(cust["segment"].astype(str), cust["age_band"].astype(str))))
+    relations = group_relations(f[["segment_column", "segment"]], ("all", ALL), "segment_x_age_band", parts,
+                                overlapping=("customer_type",))
+    return complement_safe(f, params.min_customers, relations, protected=[("all", ALL)])
+
+
 def window_metrics(prep: Prepared, curves: dict[str, DelayCurve], params: MonitorParams,
-                   kinds=("day", "week", "since"), groupings=GROUPINGS) -> tuple[pd.DataFrame, Windows, np.ndarray,
-                                                                                  pd.DataFrame]:
-    """Metrics of every window x group, suppressed groups removed. Returns (shown metrics,
-    the windows, the shown mask over window rows, all metrics before suppression)."""
+                   kinds=("day", "week", "since"), groupings=GROUPINGS,
+                   complement: bool = True) -> tuple[pd.DataFrame, Windows, np.ndarray, pd.DataFrame]:
+    """Metrics of every window x group, suppressed groups removed (``complement``: also the groups
+    that would give a hidden one away by subtraction, :func:`shown_groups`; the delay evaluation on
+    simulated data turns this off). Returns (shown metrics, the windows, the shown mask over window
+    rows, all metrics before suppression)."""
     win = _aggregate(prep, curves, kinds, groupings)
     r = prep.recs
     xr = r["return_seen"].sum()
     er = float(np.dot(r["purchase_seen"].to_numpy(float),
                       np.where(r["return_open"], curves["return"].cdf(r["return_age"].to_numpy(float)), 1.0)))
     return_rate = float(np.clip((xr + 1) / (er + 4), 0.01, 0.99)) if er > 0 else 0.25
-    shown = (win.frame["customers"] >= params.min_customers).to_numpy()
+    shown = shown_groups(win, prep, params) if complement else (win.frame["customers"] >= params.min_customers).to_numpy()
     metrics_all = _estimates(win, curves, params, return_rate, shown)
     shown_rows = np.tile(shown, len(metrics_all) // len(shown))
     metrics = metrics_all[shown_rows].reset_index(drop=True)
@@ -1421,7 +1480,7 @@ def _evaluate_export(task: tuple[int, str]) -> pd.DataFrame:
     m = SimpleNamespace(recommendations=cut, customers=mat.customers, products=mat.products)
     prep = prepare(m, params, strict=False)
     curves = fit_delay_curves(prep)
-    metrics, *_ = window_metrics(prep, curves, params, kinds=kinds, groupings=groupings)
+    metrics, *_ = window_metrics(prep, curves, params, kinds=kinds, groupings=groupings, complement=False)
     est = metrics[metrics["period"].isin(kinds) & metrics["metric_id"].isin(["ctr", "purchases_per_100", "kept_per_100"])]
     truth = _truth_and_naive(mat.recommendations, prep, groupings, kinds)
     keys = ["period", "window_start", "segment_column", "segment", "metric_id"]

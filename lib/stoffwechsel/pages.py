@@ -4,7 +4,6 @@ from the pipeline's deterministic outputs (never from the raw materials, never p
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import re
@@ -13,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from stoffwechsel import config
+from stoffwechsel.html_safety import Markup, markdown_text, markup, text
 
 ANALYST_CLASS = "for-analysts"
 
@@ -39,9 +39,9 @@ def number(value: object, digits: int = 3) -> str:
     return f"{v:,.{places}f}"
 
 
-def table(frame: pd.DataFrame, headers: dict[str, str] | None = None, percent: tuple[str, ...] = (), digits: int = 3) -> str:
+def table(frame: pd.DataFrame, headers: dict[str, str] | None = None, percent: tuple[str, ...] = (), digits: int = 3) -> Markup:
     """An HTML table with business headers; percentages and numbers formatted (:func:`number`),
-    no index."""
+    no index. Every cell and header is escaped (it may hold a value from the shop's files)."""
     shown = frame.copy()
     for col in shown.columns:
         if col in percent:
@@ -49,12 +49,34 @@ def table(frame: pd.DataFrame, headers: dict[str, str] | None = None, percent: t
         elif pd.api.types.is_numeric_dtype(shown[col]) and not pd.api.types.is_bool_dtype(shown[col]):
             shown[col] = shown[col].map(lambda v: number(v, digits))
     shown = shown.rename(columns=headers or {})
-    return shown.to_html(index=False, border=0, classes="table", na_rep="")
+    return markup(shown.to_html(index=False, border=0, classes="table", na_rep="", escape=True))
 
 
-def for_analysts(content: str, summary: str = "For analysts: technical names and exact numbers") -> str:
-    """Technical detail folded into a block the business reader can ignore."""
-    return f'<details class="{ANALYST_CLASS}"><summary>{html.escape(summary)}</summary>{content}</details>'
+def for_analysts(content: str, summary: str = "For analysts: technical names and exact numbers") -> Markup:
+    """Technical detail folded into a block the business reader can ignore. ``content`` is
+    escaped unless it is package-built :class:`Markup` (e.g. from :func:`table`)."""
+    return markup(f'<details class="{ANALYST_CLASS}"><summary>{text(summary)}</summary>{text(content)}</details>')
+
+
+def paragraph(value: object) -> Markup:
+    """A ``<p>`` of text (escaped)."""
+    return markup(f"<p>{text(value)}</p>")
+
+
+def preformatted(value: object) -> Markup:
+    """A ``<pre>`` block of text (escaped), e.g. JSON evidence."""
+    return markup(f"<pre>{text(value)}</pre>")
+
+
+def heading(value: object, level: int = 4) -> Markup:
+    """An HTML heading of text (escaped)."""
+    return markup(f"<h{int(level)}>{text(value)}</h{int(level)}>")
+
+
+def md(value: object) -> str:
+    """A value for a Markdown output (``display(Markdown(...))``, ``output: asis``): shown as
+    literal text by both renderers (:func:`stoffwechsel.html_safety.markdown_text`)."""
+    return markdown_text(value)
 
 
 #: the data contract's and the resolve stage's reasons, in business words: (pattern on the raw
@@ -193,21 +215,22 @@ def top_alerts(alerts: list[dict], n: int = 6) -> list[dict]:
     return chosen[:n]
 
 
-def alerts_html(alerts: list[dict], segments_page: str, total: int) -> str:
-    """Alert lines with colour, icon and a link to the group's detail on the segments page."""
+def alerts_html(alerts: list[dict], segments_page: str, total: int) -> Markup:
+    """Alert lines with colour, icon and a link to the group's detail on the segments page (every
+    text from the alerts escaped)."""
     if not alerts:
-        return '<div class="alert alert-success" role="status"><span class="alert-icon">✓</span> No alert: every customer group is within its usual range.</div>'
+        return markup('<div class="alert alert-success" role="status"><span class="alert-icon">✓</span> No alert: every customer group is within its usual range.</div>')
     lines = []
     for a in alerts:
         style, icon, word = SEVERITY_STYLE.get(a["severity"], ("info", "•", ""))
         lines.append(
-            f'<div class="alert alert-{style}" role="alert" data-segment="{html.escape(a["segment"])}" data-severity="{a["severity"]}">'
-            f'<span class="alert-icon" aria-label="{word}">{icon}</span> <strong>{word}:</strong> {html.escape(a["message"])} '
-            f'<a href="{segments_page}#{anchor(a["segment"])}">details</a></div>')
+            f'<div class="alert alert-{style}" role="alert" data-segment="{text(a["segment"])}" data-severity="{text(a["severity"])}">'
+            f'<span class="alert-icon" aria-label="{word}">{icon}</span> <strong>{word}:</strong> {text(a["message"])} '
+            f'<a href="{text(segments_page)}#{anchor(a["segment"])}">details</a></div>')
     more = total - len(alerts)
     if more > 0:
-        lines.append(f'<p><a href="{segments_page}">{more} more alerts on the customer groups page</a></p>')
-    return "\n".join(lines)
+        lines.append(f'<p><a href="{text(segments_page)}">{int(more)} more alerts on the customer groups page</a></p>')
+    return markup("\n".join(lines))
 
 
 def valuebox(metric: dict, alerts: list[dict], fmt: str = "{:.1f}") -> dict:

@@ -163,15 +163,23 @@ def target_segments_differ(root: Path, metric: str = "Purchases per 100 recommen
                    "per_segment": json.loads(table.reset_index().to_json(orient="records"))})
 
 
-def target_business_language(site_dir: Path) -> Target:
-    from stoffwechsel import glossary, site
+def target_business_language(site_dir: Path, customer_ids=()) -> Target:
+    """Raw technical terms on the pages, and the site's self-check for customer ids: any accepted
+    customer id (``customer_ids``) anywhere on a page fails the target. The evidence names the
+    pages and counts only: it is shown on the site itself."""
+    from stoffwechsel import glossary, privacy, site
 
     if not (site_dir / "index.html").is_file():
         return Target(7, "The dashboard speaks business language, not raw metric names.", FAIL, {"why": f"{site_dir}/index.html missing"})
     hits = site.forbidden_terms_report(site_dir) + site.forbidden_terms_report(site_dir, terms=glossary.TECHNICAL_TERMS)
+    pattern = privacy.id_pattern(customer_ids)
+    id_hits = site.customer_ids_report(site_dir, pattern) if pattern else []
+    id_pages = pd.Series([h.page for h in id_hits], dtype=object).value_counts().sort_index()
     pages = sorted(str(p.relative_to(site_dir)) for p in site_dir.rglob("*.html"))
-    return Target(7, "The dashboard speaks business language, not raw metric names.", FAIL if hits else PASS,
-                  {"pages_scanned": pages, "raw_terms_found": [{"page": h.page, "term": h.term, "context": h.context} for h in hits]})
+    return Target(7, "The dashboard speaks business language, not raw metric names.", FAIL if hits or id_hits else PASS,
+                  {"pages_scanned": pages, "raw_terms_found": [{"page": h.page, "term": h.term, "context": h.context} for h in hits],
+                   "customer_ids_checked": len(set(map(str, customer_ids))),
+                   "customer_ids_found": [{"page": page, "count": int(n)} for page, n in id_pages.items()]})
 
 
 def target_readme(root: Path) -> Target:
@@ -190,10 +198,23 @@ def target_readme(root: Path) -> Target:
     return Target(8, "The README documents the whole system with reproduction instructions.", status, evidence)
 
 
-def verify_all(root: Path, cutoff: str, site_dir: Path, browser: dict | None) -> list[Target]:
+def verify_all(root: Path, cutoff: str, site_dir: Path, browser: dict | None, customer_ids=()) -> list[Target]:
+    """The eight targets; ``customer_ids``: the accepted customer ids the site must not show."""
     return [target_reproduction(root), target_composite_key(root), target_training_only(root, cutoff),
             target_combined_beats_tabular(root), target_visible_alert(root, browser), target_segments_differ(root),
-            target_business_language(site_dir), target_readme(root)]
+            target_business_language(site_dir, customer_ids), target_readme(root)]
+
+
+def evidence_html(record: list[dict], limit: int = 3000):
+    """The analysts' block of the Verification page: each target's statement and its evidence as
+    JSON, every text escaped (the evidence quotes page text, which may hold the shop's values)."""
+    from stoffwechsel import pages
+    from stoffwechsel.html_safety import Markup
+
+    body = Markup("").join(pages.heading(f"{t['id']}. {t['statement']}")
+                           + pages.preformatted(json.dumps(t["evidence"], indent=1, ensure_ascii=False)[:limit])
+                           for t in record)
+    return pages.for_analysts(body, "For analysts: the evidence behind each target")
 
 
 def browser_check(index_html: Path) -> dict | None:
