@@ -20,6 +20,7 @@ def project(tmp_path, monkeypatch):
     (root / "reports").mkdir(parents=True)
     (root / "reports" / "keep.json").write_text("{}")
     (root / "_quarto.yml").write_text((ROOT / "_quarto.yml").read_text())
+    (root / "site.css").write_text((ROOT / "site.css").read_text())  # the stylesheet _quarto.yml names
     temp = tmp_path / "systemp"
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
