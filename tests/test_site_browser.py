@@ -25,9 +25,6 @@ needs_chromium = pytest.mark.skipif(site.find_chromium() is None, reason=(
 needs_quarto = pytest.mark.skipif(site.find_quarto() is None, reason=(
     "quarto is not on PATH: install Quarto (CI: bash ../shared/quarto/install-quarto PREFIX, as .ci/run does)"))
 RENDERERS = [pytest.param("python"), pytest.param("quarto", marks=needs_quarto)]
-#: known open defect under Quarto (issue 14): value boxes in a {height=20%} row are clipped
-QUARTO_VALUE_BOXES_CLIPPED = pytest.mark.xfail(strict=True, reason="issue 14 open: Quarto clips the value boxes of a %-height row")
-BROWSER_RENDERERS = [pytest.param("python"), pytest.param("quarto", marks=[needs_quarto, QUARTO_VALUE_BOXES_CLIPPED])]
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +37,7 @@ def rendered(tmp_path_factory):
             root = tmp_path_factory.mktemp(f"site-{renderer}") / "project"
             shutil.copytree(FIXTURE, root)
             shutil.copy2(ROOT / "site.css", root / "site.css")
+            shutil.copy2(ROOT / "_post_render.py", root / "_post_render.py")
             site.build_site(root, renderer=renderer)
             done[renderer] = root / "_site"
         return done[renderer]
@@ -72,7 +70,7 @@ def test_no_cdn_or_network_resources(rendered, renderer):
 
 
 @needs_chromium
-@pytest.mark.parametrize("renderer", BROWSER_RENDERERS)
+@pytest.mark.parametrize("renderer", RENDERERS)
 def test_pages_in_a_browser(rendered, renderer, browser):
     """Measured: every defect of issue 14 would show up here as a problem, error or request."""
     checks = site_checks.check_site(rendered(renderer), screenshots=ARTIFACTS / f"site-{renderer}", browser=browser)
@@ -86,8 +84,7 @@ def test_pages_in_a_browser(rendered, renderer, browser):
 
 @needs_chromium
 @needs_quarto
-@pytest.mark.parametrize("page", [pytest.param(CONTENT_PAGES[0], marks=pytest.mark.xfail(
-    strict=True, reason="issue 14 open: Quarto's dashboard main holds other words (title block)")), *CONTENT_PAGES[1:]])
+@pytest.mark.parametrize("page", CONTENT_PAGES)
 def test_both_renderers_show_the_same_words(rendered, browser, page):
     quarto = site_checks.visible_text(browser, rendered("quarto") / page)
     python = site_checks.visible_text(browser, rendered("python") / page)
@@ -146,6 +143,7 @@ def test_cli_honours_the_environment_variable(monkeypatch, tmp_path):
     root = tmp_path / "project"
     shutil.copytree(FIXTURE, root)
     shutil.copy2(ROOT / "site.css", root / "site.css")
+    shutil.copy2(ROOT / "_post_render.py", root / "_post_render.py")
     monkeypatch.setattr(config, "ROOT", root)
     monkeypatch.setattr(site, "find_quarto", lambda: "/nonexistent/quarto")  # would fail if used
     monkeypatch.setenv(site.RENDERER_ENV, "python")

@@ -51,6 +51,7 @@ __all__ = [
     "choose_renderer",
     "find_quarto",
     "render_with_quarto",
+    "write_index_redirect",
     "find_chromium",
     "inspect_page",
     "page_text",
@@ -346,7 +347,10 @@ class _Ids:
 def _markdown_it():
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+    # typographer + smartquotes: straight quotes become curly ones, as Pandoc's `smart` extension
+    # (on in Quarto) writes them ("week's" -> "week’s"); no other replacement (Pandoc has no "(c)")
+    md = MarkdownIt("commonmark", {"html": True, "typographer": True})
+    return md.enable("table").enable("strikethrough").enable("smartquotes")
 
 
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
@@ -1247,10 +1251,27 @@ def choose_renderer(renderer: str | None = None) -> str:
     return choice
 
 
+def write_index_redirect(root: Path, out_dir: Path | None = None) -> Path | None:
+    """Write ``<output-dir>/index.html``, the redirect to the main page, unless the project renders
+    its own index page; returns the file written, else None."""
+    config = load_config(Path(root))
+    out_dir = Path(out_dir) if out_dir is not None else config.output_dir
+    pages = {s: _read_page(config, s) for s in config.pages}
+    if any(p.output == "index.html" for p in pages.values()):
+        return None
+    index = out_dir / "index.html"
+    index.write_text(_index_redirect_html(config, _main_page(config, pages)), encoding="utf-8")
+    return index
+
+
 def render_with_quarto(root: Path, output_dir: Path | None = None) -> list[Path]:
-    """``quarto render`` of the project (it only reads the executed notebooks), plus the same
-    ``index.html`` redirect as :func:`render_site` where the project has no index page.
-    ``.quarto/`` (Quarto's scratch folder) is listed in the project's ``.gitignore``."""
+    """``quarto render`` of the project (it only reads the executed notebooks). The project's
+    ``post-render`` script (``_post_render.py``) makes the output small and offline and writes the
+    ``index.html`` redirect; :func:`stoffwechsel.site_postrender.finish_site` runs here again (it is
+    idempotent) so a project without the script gets the same site. ``.quarto/`` (Quarto's scratch
+    folder) is listed in the project's ``.gitignore``."""
+    from stoffwechsel.site_postrender import finish_site
+
     root = Path(root).resolve()
     config = load_config(root)
     out_dir = Path(output_dir).resolve() if output_dir is not None else config.output_dir
@@ -1260,10 +1281,7 @@ def render_with_quarto(root: Path, output_dir: Path | None = None) -> list[Path]
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SiteRenderError(f"quarto render failed ({proc.returncode}) in {root}:\n{proc.stderr[-4000:]}")
-    index = out_dir / "index.html"
-    if not index.exists():
-        pages = {s: _read_page(config, s) for s in config.pages}
-        index.write_text(_index_redirect_html(config, _main_page(config, pages)), encoding="utf-8")
+    finish_site(out_dir, root)
     return sorted(out_dir.rglob("*.html"))
 
 

@@ -15,7 +15,7 @@ on 127.0.0.1, at each window size, and returns one :class:`PageCheck` per page, 
 * no console error, uncaught exception or failed load, and no request leaves the machine.
 
 :func:`visible_text` is what a reader can read on a page (the browser's ``innerText`` of the
-main content, analyst blocks included), for comparing the two renderers.
+page without the site's navigation bar, analyst blocks included), for comparing the two renderers.
 """
 
 from __future__ import annotations
@@ -232,15 +232,18 @@ def check_site(
 
 _TEXT_JS = r"""
 (() => {
-  const main = document.querySelector('main') || document.body;
-  for (const d of main.querySelectorAll('details')) d.open = true;
-  return main.innerText;
+  // the site's navigation bar is the same on every page; a dashboard's own title bar is not
+  for (const nav of Array.from(document.querySelectorAll('nav.navbar')))
+    if (!nav.closest('#quarto-dashboard-header')) nav.remove();
+  for (const d of document.body.querySelectorAll('details')) d.open = true;
+  return document.body.innerText;
 })()
 """
 
 
 def visible_text(browser: Browser, html_path: Path, viewport: tuple[int, int] = (1280, 800)) -> list[str]:
-    """The words a reader can read in the page's main content (analyst blocks opened), in order."""
+    """The words a reader can read on the page, apart from the site's navigation bar (a
+    dashboard's title bar counts; analyst blocks opened), in order."""
     tab = browser.open(Path(html_path), viewport)
     try:
         text = tab.evaluate(_TEXT_JS) or ""
