@@ -6,8 +6,13 @@ same words in the same order. Screenshots: reports/test-artifacts/site-<renderer
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import re
 
 import pytest
 
@@ -25,6 +30,9 @@ needs_chromium = pytest.mark.skipif(site.find_chromium() is None, reason=(
 needs_quarto = pytest.mark.skipif(site.find_quarto() is None, reason=(
     "quarto is not on PATH: install Quarto (CI: bash ../shared/quarto/install-quarto PREFIX, as .ci/run does)"))
 RENDERERS = [pytest.param("python"), pytest.param("quarto", marks=needs_quarto)]
+#: Quarto's classic scripts that its pages load from site_libs (module scripts are inlined)
+KEPT_SCRIPTS = ("quarto-nav.js", "headroom.min.js", "clipboard.min.js", "popper.min.js", "tippy.umd.min.js",
+                "anchor.min.js", "bootstrap.min.js", "quarto-dashboard.js", "stickythead.js", "components.js")
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +75,34 @@ def test_no_cdn_or_network_resources(rendered, renderer):
         text = page.read_text(encoding="utf-8")
         for needle in ('src="http', "src='http", 'href="http://', "cdnjs", "unpkg.com", "require.min.js", "jquery.min.js"):
             assert needle not in text, f"{renderer}: {page.name} holds {needle}"
+
+
+@needs_quarto
+def test_plain_quarto_render_gives_a_small_offline_site(tmp_path):
+    """`quarto render` alone (as a user runs it) runs the project's post-render script: module
+    scripts inlined (a browser refuses them from file://), unused site_libs gone, the redirect
+    written, every local link and resource present."""
+    root = tmp_path / "project"
+    shutil.copytree(FIXTURE, root)
+    for name in ("site.css", "_post_render.py"):
+        shutil.copy2(ROOT / name, root / name)
+    env = {**os.environ, "QUARTO_PYTHON": sys.executable,
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "lib"), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([site.find_quarto(), "render"], cwd=root, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = root / "_site"
+    assert "post-render: 7 module scripts inlined" in proc.stdout + proc.stderr
+    assert "URL='reports/notebooks/01_overview.html'" in (out / "index.html").read_text(encoding="utf-8")
+    files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert not [f for f in files if re.search(r"pdfmake|vfs_fonts|datatables|quarto-search|search\.json|-dark-.*\.min\.css|\.js$" , f)
+                and not f.endswith(KEPT_SCRIPTS)]
+    assert sum((out / f).stat().st_size for f in files) < 1_500_000
+    for page in out.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"<script[^>]*type=\"module\"[^>]*src=", text), page
+        for url in re.findall(r"""\s(?:src|href)=["']([^"'#?]+)""", text):
+            if not re.match(r"^[a-z]+:", url):
+                assert (page.parent / url).exists(), f"{page.name} refers to {url}, which is not in the site"
 
 
 @needs_chromium

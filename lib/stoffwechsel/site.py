@@ -34,6 +34,7 @@ import posixpath
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
@@ -1278,7 +1279,9 @@ def render_with_quarto(root: Path, output_dir: Path | None = None) -> list[Path]
     cmd = [find_quarto() or "quarto", "render"]
     if output_dir is not None:
         cmd += ["--output-dir", str(out_dir)]
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    env = {**os.environ}
+    env.setdefault("QUARTO_PYTHON", sys.executable)  # the post-render script needs this package's Python
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SiteRenderError(f"quarto render failed ({proc.returncode}) in {root}:\n{proc.stderr[-4000:]}")
     finish_site(out_dir, root)
