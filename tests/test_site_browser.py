@@ -139,6 +139,8 @@ def test_checks_catch_squeezed_alerts_clipped_boxes_and_network(tmp_path, browse
         "<div><div class='alert' style='height:20px'>Line one of a long alert<br>line two<br>line three</div>"
         "<div class='alert' style='margin-top:-10px'>second alert overlapping the first</div></div>"
         "<div class='value-box' style='height:30px;overflow:hidden'><p>7.7</p><p>(-12%) provisional</p></div>"
+        "<div class='card-body' style='display:flex;flex-direction:column;height:60px'>"
+        "<div style='flex:1 1 0;min-height:0'>Test mode note<br>line two<br>line three<br>line four</div><div>alerts</div></div>"
         "<p>Enough text on this page to count as a page.</p></main></body></html>",
         encoding="utf-8",
     )
@@ -148,6 +150,7 @@ def test_checks_catch_squeezed_alerts_clipped_boxes_and_network(tmp_path, browse
     assert "overlapping boxes" in text
     assert "value box text clipped" in text and "provisional" in text
     assert "navbar title cut" in text
+    assert "squeezed" in text and "Test mode note" in text
     assert check.external_requests == ["https://cdnjs.example.org/jquery.min.js"]
     assert any("ERR_NAME_NOT_RESOLVED" in e for e in check.console_errors)  # the network is off
 

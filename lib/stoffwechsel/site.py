@@ -1311,11 +1311,24 @@ _INSPECT_JS = r"""
       const cs = getComputedStyle(el);
       const visible = r.width > 0 && r.height > 0 && cs.visibility !== 'hidden' && cs.display !== 'none'
         && parseFloat(cs.opacity) > 0;
+      // the part of the element not hidden by an ancestor that clips or scrolls (a card), nor
+      // outside the window: "in the first viewport" needs its first line (24 px) in there
+      let top = Math.max(r.top, 0), bottom = Math.min(r.bottom, vh);
+      for (let a = el.parentElement; a && a !== document.documentElement; a = a.parentElement) {
+        const acs = getComputedStyle(a);
+        if (acs.overflowY !== 'visible' || acs.overflowX !== 'visible') {
+          const ar = a.getBoundingClientRect();
+          top = Math.max(top, ar.top); bottom = Math.min(bottom, ar.bottom);
+        }
+      }
+      const shown_height = Math.max(0, bottom - top);
       const attributes = {};
       for (const a of el.attributes) attributes[a.name] = a.value;
       return {
         text: (el.innerText || '').trim(), visible,
-        in_first_viewport: visible && r.top >= 0 && r.top < vh && r.left < vw && r.right > 0,
+        in_first_viewport: visible && r.top >= 0 && r.top < vh && r.left < vw && r.right > 0
+          && shown_height >= Math.min(r.height, 24) && top <= r.top + 1,
+        shown_height,
         rect: {x: r.x, y: r.y, width: r.width, height: r.height, top: r.top, bottom: r.bottom},
         attributes,
       };
@@ -1343,8 +1356,9 @@ def inspect_page(
     selector), ``"selectors": {selector: [...]}``, ``"console_errors": [str]`` (console errors,
     uncaught exceptions, failed loads), ``"external_requests": [url]`` (anything that would
     leave the machine), ``"screenshot": path or None}``. Each element is ``{text, visible,
-    in_first_viewport, rect, attributes}``; ``in_first_viewport`` means its top edge lies in the
-    window as first opened (no scrolling). A meta-refresh redirect (the site's ``index.html``) is
+    in_first_viewport, shown_height, rect, attributes}``; ``in_first_viewport`` means its top
+    edge and first line (24 px) show in the window as first opened, not hidden by a card or other
+    ancestor that clips or scrolls (no scrolling of the page nor of the card). A meta-refresh redirect (the site's ``index.html``) is
     followed. Raises ``FileNotFoundError`` without a Chromium binary.
     """
     from stoffwechsel.browser import Browser

@@ -9,7 +9,9 @@ on 127.0.0.1, at each window size, and returns one :class:`PageCheck` per page, 
   links around them overlap (Quarto's dashboard once squeezed them to 36 px each);
 * no text of a value box is clipped: every line of text lies inside the box and inside every
   ancestor that clips (the headline value boxes once showed "7.7" without its change);
-* no content is cut off by a box that hides its overflow (cards, value boxes, alerts);
+* no content is cut off by a box that hides its overflow (cards, value boxes, alerts), and no
+  block in a card is squeezed below the height of its content (Quarto's fill layout once shrank
+  the note above the alerts to 0 px, and the alerts covered it);
 * the navbar is one line (links on one row, title not cut) or collapsed to its toggle button;
 * the page does not scroll sideways, the body text is at least 12 px;
 * no console error, uncaught exception or failed load, and no request leaves the machine.
@@ -104,6 +106,14 @@ MEASURE_JS = r"""
     if (el.closest('.navbar, pre, code, .value-box-showcase, svg, figure')) continue;
     if (el.scrollHeight > el.clientHeight + 2 && (el.innerText || '').trim())
       problems.push(`content cut off (${el.clientHeight}px shown of ${el.scrollHeight}px): <${el.tagName.toLowerCase()} class="${el.className}"> ${label(el)}`);
+  }
+  // 3b. nothing squeezed: a block in a card keeps the height of its content (Quarto's fill layout
+  //     shrank a note above the alerts to 0 px, and the alerts covered it)
+  for (const el of document.querySelectorAll('.card-body > *, .card-body > * > *')) {
+    if (!(el instanceof HTMLElement) || !shown(el) && !(el.innerText || '').trim()) continue;
+    if (clips(el) || el.closest('.value-box, .bslib-value-box, figure, svg, pre')) continue;
+    if ((el.innerText || '').trim() && el.scrollHeight > el.clientHeight + 2 && el.clientHeight < el.scrollHeight * 0.9)
+      problems.push(`squeezed: ${el.clientHeight}px box for ${el.scrollHeight}px of content: <${el.tagName.toLowerCase()} class="${el.className}"> ${label(el)}`);
   }
   // 4. navbar: one line with the full title, or collapsed to its toggle button
   const nav = document.querySelector('nav.navbar, .navbar');
