@@ -42,6 +42,7 @@ def copy_fixture(name: str, dest: Path) -> Path:
     target = dest / name
     shutil.copytree(FIXTURES / name, target)
     shutil.copy2(ROOT / "site.css", target / "site.css")  # the project's stylesheet, as the real site uses it
+    shutil.copy2(ROOT / "_post_render.py", target / "_post_render.py")  # and its Quarto post-render script
     return target
 
 
@@ -199,7 +200,8 @@ def test_dashboard_layout(project):
     page = soup(project / "_site" / DASHBOARD)
     rows = page.select("main.dashboard > .dashboard-rows > .dashboard-row")
     assert len(rows) == 3
-    assert rows[0].get("style") == "min-height: calc(0.2 * (100vh - 7rem))"  # ## Row {height=20%}
+    assert rows[0].get("style") is None  # ## Row: as tall as its content
+    assert rows[1].get("style") == "min-height: calc(0.4 * (100vh - 7rem))"  # ## Row {height=40%}
     assert rows[2].get("style") == "height: 300px"  # ## Row {height=300px}
     assert len(rows[0].select(".value-box")) == 2
     card_titles = [h.get_text() for h in page.select(".card-header")]

@@ -6,8 +6,13 @@ same words in the same order. Screenshots: reports/test-artifacts/site-<renderer
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import re
 
 import pytest
 
@@ -25,9 +30,9 @@ needs_chromium = pytest.mark.skipif(site.find_chromium() is None, reason=(
 needs_quarto = pytest.mark.skipif(site.find_quarto() is None, reason=(
     "quarto is not on PATH: install Quarto (CI: bash ../shared/quarto/install-quarto PREFIX, as .ci/run does)"))
 RENDERERS = [pytest.param("python"), pytest.param("quarto", marks=needs_quarto)]
-#: known open defect under Quarto (issue 14): value boxes in a {height=20%} row are clipped
-QUARTO_VALUE_BOXES_CLIPPED = pytest.mark.xfail(strict=True, reason="issue 14 open: Quarto clips the value boxes of a %-height row")
-BROWSER_RENDERERS = [pytest.param("python"), pytest.param("quarto", marks=[needs_quarto, QUARTO_VALUE_BOXES_CLIPPED])]
+#: Quarto's classic scripts that its pages load from site_libs (module scripts are inlined)
+KEPT_SCRIPTS = ("quarto-nav.js", "headroom.min.js", "clipboard.min.js", "popper.min.js", "tippy.umd.min.js",
+                "anchor.min.js", "bootstrap.min.js", "quarto-dashboard.js", "stickythead.js", "components.js")
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +45,7 @@ def rendered(tmp_path_factory):
             root = tmp_path_factory.mktemp(f"site-{renderer}") / "project"
             shutil.copytree(FIXTURE, root)
             shutil.copy2(ROOT / "site.css", root / "site.css")
+            shutil.copy2(ROOT / "_post_render.py", root / "_post_render.py")
             site.build_site(root, renderer=renderer)
             done[renderer] = root / "_site"
         return done[renderer]
@@ -71,8 +77,36 @@ def test_no_cdn_or_network_resources(rendered, renderer):
             assert needle not in text, f"{renderer}: {page.name} holds {needle}"
 
 
+@needs_quarto
+def test_plain_quarto_render_gives_a_small_offline_site(tmp_path):
+    """`quarto render` alone (as a user runs it) runs the project's post-render script: module
+    scripts inlined (a browser refuses them from file://), unused site_libs gone, the redirect
+    written, every local link and resource present."""
+    root = tmp_path / "project"
+    shutil.copytree(FIXTURE, root)
+    for name in ("site.css", "_post_render.py"):
+        shutil.copy2(ROOT / name, root / name)
+    env = {**os.environ, "QUARTO_PYTHON": sys.executable,
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "lib"), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([site.find_quarto(), "render"], cwd=root, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = root / "_site"
+    assert "post-render: 7 module scripts inlined" in proc.stdout + proc.stderr
+    assert "URL='reports/notebooks/01_overview.html'" in (out / "index.html").read_text(encoding="utf-8")
+    files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert not [f for f in files if re.search(r"pdfmake|vfs_fonts|datatables|quarto-search|search\.json|-dark-.*\.min\.css|\.js$" , f)
+                and not f.endswith(KEPT_SCRIPTS)]
+    assert sum((out / f).stat().st_size for f in files) < 1_500_000
+    for page in out.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"<script[^>]*type=\"module\"[^>]*src=", text), page
+        for url in re.findall(r"""\s(?:src|href)=["']([^"'#?]+)""", text):
+            if not re.match(r"^[a-z]+:", url):
+                assert (page.parent / url).exists(), f"{page.name} refers to {url}, which is not in the site"
+
+
 @needs_chromium
-@pytest.mark.parametrize("renderer", BROWSER_RENDERERS)
+@pytest.mark.parametrize("renderer", RENDERERS)
 def test_pages_in_a_browser(rendered, renderer, browser):
     """Measured: every defect of issue 14 would show up here as a problem, error or request."""
     checks = site_checks.check_site(rendered(renderer), screenshots=ARTIFACTS / f"site-{renderer}", browser=browser)
@@ -86,8 +120,7 @@ def test_pages_in_a_browser(rendered, renderer, browser):
 
 @needs_chromium
 @needs_quarto
-@pytest.mark.parametrize("page", [pytest.param(CONTENT_PAGES[0], marks=pytest.mark.xfail(
-    strict=True, reason="issue 14 open: Quarto's dashboard main holds other words (title block)")), *CONTENT_PAGES[1:]])
+@pytest.mark.parametrize("page", CONTENT_PAGES)
 def test_both_renderers_show_the_same_words(rendered, browser, page):
     quarto = site_checks.visible_text(browser, rendered("quarto") / page)
     python = site_checks.visible_text(browser, rendered("python") / page)
@@ -106,6 +139,8 @@ def test_checks_catch_squeezed_alerts_clipped_boxes_and_network(tmp_path, browse
         "<div><div class='alert' style='height:20px'>Line one of a long alert<br>line two<br>line three</div>"
         "<div class='alert' style='margin-top:-10px'>second alert overlapping the first</div></div>"
         "<div class='value-box' style='height:30px;overflow:hidden'><p>7.7</p><p>(-12%) provisional</p></div>"
+        "<div class='card-body' style='display:flex;flex-direction:column;height:60px'>"
+        "<div style='flex:1 1 0;min-height:0'>Test mode note<br>line two<br>line three<br>line four</div><div>alerts</div></div>"
         "<p>Enough text on this page to count as a page.</p></main></body></html>",
         encoding="utf-8",
     )
@@ -115,6 +150,7 @@ def test_checks_catch_squeezed_alerts_clipped_boxes_and_network(tmp_path, browse
     assert "overlapping boxes" in text
     assert "value box text clipped" in text and "provisional" in text
     assert "navbar title cut" in text
+    assert "squeezed" in text and "Test mode note" in text
     assert check.external_requests == ["https://cdnjs.example.org/jquery.min.js"]
     assert any("ERR_NAME_NOT_RESOLVED" in e for e in check.console_errors)  # the network is off
 
@@ -146,6 +182,7 @@ def test_cli_honours_the_environment_variable(monkeypatch, tmp_path):
     root = tmp_path / "project"
     shutil.copytree(FIXTURE, root)
     shutil.copy2(ROOT / "site.css", root / "site.css")
+    shutil.copy2(ROOT / "_post_render.py", root / "_post_render.py")
     monkeypatch.setattr(config, "ROOT", root)
     monkeypatch.setattr(site, "find_quarto", lambda: "/nonexistent/quarto")  # would fail if used
     monkeypatch.setenv(site.RENDERER_ENV, "python")

@@ -34,6 +34,7 @@ import posixpath
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
@@ -51,6 +52,7 @@ __all__ = [
     "choose_renderer",
     "find_quarto",
     "render_with_quarto",
+    "write_index_redirect",
     "find_chromium",
     "inspect_page",
     "page_text",
@@ -346,7 +348,10 @@ class _Ids:
 def _markdown_it():
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+    # typographer + smartquotes: straight quotes become curly ones, as Pandoc's `smart` extension
+    # (on in Quarto) writes them ("week's" -> "week’s"); no other replacement (Pandoc has no "(c)")
+    md = MarkdownIt("commonmark", {"html": True, "typographer": True})
+    return md.enable("table").enable("strikethrough").enable("smartquotes")
 
 
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
@@ -1247,23 +1252,39 @@ def choose_renderer(renderer: str | None = None) -> str:
     return choice
 
 
+def write_index_redirect(root: Path, out_dir: Path | None = None) -> Path | None:
+    """Write ``<output-dir>/index.html``, the redirect to the main page, unless the project renders
+    its own index page; returns the file written, else None."""
+    config = load_config(Path(root))
+    out_dir = Path(out_dir) if out_dir is not None else config.output_dir
+    pages = {s: _read_page(config, s) for s in config.pages}
+    if any(p.output == "index.html" for p in pages.values()):
+        return None
+    index = out_dir / "index.html"
+    index.write_text(_index_redirect_html(config, _main_page(config, pages)), encoding="utf-8")
+    return index
+
+
 def render_with_quarto(root: Path, output_dir: Path | None = None) -> list[Path]:
-    """``quarto render`` of the project (it only reads the executed notebooks), plus the same
-    ``index.html`` redirect as :func:`render_site` where the project has no index page.
-    ``.quarto/`` (Quarto's scratch folder) is listed in the project's ``.gitignore``."""
+    """``quarto render`` of the project (it only reads the executed notebooks). The project's
+    ``post-render`` script (``_post_render.py``) makes the output small and offline and writes the
+    ``index.html`` redirect; :func:`stoffwechsel.site_postrender.finish_site` runs here again (it is
+    idempotent) so a project without the script gets the same site. ``.quarto/`` (Quarto's scratch
+    folder) is listed in the project's ``.gitignore``."""
+    from stoffwechsel.site_postrender import finish_site
+
     root = Path(root).resolve()
     config = load_config(root)
     out_dir = Path(output_dir).resolve() if output_dir is not None else config.output_dir
     cmd = [find_quarto() or "quarto", "render"]
     if output_dir is not None:
         cmd += ["--output-dir", str(out_dir)]
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    env = {**os.environ}
+    env.setdefault("QUARTO_PYTHON", sys.executable)  # the post-render script needs this package's Python
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SiteRenderError(f"quarto render failed ({proc.returncode}) in {root}:\n{proc.stderr[-4000:]}")
-    index = out_dir / "index.html"
-    if not index.exists():
-        pages = {s: _read_page(config, s) for s in config.pages}
-        index.write_text(_index_redirect_html(config, _main_page(config, pages)), encoding="utf-8")
+    finish_site(out_dir, root)
     return sorted(out_dir.rglob("*.html"))
 
 
@@ -1290,11 +1311,24 @@ _INSPECT_JS = r"""
       const cs = getComputedStyle(el);
       const visible = r.width > 0 && r.height > 0 && cs.visibility !== 'hidden' && cs.display !== 'none'
         && parseFloat(cs.opacity) > 0;
+      // the part of the element not hidden by an ancestor that clips or scrolls (a card), nor
+      // outside the window: "in the first viewport" needs its first line (24 px) in there
+      let top = Math.max(r.top, 0), bottom = Math.min(r.bottom, vh);
+      for (let a = el.parentElement; a && a !== document.documentElement; a = a.parentElement) {
+        const acs = getComputedStyle(a);
+        if (acs.overflowY !== 'visible' || acs.overflowX !== 'visible') {
+          const ar = a.getBoundingClientRect();
+          top = Math.max(top, ar.top); bottom = Math.min(bottom, ar.bottom);
+        }
+      }
+      const shown_height = Math.max(0, bottom - top);
       const attributes = {};
       for (const a of el.attributes) attributes[a.name] = a.value;
       return {
         text: (el.innerText || '').trim(), visible,
-        in_first_viewport: visible && r.top >= 0 && r.top < vh && r.left < vw && r.right > 0,
+        in_first_viewport: visible && r.top >= 0 && r.top < vh && r.left < vw && r.right > 0
+          && shown_height >= Math.min(r.height, 24) && top <= r.top + 1,
+        shown_height,
         rect: {x: r.x, y: r.y, width: r.width, height: r.height, top: r.top, bottom: r.bottom},
         attributes,
       };
@@ -1322,8 +1356,9 @@ def inspect_page(
     selector), ``"selectors": {selector: [...]}``, ``"console_errors": [str]`` (console errors,
     uncaught exceptions, failed loads), ``"external_requests": [url]`` (anything that would
     leave the machine), ``"screenshot": path or None}``. Each element is ``{text, visible,
-    in_first_viewport, rect, attributes}``; ``in_first_viewport`` means its top edge lies in the
-    window as first opened (no scrolling). A meta-refresh redirect (the site's ``index.html``) is
+    in_first_viewport, shown_height, rect, attributes}``; ``in_first_viewport`` means its top
+    edge and first line (24 px) show in the window as first opened, not hidden by a card or other
+    ancestor that clips or scrolls (no scrolling of the page nor of the card). A meta-refresh redirect (the site's ``index.html``) is
     followed. Raises ``FileNotFoundError`` without a Chromium binary.
     """
     from stoffwechsel.browser import Browser

@@ -9,13 +9,15 @@ on 127.0.0.1, at each window size, and returns one :class:`PageCheck` per page, 
   links around them overlap (Quarto's dashboard once squeezed them to 36 px each);
 * no text of a value box is clipped: every line of text lies inside the box and inside every
   ancestor that clips (the headline value boxes once showed "7.7" without its change);
-* no content is cut off by a box that hides its overflow (cards, value boxes, alerts);
+* no content is cut off by a box that hides its overflow (cards, value boxes, alerts), and no
+  block in a card is squeezed below the height of its content (Quarto's fill layout once shrank
+  the note above the alerts to 0 px, and the alerts covered it);
 * the navbar is one line (links on one row, title not cut) or collapsed to its toggle button;
 * the page does not scroll sideways, the body text is at least 12 px;
 * no console error, uncaught exception or failed load, and no request leaves the machine.
 
 :func:`visible_text` is what a reader can read on a page (the browser's ``innerText`` of the
-main content, analyst blocks included), for comparing the two renderers.
+page without the site's navigation bar, analyst blocks included), for comparing the two renderers.
 """
 
 from __future__ import annotations
@@ -105,6 +107,14 @@ MEASURE_JS = r"""
     if (el.scrollHeight > el.clientHeight + 2 && (el.innerText || '').trim())
       problems.push(`content cut off (${el.clientHeight}px shown of ${el.scrollHeight}px): <${el.tagName.toLowerCase()} class="${el.className}"> ${label(el)}`);
   }
+  // 3b. nothing squeezed: a block in a card keeps the height of its content (Quarto's fill layout
+  //     shrank a note above the alerts to 0 px, and the alerts covered it)
+  for (const el of document.querySelectorAll('.card-body > *, .card-body > * > *')) {
+    if (!(el instanceof HTMLElement) || !shown(el) && !(el.innerText || '').trim()) continue;
+    if (clips(el) || el.closest('.value-box, .bslib-value-box, figure, svg, pre')) continue;
+    if ((el.innerText || '').trim() && el.scrollHeight > el.clientHeight + 2 && el.clientHeight < el.scrollHeight * 0.9)
+      problems.push(`squeezed: ${el.clientHeight}px box for ${el.scrollHeight}px of content: <${el.tagName.toLowerCase()} class="${el.className}"> ${label(el)}`);
+  }
   // 4. navbar: one line with the full title, or collapsed to its toggle button
   const nav = document.querySelector('nav.navbar, .navbar');
   if (nav) {
@@ -167,11 +177,22 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """A tab closed while a reply was on its way (the browser's own favicon request) is not
+        an error of the site; anything else is reported as usual."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 @contextlib.contextmanager
 def serve(site_dir: Path) -> Iterator[str]:
     """A static server for ``site_dir`` on 127.0.0.1 (a free port); yields its base URL."""
     handler = functools.partial(_QuietHandler, directory=str(site_dir))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -232,15 +253,18 @@ def check_site(
 
 _TEXT_JS = r"""
 (() => {
-  const main = document.querySelector('main') || document.body;
-  for (const d of main.querySelectorAll('details')) d.open = true;
-  return main.innerText;
+  // the site's navigation bar is the same on every page; a dashboard's own title bar is not
+  for (const nav of Array.from(document.querySelectorAll('nav.navbar')))
+    if (!nav.closest('#quarto-dashboard-header')) nav.remove();
+  for (const d of document.body.querySelectorAll('details')) d.open = true;
+  return document.body.innerText;
 })()
 """
 
 
 def visible_text(browser: Browser, html_path: Path, viewport: tuple[int, int] = (1280, 800)) -> list[str]:
-    """The words a reader can read in the page's main content (analyst blocks opened), in order."""
+    """The words a reader can read on the page, apart from the site's navigation bar (a
+    dashboard's title bar counts; analyst blocks opened), in order."""
     tab = browser.open(Path(html_path), viewport)
     try:
         text = tab.evaluate(_TEXT_JS) or ""
