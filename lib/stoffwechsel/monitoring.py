@@ -833,8 +833,13 @@ def _compare(metrics: pd.DataFrame, params: MonitorParams, ref_end: pd.Timestamp
                                "completeness_cur": "completeness", "recs_cur": "recs", "customers_cur": "customers"})
 
 
-def _fmt_date(ts: pd.Timestamp) -> str:
+def date_words(ts) -> str:
+    """The one date format of the owner pages and alerts: ``2 March 2026``."""
+    ts = pd.Timestamp(ts)
     return f"{ts.day} {ts:%B %Y}"
+
+
+_fmt_date = date_words
 
 
 def describe_group(column: str, value: str) -> str:

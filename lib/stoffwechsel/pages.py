@@ -270,6 +270,48 @@ def group_table(weekly: pd.DataFrame, column: str, segment: str | None = None) -
     return out if segment is None else out.drop(columns="Customer group")
 
 
+#: metrics counted per recommendation shown (x 100): "seen so far" is every event seen so far per
+#: 100 recommendations shown, the same base as the expected final value
+_PER_SHOWN = ("ctr", "purchases_per_100", "kept_per_100")
+
+
+def seen_so_far(weekly: pd.DataFrame) -> pd.Series:
+    """What has been seen so far in each row of the monitoring table, on the base of its expected
+    final value: events seen / recommendations shown x 100 for the rates, revenue seen so far for
+    revenue (per 100 recommendations: revenue seen / shown x 100). The table's own ``observed``
+    column is the rate among recommendations whose outcomes are all in, which is 0 or empty for
+    a recent week with purchases: never shown to owners as "seen so far"."""
+    seen = weekly["observed"].astype(float).copy()
+    per_shown = weekly["metric_id"].isin(_PER_SHOWN)
+    seen[per_shown] = weekly.loc[per_shown, "events"] / weekly.loc[per_shown, "recs"] * 100
+    keys = ["period", "window_start", "segment_column", "segment"]
+    revenue = weekly[weekly["metric_id"] == "revenue_eur"].set_index(keys)["observed"]
+    rev100 = weekly["metric_id"] == "revenue_per_100"
+    if rev100.any():
+        idx = pd.MultiIndex.from_frame(weekly.loc[rev100, keys])
+        seen[rev100] = revenue.reindex(idx).to_numpy() / weekly.loc[rev100, "recs"].to_numpy() * 100
+    return seen
+
+
+def arriving_table(weekly: pd.DataFrame) -> pd.DataFrame:
+    """All customers, weeks whose outcomes are not all in: seen so far, share already in and the
+    expected final value with its range, one row per week and metric (business headers)."""
+    recent = weekly[(weekly["segment_column"] == "all") & (weekly["period"] == "week") & (weekly["completeness"] < 0.999)]
+    recent = recent.assign(_seen=seen_so_far(recent)).sort_values(["window_start", "metric"])
+    return pd.DataFrame({
+        "Week from": pd.to_datetime(recent["window_start"]).map(date_words), "Metric": recent["metric"],
+        "Seen so far": recent["_seen"].round(2), "Outcomes already in": recent["completeness"].map(lambda v: f"{v:.0%}"),
+        "Expected final": recent["estimate"].round(2),
+        "Range": [f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(recent["estimate_low"], recent["estimate_high"])]})
+
+
+def date_words(value: object) -> str:
+    """The one date format of the owner pages: ``2 March 2026`` (the alerts' format)."""
+    from stoffwechsel.monitoring import date_words as words
+
+    return words(value)
+
+
 def weekly_trend(weekly: pd.DataFrame, metric: str = "Purchases per 100 recommendations"):
     """All customers, week by week: observed so far vs expected final value with its range;
     weeks whose outcomes are not all in are marked provisional."""
@@ -282,7 +324,7 @@ def weekly_trend(weekly: pd.DataFrame, metric: str = "Purchases per 100 recommen
     w = w.sort_values("window_start")
     provisional = w["completeness"] < 0.999
     fig, ax = plt.subplots(figsize=(8.5, 3.4))
-    ax.plot(w["window_start"], w["observed"], marker="o", color=PALETTE[1], label="Seen so far")
+    ax.plot(w["window_start"], seen_so_far(w), marker="o", color=PALETTE[1], label="Seen so far")
     ax.plot(w["window_start"], w["estimate"], marker="s", color=PALETTE[0], label="Expected once all outcomes are in")
     ax.fill_between(w["window_start"], w["estimate_low"], w["estimate_high"], color=PALETTE[0], alpha=0.2, label="Range")
     for start in w.loc[provisional, "window_start"]:
