@@ -79,3 +79,32 @@ def test_arriving_page_agrees_with_the_pipelines_weekly_table():
 
     weekly = monitoring.load_outputs(MONITORING, config.load_params("monitor")).weekly
     assert _check_arriving(weekly) > 0
+
+
+def test_resolution_table_sums_to_the_numbers_of_its_sentence():
+    resolution = {"recycled_ids": {"events_by_rule": {"overlap rule (price, then in-season)": 95, "return of purchase": 78,
+                                                      "season given": 4977, "single sale window": 959},
+                                   "events_quarantined": 0, "events_resolved": 6109, "ids": 134},
+                  "rows": {"overlap rule (price, then in-season)": 95, "quarantined": 0, "return of purchase": 195,
+                           "rows_read": 15000, "season given": 12198, "single sale window": 2512}}
+    table, facts = pages.resolution_table(resolution)
+    total = table.iloc[-1]
+    assert total["how"] == "Total" and total["all"] == 15000 and total["reused"] == 6109
+    assert table.iloc[:-1]["all"].sum() == 15000 and table.iloc[:-1]["reused"].sum() == 6109
+    sentence = pages.resolution_sentence(facts)
+    assert "Of the 15,000 transactions read, 6,109 are of the 134 article numbers that were reused" in sentence
+    assert "all 6109" not in sentence
+    broken = json.loads(json.dumps(resolution))
+    broken["rows"]["rows_read"] = 15001
+    with pytest.raises(ValueError, match="resolution.json.*15001"):
+        pages.resolution_table(broken)
+
+
+@pytest.mark.skipif(not RESOLUTION.is_file(), reason="no pipeline outputs (run dvc repro)")
+def test_quality_page_agrees_with_the_pipelines_resolution():
+    resolution = json.loads(RESOLUTION.read_text())
+    table, facts = pages.resolution_table(resolution)
+    assert table.iloc[-1]["all"] == resolution["rows"]["rows_read"]
+    numbers = {int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", pages.resolution_sentence(facts))}
+    assert {facts["read"], facts["reused"]} <= numbers
+    assert set(table.iloc[-1][["all", "reused"]]) <= numbers  # the total row repeats the sentence's numbers

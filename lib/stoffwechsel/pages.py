@@ -128,6 +128,46 @@ def data_quality(root: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame, 
     return files, reasons, resolution
 
 
+#: how the resolve stage tied a transaction to one product version, in business words
+RESOLUTION_WORDS = {"quarantined": "set aside (no product on sale that day)",
+                    "season given": "season given in the transaction",
+                    "single sale window": "only one version on sale that day",
+                    "overlap rule (price, then in-season)": "two versions on sale: matched by price, then by season",
+                    "return of purchase": "a return: same product as its purchase"}
+
+
+def resolution_table(resolution: dict) -> tuple[pd.DataFrame, dict]:
+    """How every transaction was tied to one product and season: one row per rule with two
+    counts, all transactions and those of reused article numbers, and a total row that is the
+    sum of the rows above it. Also the numbers of the sentence above the table (``read``: rows
+    read; ``reused``: transactions of reused numbers; ``ids``: reused numbers; ``set_aside``).
+    Raises ValueError when a column does not sum to its file's total (the page would contradict
+    itself)."""
+    rows = {k: int(v) for k, v in resolution["rows"].items() if k != "rows_read"}
+    r = resolution["recycled_ids"]
+    reused = {k: int(v) for k, v in r.get("events_by_rule", {}).items()}
+    reused["quarantined"] = int(r.get("events_quarantined", 0))
+    rules = sorted(set(rows) | set(reused), key=lambda k: (k == "quarantined", -rows.get(k, 0), k))
+    out = pd.DataFrame({"how": [RESOLUTION_WORDS.get(k, k) for k in rules],
+                        "all": [rows.get(k, 0) for k in rules], "reused": [reused.get(k, 0) for k in rules]})
+    facts = {"read": int(resolution["rows"]["rows_read"]), "reused": int(r["events_resolved"]) + reused["quarantined"],
+             "ids": int(r["ids"]), "set_aside": rows.get("quarantined", 0), "reused_set_aside": reused["quarantined"]}
+    if out["all"].sum() != facts["read"] or out["reused"].sum() != facts["reused"]:
+        raise ValueError(f"reports/resolve/resolution.json: the rules sum to {out['all'].sum()} transactions "
+                         f"({out['reused'].sum()} of reused numbers), the file says {facts['read']} "
+                         f"({facts['reused']})")
+    total = pd.DataFrame({"how": ["Total"], "all": [facts["read"]], "reused": [facts["reused"]]})
+    return pd.concat([out, total], ignore_index=True), facts
+
+
+def resolution_sentence(facts: dict) -> str:
+    """The sentence above :func:`resolution_table`, naming what each number counts."""
+    return (f"Of the {number(facts['read'])} transactions read, {number(facts['reused'])} are of the "
+            f"{number(facts['ids'])} article numbers that were reused; {number(facts['reused'] - facts['reused_set_aside'])} "
+            f"of these were tied to one product and season ({number(facts['reused_set_aside'])} set aside). "
+            f"The table counts every transaction by how its product and season were found.")
+
+
 #: baselines in plain words (what a shop would show without a model)
 BASELINE_WORDS = {"popularity": "showing the most popular products", "category popularity":
                   "showing the most popular products of each customer's favourite categories",
