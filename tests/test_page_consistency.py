@@ -108,3 +108,36 @@ def test_quality_page_agrees_with_the_pipelines_resolution():
     numbers = {int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", pages.resolution_sentence(facts))}
     assert {facts["read"], facts["reused"]} <= numbers
     assert set(table.iloc[-1][["all", "reused"]]) <= numbers  # the total row repeats the sentence's numbers
+
+
+def _alert(column: str, segment: str, **values) -> dict:
+    return dict(segment_column=column, segment=segment, severity="warning", metric="Click rate", metric_id="ctr",
+                observed=7.0, expected=12.0, message=f"The click rate for {segment} fell.") | values
+
+
+def test_every_alert_links_to_a_place_on_the_customer_groups_page():
+    alerts = [_alert("all", "All customers"), _alert("segment", "Bargain Hunters"), _alert("age_band", "25-34"),
+              _alert("region", "25-34")]
+    html = str(pages.alerts_html(alerts, "segments.ipynb", len(alerts)))
+    targets = re.findall(r'href="segments\.ipynb#([^"]+)"', html)
+    assert targets == ["group-all-customers", "group-segment-bargain-hunters", "group-age-band-25-34",
+                       "group-region-25-34"]
+    assert len(set(targets)) == len(targets)  # an age band and a region with the same name stay apart
+    for a, target in zip(alerts, targets):
+        assert f'id="{target}"' in str(pages.group_target(a["segment_column"], a["segment"]))
+
+
+def test_broken_links_finds_missing_pages_and_anchors(tmp_path):
+    from stoffwechsel.site_checks import broken_links
+
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "segments.html").write_text('<h2 id="group-all-customers">All</h2><a href="#nowhere">x</a>'
+                                                      '<a href="#group-all-customers">top</a><a href="#">top</a>')
+    (tmp_path / "index.html").write_text('<a href="pages/segments.html#group-all-customers">ok</a>'
+                                         '<a href="pages/segments.html#all-customers">details</a>'
+                                         '<a href="pages/missing.html">gone</a><a href="https://example.org/#x">out</a>')
+    found = broken_links(tmp_path)
+    assert found["index.html"] == [
+        'link to a missing anchor: href="pages/segments.html#all-customers" (no id="all-customers" in segments.html)',
+        'link to a missing page: href="pages/missing.html"']
+    assert found["pages/segments.html"] == ['link to a missing anchor: href="#nowhere" (no id="nowhere" in segments.html)']

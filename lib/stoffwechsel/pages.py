@@ -239,6 +239,20 @@ def anchor(text: str) -> str:
     return re.sub(r"[^a-z0-9\- ]", "", text.lower()).strip().replace(" ", "-")
 
 
+def group_anchor(column: str, segment: str) -> str:
+    """The id of a customer group's place on the customer groups page, unique per grouping (an
+    age band and a region may share a name) and never the same as a heading's own id:
+    ``group-all-customers``, ``group-segment-bargain-hunters``, ``group-age-band-25-34``."""
+    if column == "all":
+        return "group-all-customers"
+    return "group-" + anchor(f"{column.replace('_', '-')} {segment}")
+
+
+def group_target(column: str, segment: str) -> Markup:
+    """The empty element a "details" link lands on (:func:`group_anchor`)."""
+    return markup(f'<span id="{text(group_anchor(column, segment))}"></span>')
+
+
 def top_alerts(alerts: list[dict], n: int = 6) -> list[dict]:
     """The alerts for the first screen: the most severe one per customer group, marketing
     segments and all customers first, then the largest changes; at most n."""
@@ -266,7 +280,7 @@ def alerts_html(alerts: list[dict], segments_page: str, total: int) -> Markup:
         lines.append(
             f'<div class="alert alert-{style}" role="alert" data-segment="{text(a["segment"])}" data-severity="{text(a["severity"])}">'
             f'<span class="alert-icon" aria-label="{word}">{icon}</span> <strong>{word}:</strong> {text(a["message"])} '
-            f'<a href="{text(segments_page)}#{anchor(a["segment"])}">details</a></div>')
+            f'<a href="{text(segments_page)}#{group_anchor(a["segment_column"], a["segment"])}">details</a></div>')
     more = total - len(alerts)
     if more > 0:
         lines.append(f'<p><a href="{text(segments_page)}">{int(more)} more alerts on the customer groups page</a></p>')

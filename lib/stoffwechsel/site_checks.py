@@ -14,7 +14,9 @@ on 127.0.0.1, at each window size, and returns one :class:`PageCheck` per page, 
   the note above the alerts to 0 px, and the alerts covered it);
 * the navbar is one line (links on one row, title not cut) or collapsed to its toggle button;
 * the page does not scroll sideways, the body text is at least 12 px;
-* no console error, uncaught exception or failed load, and no request leaves the machine.
+* no console error, uncaught exception or failed load, and no request leaves the machine;
+* every link inside the site leads somewhere (:func:`broken_links`): the page exists, and so does
+  the element its ``#anchor`` names (an alert's "details" link once pointed at a missing anchor).
 
 :func:`visible_text` is what a reader can read on a page (the browser's ``innerText`` of the
 page without the site's navigation bar, analyst blocks included), for comparing the two renderers.
@@ -27,13 +29,15 @@ import functools
 import http.server
 import re
 import threading
+from html.parser import HTMLParser
+from urllib.parse import unquote, urlsplit
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from stoffwechsel.browser import Browser, Tab
 
-__all__ = ["VIEWPORTS", "PageCheck", "serve", "check_page", "check_site", "visible_text", "MEASURE_JS"]
+__all__ = ["VIEWPORTS", "PageCheck", "serve", "check_page", "check_site", "broken_links", "visible_text", "MEASURE_JS"]
 
 #: window sizes every page must be readable at
 VIEWPORTS: tuple[tuple[int, int], ...] = ((1280, 800), (1920, 1080))
@@ -208,6 +212,59 @@ def check_page(tab: Tab) -> dict:
     return tab.evaluate(MEASURE_JS)
 
 
+class _Links(HTMLParser):
+    """The ids (and ``<a name>``) of a page and the targets of its links (``href``)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: set[str] = set()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])
+        if tag == "a" and a.get("name"):
+            self.ids.add(a["name"])
+        if tag in ("a", "area") and a.get("href") is not None:
+            self.hrefs.append(a["href"])
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(path: Path, mtime: float) -> _Links:
+    parser = _Links()
+    parser.feed(path.read_text(encoding="utf-8", errors="replace"))
+    return parser
+
+
+def broken_links(site_dir: Path, pages: Sequence[str] | None = None) -> dict[str, list[str]]:
+    """Links inside the site that lead nowhere, per page (relative path): ``href="#x"`` where the
+    page has no element with id ``x``, and ``other.html#x`` where ``other.html`` is missing or has
+    no such id. Links out of the site (a scheme, ``//host``) and the bare ``#`` are not followed
+    here (the browser check forbids network requests)."""
+    site_dir = Path(site_dir).resolve()
+    rels = list(pages) if pages is not None else sorted(p.relative_to(site_dir).as_posix() for p in site_dir.rglob("*.html"))
+    out: dict[str, list[str]] = {}
+    for rel in rels:
+        page = site_dir / rel
+        problems = []
+        for href in _parse(page, page.stat().st_mtime).hrefs:
+            parts = urlsplit(href)
+            if parts.scheme or parts.netloc or href in ("", "#"):
+                continue
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file():
+                problems.append(f'link to a missing page: href="{href}"')
+                continue
+            fragment = unquote(parts.fragment)
+            if fragment and target.suffix == ".html" and fragment not in _parse(target, target.stat().st_mtime).ids:
+                problems.append(f'link to a missing anchor: href="{href}" (no id="{fragment}" in {target.name})')
+        out[rel] = sorted(set(problems))
+    return out
+
+
 def _shot_name(page: str, viewport: tuple[int, int]) -> str:
     stem = re.sub(r"[^\w.-]+", "_", page.removesuffix(".html"))
     return f"{stem}-{viewport[0]}x{viewport[1]}.png"
@@ -226,6 +283,7 @@ def check_site(
     window size and measure it; screenshots (``file`` source only) go to ``screenshots``."""
     site_dir = Path(site_dir).resolve()
     rels = list(pages) if pages is not None else sorted(p.relative_to(site_dir).as_posix() for p in site_dir.rglob("*.html"))
+    links = broken_links(site_dir, rels)
     own = browser is None
     browser = browser or Browser()
     results: list[PageCheck] = []
@@ -241,7 +299,7 @@ def check_site(
                             shot = None
                             if screenshots is not None and source == "file":
                                 shot = str(tab.screenshot(Path(screenshots) / _shot_name(rel, viewport)))
-                            results.append(PageCheck(rel, source, tuple(viewport), info["url"], info["problems"],
+                            results.append(PageCheck(rel, source, tuple(viewport), info["url"], info["problems"] + links[rel],
                                                      tab.console_errors(), tab.external_requests(), info["measured"], shot))
                         finally:
                             tab.close()
