@@ -141,3 +141,19 @@ def test_broken_links_finds_missing_pages_and_anchors(tmp_path):
         'link to a missing anchor: href="pages/segments.html#all-customers" (no id="all-customers" in segments.html)',
         'link to a missing page: href="pages/missing.html"']
     assert found["pages/segments.html"] == ['link to a missing anchor: href="#nowhere" (no id="nowhere" in segments.html)']
+
+
+def test_alert_hints_name_a_model_update_by_its_day_not_its_release_code():
+    from stoffwechsel import monitoring as mon
+
+    prep = type("Prep", (), {"rollouts": [("prod-2.4.0", pd.Timestamp("2026-02-16"))]})()
+    alert = pd.Series({"metric_id": "ctr", "segment_column": "all", "segment": "All customers", "period": "current",
+                       "window_start": pd.Timestamp("2026-02-16")})
+    metrics = pd.DataFrame(columns=["segment_column", "segment", "metric_id", "period", "window_start", "estimate"])
+    hint = mon._hint(alert, metrics, prep)
+    assert hint == "the model update that went live on 16 February 2026"
+    assert not CODE.search(hint)
+
+
+#: what an owner page must not show outside a details fold: release codes, hash-like versions
+CODE = re.compile(r"\bprod-\d[\w.-]*|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,64}\b")

@@ -891,9 +891,9 @@ def _hint(alert: pd.Series, metrics: pd.DataFrame, prep: Prepared) -> str:
         if len(now) and len(before) and now.iloc[0] - before.iloc[0] >= 10 and now.iloc[0] >= 1.25 * before.iloc[0]:
             return (f"new-season products that reuse an old product number (now {now.iloc[0]:.0f}% of the "
                     f"recommendations, usually {before.iloc[0]:.0f}%)")
-    for version, day in prep.rollouts:
+    for _version, day in prep.rollouts:  # the release code is the team's, not the owner's: named by its day
         if pd.Timedelta(0) <= alert["window_start"] - day <= pd.Timedelta(days=6):
-            return f"the model update {version} that went live on {_fmt_date(day)}"
+            return f"the model update that went live on {_fmt_date(day)}"
     return _DEFAULT_HINTS[alert["metric_id"]]
 
 
