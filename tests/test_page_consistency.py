@@ -157,3 +157,56 @@ def test_alert_hints_name_a_model_update_by_its_day_not_its_release_code():
 
 #: what an owner page must not show outside a details fold: release codes, hash-like versions
 CODE = re.compile(r"\bprod-\d[\w.-]*|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,64}\b")
+
+
+def test_owner_wording_finds_codes_and_other_date_formats_outside_details():
+    from stoffwechsel.site_checks import owner_wording
+
+    page = ("<nav>2026-01-01</nav><p>Since the week of 2 March 2026, after 2026-02-02; week from 16 Mar 2026; "
+            "version c0300fb0fe85; the model update prod-2.4.0; 03/02/2026</p>"
+            "<details><summary>For analysts</summary>version 6078c5b1acfb, prod-2.3.1, 2026-03-02</details>"
+            "<p>15,000 transactions, 25-34, 100 recommendations, SW-1042@AW25, 2 March 2026</p>")
+    assert owner_wording(page) == ["date not written like '2 March 2026': 03/02/2026",
+                                   "date not written like '2 March 2026': 16 Mar",
+                                   "date not written like '2 March 2026': 2026-02-02",
+                                   "hash-like version: c0300fb0fe85", "release code: prod-2.4.0"]
+    assert owner_wording("<p>Since the week of 2 March 2026: 6,109 of 15,000.</p>") == []
+
+
+class _View:
+    def __init__(self, entity: str, fields: int, description: str, version: str):
+        self.entities = [type("Entity", (), {"name": entity})()]
+        self.fields, self.description, self.version = list(range(fields)), description, version
+
+
+def test_model_page_names_feature_families_in_business_words_and_folds_versions():
+    from stoffwechsel.glossary import technical_terms_in
+    from stoffwechsel.site_checks import owner_wording
+
+    views = [("customer_taste", _View("customer", 2, "Customer taste profiles from the embeddings of ...", "9b1fa2ed557b")),
+             ("product_embedding", _View("product_version", 3, "Product description embeddings, reduced form", "f4410e9829c5"))]
+    owner, analyst = pages.feature_families(views)
+    shown = str(pages.table(owner))
+    assert "Version" not in owner.columns and not owner_wording(f"<p>{shown}</p>")
+    assert "embedding" not in shown.lower() and not technical_terms_in(shown)
+    assert list(owner["Describes"]) == ["customer", "product in one season"]
+    assert list(analyst["version"]) == ["9b1fa2ed557b", "f4410e9829c5"]  # for analysts, in the fold
+
+
+def test_model_page_sentences_and_chart_speak_in_percentages_and_date_words():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    evaluation = {"models": {m: {"hit_rate@10": {"value": v, "low": v - 0.04, "high": v + 0.04}}
+                             for m, v in (("combined", 0.169), ("tabular", 0.146), ("popularity", 0.142))},
+                  "claim": {"combined_beats_tabular_on": ["hit_rate@5"], "best_baseline": "popularity"},
+                  "evaluated_customers": 261, "test_window": {"weeks": 8, "start": "2026-02-02"}, "candidate_recall": 0.31}
+    text = " ".join(pages.offline_result_sentences(evaluation))
+    assert "8 weeks after 2 February 2026" in text and "2026-02-02" not in text
+    assert "17% (range 13% to 21%)" in text
+    tidy = pd.DataFrame({"model": ["combined"] * 3 + ["tabular"] * 3, "metric": "hit_rate", "k": [5, 10, 20] * 2,
+                         "value": [0.10, 0.17, 0.23, 0.07, 0.15, 0.26], "low": 0.05, "high": 0.3})
+    ax = pages.hit_chart(tidy).axes[0]
+    assert "(k)" not in ax.get_xlabel() and "%" in ax.get_ylabel()
+    assert max(max(line.get_ydata()) for line in ax.get_lines()) == pytest.approx(26.0)  # percentages, not 0.26
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["with product descriptions", "without product descriptions"]

@@ -168,6 +168,61 @@ def resolution_sentence(facts: dict) -> str:
             f"The table counts every transaction by how its product and season were found.")
 
 
+#: feature families in the owner's words (the stores' own descriptions and version hashes go to
+#: the analysts' fold): technical view name -> (family, what it holds)
+FEATURE_FAMILY_WORDS = {
+    "customer_profile": ("Customer profile", "What the customer told us at signup."),
+    "customer_activity": ("Customer activity", "What each customer viewed, bought and returned before that week (weekly)."),
+    "product_catalog": ("Product catalogue", "Each product's attributes in its season, known from its first day on sale."),
+    "product_activity": ("Product activity", "How often each product was viewed, bought and returned (weekly)."),
+    "product_embedding": ("Product descriptions", "What each product's description says, condensed into numbers, and its style group."),
+    "customer_taste": ("Customer taste", "Each customer's taste, from the descriptions of the products they viewed or bought (weekly)."),
+}
+#: who a feature family describes, in the owner's words
+ENTITY_WORDS = {"customer": "customer", "product_version": "product in one season"}
+
+
+def feature_families(views) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The feature families for owners (business name, who it describes, how many features, what
+    it holds) and for analysts (technical name and version), from ``(name, FeatureView)`` pairs."""
+    owner, analyst = [], []
+    for name, view in views:
+        family, holds = FEATURE_FAMILY_WORDS.get(name, (name.replace("_", " ").capitalize(), view.description))
+        entity = view.entities[0].name
+        owner.append({"Feature family": family, "Describes": ENTITY_WORDS.get(entity, entity.replace("_", " ")),
+                      "Features": len(view.fields), "What it holds": holds})
+        analyst.append({"family": family, "feature view": name, "version": view.version, "description": view.description})
+    return pd.DataFrame(owner), pd.DataFrame(analyst)
+
+
+#: the models and simple rules of the offline comparison in the owner's words
+MODEL_WORDS = {"combined": "with product descriptions", "tabular": "without product descriptions",
+               "popularity": "most popular products", "category popularity": "popular in favourite categories",
+               "taste similarity": "closest to taste"}
+
+
+def hit_chart(tidy: pd.DataFrame):
+    """Share of customers (%) whose first N recommendations held a product they then bought, by
+    list length N, per model with its 95% range (the text above it speaks in percentages too)."""
+    import matplotlib.pyplot as plt
+
+    from stoffwechsel.profiling import PALETTE
+
+    data = tidy[tidy["metric"] == "hit_rate"]
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    for colour, (model, g) in zip(PALETTE, data.groupby("model", sort=True)):
+        g = g.sort_values("k")
+        ax.plot(g["k"], g["value"] * 100, marker="o", color=colour, label=MODEL_WORDS.get(model, model))
+        ax.fill_between(g["k"], g["low"] * 100, g["high"] * 100, color=colour, alpha=0.15)
+    ax.set_xticks(sorted(data["k"].unique()))
+    ax.set(title="Customers who bought one of the first recommendations (95% ranges)",
+           xlabel="Number of recommendations shown", ylabel="Share of customers (%)")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=10, loc="upper left", frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 #: baselines in plain words (what a shop would show without a model)
 BASELINE_WORDS = {"popularity": "showing the most popular products", "category popularity":
                   "showing the most popular products of each customer's favourite categories",
@@ -197,7 +252,7 @@ def offline_result_sentences(evaluation: dict) -> list[str]:
     rule = BASELINE_WORDS.get(best, best)
     sentences = [
         f"We replayed the {number(evaluation['evaluated_customers'])} customers who bought something in the "
-        f"{number(evaluation['test_window']['weeks'])} weeks after {evaluation['test_window']['start']}.",
+        f"{number(evaluation['test_window']['weeks'])} weeks after {date_words(evaluation['test_window']['start'])}.",
         f"For {pct('combined', 'hit_rate@10')} of them, the first 10 recommendations contained a product they then bought; "
         f"without product descriptions {pct('tabular', 'hit_rate@10')}; {rule} {pct(best, 'hit_rate@10')}.",
     ]

@@ -37,7 +37,8 @@ from typing import Iterator, Sequence
 
 from stoffwechsel.browser import Browser, Tab
 
-__all__ = ["VIEWPORTS", "PageCheck", "serve", "check_page", "check_site", "broken_links", "visible_text", "MEASURE_JS"]
+__all__ = ["VIEWPORTS", "PageCheck", "serve", "check_page", "check_site", "broken_links", "owner_wording", "visible_text",
+           "MEASURE_JS"]
 
 #: window sizes every page must be readable at
 VIEWPORTS: tuple[tuple[int, int], ...] = ((1280, 800), (1920, 1080))
@@ -263,6 +264,52 @@ def broken_links(site_dir: Path, pages: Sequence[str] | None = None) -> dict[str
                 problems.append(f'link to a missing anchor: href="{href}" (no id="{fragment}" in {target.name})')
         out[rel] = sorted(set(problems))
     return out
+
+
+#: what an owner may not read outside a details fold: release codes, hash-like versions, and
+#: any date not written like "2 March 2026" (ISO, numeric, abbreviated months, leading zeros)
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+OWNER_FORBIDDEN = (
+    ("release code", re.compile(r"\bprod-\d[\w.]*")),
+    ("hash-like version", re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,64}\b")),
+    ("date not written like '2 March 2026'", re.compile(
+        r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b"
+        r"|\b\d{1,2} (?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\b\.?"
+        rf"|\b0\d (?:{_MONTHS})\b")),
+)
+
+
+class _OwnerText(HTMLParser):
+    """The text of a page outside ``<details>`` folds, scripts, styles and the navigation bar."""
+
+    SKIP = {"script", "style", "details", "nav", "head"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.depth: list[str] = []
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag in self.SKIP:
+            self.depth.append(tag)
+
+    def handle_endtag(self, tag) -> None:
+        if self.depth and self.depth[-1] == tag:
+            self.depth.pop()
+
+    def handle_data(self, data) -> None:
+        if not self.depth:
+            self.parts.append(data)
+
+
+def owner_wording(html_text: str) -> list[str]:
+    """Codes and dates an owner page shows outside its details folds (:data:`OWNER_FORBIDDEN`),
+    e.g. ``['release code: prod-2.4.0']``; empty when the page speaks in business names and one
+    date format."""
+    parser = _OwnerText()
+    parser.feed(html_text)
+    words = " ".join(parser.parts)
+    return sorted({f"{what}: {m.group(0)}" for what, pattern in OWNER_FORBIDDEN for m in pattern.finditer(words)})
 
 
 def _shot_name(page: str, viewport: tuple[int, int]) -> str:
