@@ -210,3 +210,60 @@ def test_model_page_sentences_and_chart_speak_in_percentages_and_date_words():
     assert "(k)" not in ax.get_xlabel() and "%" in ax.get_ylabel()
     assert max(max(line.get_ydata()) for line in ax.get_lines()) == pytest.approx(26.0)  # percentages, not 0.26
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["with product descriptions", "without product descriptions"]
+
+
+@pytest.fixture(scope="module")
+def monitored():
+    """The monitoring of the committed materials (about 2 s)."""
+    from stoffwechsel import monitoring
+    from stoffwechsel.contract import load_materials
+
+    return monitoring.run_monitoring(load_materials(ROOT / "materials"), {})
+
+
+def test_arriving_page_agrees_with_the_monitoring_of_the_materials(monitored):
+    assert _check_arriving(monitored.weekly) > 0
+
+
+def _text_boxes(fig):
+    import matplotlib.text
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    hidden = set()  # tick labels beyond an axis' limits exist but are not drawn
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                if not lo - 1e-9 <= tick.get_loc() <= hi + 1e-9:
+                    hidden |= {id(tick.label1), id(tick.label2)}
+    return [(t, t.get_window_extent(renderer)) for t in fig.findobj(matplotlib.text.Text)
+            if t.get_text() and t.get_visible() and id(t) not in hidden]
+
+
+@pytest.mark.parametrize("chart", ["groups", "arrival", "decomposition", "group_change"])
+def test_charts_are_readable_and_legends_cover_nothing(monitored, chart):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from stoffwechsel import monitoring as mon
+
+    fig = {"groups": lambda: mon.plot_groups(monitored, "purchases_per_100", "segment"),
+           "arrival": lambda: mon.plot_label_arrival(monitored),
+           "decomposition": lambda: mon.plot_decomposition(monitored),
+           "group_change": lambda: mon.plot_group_change(monitored)}[chart]()
+    boxes = _text_boxes(fig)
+    small = [(t.get_text(), t.get_fontsize()) for t, _ in boxes if t.get_fontsize() < mon.CHART_MIN_FONT]
+    assert not small, small
+    if chart in ("arrival", "decomposition"):  # the Overview's bottom row: drawn about as wide as a third of the page
+        assert fig.get_size_inches()[0] <= 6.5
+    width, height = fig.canvas.get_width_height()
+    for t, box in boxes:  # nothing cut at the figure's edge
+        assert box.x0 >= -1 and box.x1 <= width + 1 and box.y0 >= -1 and box.y1 <= height + 1, f"'{t.get_text()}' cut"
+    legends = [leg for ax in fig.axes for leg in ([ax.get_legend()] if ax.get_legend() else [])] + list(fig.legends)
+    for legend in legends:
+        frame = legend.get_window_extent()
+        inside = {id(t) for t in legend.get_texts()}
+        for t, box in boxes:
+            if id(t) not in inside:
+                assert not frame.overlaps(box), f"legend covers '{t.get_text()}'"
