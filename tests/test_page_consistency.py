@@ -267,3 +267,17 @@ def test_charts_are_readable_and_legends_cover_nothing(monitored, chart):
         for t, box in boxes:
             if id(t) not in inside:
                 assert not frame.overlaps(box), f"legend covers '{t.get_text()}'"
+
+
+def test_weekly_trend_is_readable_with_its_legend_beside_the_lines(monitored):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from stoffwechsel import monitoring as mon
+
+    fig = pages.weekly_trend(monitored.weekly)
+    boxes = _text_boxes(fig)
+    assert not [t.get_text() for t, _ in boxes if t.get_fontsize() < mon.CHART_MIN_FONT]
+    assert not [t.get_text() for t, _ in boxes if re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", t.get_text())]  # no ISO ticks
+    legend = fig.axes[0].get_legend().get_window_extent()
+    assert legend.x0 >= fig.axes[0].get_window_extent().x1  # beside the axes, never over the lines

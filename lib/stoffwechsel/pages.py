@@ -424,23 +424,30 @@ def date_words(value: object) -> str:
 def weekly_trend(weekly: pd.DataFrame, metric: str = "Purchases per 100 recommendations"):
     """All customers, week by week: observed so far vs expected final value with its range;
     weeks whose outcomes are not all in are marked provisional."""
+    import textwrap
+
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
+    from stoffwechsel import monitoring
     from stoffwechsel.profiling import PALETTE
 
     w = weekly[(weekly["period"] == "week") & (weekly["segment_column"] == "all") & (weekly["metric"] == metric)].copy()
     w["window_start"] = pd.to_datetime(w["window_start"])
     w = w.sort_values("window_start")
     provisional = w["completeness"] < 0.999
-    fig, ax = plt.subplots(figsize=(8.5, 3.4))
+    fig, ax = plt.subplots(figsize=(9, 3.8))
     ax.plot(w["window_start"], seen_so_far(w), marker="o", color=PALETTE[1], label="Seen so far")
     ax.plot(w["window_start"], w["estimate"], marker="s", color=PALETTE[0], label="Expected once all outcomes are in")
     ax.fill_between(w["window_start"], w["estimate_low"], w["estimate_high"], color=PALETTE[0], alpha=0.2, label="Range")
     for start in w.loc[provisional, "window_start"]:
         ax.axvspan(start - pd.Timedelta(days=3), start + pd.Timedelta(days=3), color="#999999", alpha=0.15, hatch="//")
     if provisional.any():
-        ax.text(w.loc[provisional, "window_start"].iloc[0], ax.get_ylim()[1] * 0.95, "provisional", fontsize=8, va="top")
-    ax.set(title=f"{metric}, all customers, by week shown", xlabel="Week the recommendations were shown", ylabel=metric)
-    ax.legend(fontsize=8, loc="lower left")
+        ax.text(w.loc[provisional, "window_start"].iloc[0], ax.get_ylim()[1] * 0.95, "provisional", va="top")
+    ax.set(title=f"{metric}, all customers, by week shown", xlabel="Week the recommendations were shown",
+           ylabel=textwrap.fill(metric, 25))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))  # as every other chart
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    monitoring._readable(fig)
     fig.tight_layout()
     return fig
