@@ -281,3 +281,18 @@ def test_weekly_trend_is_readable_with_its_legend_beside_the_lines(monitored):
     assert not [t.get_text() for t, _ in boxes if re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", t.get_text())]  # no ISO ticks
     legend = fig.axes[0].get_legend().get_window_extent()
     assert legend.x0 >= fig.axes[0].get_window_extent().x1  # beside the axes, never over the lines
+
+
+SITE = ROOT / "_site"
+
+
+@pytest.mark.skipif(not (SITE / "index.html").is_file(), reason="no built site (run dvc repro or stoffwechsel build-site)")
+def test_the_built_site_has_no_broken_link_no_code_and_one_date_format():
+    """The site in this checkout, whichever renderer built it (the browser tests of both
+    renderers run the same checks inside site_checks.check_site)."""
+    from stoffwechsel.site_checks import broken_links, owner_wording
+
+    assert {page: found for page, found in broken_links(SITE).items() if found} == {}
+    pages_ = sorted(SITE.rglob("*.html"))
+    assert len(pages_) >= 7
+    assert {p.name: owner_wording(p.read_text(encoding="utf-8")) for p in pages_ if owner_wording(p.read_text(encoding="utf-8"))} == {}

@@ -16,7 +16,9 @@ on 127.0.0.1, at each window size, and returns one :class:`PageCheck` per page, 
 * the page does not scroll sideways, the body text is at least 12 px;
 * no console error, uncaught exception or failed load, and no request leaves the machine;
 * every link inside the site leads somewhere (:func:`broken_links`): the page exists, and so does
-  the element its ``#anchor`` names (an alert's "details" link once pointed at a missing anchor).
+  the element its ``#anchor`` names (an alert's "details" link once pointed at a missing anchor);
+* outside ``<details>`` folds no release code, no hash-like version and no date other than
+  "2 March 2026" (:func:`owner_wording`; an alert once named "prod-2.4.0").
 
 :func:`visible_text` is what a reader can read on a page (the browser's ``innerText`` of the
 page without the site's navigation bar, analyst blocks included), for comparing the two renderers.
@@ -331,6 +333,8 @@ def check_site(
     site_dir = Path(site_dir).resolve()
     rels = list(pages) if pages is not None else sorted(p.relative_to(site_dir).as_posix() for p in site_dir.rglob("*.html"))
     links = broken_links(site_dir, rels)
+    for rel in rels:  # owners read business names and one date format outside the analysts' folds
+        links[rel] = links[rel] + [f"owner wording: {w}" for w in owner_wording((site_dir / rel).read_text(encoding="utf-8"))]
     own = browser is None
     browser = browser or Browser()
     results: list[PageCheck] = []
