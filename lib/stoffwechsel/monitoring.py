@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -833,8 +834,13 @@ def _compare(metrics: pd.DataFrame, params: MonitorParams, ref_end: pd.Timestamp
                                "completeness_cur": "completeness", "recs_cur": "recs", "customers_cur": "customers"})
 
 
-def _fmt_date(ts: pd.Timestamp) -> str:
+def date_words(ts) -> str:
+    """The one date format of the owner pages and alerts: ``2 March 2026``."""
+    ts = pd.Timestamp(ts)
     return f"{ts.day} {ts:%B %Y}"
+
+
+_fmt_date = date_words
 
 
 def describe_group(column: str, value: str) -> str:
@@ -886,9 +892,9 @@ def _hint(alert: pd.Series, metrics: pd.DataFrame, prep: Prepared) -> str:
         if len(now) and len(before) and now.iloc[0] - before.iloc[0] >= 10 and now.iloc[0] >= 1.25 * before.iloc[0]:
             return (f"new-season products that reuse an old product number (now {now.iloc[0]:.0f}% of the "
                     f"recommendations, usually {before.iloc[0]:.0f}%)")
-    for version, day in prep.rollouts:
+    for _version, day in prep.rollouts:  # the release code is the team's, not the owner's: named by its day
         if pd.Timedelta(0) <= alert["window_start"] - day <= pd.Timedelta(days=6):
-            return f"the model update {version} that went live on {_fmt_date(day)}"
+            return f"the model update that went live on {_fmt_date(day)}"
     return _DEFAULT_HINTS[alert["metric_id"]]
 
 
@@ -1612,6 +1618,23 @@ def drift_overview(result: MonitoringResult, column: str = "segment") -> pd.Data
     return table
 
 
+#: the smallest text in a chart (points); charts are drawn about as wide as they are shown, so
+#: this is close to the size a reader sees
+CHART_MIN_FONT = 10.5
+
+
+def _readable(fig, size: float = CHART_MIN_FONT):
+    """Every text of ``fig`` (titles, ticks, labels, legends, notes) at least ``size`` points."""
+    import matplotlib.text
+
+    for ax in fig.axes:  # tick labels are made when drawn: set their size on the axes
+        ax.tick_params(labelsize=size)
+    for t in fig.findobj(matplotlib.text.Text):
+        if t.get_text() and t.get_fontsize() < size:
+            t.set_fontsize(size)
+    return fig
+
+
 def _axes_dates(ax, result: MonitoringResult):
     """Day-month ticks; dotted lines at model updates, dash-dotted at season launches."""
     import matplotlib.dates as mdates
@@ -1634,7 +1657,7 @@ def plot_groups(result: MonitoringResult, metric_id: str, column: str = "segment
 
     w = result.weekly[(result.weekly["segment_column"] == column) & (result.weekly["metric_id"] == metric_id)]
     groups = groups or sorted(w["segment"].unique())
-    fig, ax = plt.subplots(figsize=(9, 4.2))
+    fig, ax = plt.subplots(figsize=(10, 4.4))
     for colour, group in zip(PALETTE, groups):
         g = w[(w["segment"] == group) & (w["period"] == "week")].sort_values("window_start")
         x = g["window_start"] + pd.Timedelta(days=3)
@@ -1649,7 +1672,8 @@ def plot_groups(result: MonitoringResult, metric_id: str, column: str = "segment
     _axes_dates(ax, result)
     ax.set(title=f"{METRICS[metric_id]} per week ({SEGMENT_COLUMN_LABELS[column].lower()}); dashed: usual level",
            xlabel="Week", ylabel=METRICS[metric_id])
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # outside: it never covers a line or note
+    _readable(fig)
     fig.tight_layout()
     return fig
 
@@ -1660,22 +1684,24 @@ def plot_label_arrival(result: MonitoringResult):
 
     from .profiling import PALETTE
 
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(6, 6.8))  # stacked: drawn about as wide as its card
     names = {"click": "Clicks (hours)", "purchase": "Purchases (days)", "return": "Returns (days after purchase)"}
     for colour, (outcome, g) in zip(PALETTE, result.delay_curves.groupby("outcome", sort=False)):
         a1.plot(g["delay"], g["share_observed"] * 100, color=colour, label=names[outcome])
         a1.fill_between(g["delay"], g["share_low"] * 100, g["share_high"] * 100, color=colour, alpha=0.15, lw=0)
     a1.set(title="How soon outcomes arrive", xlabel="Time after the recommendation (hours or days)",
-           ylabel="Share of final outcomes seen (%)")
-    a1.legend(fontsize=8)
+           ylabel="Final outcomes seen (%)")
+    a1.legend(loc="lower right", frameon=False)
     w = result.weekly[(result.weekly["segment_column"] == "all") & (result.weekly["period"] == "week")]
     for colour, metric_id in zip(PALETTE[1:], ("purchases_per_100", "kept_per_100")):
         g = w[w["metric_id"] == metric_id].sort_values("window_start")
         a2.bar(g["window_start"] + pd.Timedelta(days=1 if metric_id == "kept_per_100" else -1),
                g["completeness"] * 100, width=2.5, color=colour, label=METRICS[metric_id])
     _axes_dates(a2, result)
-    a2.set(title="Share of outcomes already in, per week", xlabel="Week", ylabel="%")
-    a2.legend(fontsize=8, loc="lower left")
+    a2.set(title="Share of outcomes already in, per week", xlabel="Week", ylabel="Already in (%)")
+    a2.set_ylim(0, 135)  # room above the bars for the legend
+    a2.legend(loc="upper center", ncol=1, frameon=False)
+    _readable(fig)
     fig.tight_layout()
     return fig
 
@@ -1691,7 +1717,7 @@ def plot_group_change(result: MonitoringResult, metric_ids=("ctr", "purchases_pe
         ["reference", "current"])]
     groups = sorted(set(w.loc[w["period"] == "current", "segment"]) & set(w.loc[w["period"] == "reference",
                                                                                  "segment"]))
-    fig, axes = plt.subplots(1, len(metric_ids), figsize=(5 * len(metric_ids), 0.5 * len(groups) + 1.8),
+    fig, axes = plt.subplots(1, len(metric_ids), figsize=(4 * len(metric_ids), 0.55 * len(groups) + 2.2),
                              sharey=True, squeeze=False)
     y = np.arange(len(groups))
     for ax, metric_id in zip(axes[0], metric_ids):
@@ -1704,14 +1730,15 @@ def plot_group_change(result: MonitoringResult, metric_ids=("ctr", "purchases_pe
             ax.errorbar(g["estimate"], y + offset, xerr=err, fmt="o",
                         color=colour, capsize=3, label=name)
         ax.set_yticks(y, groups)
-        ax.set(title=METRICS[metric_id], xlabel=f"{METRICS[metric_id]} (plausible range)")
+        ax.set(title=textwrap.fill(METRICS[metric_id], 30), xlabel="with its plausible range")
         ax.set_xlim(left=0)
     axes[0][0].invert_yaxis()
     fig.suptitle(f"Usual period ({_fmt_date(result.reference[0])} to {_fmt_date(result.reference[1])}) against "
-                 f"{_fmt_date(result.current[0])} to {_fmt_date(result.current[1])}", fontsize=10, x=0.02, ha="left")
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+                 f"{_fmt_date(result.current[0])} to {_fmt_date(result.current[1])}", fontsize=11, x=0.02, ha="left")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=8, loc="upper right", ncol=2, frameon=False)
+    fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(0.01, 0.94), ncol=2, frameon=False)
+    _readable(fig)
+    fig.tight_layout(rect=(0, 0, 1, 0.86))
     return fig
 
 
@@ -1725,16 +1752,17 @@ def plot_decomposition(result: MonitoringResult, metric_id: str = "purchases_per
     d = d[(d["segment_column"] == column) & (d["metric_id"] == metric_id)].set_index("segment")
     order = [s for s in d.index if s != ALL] + [ALL]
     d = d.loc[order]
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(d) + 1.5))
+    fig, ax = plt.subplots(figsize=(6, 0.5 * len(d) + 2.2))  # drawn about as wide as its card
     y = np.arange(len(d))
     ax.barh(y - 0.2, d["mix_effect"], height=0.4, color=PALETTE[0], label="Change from customer mix")
     ax.barh(y + 0.2, d["within_effect"], height=0.4, color=PALETTE[3], label="Change within customer groups")
     ax.axvline(0, color="0.3", lw=0.8)
     ax.set_yticks(y, [s if s != ALL else "All customers (total)" for s in d.index])
     ax.invert_yaxis()
-    ax.set(title=f"Why {METRICS[metric_id].lower()} changed",
-           xlabel=f"Contribution to the change, last {len(pd.date_range(*result.current, freq='W-MON'))} weeks "
+    ax.set(title=textwrap.fill(f"Why {METRICS[metric_id].lower()} changed", 40),
+           xlabel=f"Contribution to the change, last {len(pd.date_range(*result.current, freq='W-MON'))} weeks\n"
                   f"against the usual period")
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(loc="best", framealpha=0.9)
+    _readable(fig)
     fig.tight_layout()
     return fig

@@ -128,6 +128,101 @@ def data_quality(root: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame, 
     return files, reasons, resolution
 
 
+#: how the resolve stage tied a transaction to one product version, in business words
+RESOLUTION_WORDS = {"quarantined": "set aside (no product on sale that day)",
+                    "season given": "season given in the transaction",
+                    "single sale window": "only one version on sale that day",
+                    "overlap rule (price, then in-season)": "two versions on sale: matched by price, then by season",
+                    "return of purchase": "a return: same product as its purchase"}
+
+
+def resolution_table(resolution: dict) -> tuple[pd.DataFrame, dict]:
+    """How every transaction was tied to one product and season: one row per rule with two
+    counts, all transactions and those of reused article numbers, and a total row that is the
+    sum of the rows above it. Also the numbers of the sentence above the table (``read``: rows
+    read; ``reused``: transactions of reused numbers; ``ids``: reused numbers; ``set_aside``).
+    Raises ValueError when a column does not sum to its file's total (the page would contradict
+    itself)."""
+    rows = {k: int(v) for k, v in resolution["rows"].items() if k != "rows_read"}
+    r = resolution["recycled_ids"]
+    reused = {k: int(v) for k, v in r.get("events_by_rule", {}).items()}
+    reused["quarantined"] = int(r.get("events_quarantined", 0))
+    rules = sorted(set(rows) | set(reused), key=lambda k: (k == "quarantined", -rows.get(k, 0), k))
+    out = pd.DataFrame({"how": [RESOLUTION_WORDS.get(k, k) for k in rules],
+                        "all": [rows.get(k, 0) for k in rules], "reused": [reused.get(k, 0) for k in rules]})
+    facts = {"read": int(resolution["rows"]["rows_read"]), "reused": int(r["events_resolved"]) + reused["quarantined"],
+             "ids": int(r["ids"]), "set_aside": rows.get("quarantined", 0), "reused_set_aside": reused["quarantined"]}
+    if out["all"].sum() != facts["read"] or out["reused"].sum() != facts["reused"]:
+        raise ValueError(f"reports/resolve/resolution.json: the rules sum to {out['all'].sum()} transactions "
+                         f"({out['reused'].sum()} of reused numbers), the file says {facts['read']} "
+                         f"({facts['reused']})")
+    total = pd.DataFrame({"how": ["Total"], "all": [facts["read"]], "reused": [facts["reused"]]})
+    return pd.concat([out, total], ignore_index=True), facts
+
+
+def resolution_sentence(facts: dict) -> str:
+    """The sentence above :func:`resolution_table`, naming what each number counts."""
+    return (f"Of the {number(facts['read'])} transactions read, {number(facts['reused'])} are of the "
+            f"{number(facts['ids'])} article numbers that were reused; {number(facts['reused'] - facts['reused_set_aside'])} "
+            f"of these were tied to one product and season ({number(facts['reused_set_aside'])} set aside). "
+            f"The table counts every transaction by how its product and season were found.")
+
+
+#: feature families in the owner's words (the stores' own descriptions and version hashes go to
+#: the analysts' fold): technical view name -> (family, what it holds)
+FEATURE_FAMILY_WORDS = {
+    "customer_profile": ("Customer profile", "What the customer told us at signup."),
+    "customer_activity": ("Customer activity", "What each customer viewed, bought and returned before that week (weekly)."),
+    "product_catalog": ("Product catalogue", "Each product's attributes in its season, known from its first day on sale."),
+    "product_activity": ("Product activity", "How often each product was viewed, bought and returned (weekly)."),
+    "product_embedding": ("Product descriptions", "What each product's description says, condensed into numbers, and its style group."),
+    "customer_taste": ("Customer taste", "Each customer's taste, from the descriptions of the products they viewed or bought (weekly)."),
+}
+#: who a feature family describes, in the owner's words
+ENTITY_WORDS = {"customer": "customer", "product_version": "product in one season"}
+
+
+def feature_families(views) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The feature families for owners (business name, who it describes, how many features, what
+    it holds) and for analysts (technical name and version), from ``(name, FeatureView)`` pairs."""
+    owner, analyst = [], []
+    for name, view in views:
+        family, holds = FEATURE_FAMILY_WORDS.get(name, (name.replace("_", " ").capitalize(), view.description))
+        entity = view.entities[0].name
+        owner.append({"Feature family": family, "Describes": ENTITY_WORDS.get(entity, entity.replace("_", " ")),
+                      "Features": len(view.fields), "What it holds": holds})
+        analyst.append({"family": family, "feature view": name, "version": view.version, "description": view.description})
+    return pd.DataFrame(owner), pd.DataFrame(analyst)
+
+
+#: the models and simple rules of the offline comparison in the owner's words
+MODEL_WORDS = {"combined": "with product descriptions", "tabular": "without product descriptions",
+               "popularity": "most popular products", "category popularity": "popular in favourite categories",
+               "taste similarity": "closest to taste"}
+
+
+def hit_chart(tidy: pd.DataFrame):
+    """Share of customers (%) whose first N recommendations held a product they then bought, by
+    list length N, per model with its 95% range (the text above it speaks in percentages too)."""
+    import matplotlib.pyplot as plt
+
+    from stoffwechsel.profiling import PALETTE
+
+    data = tidy[tidy["metric"] == "hit_rate"]
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    for colour, (model, g) in zip(PALETTE, data.groupby("model", sort=True)):
+        g = g.sort_values("k")
+        ax.plot(g["k"], g["value"] * 100, marker="o", color=colour, label=MODEL_WORDS.get(model, model))
+        ax.fill_between(g["k"], g["low"] * 100, g["high"] * 100, color=colour, alpha=0.15)
+    ax.set_xticks(sorted(data["k"].unique()))
+    ax.set(title="Customers who bought one of the first recommendations (95% ranges)",
+           xlabel="Number of recommendations shown", ylabel="Share of customers (%)")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=10, loc="upper left", frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 #: baselines in plain words (what a shop would show without a model)
 BASELINE_WORDS = {"popularity": "showing the most popular products", "category popularity":
                   "showing the most popular products of each customer's favourite categories",
@@ -157,7 +252,7 @@ def offline_result_sentences(evaluation: dict) -> list[str]:
     rule = BASELINE_WORDS.get(best, best)
     sentences = [
         f"We replayed the {number(evaluation['evaluated_customers'])} customers who bought something in the "
-        f"{number(evaluation['test_window']['weeks'])} weeks after {evaluation['test_window']['start']}.",
+        f"{number(evaluation['test_window']['weeks'])} weeks after {date_words(evaluation['test_window']['start'])}.",
         f"For {pct('combined', 'hit_rate@10')} of them, the first 10 recommendations contained a product they then bought; "
         f"without product descriptions {pct('tabular', 'hit_rate@10')}; {rule} {pct(best, 'hit_rate@10')}.",
     ]
@@ -199,6 +294,20 @@ def anchor(text: str) -> str:
     return re.sub(r"[^a-z0-9\- ]", "", text.lower()).strip().replace(" ", "-")
 
 
+def group_anchor(column: str, segment: str) -> str:
+    """The id of a customer group's place on the customer groups page, unique per grouping (an
+    age band and a region may share a name) and never the same as a heading's own id:
+    ``group-all-customers``, ``group-segment-bargain-hunters``, ``group-age-band-25-34``."""
+    if column == "all":
+        return "group-all-customers"
+    return "group-" + anchor(f"{column.replace('_', '-')} {segment}")
+
+
+def group_target(column: str, segment: str) -> Markup:
+    """The empty element a "details" link lands on (:func:`group_anchor`)."""
+    return markup(f'<span id="{text(group_anchor(column, segment))}"></span>')
+
+
 def top_alerts(alerts: list[dict], n: int = 6) -> list[dict]:
     """The alerts for the first screen: the most severe one per customer group, marketing
     segments and all customers first, then the largest changes; at most n."""
@@ -226,7 +335,7 @@ def alerts_html(alerts: list[dict], segments_page: str, total: int) -> Markup:
         lines.append(
             f'<div class="alert alert-{style}" role="alert" data-segment="{text(a["segment"])}" data-severity="{text(a["severity"])}">'
             f'<span class="alert-icon" aria-label="{word}">{icon}</span> <strong>{word}:</strong> {text(a["message"])} '
-            f'<a href="{text(segments_page)}#{anchor(a["segment"])}">details</a></div>')
+            f'<a href="{text(segments_page)}#{group_anchor(a["segment_column"], a["segment"])}">details</a></div>')
     more = total - len(alerts)
     if more > 0:
         lines.append(f'<p><a href="{text(segments_page)}">{int(more)} more alerts on the customer groups page</a></p>')
@@ -270,26 +379,75 @@ def group_table(weekly: pd.DataFrame, column: str, segment: str | None = None) -
     return out if segment is None else out.drop(columns="Customer group")
 
 
+#: metrics counted per recommendation shown (x 100): "seen so far" is every event seen so far per
+#: 100 recommendations shown, the same base as the expected final value
+_PER_SHOWN = ("ctr", "purchases_per_100", "kept_per_100")
+
+
+def seen_so_far(weekly: pd.DataFrame) -> pd.Series:
+    """What has been seen so far in each row of the monitoring table, on the base of its expected
+    final value: events seen / recommendations shown x 100 for the rates, revenue seen so far for
+    revenue (per 100 recommendations: revenue seen / shown x 100). The table's own ``observed``
+    column is the rate among recommendations whose outcomes are all in, which is 0 or empty for
+    a recent week with purchases: never shown to owners as "seen so far"."""
+    seen = weekly["observed"].astype(float).copy()
+    per_shown = weekly["metric_id"].isin(_PER_SHOWN)
+    seen[per_shown] = weekly.loc[per_shown, "events"] / weekly.loc[per_shown, "recs"] * 100
+    keys = ["period", "window_start", "segment_column", "segment"]
+    revenue = weekly[weekly["metric_id"] == "revenue_eur"].set_index(keys)["observed"]
+    rev100 = weekly["metric_id"] == "revenue_per_100"
+    if rev100.any():
+        idx = pd.MultiIndex.from_frame(weekly.loc[rev100, keys])
+        seen[rev100] = revenue.reindex(idx).to_numpy() / weekly.loc[rev100, "recs"].to_numpy() * 100
+    return seen
+
+
+def arriving_table(weekly: pd.DataFrame) -> pd.DataFrame:
+    """All customers, weeks whose outcomes are not all in: seen so far, share already in and the
+    expected final value with its range, one row per week and metric (business headers)."""
+    recent = weekly[(weekly["segment_column"] == "all") & (weekly["period"] == "week") & (weekly["completeness"] < 0.999)]
+    recent = recent.assign(_seen=seen_so_far(recent)).sort_values(["window_start", "metric"])
+    return pd.DataFrame({
+        "Week from": pd.to_datetime(recent["window_start"]).map(date_words), "Metric": recent["metric"],
+        "Seen so far": recent["_seen"].round(2), "Outcomes already in": recent["completeness"].map(lambda v: f"{v:.0%}"),
+        "Expected final": recent["estimate"].round(2),
+        "Range": [f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(recent["estimate_low"], recent["estimate_high"])]})
+
+
+def date_words(value: object) -> str:
+    """The one date format of the owner pages: ``2 March 2026`` (the alerts' format)."""
+    from stoffwechsel.monitoring import date_words as words
+
+    return words(value)
+
+
 def weekly_trend(weekly: pd.DataFrame, metric: str = "Purchases per 100 recommendations"):
     """All customers, week by week: observed so far vs expected final value with its range;
     weeks whose outcomes are not all in are marked provisional."""
+    import textwrap
+
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
+    from stoffwechsel import monitoring
     from stoffwechsel.profiling import PALETTE
 
     w = weekly[(weekly["period"] == "week") & (weekly["segment_column"] == "all") & (weekly["metric"] == metric)].copy()
     w["window_start"] = pd.to_datetime(w["window_start"])
     w = w.sort_values("window_start")
     provisional = w["completeness"] < 0.999
-    fig, ax = plt.subplots(figsize=(8.5, 3.4))
-    ax.plot(w["window_start"], w["observed"], marker="o", color=PALETTE[1], label="Seen so far")
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    ax.plot(w["window_start"], seen_so_far(w), marker="o", color=PALETTE[1], label="Seen so far")
     ax.plot(w["window_start"], w["estimate"], marker="s", color=PALETTE[0], label="Expected once all outcomes are in")
     ax.fill_between(w["window_start"], w["estimate_low"], w["estimate_high"], color=PALETTE[0], alpha=0.2, label="Range")
     for start in w.loc[provisional, "window_start"]:
         ax.axvspan(start - pd.Timedelta(days=3), start + pd.Timedelta(days=3), color="#999999", alpha=0.15, hatch="//")
     if provisional.any():
-        ax.text(w.loc[provisional, "window_start"].iloc[0], ax.get_ylim()[1] * 0.95, "provisional", fontsize=8, va="top")
-    ax.set(title=f"{metric}, all customers, by week shown", xlabel="Week the recommendations were shown", ylabel=metric)
-    ax.legend(fontsize=8, loc="lower left")
+        ax.text(w.loc[provisional, "window_start"].iloc[0], ax.get_ylim()[1] * 0.95, "provisional", va="top")
+    ax.set(title=f"{metric}, all customers, by week shown", xlabel="Week the recommendations were shown",
+           ylabel=textwrap.fill(metric, 25))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))  # as every other chart
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    monitoring._readable(fig)
     fig.tight_layout()
     return fig

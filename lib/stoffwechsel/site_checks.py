@@ -14,7 +14,11 @@ on 127.0.0.1, at each window size, and returns one :class:`PageCheck` per page, 
   the note above the alerts to 0 px, and the alerts covered it);
 * the navbar is one line (links on one row, title not cut) or collapsed to its toggle button;
 * the page does not scroll sideways, the body text is at least 12 px;
-* no console error, uncaught exception or failed load, and no request leaves the machine.
+* no console error, uncaught exception or failed load, and no request leaves the machine;
+* every link inside the site leads somewhere (:func:`broken_links`): the page exists, and so does
+  the element its ``#anchor`` names (an alert's "details" link once pointed at a missing anchor);
+* outside ``<details>`` folds no release code, no hash-like version and no date other than
+  "2 March 2026" (:func:`owner_wording`; an alert once named "prod-2.4.0").
 
 :func:`visible_text` is what a reader can read on a page (the browser's ``innerText`` of the
 page without the site's navigation bar, analyst blocks included), for comparing the two renderers.
@@ -27,13 +31,16 @@ import functools
 import http.server
 import re
 import threading
+from html.parser import HTMLParser
+from urllib.parse import unquote, urlsplit
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from stoffwechsel.browser import Browser, Tab
 
-__all__ = ["VIEWPORTS", "PageCheck", "serve", "check_page", "check_site", "visible_text", "MEASURE_JS"]
+__all__ = ["VIEWPORTS", "PageCheck", "serve", "check_page", "check_site", "broken_links", "owner_wording", "visible_text",
+           "MEASURE_JS"]
 
 #: window sizes every page must be readable at
 VIEWPORTS: tuple[tuple[int, int], ...] = ((1280, 800), (1920, 1080))
@@ -208,6 +215,105 @@ def check_page(tab: Tab) -> dict:
     return tab.evaluate(MEASURE_JS)
 
 
+class _Links(HTMLParser):
+    """The ids (and ``<a name>``) of a page and the targets of its links (``href``)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: set[str] = set()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])
+        if tag == "a" and a.get("name"):
+            self.ids.add(a["name"])
+        if tag in ("a", "area") and a.get("href") is not None:
+            self.hrefs.append(a["href"])
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(path: Path, mtime: float) -> _Links:
+    parser = _Links()
+    parser.feed(path.read_text(encoding="utf-8", errors="replace"))
+    return parser
+
+
+def broken_links(site_dir: Path, pages: Sequence[str] | None = None) -> dict[str, list[str]]:
+    """Links inside the site that lead nowhere, per page (relative path): ``href="#x"`` where the
+    page has no element with id ``x``, and ``other.html#x`` where ``other.html`` is missing or has
+    no such id. Links out of the site (a scheme, ``//host``) and the bare ``#`` are not followed
+    here (the browser check forbids network requests)."""
+    site_dir = Path(site_dir).resolve()
+    rels = list(pages) if pages is not None else sorted(p.relative_to(site_dir).as_posix() for p in site_dir.rglob("*.html"))
+    out: dict[str, list[str]] = {}
+    for rel in rels:
+        page = site_dir / rel
+        problems = []
+        for href in _parse(page, page.stat().st_mtime).hrefs:
+            parts = urlsplit(href)
+            if parts.scheme or parts.netloc or href in ("", "#"):
+                continue
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file():
+                problems.append(f'link to a missing page: href="{href}"')
+                continue
+            fragment = unquote(parts.fragment)
+            if fragment and target.suffix == ".html" and fragment not in _parse(target, target.stat().st_mtime).ids:
+                problems.append(f'link to a missing anchor: href="{href}" (no id="{fragment}" in {target.name})')
+        out[rel] = sorted(set(problems))
+    return out
+
+
+#: what an owner may not read outside a details fold: release codes, hash-like versions, and
+#: any date not written like "2 March 2026" (ISO, numeric, abbreviated months, leading zeros)
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+OWNER_FORBIDDEN = (
+    ("release code", re.compile(r"\bprod-\d[\w.]*")),
+    ("hash-like version", re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,64}\b")),
+    ("date not written like '2 March 2026'", re.compile(
+        r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b"
+        r"|\b\d{1,2} (?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\b\.?"
+        rf"|\b0\d (?:{_MONTHS})\b")),
+)
+
+
+class _OwnerText(HTMLParser):
+    """The text of a page outside ``<details>`` folds, scripts, styles and the navigation bar."""
+
+    SKIP = {"script", "style", "details", "nav", "head"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.depth: list[str] = []
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag in self.SKIP:
+            self.depth.append(tag)
+
+    def handle_endtag(self, tag) -> None:
+        if self.depth and self.depth[-1] == tag:
+            self.depth.pop()
+
+    def handle_data(self, data) -> None:
+        if not self.depth:
+            self.parts.append(data)
+
+
+def owner_wording(html_text: str) -> list[str]:
+    """Codes and dates an owner page shows outside its details folds (:data:`OWNER_FORBIDDEN`),
+    e.g. ``['release code: prod-2.4.0']``; empty when the page speaks in business names and one
+    date format."""
+    parser = _OwnerText()
+    parser.feed(html_text)
+    words = " ".join(parser.parts)
+    return sorted({f"{what}: {m.group(0)}" for what, pattern in OWNER_FORBIDDEN for m in pattern.finditer(words)})
+
+
 def _shot_name(page: str, viewport: tuple[int, int]) -> str:
     stem = re.sub(r"[^\w.-]+", "_", page.removesuffix(".html"))
     return f"{stem}-{viewport[0]}x{viewport[1]}.png"
@@ -226,6 +332,9 @@ def check_site(
     window size and measure it; screenshots (``file`` source only) go to ``screenshots``."""
     site_dir = Path(site_dir).resolve()
     rels = list(pages) if pages is not None else sorted(p.relative_to(site_dir).as_posix() for p in site_dir.rglob("*.html"))
+    links = broken_links(site_dir, rels)
+    for rel in rels:  # owners read business names and one date format outside the analysts' folds
+        links[rel] = links[rel] + [f"owner wording: {w}" for w in owner_wording((site_dir / rel).read_text(encoding="utf-8"))]
     own = browser is None
     browser = browser or Browser()
     results: list[PageCheck] = []
@@ -241,7 +350,7 @@ def check_site(
                             shot = None
                             if screenshots is not None and source == "file":
                                 shot = str(tab.screenshot(Path(screenshots) / _shot_name(rel, viewport)))
-                            results.append(PageCheck(rel, source, tuple(viewport), info["url"], info["problems"],
+                            results.append(PageCheck(rel, source, tuple(viewport), info["url"], info["problems"] + links[rel],
                                                      tab.console_errors(), tab.external_requests(), info["measured"], shot))
                         finally:
                             tab.close()
