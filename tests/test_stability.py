@@ -64,6 +64,7 @@ def row(wins, losses=(), base_wins=()):
 def test_the_summary_says_how_robust_the_claim_is(rows, expected):
     summary = stability.summarise(rows)
     assert expected in summary["statement"]
+    assert summary["fewest_metrics"] <= summary["most_metrics"]
     assert summary["variants"] == len(rows)
 
 

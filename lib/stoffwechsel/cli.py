@@ -238,17 +238,25 @@ def claim_stability(
                                                                          "(between its two markers); --no-doc: none."),
     no_doc: bool = typer.Option(False, "--no-doc", help="Do not touch the Markdown file."),
     extra_seeds: int = typer.Option(2, help="Seeds tried besides the committed one (seed + 1, seed + 2, ...)."),
+    render_only: bool = typer.Option(False, help="Only re-summarise the variants already in --out and rewrite the Markdown."),
 ) -> None:
     """Re-train and re-evaluate both rankers for a few seeds and the README's example parameter
     changes (needs the stores of `dvc repro`; about 3 minutes per seed) and report whether
     combined beats tabular-only in each."""
+    import json
     import time
 
     from stoffwechsel import config, io, stability, timeline
 
-    base = stability.train_params(timeline.read_calendar(config.ROOT), config.load_params("train"))
     started = time.perf_counter()
-    result = stability.run(config.ROOT, stability.variants(base, extra_seeds=extra_seeds), log=typer.echo)
+    if render_only:
+        if not out.is_file():
+            raise typer.BadParameter(f"{out}: no variants to render; run `stoffwechsel claim-stability` first")
+        rows = json.loads(out.read_text(encoding="utf-8"))["variants"]
+        result = {"variants": rows, "summary": stability.summarise(rows)}
+    else:
+        base = stability.train_params(timeline.read_calendar(config.ROOT), config.load_params("train"))
+        result = stability.run(config.ROOT, stability.variants(base, extra_seeds=extra_seeds), log=typer.echo)
     io.write_json(result, out)
     block = stability.markdown(result)
     if doc is not None and not no_doc:

@@ -109,9 +109,11 @@ def summarise(rows: Sequence[dict]) -> dict:
     everywhere = sorted(set.intersection(*wins)) if wins else []
     anywhere = sorted(set.union(*wins)) if wins else []
     base_wins = sum(bool(r["best_baseline_beats_combined_on"]) for r in rows)
+    sizes = sorted(len(w) for w in wins)
     if holds == n and everywhere:
         verdict = (f"The claim holds in all {n} variants: combined beats tabular-only on {', '.join(everywhere)} in every one "
-                   f"(paired 95% intervals).")
+                   f"(paired 95% intervals), but on how many metrics varies from {sizes[0]} to {sizes[-1]} "
+                   f"of {len(rows[0].get('combined_minus_tabular', {})) or 'the'} metric@k.")
     elif holds == n:
         verdict = (f"Combined beats tabular-only on some metric in all {n} variants, but on no single metric in every one: "
                    f"which metrics show it depends on the seed and parameters.")
@@ -125,7 +127,8 @@ def summarise(rows: Sequence[dict]) -> dict:
     if base_wins:
         verdict += f" The best baseline beats the combined model on some metric in {base_wins} of {n}."
     return {"variants": n, "combined_beats_tabular_in": holds, "tabular_beats_combined_in": reversed_,
-            "best_baseline_beats_combined_in": base_wins, "metrics_in_every_variant": everywhere,
+            "best_baseline_beats_combined_in": base_wins, "metrics_in_every_variant": everywhere, "fewest_metrics": sizes[0] if sizes else 0,
+            "most_metrics": sizes[-1] if sizes else 0,
             "metrics_in_some_variant": anywhere, "statement": verdict}
 
 
