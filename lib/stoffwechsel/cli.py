@@ -238,10 +238,10 @@ def claim_stability(
                                                                          "(between its two markers); --no-doc: none."),
     no_doc: bool = typer.Option(False, "--no-doc", help="Do not touch the Markdown file."),
     extra_seeds: int = typer.Option(2, help="Seeds tried besides the committed one (seed + 1, seed + 2, ...)."),
-    render_only: bool = typer.Option(False, help="Only re-summarise the variants already in --out and rewrite the Markdown."),
+    render_only: bool = typer.Option(False, "--render-only", help="Only re-summarise the variants already in --out and rewrite the Markdown."),
 ) -> None:
     """Re-train and re-evaluate both rankers for a few seeds and the README's example parameter
-    changes (needs the stores of `dvc repro`; about 3 minutes per seed) and report whether
+    changes (needs the stores of `dvc repro`; about 7 minutes on two cores) and report whether
     combined beats tabular-only in each."""
     import json
     import time
