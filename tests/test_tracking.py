@@ -166,5 +166,5 @@ def test_the_registered_version_gets_the_champion_alias_a_description_and_the_ru
     assert str(version.version) == str(logged["registered_version"]) and version.description == "combined ranker, measured"
     assert version.tags["dvc_experiment"] == "swift-lamb"
     experiment = mlflow.get_experiment_by_name(tracking.EXPERIMENT)
-    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # the UI opens the runs table
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert tracking.runs_url(root=root) == f"http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}/runs"

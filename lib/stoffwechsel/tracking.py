@@ -22,8 +22,9 @@ commit where tracked files other than DVC's outputs differ from it), and its tag
 commit, the dirty flag with the changed files, the experiment name and the parameters that differ
 from the commit's ``params.yaml`` (:func:`provenance`). The registered version gets the alias
 ``champion`` and a description saying what it is and how it was measured. The experiment is
-tagged as model development, so MLflow 3's UI opens its runs table (:func:`runs_url`), not the
-GenAI overview.
+tagged as model development (``mlflow.experimentKind``); MLflow 3.17's UI still opens a bare
+experiment link (``#/experiments/<id>``) on its GenAI overview ("No data available"), so link
+the runs table itself (:func:`runs_url`: ``#/experiments/<id>/runs``).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ TRUSTED_TYPES = ["functools.partial", "sklearn.ensemble._hist_gradient_boosting.
                  "sklearn.utils.validation.check_array"]
 
 
-#: the alias of the newest registered (better) model, and the experiment tag MLflow 3's UI reads
+#: the alias of the newest registered (better) model, and the experiment type MLflow 3 records
 CHAMPION_ALIAS = "champion"
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 #: the environment variable `dvc exp run` sets for its stages
@@ -231,8 +232,8 @@ def start(root: Path | None = None):
         raise RuntimeError(f"{uri}: experiment '{EXPERIMENT}' keeps its artifacts at {experiment.artifact_location}, "
                            f"not {location}")
     experiment = mlflow.set_experiment(EXPERIMENT)
-    for key, value in EXPERIMENT_KIND.items():  # MLflow 3's UI then opens the runs table
-        if experiment.tags.get(key) != value:
+    for key, value in EXPERIMENT_KIND.items():
+        if experiment.tags.get(key) != value:  # what MLflow's UI sets when one picks "model training"
             mlflow.set_experiment_tag(key, value)
     return mlflow
 
