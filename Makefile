@@ -35,14 +35,16 @@ test-fast: setup
 bench: setup
 	$(BIN)/stoffwechsel bench
 
-# Strip outputs and volatile metadata from the source notebooks (keeps cell ids).
+# Strip outputs and volatile metadata from the source notebooks (keeps cell ids) and reset the
+# notebook metadata Jupyter rewrites (language_info, kernel display name): no metadata diff left.
 nb-clean: setup
-	$(BIN)/nbstripout --keep-id --extra-keys "metadata.papermill metadata.widgets cell.metadata.papermill cell.metadata.execution" notebooks/*.ipynb
+	$(BIN)/stoffwechsel nb-clean notebooks/*.ipynb notebooks/pages/*.ipynb
 
 clean-venv:
 	rm -rf $(VENV)
 
-# Review notebook changes cell by cell: `git diff` then uses nbdime for *.ipynb.
+# Review notebook changes cell by cell: `git diff` then uses nbdime for *.ipynb (outputs, metadata
+# and execution counts ignored), with absolute paths to this venv, so it works without activating it
+# (`git log -p` shows nbstripout's cleaned JSON). Re-run after moving the clone.
 nbdime: setup
-	$(BIN)/git-nbdiffdriver config --enable
-	$(BIN)/git-nbmergedriver config --enable
+	$(BIN)/stoffwechsel nb-git-config

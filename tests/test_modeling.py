@@ -61,22 +61,55 @@ def test_training_is_deterministic_to_the_byte():
     assert dumps[0] == dumps[1]
 
 
-def test_the_claim_is_made_only_where_the_paired_interval_excludes_zero():
+def _report() -> dict:
     paired = pd.DataFrame({"metric": ["ndcg@5", "ndcg@10", "recall@10"], "diff": [0.02, 0.01, -0.03],
                            "low": [0.001, -0.004, -0.05], "high": [0.04, 0.03, -0.01],
                            "b_better": [True, False, False], "a_better": [False, False, True]})
-    intervals = pd.DataFrame({"model": ["combined"], "metric": ["ndcg@5"], "value": [0.1], "low": [0.05], "high": [0.15]})
+    intervals = pd.DataFrame({"model": ["combined", "tabular", "popularity"] * 3,
+                              "metric": ["ndcg@5"] * 3 + ["ndcg@10"] * 3 + ["recall@10"] * 3,
+                              "value": [0.1, 0.08, 0.05, 0.12, 0.11, 0.06, 0.2, 0.23, 0.1],
+                              "low": 0.0, "high": 0.3})
     ev = modeling.Evaluation(pd.Index(["C1"]), pd.DataFrame(), pd.DataFrame(), {}, {}, 0.5)
-    vs = paired.assign(b_better=False, a_better=False, baseline="popularity")
-    out = modeling.dvc_metrics(ev, {"intervals": intervals, "paired": paired, "paired_baselines": vs}, PARAMS)
+    vs = paired.assign(b_better=[False, True, False], a_better=False, baseline="popularity")
+    return modeling.evaluation_report(ev, {"intervals": intervals, "paired": paired, "paired_baselines": vs}, PARAMS)
+
+
+def test_the_claim_is_made_only_where_the_paired_interval_excludes_zero():
+    out = _report()
     assert out["claim"]["combined_beats_tabular_on"] == ["ndcg@5"]
     assert out["claim"]["tabular_beats_combined_on"] == ["recall@10"]
+    assert out["claim"]["combined_beats_best_baseline_on"] == ["ndcg@10"]
+
+
+def _leaves(tree, prefix=""):
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from _leaves(value, f"{prefix}{key}.")
+    else:
+        yield prefix[:-1], tree
+
+
+def test_the_metrics_file_holds_numbers_under_short_keys_and_the_report_the_rest():
+    """`dvc metrics diff` prints one row per leaf: numbers only (no sentence, list, name or
+    flag), at the headline k, with the size of each claim as counts."""
+    report = _report()
+    metrics = modeling.dvc_metrics(report)
+    leaves = dict(_leaves(metrics))
+    assert all(type(v) in (int, float) for v in leaves.values()), {k: v for k, v in leaves.items() if type(v) not in (int, float)}
+    assert max(map(len, leaves)) <= 40 and len(leaves) <= 30
+    assert metrics["combined"] == {"ndcg@10": 0.12, "recall@10": 0.2}  # k = 10 only
+    assert metrics["best_baseline"] == {"ndcg@10": 0.06, "recall@10": 0.1}
+    assert metrics["combined_minus_tabular"] == {"ndcg@10": 0.01, "recall@10": -0.03}
+    assert metrics["wins"] == {"combined_over_tabular": 1, "tabular_over_combined": 1,
+                               "combined_over_best_baseline": 1, "best_baseline_over_combined": 0}
+    assert "statement" in report["claim"] and report["best_baseline"]["name"] == "popularity"
+    assert modeling.headline_k([5, 20]) == 5 and modeling.headline_k([5, 10, 20]) == 10
 
 
 def test_committed_evaluation_states_the_measured_comparison():
     """Target 4 as measured by the pipeline (the pipeline tests check a fresh run reproduces
-    this file's md5): at least one ranking metric with a paired interval above zero."""
-    result = json.loads((ROOT / "reports" / "metrics" / "evaluation.json").read_text())
+    these files' md5): at least one ranking metric with a paired interval above zero."""
+    result = json.loads((ROOT / modeling.REPORT_FILE).read_text())
     better = result["claim"]["combined_beats_tabular_on"]
     assert better, result["claim"]["statement"]
     for metric in better:
@@ -87,6 +120,8 @@ def test_committed_evaluation_states_the_measured_comparison():
     assert best in modeling.BASELINES and result["claim"]["best_baseline"] == best
     assert set(result["combined_minus_best_baseline"]) == set(result["combined_minus_tabular"])
     assert best in result["claim"]["statement"]
+    # the metrics file is the same measurement, numbers only
+    assert json.loads((ROOT / modeling.METRICS_FILE).read_text()) == modeling.dvc_metrics(result)
 
 
 @pytest.mark.pipeline

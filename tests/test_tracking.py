@@ -104,3 +104,67 @@ def test_a_store_whose_artifacts_are_not_local_is_refused(tmp_path):
         con.execute("INSERT INTO experiments VALUES (?, ?)", (tracking.EXPERIMENT, "s3://bucket/mlartifacts"))
     with pytest.raises(RuntimeError, match=r"mlflow.db: experiment .* keeps its artifacts at s3://bucket/mlartifacts"):
         tracking.rebase_artifact_store(tmp_path)
+
+
+# --- which code and parameters made a run (issue 17) ------------------------------------------
+
+def git_project(root: Path) -> Path:
+    import subprocess
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "params.yaml").write_text("train:\n  max_iter: 200\n  learning_rate: 0.05\n")
+    (root / "dvc.yaml").write_text("stages:\n  train:\n    cmd: x\n    outs:\n      - reports/claims.json:\n          cache: false\n"
+                                   "    metrics:\n      - reports/evaluation.json:\n          cache: false\n")
+    (root / "reports").mkdir()
+    for name in ("claims.json", "evaluation.json"):
+        (root / "reports" / name).write_text("{}\n")
+    (root / "dvc.lock").write_text("schema: '2.0'\n")
+    for cmd in (["init", "-q"], ["config", "user.email", "t@example.org"], ["config", "user.name", "t"], ["add", "."],
+                ["commit", "-qm", "project"]):
+        subprocess.run(["git", *cmd], cwd=root, check=True, capture_output=True)
+    return root
+
+
+def test_a_run_from_a_clean_commit_is_named_by_model_and_commit(tmp_path, monkeypatch):
+    monkeypatch.delenv(tracking.DVC_EXP_ENV, raising=False)
+    root = git_project(tmp_path / "p")
+    # DVC rewrites its outputs and dvc.lock during a run: that is not "dirty"
+    (root / "reports" / "evaluation.json").write_text('{"a": 1}\n')
+    (root / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
+    name, tags = tracking.provenance(root, "combined")
+    commit = tracking.git_commit(root)
+    assert name == f"combined / {commit[:7]}"
+    assert tags["git_dirty"] == "false" and tags["params_diff"] == "none" and "dvc_experiment" not in tags
+
+
+def test_an_experiment_run_names_the_experiment_and_tags_dirty_and_params_diff(tmp_path, monkeypatch):
+    """As `dvc exp run -S train.max_iter=400` runs the stage: params.yaml changed in the
+    workspace, HEAD at the baseline commit, DVC_EXP_NAME set."""
+    root = git_project(tmp_path / "p")
+    (root / "params.yaml").write_text("train:\n  max_iter: 400\n  learning_rate: 0.05\n  seed: 8\n")
+    monkeypatch.setenv(tracking.DVC_EXP_ENV, "swift-lamb")
+    commit = tracking.git_commit(root)
+    name, tags = tracking.provenance(root, "tabular")
+    assert name == f"tabular / swift-lamb / {commit[:7]}-dirty"
+    assert tags == {"git_commit": commit, "git_dirty": "true", "git_changed": "params.yaml", "dvc_experiment": "swift-lamb",
+                    "params_diff": "train.max_iter: 200 -> 400; train.seed: None -> 8"}
+
+
+def test_the_registered_version_gets_the_champion_alias_a_description_and_the_run_tags(tmp_path, monkeypatch):
+    root = git_project(tmp_path / "p")
+    (root / "params.yaml").write_text("train:\n  max_iter: 400\n  learning_rate: 0.05\n")
+    monkeypatch.setenv(tracking.DVC_EXP_ENV, "swift-lamb")
+    ranker, x = tiny_ranker()
+    logged = tracking.log_training_run("combined", ranker, x.head(20), {"max_iter": 400}, {"ndcg@10": 0.5}, {}, {}, {},
+                                       register_as=MODEL, root=root, description="combined ranker, measured")
+    mlflow = tracking.start(root)
+    client = mlflow.MlflowClient()
+    run = client.get_run(logged["run_id"])
+    assert run.info.run_name == logged["run_name"] == f"combined / swift-lamb / {tracking.git_commit(root)[:7]}-dirty"
+    assert run.data.tags["params_diff"] == "train.max_iter: 200 -> 400" and run.data.tags["git_dirty"] == "true"
+    version = client.get_model_version_by_alias(MODEL, tracking.CHAMPION_ALIAS)
+    assert str(version.version) == str(logged["registered_version"]) and version.description == "combined ranker, measured"
+    assert version.tags["dvc_experiment"] == "swift-lamb"
+    experiment = mlflow.get_experiment_by_name(tracking.EXPERIMENT)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert tracking.runs_url(root=root) == f"http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}/runs"

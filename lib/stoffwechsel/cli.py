@@ -231,5 +231,59 @@ def bench_embeddings(
                f"(ratio {figures['stage_over_bare']}); re-run with {figures['rerun_changed_texts']} changed {figures['rerun_changed']['median_s']} s")
 
 
+@app.command("claim-stability")
+def claim_stability(
+    out: Path = typer.Option(Path("reports/metrics/stability.json"), help="The sensitivity table as JSON."),
+    doc: Optional[Path] = typer.Option(Path("docs/evaluation.md"), help="Markdown file whose claim-stability block is rewritten "
+                                                                         "(between its two markers); --no-doc: none."),
+    no_doc: bool = typer.Option(False, "--no-doc", help="Do not touch the Markdown file."),
+    extra_seeds: int = typer.Option(2, help="Seeds tried besides the committed one (seed + 1, seed + 2, ...)."),
+    render_only: bool = typer.Option(False, "--render-only", help="Only re-summarise the variants already in --out and rewrite the Markdown."),
+) -> None:
+    """Re-train and re-evaluate both rankers for a few seeds and the README's example parameter
+    changes (needs the stores of `dvc repro`; about 7 minutes on two cores) and report whether
+    combined beats tabular-only in each."""
+    import json
+    import time
+
+    from stoffwechsel import config, io, stability, timeline
+
+    started = time.perf_counter()
+    if render_only:
+        if not out.is_file():
+            raise typer.BadParameter(f"{out}: no variants to render; run `stoffwechsel claim-stability` first")
+        rows = json.loads(out.read_text(encoding="utf-8"))["variants"]
+        result = {"variants": rows, "summary": stability.summarise(rows)}
+    else:
+        base = stability.train_params(timeline.read_calendar(config.ROOT), config.load_params("train"))
+        result = stability.run(config.ROOT, stability.variants(base, extra_seeds=extra_seeds), log=typer.echo)
+    io.write_json(result, out)
+    block = stability.markdown(result)
+    if doc is not None and not no_doc:
+        doc.write_text(stability.update_docs(doc.read_text(encoding="utf-8"), block), encoding="utf-8")
+    typer.echo(block)
+    typer.echo(f"wrote {out}{'' if no_doc or doc is None else f' and {doc}'} in {time.perf_counter() - started:.0f} s")
+
+
+@app.command("nb-clean")
+def nb_clean(notebooks: list[Path] = typer.Argument(..., help="Source notebooks to clean in place.")) -> None:
+    """Strip outputs and volatile metadata from source notebooks (nbstripout, cell ids kept) and
+    set the committed notebook metadata (kernelspec "Python 3", language_info name only)."""
+    from stoffwechsel import notebook_hygiene
+
+    changed = notebook_hygiene.clean(notebooks)
+    typer.echo(f"cleaned {len(notebooks)} notebooks, {len(changed)} changed" + "".join(f"\n  {p}" for p in changed))
+
+
+@app.command("nb-git-config")
+def nb_git_config(repo: Path = typer.Option(Path("."), help="The git repository to configure.")) -> None:
+    """Configure git's notebook diff and merge drivers (nbdime) with absolute paths to this venv,
+    so `git diff` works without activating it; diffs ignore outputs, metadata and execution counts."""
+    from stoffwechsel import notebook_hygiene
+
+    for key, value in notebook_hygiene.configure_git(repo).items():
+        typer.echo(f"git config {key} {value!r}")
+
+
 if __name__ == "__main__":
     app()

@@ -294,8 +294,16 @@ def evaluate(stores: Stores, events: pd.DataFrame, cutoff: pd.Timestamp, rankers
 
 # --- results for people and for DVC -----------------------------------------------------------
 
-#: the metric that picks the best baseline (the one the pages lead with)
-BASELINE_CHOSEN_BY = "hit_rate@10"
+#: the list length of the headline numbers: the metrics file's per-model values and the metric
+#: that picks the best baseline (the one the pages lead with)
+HEADLINE_K = 10
+BASELINE_CHOSEN_BY = f"hit_rate@{HEADLINE_K}"
+
+#: where the train stage writes its results: the DVC metrics file (numbers only, short keys, so
+#: that `dvc metrics diff` is a short table) and the report with every interval, the lists of
+#: metrics behind the claim and its sentence (a plain output, read by the pages and verification)
+METRICS_FILE = "reports/metrics/evaluation.json"
+REPORT_FILE = "reports/metrics/claims.json"
 
 
 def best_baseline(intervals: pd.DataFrame, metric: str = BASELINE_CHOSEN_BY) -> str:
@@ -334,9 +342,10 @@ def customer_segments(stores: Stores, customers: pd.Index, t: pd.Timestamp, know
     return pd.concat(long, ignore_index=True)
 
 
-def dvc_metrics(ev: Evaluation, res: dict[str, pd.DataFrame], params: dict) -> dict:
-    """The metrics file: every model's metrics with intervals, the paired comparison and the
-    claim, made only where the paired interval excludes 0 (plain floats, deterministic)."""
+def evaluation_report(ev: Evaluation, res: dict[str, pd.DataFrame], params: dict) -> dict:
+    """The evaluation report (``claims.json``): every model's metrics with intervals, the paired
+    comparisons and the claim, made only where the paired interval excludes 0 (plain floats,
+    deterministic). Sentences, lists and names live here, never in the metrics file."""
     r = lambda v: None if pd.isna(v) else round(float(v), 4)  # noqa: E731
     models = {}
     for (model, metric), row in res["intervals"].set_index(["model", "metric"]).iterrows():
@@ -368,6 +377,45 @@ def dvc_metrics(ev: Evaluation, res: dict[str, pd.DataFrame], params: dict) -> d
     }
 
 
+def headline_k(ks) -> int:
+    """The list length of the metrics file: :data:`HEADLINE_K` where evaluated, else the nearest k."""
+    return min((int(k) for k in ks), key=lambda k: (abs(k - HEADLINE_K), k))
+
+
+def dvc_metrics(report: dict) -> dict:
+    """The DVC metrics file (``evaluation.json``): numbers only, under short keys, so that
+    ``dvc metrics show``/``diff`` print a short table. The per-model values and the
+    combined - tabular differences are those at the headline k; ``wins`` counts the metrics
+    (every metric@k) where a paired 95% interval excludes 0, i.e. the size of each claim.
+    Names, intervals, lists and sentences stay in the report (:func:`evaluation_report`)."""
+    ks = sorted({split_k(m) for m in report["combined_minus_tabular"]})
+    k = headline_k(ks)
+    at_k = lambda table: {m: v for m, v in sorted(table.items()) if split_k(m) == k}  # noqa: E731
+    vs_tab, vs_best = report["combined_minus_tabular"], report["combined_minus_best_baseline"]
+    best = report["best_baseline"]["name"]
+    return {
+        "customers": report["evaluated_customers"],
+        "candidate_recall": report["candidate_recall"],
+        "combined": {m: v["value"] for m, v in at_k(report["models"]["combined"]).items()},
+        "tabular": {m: v["value"] for m, v in at_k(report["models"]["tabular"]).items()},
+        "best_baseline": {m: v["value"] for m, v in at_k(report["models"][best]).items()},
+        "combined_minus_tabular": {m: v["diff"] for m, v in at_k(vs_tab).items()},
+        "wins": {
+            "combined_over_tabular": sum(v["combined_better"] for v in vs_tab.values()),
+            "tabular_over_combined": sum(v["tabular_better"] for v in vs_tab.values()),
+            "combined_over_best_baseline": sum(v["combined_better"] for v in vs_best.values()),
+            "best_baseline_over_combined": sum(v["baseline_better"] for v in vs_best.values()),
+        },
+    }
+
+
+def split_k(metric: str) -> int:
+    """``"ndcg@10"`` -> 10."""
+    from stoffwechsel.evaluation import split_metric
+
+    return split_metric(metric)[1]
+
+
 def honest_claim(better: list[str], worse: list[str], best: str, vs_best: dict) -> dict:
     """The claim about the combined model against tabular-only AND against the best baseline,
     each from its paired 95% interval; where the baseline wins, the statement says so first."""
@@ -388,6 +436,18 @@ def honest_claim(better: list[str], worse: list[str], best: str, vs_best: dict) 
     return {"combined_beats_tabular_on": better, "tabular_beats_combined_on": worse, "best_baseline": best,
             "combined_beats_best_baseline_on": beats_base, "best_baseline_beats_combined_on": base_wins,
             "statement": " ".join(parts)}
+
+
+def registry_description(name: str, report: dict) -> str:
+    """The registered model version's description: what the model is, how it was measured and
+    the claim, from the evaluation report."""
+    what = {"combined": "tabular + text-embedding features", "tabular": "tabular features only"}[name]
+    k = BASELINE_CHOSEN_BY
+    value = lambda m: report["models"][m][k]["value"]  # noqa: E731
+    best = report["best_baseline"]["name"]
+    return (f"Gradient-boosted {name} ranker ({what}) over the candidate sources. At the cutoff {report['test_window']['start']}, "
+            f"{k} = {value(name):.3f} on {report['evaluated_customers']} customers (combined {value('combined'):.3f}, "
+            f"tabular {value('tabular'):.3f}, best baseline {best} {value(best):.3f}). {report['claim']['statement']}")
 
 
 def plot_metric_vs_k(tidy: pd.DataFrame, metric: str, label: str):

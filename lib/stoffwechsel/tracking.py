@@ -15,6 +15,16 @@ folder is gone. :func:`start` therefore re-points the store first (:func:`rebase
 every recorded URI under the experiment's old artifact folder is rewritten to the same path
 under ``<root>/mlartifacts`` (the clone's copy of those artifacts). Load registered models with
 :func:`load_model`, which does the same before loading. Run ids, versions and metrics are kept.
+
+Which code and parameters made a run: its name is ``<model> / <DVC experiment> / <short commit>``
+(the experiment only under ``dvc exp run``, which sets ``DVC_EXP_NAME``; ``-dirty`` after the
+commit where tracked files other than DVC's outputs differ from it), and its tags hold the full
+commit, the dirty flag with the changed files, the experiment name and the parameters that differ
+from the commit's ``params.yaml`` (:func:`provenance`). The registered version gets the alias
+``champion`` and a description saying what it is and how it was measured. The experiment is
+tagged as model development (``mlflow.experimentKind``); MLflow 3.17's UI still opens a bare
+experiment link (``#/experiments/<id>``) on its GenAI overview ("No data available"), so link
+the runs table itself (:func:`runs_url`: ``#/experiments/<id>/runs``).
 """
 
 from __future__ import annotations
@@ -40,9 +50,98 @@ TRUSTED_TYPES = ["functools.partial", "sklearn.ensemble._hist_gradient_boosting.
                  "sklearn.utils.validation.check_array"]
 
 
+#: the alias of the newest registered (better) model, and the experiment type MLflow 3 records
+CHAMPION_ALIAS = "champion"
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+#: the environment variable `dvc exp run` sets for its stages
+DVC_EXP_ENV = "DVC_EXP_NAME"
+PARAMS_FILE = "params.yaml"
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+
+
 def git_commit(root: Path) -> str:
-    proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True)
+    proc = _git(root, "rev-parse", "HEAD")
     return proc.stdout.strip() if proc.returncode == 0 else "unknown"
+
+
+def dvc_outputs(root: Path) -> set[str]:
+    """The paths dvc.yaml declares as outputs, metrics or plots of its stages (DVC rewrites them
+    during a run, so they never make a run "dirty"), plus dvc.lock."""
+    paths = {"dvc.lock"}
+    spec = root / "dvc.yaml"
+    if spec.is_file():
+        for stage in (yaml.safe_load(spec.read_text(encoding="utf-8")) or {}).get("stages", {}).values():
+            for kind in ("outs", "metrics", "plots"):
+                for entry in stage.get(kind, []) or []:
+                    paths.update([entry] if isinstance(entry, str) else entry)
+    return {p.rstrip("/") for p in paths}
+
+
+def changed_files(root: Path) -> list[str] | None:
+    """Tracked files that differ from HEAD (staged or not), DVC's outputs left out; None outside git."""
+    proc = _git(root, "status", "--porcelain=v1", "--untracked-files=no", "-z")
+    if proc.returncode != 0:
+        return None
+    outputs = dvc_outputs(root)
+    entries = [e for e in proc.stdout.split("\0") if e]
+    files, skip = [], False
+    for entry in entries:
+        if skip:  # the source path of a rename
+            skip = False
+            continue
+        status, path = entry[:2], entry[3:]
+        skip = "R" in status or "C" in status
+        if not any(path == o or path.startswith(o + "/") for o in outputs):
+            files.append(path)
+    return sorted(files)
+
+
+def _flatten(tree, prefix: str = "") -> dict:
+    if isinstance(tree, dict):
+        out = {}
+        for key, value in tree.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: tree}
+
+
+def params_diff(root: Path) -> dict[str, list]:
+    """Parameters of ``params.yaml`` that differ from the committed one: {"train.max_iter": [200, 400]}
+    (``None`` for a parameter on one side only); empty outside git or without the file."""
+    now_file = root / PARAMS_FILE
+    proc = _git(root, "show", f"HEAD:{PARAMS_FILE}")
+    if proc.returncode != 0 or not now_file.is_file():
+        return {}
+    before = _flatten(yaml.safe_load(proc.stdout) or {})
+    now = _flatten(yaml.safe_load(now_file.read_text(encoding="utf-8")) or {})
+    return {k: [before.get(k), now.get(k)] for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)}
+
+
+def provenance(root: Path, model: str) -> tuple[str, dict[str, str]]:
+    """The run name ``<model> / <DVC experiment> / <short commit>[-dirty]`` and the tags saying
+    which code and parameters made the run."""
+    commit = git_commit(root)
+    changed = changed_files(root)
+    dirty = bool(changed)
+    experiment = os.environ.get(DVC_EXP_ENV, "").strip()
+    diff = params_diff(root)
+    short = commit[:7] + ("-dirty" if dirty else "")
+    tags = {"git_commit": commit, "git_dirty": str(dirty).lower(),
+            "params_diff": "; ".join(f"{k}: {a} -> {b}" for k, (a, b) in diff.items()) or "none"}
+    if dirty:
+        tags["git_changed"] = ", ".join(changed[:20]) + (f" (+{len(changed) - 20} more)" if len(changed) > 20 else "")
+    if experiment:
+        tags["dvc_experiment"] = experiment
+    return " / ".join([model, *([experiment] if experiment else []), short]), tags
+
+
+def runs_url(host: str = "http://127.0.0.1:5000", root: Path | None = None) -> str:
+    """The MLflow 3 UI page with the runs table of the project's experiment."""
+    mlflow = start(root)
+    return f"{host}/#/experiments/{mlflow.get_experiment_by_name(EXPERIMENT).experiment_id}/runs"
 
 
 def dvc_hashes(root: Path, paths: tuple[str, ...]) -> dict[str, str]:
@@ -132,7 +231,10 @@ def start(root: Path | None = None):
     elif experiment.artifact_location != location:  # e.g. deleted and restored by hand: never log elsewhere
         raise RuntimeError(f"{uri}: experiment '{EXPERIMENT}' keeps its artifacts at {experiment.artifact_location}, "
                            f"not {location}")
-    mlflow.set_experiment(EXPERIMENT)
+    experiment = mlflow.set_experiment(EXPERIMENT)
+    for key, value in EXPERIMENT_KIND.items():
+        if experiment.tags.get(key) != value:  # what MLflow's UI sets when one picks "model training"
+            mlflow.set_experiment_tag(key, value)
     return mlflow
 
 
@@ -145,22 +247,25 @@ def load_model(model_uri: str, root: Path | None = None):
 
 def log_training_run(name: str, ranker, sample: pd.DataFrame, params: dict, metrics: dict[str, float],
                      feature_views: dict[str, str], data_hashes: dict[str, str], figures: dict, register_as: str | None,
-                     root: Path | None = None) -> dict:
-    """One MLflow run: parameters, metrics (with intervals), feature view versions, git commit,
-    DVC hashes of the training data, the model with its signature, the evaluation figures;
-    optionally registered in the model registry with the feature versions as tags."""
+                     root: Path | None = None, description: str | None = None) -> dict:
+    """One MLflow run named by :func:`provenance`: parameters, metrics (with intervals), feature
+    view versions, git commit, dirty flag, DVC experiment and params diff, DVC hashes of the
+    training data, the model with its signature, the evaluation figures; optionally registered in
+    the model registry with the same tags, the alias :data:`CHAMPION_ALIAS` and ``description``."""
     from mlflow.models import infer_signature
 
     root = root or config.ROOT
     mlflow = start(root)
     x = ranker.matrix(sample)
-    with mlflow.start_run(run_name=name) as run:
+    run_name, run_tags = provenance(Path(root), name)
+    with mlflow.start_run(run_name=run_name) as run:
         mlflow.log_params({k: (v if not isinstance(v, (list, dict)) else str(v)) for k, v in params.items()})
         mlflow.log_params({"feature_set": ranker.feature_set, "n_features": len(ranker.columns)})
         mlflow.log_metrics({k.replace("@", "_at_"): float(v) for k, v in metrics.items() if v == v})
         tags = {f"feature_view.{view}": version for view, version in feature_views.items()}
         tags.update({f"dvc.{path}": md5 for path, md5 in data_hashes.items()})
-        tags["git_commit"] = git_commit(root)
+        tags.update(run_tags)
+        tags["model"] = name
         mlflow.set_tags(tags)
         for fname, fig in figures.items():
             mlflow.log_figure(fig, fname)
@@ -169,6 +274,10 @@ def log_training_run(name: str, ranker, sample: pd.DataFrame, params: dict, metr
                                         skops_trusted_types=TRUSTED_TYPES, pip_requirements=pip_requirements())
         if register_as:
             client = mlflow.MlflowClient()
+            version = info.registered_model_version
             for key, value in tags.items():
-                client.set_model_version_tag(register_as, info.registered_model_version, key, value)
-        return {"run_id": run.info.run_id, "model_uri": info.model_uri, "registered_version": info.registered_model_version}
+                client.set_model_version_tag(register_as, version, key, value)
+            client.set_registered_model_alias(register_as, CHAMPION_ALIAS, version)
+            client.update_model_version(register_as, version, description=description or f"{name} ranker, run {run_name}")
+        return {"run_id": run.info.run_id, "run_name": run_name, "model_uri": info.model_uri,
+                "registered_version": info.registered_model_version}
