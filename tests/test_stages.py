@@ -202,7 +202,7 @@ def test_the_claim_says_plainly_when_popularity_wins(tmp_path):
     assert "1,234 customers" in sentences[0]
     # target 4 keeps the client's wording (combined vs tabular) but states the baseline comparison
     (tmp_path / "reports" / "metrics").mkdir(parents=True)
-    (tmp_path / "reports" / "metrics" / "evaluation.json").write_text(json.dumps(ev))
+    (tmp_path / "reports" / "metrics" / "claims.json").write_text(json.dumps(ev))
     target = verification.target_combined_beats_tabular(tmp_path)
     assert target.status == verification.PASS
     assert target.evidence["best_baseline"] == "popularity"

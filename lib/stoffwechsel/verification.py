@@ -118,7 +118,7 @@ def target_combined_beats_tabular(root: Path) -> Target:
     """Passes when combined beats tabular-only on at least one ranking metric (the signed-off
     wording); the evidence states the comparison with the best baseline as well, so a baseline
     that beats both rankers is never hidden behind a pass."""
-    ev = _json(root, "reports/metrics/evaluation.json")
+    ev = _json(root, "reports/metrics/claims.json")
     claim = ev["claim"]
     better = claim["combined_beats_tabular_on"]
     best = ev.get("best_baseline", {}).get("name")
