@@ -103,6 +103,7 @@ def varied_texts(products: pd.DataFrame) -> list[str]:
     return [embeddings.normalise_text(t) for t in descriptions + names + SHORT_TEXTS + long]
 
 
+@pytest.mark.slow
 def test_vectors_do_not_depend_on_the_batch(model, materials, tmp_path):
     """Each text's vector is bit-identical alone and among others, for 1,000+ varied texts, so
     a run with an empty cache, one with a full cache and one where 1% of the texts changed (and

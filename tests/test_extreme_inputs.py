@@ -103,6 +103,7 @@ def mutate(base: dict[str, pd.DataFrame], x: dict) -> dict[str, pd.DataFrame]:
     return f
 
 
+@pytest.mark.slow
 @settings(max_examples=6, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(x=extreme())

@@ -142,6 +142,7 @@ def test_candidates_are_on_sale_and_not_already_bought(pipeline_clone):
     assert not cands.duplicated(["customer_id", "product_key"]).any()
 
 
+@pytest.mark.pipeline
 def test_training_customers_are_capped_per_spine_by_a_seeded_sample(pipeline_clone):
     from stoffwechsel.store import FeatureStore
 

@@ -514,6 +514,7 @@ _spine_rows = st.lists(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "general-path"])
 @settings(
     max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
