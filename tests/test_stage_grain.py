@@ -108,3 +108,33 @@ def test_new_recommendations_do_not_reach_features_embeddings_or_training(pipeli
         path.write_bytes(original)
         run(["dvc", "repro", "--single-item", "profile"], pipeline_clone)
     assert _out_of_date(pipeline_clone) == set()
+
+
+SITE_PAGES = ("_site/reports/notebooks/pages/model.html", "_site/reports/notebooks/07_verify.html")
+
+
+@pytest.mark.pipeline
+def test_what_dvc_restores_is_what_the_site_shows(pipeline_clone, tmp_path):
+    """The issue's sequence: an experiment, back to the commit with `git checkout -- . && dvc
+    checkout`, then `dvc repro`. The site's model and verification pages are again the ones that
+    go with evaluation.json and verification.json (byte-identical to before the experiment), and
+    dvc.lock is clean. The experiment must have changed both pages, or the test proves nothing."""
+    import shutil
+
+    clone = tmp_path / "clone"
+    shutil.copytree(pipeline_clone, clone, symlinks=True)
+    run(["git", "add", "-A"], clone)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "after repro"], clone)
+    before = {p: (clone / p).read_bytes() for p in (*SITE_PAGES, "reports/metrics/evaluation.json")}
+
+    run(["dvc", "exp", "run", "-S", "train.max_iter=400"], clone)
+    during = {p: (clone / p).read_bytes() for p in before}
+    assert all(during[p] != before[p] for p in before), "the experiment did not change the pages"
+
+    run(["git", "checkout", "--", "."], clone)
+    run(["dvc", "checkout"], clone)
+    run(["dvc", "repro"], clone)
+    after = {p: (clone / p).read_bytes() for p in before}
+    assert after == before, [p for p in before if after[p] != before[p]]
+    assert run(["git", "status", "--porcelain", "--", "dvc.lock"], clone).stdout == ""
+    assert _out_of_date(clone) == set()
