@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from conftest import ROOT
-from stoffwechsel import glossary
+from stoffwechsel import backtest, glossary
 from stoffwechsel import monitoring as mon
 from stoffwechsel.contract import load_materials
 from stoffwechsel.simulate import simulate_frames
@@ -183,22 +183,22 @@ def test_shift_share_adds_up():
 
 def test_cut_at_export_reproduces_the_simulator():
     truth = simulate_frames(seed=3, scale=0.3, reveal_truth=True)
-    plain = mon.materials_from_frames(simulate_frames(seed=3, scale=0.3)).recommendations
-    cut = mon.cut_at_export(mon.materials_from_frames(truth).recommendations, EXPORT)
+    plain = backtest.materials_from_frames(simulate_frames(seed=3, scale=0.3)).recommendations
+    cut = backtest.cut_at_export(backtest.materials_from_frames(truth).recommendations, EXPORT)
     cols = ["clicked_at", "purchased_at", "returned_at", "click_status", "purchase_status", "return_status"]
     pd.testing.assert_frame_equal(cut[cols].reset_index(drop=True), plain[cols].reset_index(drop=True),
                                   check_dtype=False)
 
 
 def test_delay_evaluation_does_not_depend_on_the_number_of_processes():
-    kwargs = dict(seeds=(5, 6), exports=mon.DEFAULT_EVALUATION_EXPORTS[4::5], kinds=("week",))
-    one, two = mon.evaluate_delay_estimation(jobs=1, **kwargs), mon.evaluate_delay_estimation(jobs=2, **kwargs)
+    kwargs = dict(seeds=(5, 6), exports=backtest.DEFAULT_EVALUATION_EXPORTS[4::5], kinds=("week",))
+    one, two = backtest.evaluate_delay_estimation(jobs=1, **kwargs), backtest.evaluate_delay_estimation(jobs=2, **kwargs)
     assert one["metrics"]["purchases_per_100"]["week"]["windows"] > 0
     assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
 
 
 def test_delay_evaluation_meets_coverage_target():
-    report = mon.evaluate_delay_estimation(seeds=(5,), exports=mon.DEFAULT_EVALUATION_EXPORTS[4::3],
+    report = backtest.evaluate_delay_estimation(seeds=(5,), exports=backtest.DEFAULT_EVALUATION_EXPORTS[4::3],
                                            kinds=("week",))
     purchases = report["metrics"]["purchases_per_100"]["week"]
     assert purchases["immature_windows"] >= 20
@@ -250,7 +250,7 @@ def test_injected_shift_alerts_the_right_group_and_window(default_run, injected_
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_no_drift_raises_no_alert(seed):
-    m = mon.materials_from_frames(simulate_frames(seed=seed, drift=False))
+    m = backtest.materials_from_frames(simulate_frames(seed=seed, drift=False))
     res = mon.run_monitoring(m, {})
     assert res.alerts == [], [a["message"] for a in res.alerts]
 

@@ -55,7 +55,13 @@ def test_every_stage_is_a_notebook_with_its_own_params_section():
         if name == "site":  # the site stage renders notebooks; it runs none
             continue
         assert stage["cmd"] == f"stoffwechsel run-notebook {name}", name
-        sections = stage.get("params")
+        # plain entries are whole sections (the notebook's parameters); a `params.yaml:` entry
+        # names single keys a stage reads itself (the backtest's estimation keys of `monitor`)
+        sections = [s for s in stage.get("params", []) if isinstance(s, str)]
+        for entry in [e for e in stage.get("params", []) if isinstance(e, dict)]:
+            for key in entry["params.yaml"]:
+                section, _, name_ = key.partition(".")
+                assert name_ in params[section], f"stage {name}: params.yaml has no key {key}"
         assert sections and sections[-1] == name and set(sections[:-1]) <= SHARED_SECTIONS, (
             f"stage {name}: params must be its own section (after shared ones {SHARED_SECTIONS})"
         )

@@ -136,13 +136,6 @@ def resolve_transactions(transactions: pd.DataFrame, products: pd.DataFrame) -> 
     return Resolution(resolved.reset_index(drop=True), quarantine, counts)
 
 
-def resolve_recommendations(recommendations: pd.DataFrame) -> pd.DataFrame:
-    """Production recommendations always carry their season: the key is direct."""
-    recs = recommendations.copy()
-    recs["product_key"] = product_key(recs["product_id"], recs["season"])
-    return recs
-
-
 def resolution_report(res: Resolution, products: pd.DataFrame) -> dict:
     """Counts for the stage's metrics file: rules used, and how the recycled IDs fared."""
     seasons_per_id = products.groupby("product_id")["season"].nunique()
