@@ -14,6 +14,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 setup: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
+	@echo "Setting up .venv (torch CPU, then requirements.lock): about 4 minutes the first time, quiet while pip works"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check torch==2.13.0
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -r requirements.lock  # the lock is complete
