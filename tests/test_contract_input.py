@@ -6,7 +6,6 @@ Every test asserts the exact outcome."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,21 +23,10 @@ from stoffwechsel.contract import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-VALID = Path(__file__).parent / "fixtures" / "valid"
 P, C, T, R = PRODUCTS_FILE, CUSTOMERS_FILE, TRANSACTIONS_FILE, RECOMMENDATIONS_FILE
 
 
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(VALID, tmp_path / "materials"))
-
-
-def edit(folder: Path, file: str, line: int, column: str, value: str) -> None:
-    """Set one cell, addressed by line number in the file (header = line 1)."""
-    path = folder / file
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    df.loc[line - 2, column] = value
-    df.to_csv(path, index=False, lineterminator="\n")
+from test_contract import edit, folder  # noqa: E402,F401  (the valid dataset's copy and its cell editor)
 
 
 def load(folder: Path, **overrides):
