@@ -61,3 +61,21 @@ def test_kernels_started_side_by_side_do_not_share_sockets(tmp_path):
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         assert list(pool.map(run, range(1, 4))) == ["11\n", "22\n", "33\n"]
+
+
+def test_executed_notebooks_carry_no_run_times(tmp_path):
+    """Quarto copies cell metadata into the HTML: Papermill's start/end times and durations made
+    the same page differ between two renders of the same data."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["papermill"] = {"duration": 1.5, "start_time": "t0", "end_time": "t1", "parameters": {"a": 1}}
+    cell = nbformat.v4.new_code_cell("1")
+    cell.id = "cell-00"
+    cell.metadata.update(papermill={"duration": 0.3, "start_time": "t0"}, execution={"iopub.status.idle": "t"}, tags=["x"])
+    nb.cells = [cell]
+    path = tmp_path / "run.ipynb"
+    nbformat.write(nb, path)
+    notebooks.drop_run_metadata(path)
+    again = nbformat.read(path, as_version=4)
+    assert dict(again.cells[0].metadata) == {"tags": ["x"]}
+    assert again.metadata["papermill"]["duration"] == 1.5  # the notebook's own record (make bench reads it)

@@ -152,6 +152,24 @@ def _execute(papermill, source: Path, target: Path, label: str, **kwargs) -> Non
     papermill_engines.register(engine, progress_engine(label))
     papermill.execute_notebook(str(source), str(target), kernel_name="python3", progress_bar=False, log_output=False,
                                engine_name=engine, kernel_manager_class=kernel_manager_class(), **kwargs)
+    drop_run_metadata(target)
+
+
+#: Per-run metadata Papermill and Jupyter write into an executed notebook (times, durations).
+RUN_METADATA = ("papermill", "execution")
+
+
+def drop_run_metadata(path: Path) -> None:
+    """Remove the per-run times and durations from an executed notebook's cells: Quarto copies
+    cell metadata into the page's HTML, so without this the same data rendered twice gives different
+    pages (and DVC, which caches the executed 06 and 07 notebooks, sees a change every run)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        for key in RUN_METADATA:
+            cell.metadata.pop(key, None)
+    nbformat.write(nb, path)  # the notebook-level run record stays: `make bench` reads its duration
 
 
 def run_stage_notebook(stage: str, params_file: Path | None = None) -> Path:
