@@ -80,12 +80,6 @@ class ModelSpec:
         return {"name": self.name, "package": self.package, "package_version": self.package_version(), "sha256": self.sha256}
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def verify_weights(spec: ModelSpec) -> str:
@@ -96,7 +90,7 @@ def verify_weights(spec: ModelSpec) -> str:
         if spec.sha256:
             raise ModelIntegrityError(f"{weights}: weights file not found, cannot check sha256 {spec.sha256}")
         return ""
-    found = sha256_file(weights)
+    found = io.sha256_file(weights)
     if spec.sha256 and found != spec.sha256:
         raise ModelIntegrityError(
             f"{weights}: sha256 {found} differs from the expected {spec.sha256} (params.yaml embeddings.model_sha256); "

@@ -20,7 +20,6 @@ returns + quarantined``. Output is deterministic: same source and profile, same 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import lzma
 import re
@@ -36,7 +35,7 @@ import yaml
 
 from .config import CUSTOMERS_FILE, PRODUCTS_FILE, RECOMMENDATIONS_FILE, TRANSACTIONS_FILE
 from .contract import SPECS
-from .io import write_csv, write_json
+from .io import sha256_file, write_csv, write_json
 
 __all__ = [
     "ImportProfile",
@@ -315,12 +314,6 @@ def _read_source(src: Path, profile: ImportProfile) -> tuple[pd.DataFrame, list[
     return frame, header
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------------------------
@@ -530,7 +523,7 @@ def _report(d: pd.DataFrame, src: Path, profile: ImportProfile, outputs: dict[st
     quarantined = {rule: {"reason": reason, "rows": int(counts.get(rule, 0))} for rule, (_, reason) in RULES.items()}
     cancel = d["cancel"]
     return {
-        "source": {"file": src.name, "sha256": _sha256(src), "rows_read": int(len(d))},
+        "source": {"file": src.name, "sha256": sha256_file(src), "rows_read": int(len(d))},
         "profile": profile.as_dict(),
         "outcomes": {
             "purchase": int(counts.get("purchase", 0)),
