@@ -53,7 +53,7 @@ import pyarrow
 import pyarrow.compute as pc
 import pyarrow.csv as pyarrow_csv
 
-from . import config
+from . import config, domain
 from .config import (
     CUSTOMERS_FILE,
     MATERIAL_FILES,
@@ -79,33 +79,16 @@ __all__ = [
 # The contract's constants (docs/materials.md), in one place.
 # --------------------------------------------------------------------------------------------
 
-#: Known values of the open vocabularies: used for wording and for findings, never to reject a row.
-KNOWN_VALUES: dict[str, tuple[str, ...]] = {
-    "category": (
-        "tops", "shirts", "knitwear", "trousers", "jeans",
-        "dresses", "skirts", "outerwear", "activewear", "accessories",
-    ),
-    "certifications": ("GOTS", "Fair Trade", "OEKO-TEX", "bluesign", "GRS"),
-    "age_band": ("18-24", "25-34", "35-44", "45-54", "55+"),
-    "region": ("Berlin", "Hamburg", "München", "Köln", "Frankfurt", "Leipzig", "Other Germany", "Austria"),
-    "preferred_channel": ("web", "app", "store"),
-    "channel": ("web", "app", "store"),
-    "loyalty_tier": ("none", "silver", "gold"),
-    "sustainability_interest": ("low", "medium", "high"),
-    "segment": (
-        "Eco Enthusiasts", "Trend Seekers", "Bargain Hunters",
-        "Classic Professionals", "Occasional Shoppers",
-    ),
-}
-CATEGORIES = KNOWN_VALUES["category"]
-CERTIFICATIONS = KNOWN_VALUES["certifications"]
-SEGMENTS = KNOWN_VALUES["segment"]
-
-# Closed sets: these values carry meaning in the pipeline (map a client's codes onto them).
-EVENT_TYPES = ("browse", "wishlist", "purchase", "return")
-SINGLE_UNIT_EVENTS = ("browse", "wishlist")
-OUTCOME_STATUSES = ("yes", "no", "pending")
-RETURN_STATUSES = ("yes", "no", "pending", "not_purchased")
+# The shop's vocabulary (known values, closed sets, attribution windows): stoffwechsel.domain.
+KNOWN_VALUES = domain.KNOWN_VALUES
+CATEGORIES = domain.CATEGORIES
+CERTIFICATIONS = domain.CERTIFICATIONS
+SEGMENTS = domain.SEGMENTS
+EVENT_TYPES = domain.EVENT_TYPES
+SINGLE_UNIT_EVENTS = domain.SINGLE_UNIT_EVENTS
+OUTCOME_STATUSES = domain.OUTCOME_STATUSES
+RETURN_STATUSES = domain.RETURN_STATUSES
+OUTCOMES = domain.OUTCOMES
 
 SEASON_CONVENTION = r"(SS|AW)[0-9]{2}"  # a finding when not followed, never a quarantine
 POSITION_RANGE = (1, 10)
@@ -114,13 +97,6 @@ SCORE_RANGE = (0, 1)
 #: written without spaces (Chinese, Japanese, Thai, ...) count this many characters as one word.
 CHARACTERS_PER_WORD_UNSPACED = 1.5
 EXAMPLE_CHARACTERS = 80  # longer example values in findings are cut
-
-#: Attribution windows of the production system: (timestamp, status, anchor, window in days).
-OUTCOMES = (
-    ("clicked_at", "click_status", "served_at", 1),
-    ("purchased_at", "purchase_status", "served_at", 14),
-    ("returned_at", "return_status", "purchased_at", 30),
-)
 
 TIMEZONE = "Europe/Berlin"
 TIMESTAMP_UNIT = "datetime64[us]"

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
+from .domain import ALERT_METRIC_IDS
+
 __all__ = [
     "Term",
     "GLOSSARY",
@@ -206,9 +208,8 @@ METRICS: dict[str, str] = {
     t.technical_name: t.label for t in _TERMS if t.kind == "metric"
 }
 
-#: the metrics compared with their reference and alerted on (revenue moves with purchases; the
-#: new-season share changes by design at every season launch; shown counts depend on sampling).
-ALERT_METRICS = ("ctr", "purchases_per_100", "kept_per_100", "sustainable_share", "reused_id_share")
+#: the metrics compared with their reference and alerted on (stoffwechsel.domain)
+ALERT_METRICS = ALERT_METRIC_IDS
 
 #: drift feature id -> business label
 DRIFT_FEATURES: dict[str, str] = {t.technical_name: t.label for t in _TERMS if t.kind == "drift"

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from stoffwechsel import domain
 from stoffwechsel.config import (
     CUSTOMERS_FILE,
     DVC_TEMPLATE_FILE,
@@ -58,9 +59,9 @@ RECS_LAST_DAY = date(2026, 3, 29)
 #: Production model versions and the day each went live (2.4.0 changes nothing by itself).
 MODEL_VERSIONS = (("prod-2.3.1", RECS_FIRST_DAY), ("prod-2.4.0", date(2026, 2, 16)))
 #: Attribution windows of the production system, in seconds.
-CLICK_WINDOW_S = 1 * 86400
-PURCHASE_WINDOW_S = 14 * 86400
-RETURN_WINDOW_S = 30 * 86400
+CLICK_WINDOW_S = int(domain.WINDOWS_S["click"])
+PURCHASE_WINDOW_S = int(domain.WINDOWS_S["purchase"])
+RETURN_WINDOW_S = int(domain.WINDOWS_S["return"])
 
 # --------------------------------------------------------------------------------------------
 # Sizes (at scale 1; ``scale`` multiplies each)
@@ -95,8 +96,7 @@ CLEARANCE_DISCOUNTS = (0.3, 0.4, 0.5)
 #: A product is "new in" for this many days after its first sale day (within its season).
 NEW_IN_DAYS = 28
 
-CATEGORIES = ("tops", "shirts", "knitwear", "trousers", "jeans", "dresses", "skirts", "outerwear",
-              "activewear", "accessories")
+CATEGORIES = domain.CATEGORIES
 #: Base share of each category, and multipliers for spring/summer and autumn/winter seasons.
 CATEGORY_SHARES = (0.15, 0.10, 0.10, 0.11, 0.08, 0.12, 0.07, 0.09, 0.08, 0.10)
 CATEGORY_SS_FACTOR = (1.2, 1.1, 0.5, 1.0, 1.0, 1.4, 1.3, 0.6, 1.1, 1.0)
@@ -143,7 +143,7 @@ FABRIC_AW_FACTOR = (1.0, 0.4, 0.9, 0.9, 1.0, 1.8, 1.8, 1.0)
 #: Price multiplier per fabric.
 FABRIC_PRICE_FACTOR = (1.0, 1.15, 1.05, 1.1, 0.9, 1.35, 1.8, 0.95)
 #: Certification probabilities per fabric (columns CERTIFICATIONS); at most 3 are kept.
-CERTIFICATIONS = ("GOTS", "Fair Trade", "OEKO-TEX", "bluesign", "GRS")
+CERTIFICATIONS = domain.CERTIFICATIONS
 FABRIC_CERT_PROBS = (
     (0.75, 0.35, 0.40, 0.02, 0.02),  # organic cotton
     (0.05, 0.20, 0.55, 0.05, 0.02),  # linen
@@ -338,17 +338,18 @@ SEGMENTS: dict[str, SegmentParams] = {
         click_offset=-0.4, mis_keyed_share=0.15),
 }
 SEGMENT_NAMES = tuple(SEGMENTS)
+assert SEGMENT_NAMES == domain.SEGMENTS, "the simulator's segments are the shop's segments"
 
-AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55+")
-REGIONS = ("Berlin", "Hamburg", "München", "Köln", "Frankfurt", "Leipzig", "Other Germany", "Austria")
+AGE_BANDS = domain.AGE_BANDS
+REGIONS = domain.REGIONS
 REGION_PROBS = (0.38, 0.11, 0.10, 0.08, 0.07, 0.07, 0.14, 0.05)
-CHANNELS = ("web", "app", "store")
+CHANNELS = domain.CHANNELS
 #: Preferred channel per age band (the only store is in Berlin: elsewhere store x STORE_OUTSIDE_BERLIN).
 AGE_CHANNEL_PROBS = ((0.35, 0.55, 0.10), (0.45, 0.40, 0.15), (0.55, 0.25, 0.20), (0.55, 0.15, 0.30),
                      (0.50, 0.07, 0.43))
 STORE_OUTSIDE_BERLIN = 0.2
-LOYALTY_TIERS = ("none", "silver", "gold")
-INTEREST_LEVELS = ("low", "medium", "high")
+LOYALTY_TIERS = domain.LOYALTY_TIERS
+INTEREST_LEVELS = domain.INTEREST_LEVELS
 #: Multiplier of a segment's cert_weight per sustainability interest level.
 INTEREST_CERT_SCALE = (0.2, 0.6, 1.0)
 #: Share of customers who signed up before TIMELINE_START, and the earliest signup day.

@@ -1,0 +1,99 @@
+"""The shop's vocabulary, in one place: what the production system's events, statuses and attribution
+windows are, which values of the customer and product columns we know, which outcome metrics exist and
+in which direction a change of each one hurts, and how alert severities rank.
+
+Everything here is a fact about Stoffwechsel's systems (docs/materials.md), not a tuning choice:
+thresholds and other settings live in ``params.yaml``. The contract (what a file must hold), the
+simulator (what it writes), the features and the monitoring all import these names; business labels
+for the ids defined here live in :mod:`stoffwechsel.glossary` only.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DAY_S",
+    "OUTCOMES",
+    "WINDOW_DAYS",
+    "WINDOWS_S",
+    "EVENT_TYPES",
+    "SINGLE_UNIT_EVENTS",
+    "OUTCOME_STATUSES",
+    "RETURN_STATUSES",
+    "KNOWN_VALUES",
+    "CATEGORIES",
+    "CERTIFICATIONS",
+    "SEGMENTS",
+    "AGE_BANDS",
+    "REGIONS",
+    "CHANNELS",
+    "LOYALTY_TIERS",
+    "INTEREST_LEVELS",
+    "CUSTOMER_ID_SHAPE",
+    "METRIC_IDS",
+    "ALERT_METRIC_IDS",
+    "HARMFUL_DIRECTION",
+    "TOTAL_METRIC_IDS",
+    "SEVERITY_ORDER",
+]
+
+DAY_S = 86400.0
+
+#: Attribution windows of the production system: (timestamp, status, anchor, window in days).
+#: A click counts within 1 day of serving, a purchase within 14 days of serving, a return within
+#: 30 days of the purchase; until then the status is "pending".
+OUTCOMES: tuple[tuple[str, str, str, int], ...] = (
+    ("clicked_at", "click_status", "served_at", 1),
+    ("purchased_at", "purchase_status", "served_at", 14),
+    ("returned_at", "return_status", "purchased_at", 30),
+)
+#: outcome -> attribution window in days / in seconds (the same windows as :data:`OUTCOMES`)
+WINDOW_DAYS: dict[str, int] = {"click": OUTCOMES[0][3], "purchase": OUTCOMES[1][3], "return": OUTCOMES[2][3]}
+WINDOWS_S: dict[str, float] = {outcome: days * DAY_S for outcome, days in WINDOW_DAYS.items()}
+
+# Closed sets: these values carry meaning in the pipeline (a client's codes are mapped onto them).
+EVENT_TYPES = ("browse", "wishlist", "purchase", "return")
+SINGLE_UNIT_EVENTS = ("browse", "wishlist")
+OUTCOME_STATUSES = ("yes", "no", "pending")
+RETURN_STATUSES = ("yes", "no", "pending", "not_purchased")
+
+CATEGORIES = ("tops", "shirts", "knitwear", "trousers", "jeans",
+              "dresses", "skirts", "outerwear", "activewear", "accessories")
+CERTIFICATIONS = ("GOTS", "Fair Trade", "OEKO-TEX", "bluesign", "GRS")
+SEGMENTS = ("Eco Enthusiasts", "Trend Seekers", "Bargain Hunters", "Classic Professionals", "Occasional Shoppers")
+AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55+")
+REGIONS = ("Berlin", "Hamburg", "München", "Köln", "Frankfurt", "Leipzig", "Other Germany", "Austria")
+CHANNELS = ("web", "app", "store")
+LOYALTY_TIERS = ("none", "silver", "gold")
+INTEREST_LEVELS = ("low", "medium", "high")
+
+#: Known values of the open vocabularies: used for wording and for findings, never to reject a row.
+KNOWN_VALUES: dict[str, tuple[str, ...]] = {
+    "category": CATEGORIES,
+    "certifications": CERTIFICATIONS,
+    "age_band": AGE_BANDS,
+    "region": REGIONS,
+    "preferred_channel": CHANNELS,
+    "channel": CHANNELS,
+    "loyalty_tier": LOYALTY_TIERS,
+    "sustainability_interest": INTEREST_LEVELS,
+    "segment": SEGMENTS,
+}
+
+#: The shape of Stoffwechsel's own customer numbers (C + 5-7 digits). The site's privacy self-check
+#: looks for the accepted ids themselves; this shape is its fallback when no materials are at hand.
+CUSTOMER_ID_SHAPE = r"\bC\d{5,7}\b"
+
+#: Outcome metrics of the recommendations, by id (labels: glossary.METRICS).
+METRIC_IDS = ("recs_shown", "ctr", "purchases_per_100", "kept_per_100", "revenue_eur", "revenue_per_100",
+              "sustainable_share", "new_season_share", "reused_id_share")
+#: metric id -> the direction in which a change hurts the business (-1: a fall hurts)
+HARMFUL_DIRECTION: dict[str, int] = {"ctr": -1, "purchases_per_100": -1, "kept_per_100": -1,
+                                     "sustainable_share": -1, "reused_id_share": +1}
+#: the metrics compared with their reference and alerted on (revenue moves with purchases; the
+#: new-season share changes by design at every season launch; shown counts depend on sampling).
+ALERT_METRIC_IDS = tuple(HARMFUL_DIRECTION)
+#: metrics that are totals over a window (their usual level scales with the window's length)
+TOTAL_METRIC_IDS = ("recs_shown", "revenue_eur")
+
+#: alert severity -> rank (most urgent first)
+SEVERITY_ORDER: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}
