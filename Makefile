@@ -24,9 +24,10 @@ $(STAMP): requirements.lock pyproject.toml
 run: setup
 	$(BIN)/dvc repro
 
-# The whole suite, with one line per test file and the slowest tests at the end.
+# The whole suite on two workers (pytest-xdist; tests that share the one `dvc repro` clone stay in
+# one worker), a progress line per finished test, the slowest tests at the end.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # The edit loop: unit and contract tests, no `dvc repro` in clones (marker `pipeline`) and none
 # of the minute-long property and identity searches (marker `slow`).

@@ -65,3 +65,21 @@ def pipeline_clone(tmp_path_factory) -> Path:
     shutil.rmtree(clone / "reports", ignore_errors=True)
     run(["dvc", "repro"], clone)
     return clone
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test` runs two workers with ``--dist loadgroup``), every test that
+    reads the session's one `dvc repro` clone runs in the same worker, so the clone is built once;
+    the other tests spread over both workers. The longest work is handed out first (the clone's
+    group, then the fresh-clone README run and the real-data runs), so no worker is left with a
+    five-minute test at the end while the other idles."""
+    for item in items:
+        if "pipeline_clone" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("pipeline_clone"))
+
+    def rank(item) -> int:
+        if "pipeline_clone" in getattr(item, "fixturenames", ()):
+            return 0
+        return 1 if item.get_closest_marker("pipeline") or item.get_closest_marker("slow") else 2
+
+    items.sort(key=rank)  # stable: file order within each rank

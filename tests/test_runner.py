@@ -79,3 +79,55 @@ def test_executed_notebooks_carry_no_run_times(tmp_path):
     again = nbformat.read(path, as_version=4)
     assert dict(again.cells[0].metadata) == {"tags": ["x"]}
     assert again.metadata["papermill"]["duration"] == 1.5  # the notebook's own record (make bench reads it)
+
+
+def test_a_killed_run_leaves_no_kernel_behind(tmp_path):
+    """`make test` or a stage killed mid-cell (SIGKILL: no clean-up code runs) must not leave its
+    Jupyter kernel running. The runner's kernels watch their parent (JPY_PARENT_PID) and exit
+    when it is gone; this kills a runner that is inside a long cell and looks for its kernel."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    pid_file = tmp_path / "kernel.pid"
+    nb.cells = [nbformat.v4.new_code_cell(f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+                                          "time.sleep(600)")]
+    nb.cells[0].id = "cell-00"
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    runner = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        from pathlib import Path
+        from stoffwechsel import notebooks
+        notebooks._execute(notebooks.import_papermill(), Path({str(tmp_path / 'in.ipynb')!r}),
+                           Path({str(tmp_path / 'out.ipynb')!r}), "killed", cwd={str(tmp_path)!r})
+        """)])
+    try:
+        deadline = time.monotonic() + 120
+        while not pid_file.exists() or not pid_file.read_text():
+            assert runner.poll() is None and time.monotonic() < deadline, "the kernel never started"
+            time.sleep(0.2)
+        kernel = int(pid_file.read_text())
+        os.kill(kernel, 0)  # running
+    finally:
+        runner.send_signal(signal.SIGKILL)
+        runner.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return False
+        return state != "Z"
+
+    deadline = time.monotonic() + 30
+    while alive(kernel) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    try:
+        assert not alive(kernel), f"kernel {kernel} still running after its runner was killed"
+    finally:
+        if alive(kernel):
+            os.kill(kernel, signal.SIGKILL)

@@ -136,5 +136,5 @@ def test_what_dvc_restores_is_what_the_site_shows(pipeline_clone, tmp_path):
     run(["dvc", "repro"], clone)
     after = {p: (clone / p).read_bytes() for p in before}
     assert after == before, [p for p in before if after[p] != before[p]]
-    assert run(["git", "status", "--porcelain", "--", "dvc.lock"], clone).stdout == ""
+    assert run(["git", "status", "--porcelain", "--", "dvc.lock"], clone).stdout == "", run(["git", "diff", "--", "dvc.lock"], clone).stdout
     assert _out_of_date(clone) == set()
