@@ -32,7 +32,7 @@ test: setup
 # The edit loop: unit and contract tests, no `dvc repro` in clones (marker `pipeline`) and none
 # of the minute-long property and identity searches (marker `slow`).
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not pipeline and not slow"
+	$(BIN)/python -m pytest -n 2 -q -m "not pipeline and not slow"
 
 # Benchmarks (not tests): reports/benchmarks.json and docs/performance.md.
 bench: setup

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 __all__ = [
+    "replace_marked_block",
     "PARQUET_OPTIONS",
     "CSV_FLOAT_FORMAT",
     "atomic_write",
@@ -221,3 +222,14 @@ def sha256_file(path: Path | str) -> str:
         while chunk := fh.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def replace_marked_block(text: str, block: str, markers: tuple[str, str]) -> str:
+    """``text`` with the part between the two marker lines replaced by ``block`` (markers kept):
+    how generated tables live inside hand-written Markdown."""
+    start, end = markers
+    if start not in text or end not in text:
+        raise ValueError(f"the document lacks the markers {start} ... {end}")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{block.rstrip()}\n{end}{tail}"

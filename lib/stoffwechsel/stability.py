@@ -153,12 +153,9 @@ def markdown(result: Mapping) -> str:
 
 def update_docs(text: str, block: str, markers: tuple[str, str] = DOCS_MARKERS) -> str:
     """``text`` with the part between the two markers replaced by ``block`` (markers kept)."""
-    start, end = markers
-    if start not in text or end not in text:
-        raise ValueError(f"the document lacks the markers {start} ... {end}")
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    return f"{head}{start}\n{block.rstrip()}\n{end}{tail}"
+    from .io import replace_marked_block
+
+    return replace_marked_block(text, block, markers)
 
 
 # --- the run (re-trains; minutes) --------------------------------------------------------------
