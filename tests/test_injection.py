@@ -124,9 +124,9 @@ def test_verification_evidence_is_escaped():
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_markdown_values_stay_text_in_the_python_renderer(payload):
-    from stoffwechsel.site import _markdown_it
+    from stoffwechsel.site_markdown import markdown_it
 
-    html = _markdown_it().render(f"**{pages.md(payload)}** set aside; {pages.md(payload)}")
+    html = markdown_it().render(f"**{pages.md(payload)}** set aside; {pages.md(payload)}")
     _assert_not_live(html, payload)
     assert "<a " not in html and "<code>" not in html
     text = html.replace("<p>", "").replace("</p>", "").replace("<strong>", "").replace("</strong>", "").strip()

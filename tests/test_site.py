@@ -20,7 +20,7 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from stoffwechsel import site
+from stoffwechsel import site, site_build, site_render
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "site"
@@ -263,15 +263,15 @@ def test_cell_options_and_value_literals():
     assert site.cell_options('#| content: valuebox\n#| title: "A: b"\n#| output: false\nx = 1\n#| late: 1') == {
         "content": "valuebox", "title": "A: b", "output": False}
     assert site.cell_options("x = 1") == {}
-    assert site._literal("{'value': np.float64(0.25), 'color': 'warning', 'n': -3}") == {
+    assert site_render._literal("{'value': np.float64(0.25), 'color': 'warning', 'n': -3}") == {
         "value": 0.25, "color": "warning", "n": -3}
     with pytest.raises(ValueError):
-        site._literal("{'value': os.system('x')}")
+        site_render._literal("{'value': os.system('x')}")
 
 
 def test_build_site_falls_back_without_quarto(tmp_path, monkeypatch):
     root = copy_fixture("project", tmp_path)
-    monkeypatch.setattr(site.shutil, "which", lambda name: None)
+    monkeypatch.setattr(site_build.shutil, "which", lambda name: None)
     monkeypatch.delenv("STOFFWECHSEL_SITE_RENDERER", raising=False)
     written = site.build_site(root)
     assert [p.relative_to(root / "_site").as_posix() for p in written] == sorted(PAGES)

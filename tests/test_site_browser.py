@@ -16,7 +16,7 @@ import re
 
 import pytest
 
-from stoffwechsel import site, site_checks
+from stoffwechsel import site, site_build, site_checks
 from stoffwechsel.browser import Browser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -156,14 +156,14 @@ def test_checks_catch_squeezed_alerts_clipped_boxes_and_network(tmp_path, browse
 
 
 def test_renderer_choice(monkeypatch, tmp_path):
-    monkeypatch.setattr(site, "find_quarto", lambda: None)
+    monkeypatch.setattr(site_build, "find_quarto", lambda: None)
     monkeypatch.delenv(site.RENDERER_ENV, raising=False)
     assert site.choose_renderer() == "python"
     monkeypatch.setenv(site.RENDERER_ENV, "quarto")
     with pytest.raises(site.SiteRenderError, match="not on PATH"):
         site.choose_renderer()
     assert site.choose_renderer("python") == "python"  # the option wins over the variable
-    monkeypatch.setattr(site, "find_quarto", lambda: "/usr/bin/quarto")
+    monkeypatch.setattr(site_build, "find_quarto", lambda: "/usr/bin/quarto")
     assert site.choose_renderer() == "quarto"
     monkeypatch.setenv(site.RENDERER_ENV, "python")
     assert site.choose_renderer() == "python"  # the variable wins over auto
@@ -184,7 +184,7 @@ def test_cli_honours_the_environment_variable(monkeypatch, tmp_path):
     shutil.copy2(ROOT / "site.css", root / "site.css")
     shutil.copy2(ROOT / "_post_render.py", root / "_post_render.py")
     monkeypatch.setattr(config, "ROOT", root)
-    monkeypatch.setattr(site, "find_quarto", lambda: "/nonexistent/quarto")  # would fail if used
+    monkeypatch.setattr(site_build, "find_quarto", lambda: "/nonexistent/quarto")  # would fail if used
     monkeypatch.setenv(site.RENDERER_ENV, "python")
     result = CliRunner().invoke(cli.app, ["build-site", "--no-pages"])
     assert result.exit_code == 0, result.output

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from stoffwechsel import site, verification
+from stoffwechsel import site_build, verification
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def project(tmp_path, monkeypatch):
         (work / "_site").mkdir()
         (work / "_site" / "index.html").write_text("<html></html>")
 
-    monkeypatch.setattr(site, "render_site", fake_render)
+    monkeypatch.setattr(site_build, "render_site", fake_render)
     return root, temp
 
 

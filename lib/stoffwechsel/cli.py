@@ -156,7 +156,8 @@ def build_site_command(
 
     from stoffwechsel import config
     from stoffwechsel.notebooks import run_page_notebooks
-    from stoffwechsel.site import SiteRenderError, build_site, choose_renderer
+    from stoffwechsel.site_build import build_site, choose_renderer
+    from stoffwechsel.site_project import SiteRenderError
 
     try:
         chosen = choose_renderer(renderer)  # before the pages run: a bad choice fails fast

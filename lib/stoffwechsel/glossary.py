@@ -273,15 +273,19 @@ COLUMN_LABELS: dict[str, str] = {
     "share_observed": "Share of final outcomes seen by then",
 }
 
-#: raw technical words that must not appear in business text (checked case-sensitively for
-#: acronyms, case-insensitively for the rest)
+#: raw technical words that must not appear in business text: the package's alert wording
+#: (:func:`technical_terms_in`: case-sensitively for acronyms, case-insensitively for the rest) and
+#: the site's pages outside the glossary and analyst blocks
+#: (:func:`stoffwechsel.site_scan.forbidden_terms_report`: case-insensitively, plurals included)
 TECHNICAL_TERMS = (
-    "CTR", "PSI", "NDCG", "CBPE", "FDR", "BH", "KS", "JS", "CDF",
-    "p-value", "p value", "q-value", "q value", "Benjamini", "Hochberg", "Jensen", "Shannon",
-    "Poisson", "binomial", "Fisher", "chi-square", "isotonic", "confidence interval", "credible",
+    "CTR", "PSI", "NDCG", "CBPE", "FDR", "BH", "KS", "JS", "CDF", "AUC", "RMSE", "MAP@K",
+    "recall@k", "precision@k", "p-value", "p value", "q-value", "q value", "p_value", "q_value",
+    "z-score", "Benjamini", "Hochberg", "Benjamini-Hochberg", "Jensen", "Shannon", "Jensen-Shannon",
+    "Kolmogorov-Smirnov", "Poisson", "binomial", "Fisher", "chi-square", "chi-squared", "isotonic",
+    "confidence interval", "credible",
     "segment_column", "metric_id", "age_band", "preferred_channel", "customer_type", "segment_x_age_band",
     "window_start", "window_end", "purchase_status", "click_status", "return_status", "served_at",
-    "product_id", "null", "NaN",
+    "customer_id", "product_id", "null", "NaN",
 )
 _ACRONYMS = {t for t in TECHNICAL_TERMS if t.isupper()}
 

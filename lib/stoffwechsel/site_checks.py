@@ -1,5 +1,9 @@
 """Measured checks of the rendered site in a browser: what a reader needs, for either renderer.
 
+:func:`inspect_page` opens one page and reports what a reader sees of chosen elements (visible,
+in the first viewport, text, attributes), console errors and requests that would leave the
+machine, with an optional screenshot (the pipeline's check that an alert shows on the dashboard).
+
 :func:`check_site` opens every page of a site folder in headless Chromium
 (:class:`stoffwechsel.browser.Browser`, network off), from ``file://`` and from a static server
 on 127.0.0.1, at each window size, and returns one :class:`PageCheck` per page, source and size:
@@ -29,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import json
 import re
 import threading
 from html.parser import HTMLParser
@@ -40,7 +45,7 @@ from typing import Iterator, Sequence
 from stoffwechsel.browser import Browser, Tab
 
 __all__ = ["VIEWPORTS", "PageCheck", "serve", "check_page", "check_site", "broken_links", "owner_wording", "visible_text",
-           "MEASURE_JS"]
+           "MEASURE_JS", "inspect_page"]
 
 #: window sizes every page must be readable at
 VIEWPORTS: tuple[tuple[int, int], ...] = ((1280, 800), (1920, 1080))
@@ -161,6 +166,8 @@ MEASURE_JS = r"""
 
 @dataclass
 class PageCheck:
+    """One page checked from one source at one window size; it passes when :attr:`ok`."""
+
     page: str  # path relative to the site folder
     source: str  # "file" or "http"
     viewport: tuple[int, int]
@@ -173,9 +180,11 @@ class PageCheck:
 
     @property
     def ok(self) -> bool:
+        """No problem measured, no console error, no request leaving the machine."""
         return not (self.problems or self.console_errors or self.external_requests)
 
     def as_dict(self) -> dict:
+        """The check as plain data (for the JSON record of a test run)."""
         return asdict(self)
 
 
@@ -380,3 +389,85 @@ def visible_text(browser: Browser, html_path: Path, viewport: tuple[int, int] = 
     finally:
         tab.close()
     return re.findall(r"[^\W_]+(?:[.,:%'’-][^\W_]+)*%?", text)
+
+
+# ------------------------------------------------------------------------------------------------
+# One page, as a reader sees it
+# ------------------------------------------------------------------------------------------------
+
+#: JavaScript returning, for each selector, what a reader sees of the elements it matches
+_INSPECT_JS = r"""
+(() => {
+  const selectors = %s;
+  const vw = window.innerWidth, vh = window.innerHeight;
+  const found = {};
+  for (const sel of selectors) {
+    found[sel] = Array.from(document.querySelectorAll(sel)).map((el) => {
+      const r = el.getBoundingClientRect();
+      const cs = getComputedStyle(el);
+      const visible = r.width > 0 && r.height > 0 && cs.visibility !== 'hidden' && cs.display !== 'none'
+        && parseFloat(cs.opacity) > 0;
+      // the part of the element not hidden by an ancestor that clips or scrolls (a card), nor
+      // outside the window: "in the first viewport" needs its first line (24 px) in there
+      let top = Math.max(r.top, 0), bottom = Math.min(r.bottom, vh);
+      for (let a = el.parentElement; a && a !== document.documentElement; a = a.parentElement) {
+        const acs = getComputedStyle(a);
+        if (acs.overflowY !== 'visible' || acs.overflowX !== 'visible') {
+          const ar = a.getBoundingClientRect();
+          top = Math.max(top, ar.top); bottom = Math.min(bottom, ar.bottom);
+        }
+      }
+      const shown_height = Math.max(0, bottom - top);
+      const attributes = {};
+      for (const a of el.attributes) attributes[a.name] = a.value;
+      return {
+        text: (el.innerText || '').trim(), visible,
+        in_first_viewport: visible && r.top >= 0 && r.top < vh && r.left < vw && r.right > 0
+          && shown_height >= Math.min(r.height, 24) && top <= r.top + 1,
+        shown_height,
+        rect: {x: r.x, y: r.y, width: r.width, height: r.height, top: r.top, bottom: r.bottom},
+        attributes,
+      };
+    });
+  }
+  return {selectors: found, viewport: {width: vw, height: vh}, title: document.title,
+          url: location.href, scroll_height: document.documentElement.scrollHeight};
+})()
+"""
+
+
+def inspect_page(
+    html_path: Path,
+    selector: str | Sequence[str] = "body",
+    *,
+    screenshot: Path | None = None,
+    viewport: tuple[int, int] = (1280, 800),
+    timeout: float = 30.0,
+    chromium: str | None = None,
+) -> dict:
+    """Open a page in headless Chromium (:class:`stoffwechsel.browser.Browser`, network off) and
+    report what a reader sees.
+
+    Returns ``{"url", "title", "viewport": {width, height}, "elements": [...]`` (for the first
+    selector), ``"selectors": {selector: [...]}``, ``"console_errors": [str]`` (console errors,
+    uncaught exceptions, failed loads), ``"external_requests": [url]`` (anything that would
+    leave the machine), ``"screenshot": path or None}``. Each element is ``{text, visible,
+    in_first_viewport, shown_height, rect, attributes}``; ``in_first_viewport`` means its top
+    edge and first line (24 px) show in the window as first opened, not hidden by a card or other
+    ancestor that clips or scrolls (no scrolling of the page nor of the card). A meta-refresh redirect (the site's ``index.html``) is
+    followed. Raises ``FileNotFoundError`` without a Chromium binary.
+    """
+    html_path = Path(html_path).resolve()
+    if not html_path.is_file():
+        raise FileNotFoundError(html_path)
+    selectors = [selector] if isinstance(selector, str) else list(selector)
+    with Browser(chromium, timeout) as browser:
+        tab = browser.open(html_path, viewport)
+        info = tab.evaluate(_INSPECT_JS % json.dumps(selectors))
+        shot = tab.screenshot(Path(screenshot)) if screenshot is not None else None
+        return {
+            "url": info["url"], "title": info["title"], "viewport": info["viewport"],
+            "scroll_height": info["scroll_height"], "elements": info["selectors"][selectors[0]],
+            "selectors": info["selectors"], "console_errors": tab.console_errors(),
+            "external_requests": tab.external_requests(), "screenshot": str(shot) if shot else None,
+        }

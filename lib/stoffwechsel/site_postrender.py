@@ -18,7 +18,7 @@ JavaScript *modules* (``quarto.js``, which imports ``tabsets/tabsets.js``, and t
 * deletes every file of ``site_libs/`` (and ``search.json``) that no page, and no stylesheet a
   page loads, refers to (pdfmake, datatables, search, the inlined modules, the dark copy);
 * writes ``index.html``, the redirect to the main page, where the project has no index page
-  (``site.write_index_redirect``).
+  (``site_build.write_index_redirect``).
 
 It is idempotent: a second run changes nothing.
 """
@@ -55,6 +55,8 @@ class PostRenderError(RuntimeError):
 
 @dataclass
 class PostRenderReport:
+    """What :func:`finish_site` did: scripts inlined, files deleted, the site's size before and after."""
+
     inlined: list[str] = field(default_factory=list)  # "page: module" per inlined script
     deleted: list[str] = field(default_factory=list)  # paths relative to the site folder
     bytes_before: int = 0
@@ -186,7 +188,7 @@ def _size(site_dir: Path) -> int:
 def finish_site(site_dir: Path, project_root: Path | None = None) -> PostRenderReport:
     """Make Quarto's output in ``site_dir`` small, offline and openable from ``file://`` (see the
     module's docstring); ``project_root`` (with ``_quarto.yml``) is used for the index redirect."""
-    from stoffwechsel.site import write_index_redirect
+    from stoffwechsel.site_build import write_index_redirect
 
     site_dir = Path(site_dir).resolve()
     report = PostRenderReport(bytes_before=_size(site_dir))

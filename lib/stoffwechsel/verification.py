@@ -167,13 +167,14 @@ def target_business_language(site_dir: Path, customer_ids=()) -> Target:
     """Raw technical terms on the pages, and the site's self-check for customer ids: any accepted
     customer id (``customer_ids``) anywhere on a page fails the target. The evidence names the
     pages and counts only: it is shown on the site itself."""
-    from stoffwechsel import glossary, privacy, site
+    from stoffwechsel import privacy
+    from stoffwechsel.site_scan import customer_ids_report, forbidden_terms_report
 
     if not (site_dir / "index.html").is_file():
         return Target(7, "The dashboard speaks business language, not raw metric names.", FAIL, {"why": f"{site_dir}/index.html missing"})
-    hits = site.forbidden_terms_report(site_dir) + site.forbidden_terms_report(site_dir, terms=glossary.TECHNICAL_TERMS)
+    hits = forbidden_terms_report(site_dir)  # the glossary's technical terms
     pattern = privacy.id_pattern(customer_ids)
-    id_hits = site.customer_ids_report(site_dir, pattern) if pattern else []
+    id_hits = customer_ids_report(site_dir, pattern) if pattern else []
     id_pages = pd.Series([h.page for h in id_hits], dtype=object).value_counts().sort_index()
     pages = sorted(str(p.relative_to(site_dir)) for p in site_dir.rglob("*.html"))
     return Target(7, "The dashboard speaks business language, not raw metric names.", FAIL if hits or id_hits else PASS,
@@ -220,11 +221,12 @@ def evidence_html(record: list[dict], limit: int = 3000):
 def browser_check(index_html: Path) -> dict | None:
     """Open the dashboard in headless Chromium: console errors, and whether an alert is visible
     in the first viewport. None where no Chromium is installed."""
-    from stoffwechsel import site
+    from stoffwechsel.browser import find_chromium
+    from stoffwechsel.site_checks import inspect_page
 
-    if site.find_chromium() is None:
+    if find_chromium() is None:
         return None
-    page = site.inspect_page(index_html.resolve(), ".alert[data-segment]")
+    page = inspect_page(index_html.resolve(), ".alert[data-segment]")
     first = page["elements"][0] if page["elements"] else None
     return {"console_errors": page["console_errors"], "external_requests": page["external_requests"],
             "alert_segment": first["attributes"].get("data-segment") if first else None,
@@ -243,7 +245,7 @@ def preview_site(root: Path, work: Path | None = None):
     import tempfile
     from contextlib import contextmanager
 
-    from stoffwechsel.site import render_site
+    from stoffwechsel.site_build import render_site
 
     @contextmanager
     def rendered():

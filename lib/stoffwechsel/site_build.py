@@ -1,0 +1,163 @@
+"""Building the monitoring website: ``quarto render`` when Quarto is installed, else the package's
+pure-Python renderer of the same pages.
+
+``_quarto.yml`` (project type ``website``) lists the executed notebooks to publish
+(``project.render``) and the navigation bar (``website.navbar``). :func:`build_site` runs
+``quarto render`` (:func:`render_with_quarto`) when :func:`choose_renderer` picks Quarto and
+otherwise :func:`render_site`, which reads the same ``_quarto.yml`` and the executed notebooks and
+writes the same page layout: ``reports/notebooks/06_monitor.ipynb`` becomes
+``_site/reports/notebooks/06_monitor.html``, and ``_site/index.html`` redirects to the main page
+(the page with ``format: dashboard``, else the first page of the render list).
+
+The Python renderer supports the subset of Quarto that the pipeline's notebooks use (see
+``docs/dashboard.md`` for the list; the parts: :mod:`stoffwechsel.site_project` reads the project,
+:mod:`stoffwechsel.site_markdown` and :mod:`stoffwechsel.site_render` write the page bodies,
+:mod:`stoffwechsel.site_page` the documents around them). Code (cell input) is never shown. Pages
+are self-contained (inline CSS, images as data URIs, no scripts, no external resources),
+deterministic (same inputs, same bytes) and work from ``file://`` as well as from a static web
+server.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from stoffwechsel.site_page import (
+    check_self_contained,
+    index_redirect_html,
+    notebook_links_to_html,
+    page_html,
+    rewrite_urls,
+)
+from stoffwechsel.site_project import SiteRenderError, load_config, main_page, read_page
+from stoffwechsel.site_render import PageRenderer
+
+__all__ = [
+    "render_site",
+    "RENDERER_ENV",
+    "RENDERERS",
+    "find_quarto",
+    "choose_renderer",
+    "write_index_redirect",
+    "render_with_quarto",
+    "build_site",
+]
+
+
+# ------------------------------------------------------------------------------------------------
+# The pure-Python renderer
+# ------------------------------------------------------------------------------------------------
+
+
+def render_site(root: Path, output_dir: Path | None = None) -> list[Path]:
+    """Render the website of ``root/_quarto.yml`` in pure Python; return the written pages.
+
+    Writes ``<output-dir>/<notebook path>.html`` for every notebook in ``project.render`` and,
+    unless the project has an index page, ``<output-dir>/index.html``: a redirect to the main page
+    (the first dashboard), as :func:`build_site` writes after ``quarto render``. Removes the
+    previous output folder first (as a full ``quarto render`` does). ``output_dir`` overrides
+    ``project.output-dir``.
+    """
+    config = load_config(Path(root))
+    pages = {source: read_page(config, source) for source in config.pages}
+    main = main_page(config, pages)
+    bodies: dict[str, str] = {}
+    for source, page in pages.items():
+        body = PageRenderer(config, page).body()
+        body = rewrite_urls(body, notebook_links_to_html)
+        check_self_contained(body, source)
+        bodies[source] = body
+    documents: dict[str, str] = {}
+    for source, page in pages.items():
+        documents[page.output] = page_html(config, page, bodies[source], page.output, source, pages)
+    if "index.html" not in documents:
+        documents["index.html"] = index_redirect_html(config, main)
+    out_dir = Path(output_dir).resolve() if output_dir is not None else config.output_dir
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    written = []
+    for rel, text in sorted(documents.items()):
+        target = out_dir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(text.encode("utf-8"))
+        written.append(target)
+    return written
+
+
+# ------------------------------------------------------------------------------------------------
+# Quarto, and the choice between the two
+# ------------------------------------------------------------------------------------------------
+
+#: environment variable that picks the renderer where ``--renderer`` / ``renderer=`` is not given
+RENDERER_ENV = "STOFFWECHSEL_SITE_RENDERER"
+#: ``auto``: Quarto when it is on ``PATH``, else the Python renderer
+RENDERERS = ("auto", "quarto", "python")
+
+
+def find_quarto() -> str | None:
+    """The ``quarto`` binary on ``PATH``, or None."""
+    return shutil.which("quarto")
+
+
+def choose_renderer(renderer: str | None = None) -> str:
+    """``"quarto"`` or ``"python"``: ``renderer`` if given, else ``$STOFFWECHSEL_SITE_RENDERER``,
+    else ``"auto"`` (Quarto when it is on ``PATH``). Asking for Quarto without it is an error."""
+    choice = renderer or os.environ.get(RENDERER_ENV) or "auto"
+    if choice not in RENDERERS:
+        source = "renderer" if renderer else RENDERER_ENV
+        raise SiteRenderError(f"{source}: must be one of {', '.join(RENDERERS)}, not {choice!r}")
+    if choice == "auto":
+        return "quarto" if find_quarto() else "python"
+    if choice == "quarto" and find_quarto() is None:
+        raise SiteRenderError("renderer 'quarto' asked for, but quarto is not on PATH "
+                              "(install Quarto, or use the Python renderer: --renderer python)")
+    return choice
+
+
+def write_index_redirect(root: Path, out_dir: Path | None = None) -> Path | None:
+    """Write ``<output-dir>/index.html``, the redirect to the main page, unless the project renders
+    its own index page; returns the file written, else None."""
+    config = load_config(Path(root))
+    out_dir = Path(out_dir) if out_dir is not None else config.output_dir
+    pages = {s: read_page(config, s) for s in config.pages}
+    if any(p.output == "index.html" for p in pages.values()):
+        return None
+    index = out_dir / "index.html"
+    index.write_text(index_redirect_html(config, main_page(config, pages)), encoding="utf-8")
+    return index
+
+
+def render_with_quarto(root: Path, output_dir: Path | None = None) -> list[Path]:
+    """``quarto render`` of the project (it only reads the executed notebooks). The project's
+    ``post-render`` script (``_post_render.py``) makes the output small and offline and writes the
+    ``index.html`` redirect; :func:`stoffwechsel.site_postrender.finish_site` runs here again (it is
+    idempotent) so a project without the script gets the same site. ``.quarto/`` (Quarto's scratch
+    folder) is listed in the project's ``.gitignore``."""
+    from stoffwechsel.site_postrender import finish_site
+
+    root = Path(root).resolve()
+    config = load_config(root)
+    out_dir = Path(output_dir).resolve() if output_dir is not None else config.output_dir
+    cmd = [find_quarto() or "quarto", "render"]
+    if output_dir is not None:
+        cmd += ["--output-dir", str(out_dir)]
+    env = {**os.environ}
+    env.setdefault("QUARTO_PYTHON", sys.executable)  # the post-render script needs this package's Python
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise SiteRenderError(f"quarto render failed ({proc.returncode}) in {root}:\n{proc.stderr[-4000:]}")
+    finish_site(out_dir, root)
+    return sorted(out_dir.rglob("*.html"))
+
+
+def build_site(root: Path, renderer: str | None = None, output_dir: Path | None = None) -> list[Path]:
+    """Build the site with the renderer :func:`choose_renderer` picks (``quarto render`` or
+    :func:`render_site`); returns the site's HTML pages."""
+    if choose_renderer(renderer) == "quarto":
+        return render_with_quarto(root, output_dir)
+    return render_site(Path(root).resolve(), output_dir)
+
