@@ -124,7 +124,7 @@ def test_metric_definitions_by_hand(monkeypatch):
     """Rates: ``observed`` uses only recommendations whose window closed; ``estimate`` uses all of
     them, dividing the events seen by the expected share of outcomes already in (completeness).
     With the prior switched off the estimate is exactly events / sum F(age)."""
-    monkeypatch.setattr(mon, "PRIOR_RECS", 1e-12)
+    monkeypatch.setattr(mon.estimates, "PRIOR_RECS", 1e-12)  # the module whose code reads it
     m = _hand_materials()
     prep = mon.prepare(m, HAND_PARAMS)
     curves = mon.fit_delay_curves(prep)
