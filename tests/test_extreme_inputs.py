@@ -138,12 +138,12 @@ def test_a_model_version_with_technical_words_never_trips_the_wording_check(base
     assert "prod-2.4.0 CTR fix" in [v for v, _ in prep.rollouts]
     alert = pd.Series({"segment": "All customers", "segment_column": "all"})
     message = "check first: the model update prod-2.4.0 CTR fix that went live on 1 March 2026; null NaN"
-    assert "CTR" not in mon._own_words(message, alert, prep)
+    assert "CTR" not in mon.own_words(message, alert, prep)
     mon.run_monitoring(m, MONITOR_PARAMS)  # no AssertionError
 
 
 def test_group_names_with_commas_and_unconventional_seasons_do_not_crash():
     assert mon.describe_group("segment_x_age_band", "Eco, Fair, 25-34") == "Eco, Fair aged 25-34"
-    key = mon._season_key(pd.Series(["SS24", "Summer 2024", "AW24"]),
+    key = mon.season_key(pd.Series(["SS24", "Summer 2024", "AW24"]),
                           pd.Series(pd.to_datetime(["2024-03-01", "2024-06-01", "2024-09-01"])))
     assert list(key) == [48, 48, 49]

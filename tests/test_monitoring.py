@@ -5,6 +5,7 @@ small groups, output files and business wording."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,9 +17,12 @@ from conftest import ROOT
 from stoffwechsel import backtest, glossary
 from stoffwechsel import monitoring as mon
 from stoffwechsel.contract import load_materials
+from stoffwechsel.shift import Shift, inject_shift, outcome_statuses
 from stoffwechsel.simulate import simulate_frames
 
 KPIS = ("ctr", "purchases_per_100", "kept_per_100")
+#: the monitor's default test-mode shift (params.yaml monitor.inject_*)
+BARGAIN_DROP = Shift("segment", "Bargain Hunters", date(2026, 2, 16), -0.6)
 
 
 # --------------------------------------------------------------------------------------------
@@ -80,7 +84,7 @@ def _hand_materials():
         recs[c] = pd.to_datetime(recs[c].where(recs[c] != ""))
     recs["export_time"] = pd.Timestamp(EXPORT)
     recs["score"], recs["position"], recs["model_version"] = 0.5, 1, "prod-2.3.1"
-    recs = mon._statuses(recs, pd.Timestamp(EXPORT))
+    recs = outcome_statuses(recs, pd.Timestamp(EXPORT))
     return SimpleNamespace(products=products, customers=customers, recommendations=recs)
 
 
@@ -120,7 +124,7 @@ def test_metric_definitions_by_hand(monkeypatch):
     """Rates: ``observed`` uses only recommendations whose window closed; ``estimate`` uses all of
     them, dividing the events seen by the expected share of outcomes already in (completeness).
     With the prior switched off the estimate is exactly events / sum F(age)."""
-    monkeypatch.setattr(mon, "PRIOR_RECS", 1e-12)
+    monkeypatch.setattr(mon.estimates, "PRIOR_RECS", 1e-12)  # the module whose code reads it
     m = _hand_materials()
     prep = mon.prepare(m, HAND_PARAMS)
     curves = mon.fit_delay_curves(prep)
@@ -216,7 +220,7 @@ def test_delay_evaluation_meets_coverage_target():
 
 def test_inject_shift_thins_only_the_group_after_start(materials):
     before = materials.recommendations.sort_values("rec_id").reset_index(drop=True)
-    after = mon.inject_shift(before, materials.customers, "segment", "Bargain Hunters", "2026-02-16", -0.6, 7)
+    after = inject_shift(before, materials.customers, BARGAIN_DROP, 7)
     after = after.sort_values("rec_id").reset_index(drop=True)
     group = set(materials.customers.loc[materials.customers["segment"] == "Bargain Hunters", "customer_id"])
     hit = before["customer_id"].isin(group) & (before["served_at"] >= "2026-02-16")
@@ -225,13 +229,13 @@ def test_inject_shift_thins_only_the_group_after_start(materials):
     assert 0.2 < kept < 0.6
     assert not (after["purchased_at"].notna() & after["clicked_at"].isna()).any()
     assert set(after.loc[hit & after["clicked_at"].isna(), "click_status"]) <= {"no", "pending"}
-    again = mon.inject_shift(before, materials.customers, "segment", "Bargain Hunters", "2026-02-16", -0.6, 7)
+    again = inject_shift(before, materials.customers, BARGAIN_DROP, 7)
     pd.testing.assert_frame_equal(after, again.sort_values("rec_id").reset_index(drop=True))
 
 
 def test_inject_positive_shift_respects_the_export(materials):
     recs = materials.recommendations
-    after = mon.inject_shift(recs, materials.customers, "segment", "Bargain Hunters", "2026-02-16", 1.0, 7)
+    after = inject_shift(recs, materials.customers, Shift("segment", "Bargain Hunters", date(2026, 2, 16), 1.0), 7)
     export = recs["export_time"].max()
     for stamp, status in (("clicked_at", "click_status"), ("purchased_at", "purchase_status")):
         assert (after[stamp].dropna() <= export).all()

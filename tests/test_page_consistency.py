@@ -150,7 +150,7 @@ def test_alert_hints_name_a_model_update_by_its_day_not_its_release_code():
     alert = pd.Series({"metric_id": "ctr", "segment_column": "all", "segment": "All customers", "period": "current",
                        "window_start": pd.Timestamp("2026-02-16")})
     metrics = pd.DataFrame(columns=["segment_column", "segment", "metric_id", "period", "window_start", "estimate"])
-    hint = mon._hint(alert, metrics, prep)
+    hint = mon.hint(alert, metrics, prep)
     assert hint == "the model update that went live on 16 February 2026"
     assert not CODE.search(hint)
 

@@ -34,7 +34,7 @@ def unsuppressed(materials):
     params = mon.MonitorParams.from_dict({"min_customers": MIN})
     prep = mon.prepare(materials, params)
     curves = mon.fit_delay_curves(prep)
-    win = mon._aggregate(prep, curves)
+    win = mon.aggregate(prep, curves)
     return win.frame.assign(recs=win.sums[:, 0]), prep
 
 

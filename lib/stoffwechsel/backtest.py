@@ -21,8 +21,8 @@ import pandas as pd
 
 from .config import CUSTOMERS_FILE, PRODUCTS_FILE, RECOMMENDATIONS_FILE
 from .glossary import METRICS
-from .monitoring import (PER_100, MonitorParams, Prepared, _num, _statuses, fit_delay_curves, prepare,
-                         window_metrics)
+from .monitoring import PER_100, MonitorParams, Prepared, fit_delay_curves, json_number, prepare, window_metrics
+from .shift import outcome_statuses
 from .simulate import simulate_frames
 
 __all__ = ["DEFAULT_EVALUATION_EXPORTS", "METHOD_PARAMS", "cut_at_export", "evaluate_delay_estimation",
@@ -79,7 +79,7 @@ def cut_at_export(recommendations: pd.DataFrame, export_time) -> pd.DataFrame:
     r["purchased_at"] = r["true_purchased_at"].where(r["true_purchased_at"] <= t)
     r["returned_at"] = r["true_returned_at"].where(r["true_returned_at"] <= t)
     r["export_time"] = t
-    return _statuses(r, t).reset_index(drop=True)
+    return outcome_statuses(r, t).reset_index(drop=True)
 
 
 def _window_start_of(prep: Prepared, period: str) -> pd.Series:
@@ -183,21 +183,21 @@ def evaluate_delay_estimation(frames_list: list[dict] | None = None, seeds=(1, 2
         report["metrics"].setdefault(metric_id, {})[period] = {
             "metric": METRICS[metric_id],
             "windows": int(len(g)), "immature_windows": int(len(imm)),
-            "mae_estimate_immature": _num(imm["err"].mean(), 4),
-            "mae_pending_as_no_immature": _num(imm["err_naive"].mean(), 4),
-            "mae_matured_only_immature": _num(imm["err_observed"].mean(), 4),
-            "bias_estimate_immature": _num((imm["estimate"] - imm["truth"]).mean(), 4),
-            "bias_pending_as_no_immature": _num((imm["naive"] - imm["truth"]).mean(), 4),
-            "rmse_estimate_immature": _num(np.sqrt(((imm["estimate"] - imm["truth"]) ** 2).mean()), 4),
-            "rmse_pending_as_no_immature": _num(np.sqrt(((imm["naive"] - imm["truth"]) ** 2).mean()), 4),
-            "mae_estimate_all": _num(g["err"].mean(), 4),
-            "coverage_immature": _num(imm["covered"].mean(), 4),
-            "coverage_all": _num(g["covered"].mean(), 4),
-            "mean_completeness_immature": _num(imm["completeness"].mean(), 4),
+            "mae_estimate_immature": json_number(imm["err"].mean(), 4),
+            "mae_pending_as_no_immature": json_number(imm["err_naive"].mean(), 4),
+            "mae_matured_only_immature": json_number(imm["err_observed"].mean(), 4),
+            "bias_estimate_immature": json_number((imm["estimate"] - imm["truth"]).mean(), 4),
+            "bias_pending_as_no_immature": json_number((imm["naive"] - imm["truth"]).mean(), 4),
+            "rmse_estimate_immature": json_number(np.sqrt(((imm["estimate"] - imm["truth"]) ** 2).mean()), 4),
+            "rmse_pending_as_no_immature": json_number(np.sqrt(((imm["naive"] - imm["truth"]) ** 2).mean()), 4),
+            "mae_estimate_all": json_number(g["err"].mean(), 4),
+            "coverage_immature": json_number(imm["covered"].mean(), 4),
+            "coverage_all": json_number(g["covered"].mean(), 4),
+            "mean_completeness_immature": json_number(imm["completeness"].mean(), 4),
             "meets_target": bool(imm.empty or imm["covered"].mean() >= target),
         }
     delayed = ev[ev["immature"] & ev["metric_id"].isin(["purchases_per_100", "kept_per_100"])]
-    report["coverage_delayed_outcomes"] = _num(delayed["covered"].mean(), 4)
+    report["coverage_delayed_outcomes"] = json_number(delayed["covered"].mean(), 4)
     report["meets_target"] = all(v["meets_target"] for m in report["metrics"].values() for v in m.values())
     ev["completeness_band"] = pd.cut(ev["completeness"], [0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0],
                                      include_lowest=True).astype(str)
@@ -212,6 +212,6 @@ def evaluate_delay_estimation(frames_list: list[dict] | None = None, seeds=(1, 2
 def _for_json(frame: pd.DataFrame) -> list[dict]:
     out = []
     for rec in frame.to_dict(orient="records"):
-        out.append({k: (_num(v, 4) if isinstance(v, (float, np.floating)) else
+        out.append({k: (json_number(v, 4) if isinstance(v, (float, np.floating)) else
                         int(v) if isinstance(v, (np.integer, bool, np.bool_)) else v) for k, v in rec.items()})
     return out

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from stoffwechsel import config
+from stoffwechsel import config, glossary
+from stoffwechsel.domain import SEVERITY_ORDER
 from stoffwechsel.html_safety import Markup, markdown_text, markup, text
 
 ANALYST_CLASS = "for-analysts"
@@ -308,13 +309,19 @@ def group_target(column: str, segment: str) -> Markup:
     return markup(f'<span id="{text(group_anchor(column, segment))}"></span>')
 
 
-def top_alerts(alerts: list[dict], n: int = 6) -> list[dict]:
+def top_alerts(alerts: list[dict], n: int | None = None) -> list[dict]:
     """The alerts for the first screen: the most severe one per customer group, marketing
-    segments and all customers first, then the largest changes; at most n."""
-    rank = {"critical": 0, "warning": 1, "info": 2}
-    order = sorted(alerts, key=lambda a: (rank.get(a["severity"], 3), a["segment_column"] not in ("segment", "all"),
+    segments and all customers first, then the largest changes; at most ``n`` (default: the
+    ``monitor.first_screen_alerts`` parameter's default)."""
+    if n is None:
+        from stoffwechsel.monitoring import MonitorParams
+
+        n = MonitorParams().first_screen_alerts
+    unranked = len(SEVERITY_ORDER)
+    order = sorted(alerts, key=lambda a: (SEVERITY_ORDER.get(a["severity"], unranked),
+                                          a["segment_column"] not in ("segment", "all"),
                                           -abs((a["observed"] - a["expected"]) / a["expected"]) if a["expected"] else 0,
-                                          a["segment_column"], a["segment"], a["metric"]))
+                                          a["segment_column"], a["segment"], a["metric_id"]))
     seen, chosen = set(), []
     for a in order:
         key = (a["segment_column"], a["segment"])
@@ -344,7 +351,7 @@ def alerts_html(alerts: list[dict], segments_page: str, total: int) -> Markup:
 
 def valuebox(metric: dict, alerts: list[dict], fmt: str = "{:.1f}") -> dict:
     """A Quarto value box for a headline metric, coloured by the worst alert on it."""
-    severities = {a["severity"] for a in alerts if a["metric"] == metric["metric"] and a["segment_column"] == "all"}
+    severities = {a["severity"] for a in alerts if a["metric_id"] == metric["metric_id"] and a["segment_column"] == "all"}
     color = "danger" if "critical" in severities else "warning" if "warning" in severities else "success"
     icon = "exclamation-triangle" if color != "success" else "check-circle"
     value = fmt.format(metric["now"])
@@ -356,26 +363,36 @@ def valuebox(metric: dict, alerts: list[dict], fmt: str = "{:.1f}") -> dict:
     return dict(icon=icon, color=color, value=value)
 
 
-GROUP_METRICS = ("Click rate", "Purchases per 100 recommendations", "Purchases kept per 100 recommendations",
-                 "Revenue per 100 recommendations (EUR)", "Sustainable share", "New-season share",
-                 "Share of reused product numbers", "Recommendations shown")
+#: the metrics of the customer group tables, by id, in the order shown (labels: glossary.METRICS)
+GROUP_METRICS = ("ctr", "purchases_per_100", "kept_per_100", "revenue_per_100", "sustainable_share",
+                 "new_season_share", "reused_id_share", "recs_shown")
 
 
-def group_table(weekly: pd.DataFrame, column: str, segment: str | None = None) -> pd.DataFrame:
-    """Last weeks against the usual period for one grouping (or one group), business headers;
-    groups below the minimum size are absent from the monitoring tables already."""
-    cur = weekly[(weekly["period"] == "current") & (weekly["segment_column"] == column) & weekly["metric"].isin(GROUP_METRICS)]
+def metric_labels(metric_ids: pd.Series) -> pd.Series:
+    """The business label of each metric id (:data:`stoffwechsel.glossary.METRICS`, the one place
+    labels come from; the tables' own ``metric`` column is never used to select or label)."""
+    return metric_ids.map(glossary.METRICS)
+
+
+def group_table(weekly: pd.DataFrame, column: str, segment: str | None = None,
+                metric_ids: tuple[str, ...] = GROUP_METRICS) -> pd.DataFrame:
+    """Last weeks against the usual period for one grouping (or one group), for the metrics
+    ``metric_ids`` (in that order), business headers; groups below the minimum size are absent
+    from the monitoring tables already."""
+    cur = weekly[(weekly["period"] == "current") & (weekly["segment_column"] == column)
+                 & weekly["metric_id"].isin(metric_ids)]
     if segment is not None:
         cur = cur[cur["segment"] == segment]
     out = pd.DataFrame({
-        "Customer group": cur["segment"], "Metric": cur["metric"], "Usual level": cur["reference"].round(2),
+        "Customer group": cur["segment"], "Metric": metric_labels(cur["metric_id"]),
+        "Usual level": cur["reference"].round(2),
         "Last weeks (expected final)": cur["estimate"].round(2),
         "Plausible range": [f"{lo:.2f} to {hi:.2f}" if pd.notna(lo) else "" for lo, hi in zip(cur["rate_low"], cur["rate_high"])],
         "Outcomes already in": cur["completeness"].map(lambda v: f"{v:.0%}"),
         "Change": cur["change"].map(lambda v: "" if pd.isna(v) else f"{v:+.0%}"),
     })
-    order = {m: i for i, m in enumerate(GROUP_METRICS)}
-    out = out.assign(_o=out["Metric"].map(order)).sort_values(["Customer group", "_o"]).drop(columns="_o")
+    order = {m: i for i, m in enumerate(metric_ids)}
+    out = out.assign(_o=cur["metric_id"].map(order)).sort_values(["Customer group", "_o"]).drop(columns="_o")
     return out if segment is None else out.drop(columns="Customer group")
 
 
@@ -406,9 +423,10 @@ def arriving_table(weekly: pd.DataFrame) -> pd.DataFrame:
     """All customers, weeks whose outcomes are not all in: seen so far, share already in and the
     expected final value with its range, one row per week and metric (business headers)."""
     recent = weekly[(weekly["segment_column"] == "all") & (weekly["period"] == "week") & (weekly["completeness"] < 0.999)]
-    recent = recent.assign(_seen=seen_so_far(recent)).sort_values(["window_start", "metric"])
+    recent = recent.assign(_seen=seen_so_far(recent), _label=metric_labels(recent["metric_id"]))
+    recent = recent.sort_values(["window_start", "_label"])
     return pd.DataFrame({
-        "Week from": pd.to_datetime(recent["window_start"]).map(date_words), "Metric": recent["metric"],
+        "Week from": pd.to_datetime(recent["window_start"]).map(date_words), "Metric": recent["_label"],
         "Seen so far": recent["_seen"].round(2), "Outcomes already in": recent["completeness"].map(lambda v: f"{v:.0%}"),
         "Expected final": recent["estimate"].round(2),
         "Range": [f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(recent["estimate_low"], recent["estimate_high"])]})
@@ -421,9 +439,9 @@ def date_words(value: object) -> str:
     return words(value)
 
 
-def weekly_trend(weekly: pd.DataFrame, metric: str = "Purchases per 100 recommendations"):
-    """All customers, week by week: observed so far vs expected final value with its range;
-    weeks whose outcomes are not all in are marked provisional."""
+def weekly_trend(weekly: pd.DataFrame, metric_id: str = "purchases_per_100"):
+    """All customers, week by week, for one metric (by id): observed so far vs expected final value
+    with its range; weeks whose outcomes are not all in are marked provisional."""
     import textwrap
 
     import matplotlib.dates as mdates
@@ -432,7 +450,8 @@ def weekly_trend(weekly: pd.DataFrame, metric: str = "Purchases per 100 recommen
     from stoffwechsel import monitoring
     from stoffwechsel.profiling import PALETTE
 
-    w = weekly[(weekly["period"] == "week") & (weekly["segment_column"] == "all") & (weekly["metric"] == metric)].copy()
+    metric = glossary.METRICS[metric_id]
+    w = weekly[(weekly["period"] == "week") & (weekly["segment_column"] == "all") & (weekly["metric_id"] == metric_id)].copy()
     w["window_start"] = pd.to_datetime(w["window_start"])
     w = w.sort_values("window_start")
     provisional = w["completeness"] < 0.999
@@ -448,6 +467,6 @@ def weekly_trend(weekly: pd.DataFrame, metric: str = "Purchases per 100 recommen
            ylabel=textwrap.fill(metric, 25))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))  # as every other chart
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    monitoring._readable(fig)
+    monitoring.readable(fig)
     fig.tight_layout()
     return fig

@@ -31,6 +31,7 @@ from stoffwechsel.config import (
     TRANSACTIONS_FILE,
 )
 from stoffwechsel.io import atomic_write
+from stoffwechsel.shift import CUSTOMER_COLUMNS, Shift, parse_shift  # noqa: F401 (the simulator's API)
 
 # --------------------------------------------------------------------------------------------
 # Timeline
@@ -483,8 +484,6 @@ stages:
     outs: [<_site/>]
 """
 
-CUSTOMER_COLUMNS = ("customer_id", "signup_date", "age_band", "region", "preferred_channel", "loyalty_tier",
-                    "sustainability_interest", "segment")
 EVENT_TYPES = ("browse", "wishlist", "purchase", "return")
 BROWSE, WISHLIST, PURCHASE, RETURN = range(len(EVENT_TYPES))  # also the step in an episode's chain
 _EPOCH_DATE = date(1970, 1, 1)
@@ -495,37 +494,6 @@ _COMPONENTS = ("products", "customers", "transactions", "recommendations", "drif
 # --------------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Shift:
-    """An extra planted drift in the production recommendations: from ``start`` on, click and
-    purchase probabilities of customers whose customers.csv ``column`` equals ``value`` are
-    multiplied by ``1 + effect``."""
-
-    column: str
-    value: str
-    start: date
-    effect: float
-
-    def __post_init__(self) -> None:
-        if self.column not in CUSTOMER_COLUMNS:
-            raise ValueError(f"shift column '{self.column}' is not a customers.csv column "
-                             f"(have: {', '.join(CUSTOMER_COLUMNS)})")
-        if not self.effect >= -1.0:
-            raise ValueError(f"shift effect must be >= -1 (probabilities cannot turn negative), got {self.effect}")
-
-
-def parse_shift(spec: str, start: str, effect: float) -> Shift:
-    """A :class:`Shift` from ``"COLUMN=VALUE"``, a ``YYYY-MM-DD`` start day and an effect."""
-    column, sep, value = spec.partition("=")
-    if not sep or not column.strip() or not value.strip():
-        raise ValueError(f"shift must look like COLUMN=VALUE, got '{spec}'")
-    try:
-        first_day = date.fromisoformat(start)
-    except ValueError:
-        raise ValueError(f"shift start must be YYYY-MM-DD, got '{start}'") from None
-    return Shift(column.strip(), value.strip(), first_day, float(effect))
 
 
 def simulate(out_dir: Path, seed: int = 42, scale: float = 1.0, shift: Shift | None = None,
@@ -995,10 +963,7 @@ def _shift_mask(shift: Shift | None, customers: pd.DataFrame) -> np.ndarray:
     """Customers the planted shift applies to; ValueError if the value never occurs."""
     if shift is None:
         return np.zeros(len(customers), dtype=bool)
-    mask = (customers[shift.column] == shift.value).to_numpy()
-    if not mask.any():
-        raise ValueError(f"shift value '{shift.value}' never occurs in customers.csv column '{shift.column}'")
-    return mask
+    return shift.group_mask(customers)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1369,8 +1334,7 @@ def _make_recommendations(rng: np.random.Generator, drift_rng: np.random.Generat
     p_click = np.where(mis_keyed, p_click * MIS_KEYED_CLICK_FACTOR, p_click)
     p_buy = np.where(mis_keyed, p_buy * MIS_KEYED_PURCHASE_FACTOR, p_buy)
     if shift is not None:
-        factor = np.where(shifted[cust] & (day >= _day(shift.start)), 1 + shift.effect, 1.0)
-        p_click, p_buy = np.clip(p_click * factor, 0, 1), np.clip(p_buy * factor, 0, 1)
+        p_click, p_buy = shift.scale(p_click, p_buy, shifted[cust] & (day >= _day(shift.start)))
 
     clicked, purchased, returned = _outcome_times(rng, served, p_click, p_buy, p_ret)
     version = np.searchsorted([_day(d) for _, d in MODEL_VERSIONS], day, side="right") - 1

@@ -1,0 +1,104 @@
+"""Production monitoring of the recommendations that knows labels arrive late, per customer group.
+
+Entry points: :func:`run_monitoring` (materials + params -> :class:`MonitoringResult`) and
+:func:`write_outputs` (the deterministic files in ``reports/monitoring/``; :func:`load_outputs`
+reads them back). The method is written up in ``docs/monitoring.md``; in short:
+
+* **Label maturity.** A click counts within 1 day of serving, a purchase within 14 days, a return
+  within 30 days of the purchase (:mod:`stoffwechsel.domain`). At export time a recommendation
+  whose window is still open is *pending*: "not yet", never "no". ``observed`` uses only
+  recommendations whose window closed.
+* **Delay curves** (:mod:`.delays`). From cohorts whose windows closed before export we learn
+  F(d), the share of eventual events seen d after the anchor. A window's *completeness* is the
+  mean of F(export - anchor) over its recommendations; ``estimate`` = events seen / sum F(age).
+* **Intervals** (:mod:`.estimates`). ``estimate_low/high``: where the window's final value will
+  land once all outcomes are in; ``rate_low/high``: plausible range of the underlying rate.
+* **Alerts** (:mod:`.alerts`). Each customer group x metric x window is tested against the
+  group's reference period with an exact test; Benjamini-Hochberg across all comparisons; an
+  alert needs q <= ``fdr`` and the whole final-value range beyond reference x
+  (1 +/- ``min_relative_effect``). Messages in business words: :mod:`.wording`.
+* **Drift** (:mod:`.drift`: PSI, Jensen-Shannon, chi-square) of score, item mix and traffic mix;
+  **root cause** (:mod:`.decomposition`) by a shift-share split of the headline change into
+  customer-mix and within-group parts.
+
+The package, one concern per module (after NannyML's calculator / result / thresholds / plots):
+:mod:`.params` (settings and thresholds), :mod:`.prepare`, :mod:`.delays`, :mod:`.windows`
+(recommendations aggregated once per grouping into (group, day) cells; every window is a sparse
+sum of cells), :mod:`.estimates`, :mod:`.alerts`, :mod:`.wording`, :mod:`.drift`,
+:mod:`.decomposition`, :mod:`.run` (the entry point), :mod:`.results` (result and files),
+:mod:`.tables` and :mod:`.plots` (what the dashboard shows). Production monitoring never imports
+the simulator; the test-mode shift comes from :mod:`stoffwechsel.shift`.
+"""
+
+from __future__ import annotations
+
+from .alerts import build_alerts, compare_to_reference
+from .decomposition import DECOMPOSED, decomposition_table, shift_share
+from .delays import GRIDS_S, DelayCurve, delay_curve_table, fit_delay_curves
+from .drift import distribution_shift, drift_table
+from .estimates import METRIC_COLUMNS, PER_100, estimate_windows, window_metrics
+from .params import MonitorParams
+from .plots import (CHART_MIN_FONT, LAUNCH_NOTE, plot_decomposition, plot_group_change, plot_groups,
+                    plot_label_arrival, readable)
+from .prepare import ALL, GROUPINGS, NEW, OTHER_GROUPS, RETURNING, Prepared, prepare, season_key
+from .results import (OUTPUT_FILES, OUTPUT_TABLES, MonitoringResult, json_number, json_significant, load_outputs,
+                      write_outputs)
+from .run import run_monitoring
+from .tables import alerts_table, drift_overview, headline_table
+from .windows import Windows, aggregate, shown_groups
+from .wording import DEFAULT_HINTS, alert_message, date_words, describe_group, format_value, hint, own_words
+
+__all__ = [
+    "MonitorParams",
+    "MonitoringResult",
+    "DelayCurve",
+    "Prepared",
+    "Windows",
+    "run_monitoring",
+    "write_outputs",
+    "load_outputs",
+    "prepare",
+    "fit_delay_curves",
+    "delay_curve_table",
+    "aggregate",
+    "shown_groups",
+    "window_metrics",
+    "estimate_windows",
+    "compare_to_reference",
+    "build_alerts",
+    "drift_table",
+    "distribution_shift",
+    "decomposition_table",
+    "shift_share",
+    "describe_group",
+    "date_words",
+    "format_value",
+    "hint",
+    "alert_message",
+    "own_words",
+    "season_key",
+    "json_number",
+    "json_significant",
+    "headline_table",
+    "alerts_table",
+    "drift_overview",
+    "plot_groups",
+    "plot_label_arrival",
+    "plot_group_change",
+    "plot_decomposition",
+    "readable",
+    "ALL",
+    "GROUPINGS",
+    "NEW",
+    "RETURNING",
+    "OTHER_GROUPS",
+    "GRIDS_S",
+    "PER_100",
+    "METRIC_COLUMNS",
+    "DECOMPOSED",
+    "DEFAULT_HINTS",
+    "CHART_MIN_FONT",
+    "LAUNCH_NOTE",
+    "OUTPUT_FILES",
+    "OUTPUT_TABLES",
+]

@@ -1,0 +1,105 @@
+"""The entry point: :func:`run_monitoring` (materials + params -> :class:`~.results.MonitoringResult`).
+
+The calculator's steps, each in its own module: preparation (:mod:`.prepare`), delay curves
+(:mod:`.delays`), windows and their estimates (:mod:`.windows`, :mod:`.estimates`), tests and
+alerts (:mod:`.alerts`), drift (:mod:`.drift`), root cause (:mod:`.decomposition`); then the
+summary the dashboard's headline reads. With ``inject_enabled`` a planted shift
+(:mod:`stoffwechsel.shift`, not the simulator) is put on top of the materials first.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from ..domain import SEVERITY_ORDER
+from ..glossary import METRICS
+from ..shift import Shift, inject_shift
+from .alerts import build_alerts, compare_to_reference
+from .decomposition import decomposition_table
+from .delays import delay_curve_table, fit_delay_curves
+from .drift import drift_table
+from .estimates import METRIC_COLUMNS, window_metrics
+from .params import MonitorParams
+from .prepare import Prepared, prepare
+from .results import MonitoringResult, json_number
+from .windows import Windows
+
+__all__ = ["run_monitoring"]
+
+
+def run_monitoring(materials, params: MonitorParams | dict | None = None) -> MonitoringResult:
+    """Monitor the production recommendations of ``materials`` (anything with ``recommendations``,
+    ``customers`` and ``products`` frames typed as by :func:`stoffwechsel.contract.load_materials`)."""
+    if len(materials.recommendations) == 0:
+        from stoffwechsel.errors import StageStop
+
+        raise StageStop("no recommendation log: monitoring needs the production recommendations "
+                        "(production-recommendations-sample.csv with served recommendations and their outcomes), "
+                        "the file has no accepted rows")
+    params = params if isinstance(params, MonitorParams) else MonitorParams.from_dict(params)
+    if params.inject_enabled:
+        shift = Shift(params.inject_column, params.inject_value, pd.Timestamp(params.inject_start).date(),
+                      params.inject_effect)
+        recs = inject_shift(materials.recommendations, materials.customers, shift, params.inject_seed)
+        materials = SimpleNamespace(recommendations=recs, customers=materials.customers, products=materials.products)
+    prep = prepare(materials, params)
+    curves = fit_delay_curves(prep)
+    metrics, win, shown, metrics_all = window_metrics(prep, curves, params)
+    cmp = compare_to_reference(metrics, params, prep.reference[1])
+    alerts = build_alerts(cmp, metrics, prep, params)
+    drift = drift_table(win, shown, prep, params)
+    decomposition = decomposition_table(metrics_all, win, shown, params)
+    curves_table = delay_curve_table(curves, params.interval, params.seed)
+    keep = METRIC_COLUMNS
+    weekly = metrics[metrics["period"].isin(["week", "reference", "current"])][keep].reset_index(drop=True)
+    daily = metrics[metrics["period"] == "day"][keep].reset_index(drop=True)
+    cmp_cols = ["period", "window_start", "window_end", "segment_column", "segment", "metric_id", "metric", "recs",
+                "customers", "observed", "completeness", "estimate", "estimate_low", "estimate_high", "expected",
+                "change", "p_value", "q_value", "beyond_threshold", "alert", "severity"]
+    result = MonitoringResult(
+        params=params.as_dict(), export_time=prep.export_time, reference=prep.reference, current=prep.current,
+        weekly=weekly, daily=daily, comparisons=cmp[cmp_cols], alerts=alerts, drift=drift,
+        decomposition=decomposition, delay_curves=curves_table, summary={}, curves=curves)
+    result.summary = _summary(result, metrics, prep, win, shown)
+    return result
+
+
+def _summary(res: MonitoringResult, metrics: pd.DataFrame, prep: Prepared, win: Windows, shown: np.ndarray) -> dict:
+    """summary.json: the data's extent, the periods, the headline numbers, alert counts, settings."""
+    cur = metrics[(metrics["period"] == "current") & (metrics["segment_column"] == "all")].set_index("metric_id")
+    headline = []
+    for metric_id, name in METRICS.items():
+        if metric_id not in cur.index:
+            continue
+        c = cur.loc[metric_id]
+        headline.append({"metric_id": metric_id, "metric": name, "usual_level": json_number(c["reference"]),
+                         "now": json_number(c["estimate"]), "now_low": json_number(c["estimate_low"]),
+                         "now_high": json_number(c["estimate_high"]), "change": json_number(c["change"]),
+                         "share_of_outcomes_in": json_number(c["completeness"])})
+    f = win.frame
+    is_week = (f["period"] == "week").to_numpy()
+    groups = f[is_week].assign(shown=shown[is_week])
+    sev = pd.Series([a["severity"] for a in res.alerts], dtype=object)
+    r = prep.recs
+    return {
+        "export_time": prep.export_time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "data": {"recommendations": int(len(r)), "customers": int(r["customer_id"].nunique()),
+                 "first_day": r["day"].min().strftime("%Y-%m-%d"), "last_day": r["day"].max().strftime("%Y-%m-%d")},
+        "reference": {"start": prep.reference[0].strftime("%Y-%m-%d"), "end": prep.reference[1].strftime("%Y-%m-%d")},
+        "current": {"start": prep.current[0].strftime("%Y-%m-%d"), "end": prep.current[1].strftime("%Y-%m-%d")},
+        "headline": headline,
+        "alerts": {"total": len(res.alerts), **{s: int((sev == s).sum()) for s in SEVERITY_ORDER}},
+        "top_alerts": [a["message"] for a in res.alerts[:5]],
+        "comparisons": int(len(res.comparisons)),
+        "group_weeks_shown": int(groups["shown"].sum()),
+        "group_weeks_not_shown": int((~groups["shown"]).sum()),
+        "delays": {k: {"events_learned_from": c.events, "median_hours": round(c.median_delay_s() / 3600, 2)}
+                   for k, c in res.curves.items()},
+        "model_rollouts": [{"model_version": v, "first_day": d.strftime("%Y-%m-%d")} for v, d in prep.rollouts],
+        "interval": res.params["interval"],
+        "settings": dict(res.params),
+    }
+
