@@ -114,7 +114,8 @@ def run_scenario(sc: Scenario, monitor_params: dict) -> dict:
     """Simulate ``sc``, run the monitoring and the oracle on it; one result row."""
     from . import monitoring
     from .contract import load_materials
-    from .simulate import EXPORT_TIME, parse_shift, simulate
+    from .shift import parse_shift
+    from .simulate import EXPORT_TIME, simulate
 
     with tempfile.TemporaryDirectory(prefix="power-study-") as tmp:
         shift = parse_shift(f"{sc.column}={sc.value}", onset_day(sc.onset_share).isoformat(), sc.effect) \
