@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run test test-fast bench nb-clean nbdime clean-venv
+.PHONY: setup run test test-fast lint format bench nb-clean nbdime clean-venv
 
 setup: $(STAMP)
 
@@ -33,6 +33,15 @@ test: setup
 # of the minute-long property and identity searches (marker `slow`).
 test-fast: setup
 	$(BIN)/python -m pytest -n 2 -q -m "not pipeline and not slow"
+
+# ruff (config in pyproject.toml): the linter, and the formatter in check mode. `make format` rewrites.
+lint: setup
+	$(BIN)/ruff check lib tests notebooks
+	$(BIN)/ruff format --check lib tests notebooks
+
+format: setup
+	$(BIN)/ruff check --fix lib tests notebooks
+	$(BIN)/ruff format lib tests notebooks
 
 # Benchmarks (not tests): reports/benchmarks.json and docs/performance.md.
 bench: setup
