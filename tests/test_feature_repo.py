@@ -8,7 +8,6 @@ import inspect
 
 import pandas as pd
 import pytest
-
 from conftest import ROOT
 from stoffwechsel import embeddings, feature_repo, features
 from stoffwechsel.config import load_params
@@ -116,3 +115,10 @@ def test_features_repeats_no_domain_vocabulary():
     source = inspect.getsource(features)
     for value in ("tops", "GOTS", "OEKO-TEX", '"web"', '"medium"'):
         assert value not in source, value
+
+
+def test_services_say_which_model_inputs_are_labels():
+    columns = ["segment", "season", "product_id", "price_eur", "usual_price_band", "style_cluster", "share_web", "label"]
+    assert feature_repo.TABULAR.categorical(columns) == {"season": "string", "segment": "string", "usual_price_band": "string"}
+    assert feature_repo.COMBINED.categorical(columns) == {"season": "string", "segment": "string", "style_cluster": "int64",
+                                                          "usual_price_band": "string"}

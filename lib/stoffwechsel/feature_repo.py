@@ -45,9 +45,26 @@ import pandas as pd
 from stoffwechsel.store import Entity, FeatureView, Field, code_fingerprint
 
 __all__ = [
-    "CUSTOMER", "PRODUCT_VERSION", "OTHER", "WEEK_ANCHOR", "Vocabulary", "slug", "category_column", "week_index",
-    "week_end", "PerValue", "ViewDecl", "VIEWS", "views_of_stage", "OnDemandFeature", "ON_DEMAND_FEATURES",
-    "FeatureService", "SERVICES", "TABULAR", "COMBINED", "service",
+    "COMBINED",
+    "CUSTOMER",
+    "ON_DEMAND_FEATURES",
+    "OTHER",
+    "PRODUCT_VERSION",
+    "SERVICES",
+    "TABULAR",
+    "VIEWS",
+    "WEEK_ANCHOR",
+    "FeatureService",
+    "OnDemandFeature",
+    "PerValue",
+    "ViewDecl",
+    "Vocabulary",
+    "category_column",
+    "service",
+    "slug",
+    "views_of_stage",
+    "week_end",
+    "week_index",
 ]
 
 # --- entities ---------------------------------------------------------------------------------
@@ -105,7 +122,7 @@ class Vocabulary:
                 "certifications": list(self.certifications), "labels": dict(sorted(self.labels.items()))}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Vocabulary":
+    def from_dict(cls, d: dict) -> Vocabulary:
         return cls(tuple(d["categories"]), tuple(d["channels"]), tuple(d["certifications"]), dict(d.get("labels", {})))
 
     def label(self, key: str) -> str:
@@ -161,6 +178,7 @@ class ViewDecl:
     vocabulary: str = ""  # "": none; "vocabulary": all of it; "certifications": that part
     ttl: timedelta | None = None
     not_model_inputs: tuple[str, ...] = ()  # identifiers and raw inputs of on-demand features
+    categories: tuple[str, ...] = ()  # non-text features whose values are labels, not amounts (text ones always are)
 
     def fields(self, params: Mapping, vocab: Vocabulary | None = None) -> tuple[Field, ...]:
         """The schema for a build: families expanded, descriptions filled from the parameters."""
@@ -175,6 +193,13 @@ class ViewDecl:
     def holds(self, column: str) -> bool:
         """Whether ``column`` is one of this view's features (for any vocabulary)."""
         return any(column.startswith(i.prefix) if isinstance(i, PerValue) else column == i.name for i in self.schema)
+
+    def dtype_of(self, column: str) -> str | None:
+        """The declared dtype of one of this view's features (None: not one of them)."""
+        for item in self.schema:
+            if column == item.name if isinstance(item, Field) else column.startswith(item.prefix):
+                return item.dtype
+        return None
 
     def definition(self, params: Mapping, vocab: Vocabulary | None = None, **inputs: Any) -> dict:
         """What defines the data (the version's input): ``inputs`` given at build time (model,
@@ -282,7 +307,7 @@ PRODUCT_EMBEDDING = ViewDecl(
         Field("embedding_reduced", "list<float32>", "The same, condensed to its main directions (fitted on training products only)."),
         Field("style_cluster", "int64", "Group of products with similar descriptions (style, fabric, colour), learned on training products."),
     ),
-    source="embeddings:product_embedding_frame",
+    source="embeddings:product_embedding_frame", categories=("style_cluster",),
     code=("embeddings:encode_fixed_shape", "embeddings:ENCODING_SCHEME", "embeddings:embedding_texts", "embeddings:TEXT_SOURCES"),
     params=("pca_components", "clusters"), stage="embeddings",
     not_model_inputs=("embedding", "embedding_reduced"),
@@ -435,6 +460,18 @@ class FeatureService:
     def model_inputs(self, columns: Iterable[str]) -> list[str]:
         """The columns of a retrieved frame the model reads, sorted."""
         return sorted(c for c in columns if self.serves(c))
+
+    def categorical(self, columns: Iterable[str]) -> dict[str, str]:
+        """Of the model inputs among ``columns``, those whose values are labels: column -> dtype
+        (text features, and the ones a view lists as ``categories``)."""
+        out = {}
+        for c in self.model_inputs(columns):
+            for view in self.views:
+                decl = VIEWS[view]
+                dtype = decl.dtype_of(c)
+                if dtype == "string" or (dtype is not None and c in decl.categories):
+                    out[c] = dtype
+        return out
 
 
 _TABULAR_ON_DEMAND = ("recency_days", "days_since_purchase", "tenure_days", "season_age_days", "category_affinity",

@@ -38,9 +38,6 @@ from stoffwechsel import feature_repo, features
 from stoffwechsel.errors import StageStop
 from stoffwechsel.store import FeatureStore
 
-CATEGORICAL = ("age_band", "region", "preferred_channel", "loyalty_tier", "segment", "category", "price_band",
-               "usual_price_band", "season")
-EMBEDDING_CATEGORICAL = ("style_cluster",)
 #: the feature services the rankers are trained on, one model each (feature_repo.SERVICES)
 FEATURE_SETS = ("tabular", "combined")
 #: the service the training and evaluation frames are retrieved with: it holds every FEATURE_SETS service
@@ -224,9 +221,10 @@ def train_ranker(train: pd.DataFrame, feature_set: str, params: dict) -> Ranker:
     cols = [c for c in cols if c not in empty]
     if not cols:
         raise StageStop(f"no features: every feature of the {feature_set} set is missing for every training row")
-    cats = {c: sorted(train[c].dropna().astype(object).astype(str).unique().tolist()) if c not in EMBEDDING_CATEGORICAL
+    labels = feature_repo.service(feature_set).categorical(cols)  # column -> dtype, as declared
+    cats = {c: sorted(train[c].dropna().astype(object).astype(str).unique().tolist()) if dtype == "string"
             else sorted(train[c].dropna().astype(int).unique().tolist())
-            for c in cols if c in CATEGORICAL or c in EMBEDDING_CATEGORICAL}
+            for c, dtype in labels.items()}
     ranker = Ranker(feature_set, cols, cats, None, notes)
     x = ranker.matrix(train)
     model = HistGradientBoostingClassifier(
