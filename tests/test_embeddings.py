@@ -235,7 +235,7 @@ def test_taste_similarity_is_retrievable_point_in_time(materials, tmp_path):
     first = res.resolved.sort_values("event_time").iloc[0]
     spine = pd.DataFrame({"customer_id": [first["customer_id"]] * 2, "product_key": [first["product_key"]] * 2,
                           "event_timestamp": [first["event_time"], first["event_time"] + pd.Timedelta(days=8)]})
-    out = features.retrieve([tab, store], spine, features.COMBINED_SERVICE)
+    out = features.retrieve([tab, store], spine, "combined")
     # the rankers' service takes the reduced vector, not the 384-number one
     assert "embedding_reduced" in out and "style_cluster" in out and "embedding" not in out
     assert np.isnan(out["taste_similarity"].iloc[0])  # nothing known before the customer's first event

@@ -46,7 +46,9 @@ def _toy_training_frame(n=400, seed=0):
 def test_feature_sets_differ_only_by_the_embedding_features():
     frame = _toy_training_frame()
     tab, comb = modeling.feature_columns(frame, "tabular"), modeling.feature_columns(frame, "combined")
-    assert set(comb) - set(tab) == set(modeling.EMBEDDING_FEATURES)
+    # the combined service adds the embedding view's cluster and the two on-demand taste similarities
+    assert set(comb) - set(tab) == {"taste_similarity", "recent_taste_similarity", "style_cluster"}
+    assert set(tab) == {"segment", "category", "category_affinity", "product_purchases_recent"}
     assert not {"customer_id", "product_key", "event_timestamp", "label"} & set(comb)
 
 

@@ -38,9 +38,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from stoffwechsel import io
-from stoffwechsel.features import CUSTOMER, PRODUCT_VERSION, week_end, week_index
-from stoffwechsel.store import FeatureView, Field, code_fingerprint
+from stoffwechsel import feature_repo, io
+from stoffwechsel.feature_repo import week_end, week_index
+from stoffwechsel.store import FeatureView
 
 EMBEDDING_STAGE = "embeddings"
 
@@ -404,36 +404,11 @@ def _asof_cumulative(cum_full: pd.DataFrame, lag_weeks: int) -> np.ndarray:
     return values
 
 
-PRODUCT_EMBEDDING_FIELDS = (
-    Field("embedding", "list<float32>", "What the product description says, as a vector of numbers (384 values)."),
-    Field("embedding_reduced", "list<float32>", "The same, condensed to its main directions (fitted on training products only)."),
-    Field("style_cluster", "int64", "Group of products with similar descriptions (style, fabric, colour), learned on training products."),
-)
-CUSTOMER_TASTE_FIELDS = (
-    Field("taste_all", "list<float32>", "The customer's taste: the average description of what they looked at, wished for and bought."),
-    Field("taste_recent", "list<float32>", "The same, for the last weeks only."),
-)
-
-
 def embedding_views(spec: ModelSpec, manifest: dict, params: dict) -> dict[str, FeatureView]:
-    """The embedding feature views; model, fitted artifacts, code and parameters make the version."""
-    artifacts = manifest["sha256"]
-    return {
-        "product_embedding": FeatureView(
-            "product_embedding", (PRODUCT_VERSION,), PRODUCT_EMBEDDING_FIELDS, source_stage=EMBEDDING_STAGE,
-            description="Product description embeddings, reduced form and style cluster.",
-            definition={"model": spec.definition(), "artifacts": artifacts,
-                        "code": [code_fingerprint(product_embedding_frame), code_fingerprint(encode_fixed_shape), ENCODING_SCHEME,
-                                 code_fingerprint(embedding_texts), list(TEXT_SOURCES)],
-                        "params": {k: params[k] for k in ("pca_components", "clusters")}},
-        ),
-        "customer_taste": FeatureView(
-            "customer_taste", (CUSTOMER,), CUSTOMER_TASTE_FIELDS, source_stage=EMBEDDING_STAGE,
-            description="Customer taste profiles from the embeddings of what they interacted with (weekly).",
-            definition={"model": spec.definition(), "artifacts": artifacts, "code": code_fingerprint(customer_taste_frame),
-                        "params": {k: params[k] for k in ("taste_weights", "taste_recent_weeks")}},
-        ),
-    }
+    """The embedding feature views as declared in the repository (:mod:`stoffwechsel.feature_repo`);
+    model, fitted artifacts, code and parameters make the version."""
+    return {decl.name: decl.feature_view(params, model=spec.definition(), artifacts=manifest["sha256"])
+            for decl in feature_repo.views_of_stage(EMBEDDING_STAGE)}
 
 
 @dataclass

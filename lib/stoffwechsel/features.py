@@ -1,83 +1,58 @@
-"""Tabular features: customer, product-version and customer x product features as of a time t.
+"""Tabular features: the computations behind the views the ``features`` stage writes, building
+the tabular store, and the one door to features (:func:`retrieve`).
 
-Feature families (Feast vocabulary: each is a feature view of the store, see ``store.py``):
+What each view holds (entity, schema with descriptions, parameters, source function) is declared
+in :mod:`stoffwechsel.feature_repo`; this module computes the rows:
 
-- ``customer_profile`` (entity customer): what the customer told us at signup.
-- ``customer_activity`` (entity customer): behaviour from events strictly before t, aggregated per
-  calendar week. A row with event timestamp ``T`` (a Monday 00:00) summarises every event before
-  ``T``; retrieval at time t takes the newest row with ``T <= t``, so a feature never sees an event
-  at or after t. Rows exist for the weeks in which a value changes (an event, or an event leaving
-  a rolling window), so the store grows with the events, not with customers x weeks.
-- ``product_catalog`` (entity product version): attributes known from the first day on sale.
-- ``product_activity`` (entity product version): popularity, conversion and returns, weekly as above.
-- on-demand features (customer x product, and time since): computed at retrieval from the
-  retrieved values and the spine time, never stored.
+- ``customer_profile``: what the customer told us at signup.
+- ``customer_activity``: behaviour from events strictly before t, aggregated per calendar week. A
+  row with event timestamp ``T`` (a Monday 00:00) summarises every event before ``T``; retrieval
+  at time t takes the newest row with ``T <= t``, so a feature never sees an event at or after t.
+  Rows exist for the weeks in which a value changes (an event, or an event leaving a rolling
+  window), so the store grows with the events, not with customers x weeks.
+- ``product_catalog``: attributes known from the first day on sale.
+- ``product_activity``: popularity, conversion and returns, weekly as above.
+- on-demand features (declared with their functions in the repository): computed at retrieval
+  from the retrieved values and the spine time, never stored.
 
 Open vocabularies: the category, channel and certification columns (``affinity_<category>``,
 ``share_<channel>``, ``cert_<certification>``, ...) are derived from the data, not from a fixed
 list (:func:`derive_vocabulary`): the values seen before the cutoff (categories and certifications
 of products on sale before it, channels of events before it), counted, most frequent first (ties
 by name), the first ``features.vocabulary_size`` kept and the rest pooled as ``other``. Column
-names are the values in lower case with every run of other characters as ``_``. The vocabulary is
-part of the views' definition, so it is recorded in the registry and changes their versions.
+names are the values in lower case with every run of other characters as ``_``
+(:func:`stoffwechsel.feature_repo.slug`). The vocabulary is part of the views' definition, so it
+is recorded in the registry and changes their versions.
 
-Every feature has a one-line business description (``Field.description``); the docs and the
-dashboard use it. Aggregation runs in DuckDB (vectorised SQL, window functions), so it scales
-with the number of events.
+Aggregation runs in DuckDB (vectorised SQL, window functions), so it scales with the number of
+events.
 """
 
 from __future__ import annotations
-
-import re
-from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from stoffwechsel.store import Entity, FeatureStore, FeatureView, Field, code_fingerprint
-
-OTHER = "other"  # the column for values outside the vocabulary
-DEFAULT_VOCABULARY_SIZE = 12
-INTEREST_LEVEL = {"low": 0, "medium": 1, "high": 2}
-WEEK_ANCHOR = pd.Timestamp("2024-01-01")  # a Monday: weeks run Monday 00:00 to Sunday 24:00
-SOURCE_STAGE = "features"
-
-CUSTOMER = Entity("customer", ("customer_id",), "A Stoffwechsel customer account.")
-PRODUCT_VERSION = Entity(
-    "product_version", ("product_key",), "A product in one season: product_id@season, e.g. SW-1042@AW25."
+from stoffwechsel import domain, feature_repo
+from stoffwechsel.feature_repo import (
+    OTHER,
+    Vocabulary,
+    category_column,
+    category_slug,
+    slug,
+    week_end,
+    week_index,
 )
+from stoffwechsel.store import FeatureStore, FeatureView
+
+DEFAULT_VOCABULARY_SIZE = 12
+#: the stated sustainability interest on a scale (domain.INTEREST_LEVELS, lowest first)
+INTEREST_LEVEL = {level: i for i, level in enumerate(domain.INTEREST_LEVELS)}
+SOURCE_STAGE = "features"
 
 
 # --- open vocabularies ----------------------------------------------------------------------
-
-def slug(value: object) -> str:
-    """A value as part of a column name: lower case, every run of other characters ``_``."""
-    text = re.sub(r"[^a-z0-9]+", "_", str(value).strip().lower()).strip("_")
-    return text or "blank"
-
-
-@dataclass(frozen=True)
-class Vocabulary:
-    """The values that get their own feature columns (slugs, most frequent first), ``other``
-    last where values were pooled; ``labels`` maps a slug to the value as the data writes it."""
-
-    categories: tuple[str, ...]
-    channels: tuple[str, ...]
-    certifications: tuple[str, ...]
-    labels: dict
-
-    def as_dict(self) -> dict:
-        return {"categories": list(self.categories), "channels": list(self.channels),
-                "certifications": list(self.certifications), "labels": dict(sorted(self.labels.items()))}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Vocabulary":
-        return cls(tuple(d["categories"]), tuple(d["channels"]), tuple(d["certifications"]), dict(d.get("labels", {})))
-
-    def label(self, key: str) -> str:
-        return "other values" if key == OTHER else self.labels.get(key, key)
-
 
 def _column_of(values: pd.Series, kept: tuple[str, ...]) -> pd.Series:
     """Each value's column slug: its own where kept, else ``other`` (missing stays missing)."""
@@ -115,9 +90,8 @@ def derive_vocabulary(products: pd.DataFrame, resolved: pd.DataFrame, cutoff: pd
     categories, cat_labels = _top(before["category"].astype(object), size)
     channels, ch_labels = _top(events["channel"].astype(object) if "channel" in events else pd.Series([], dtype=object), size)
     certs, cert_labels = _top(_certification_lists(before["certifications"]).explode().dropna().astype(object), size)
-    reserved = {"certified"}  # affinity_certified is a feature of its own
-    categories = tuple(f"cat_{c}" if c in reserved or c.startswith("cert_") else c for c in categories)
-    cat_labels = {(f"cat_{k}" if k in reserved or k.startswith("cert_") else k): v for k, v in cat_labels.items()}
+    categories = tuple(category_slug(c) for c in categories)  # affinity_certified is a feature of its own
+    cat_labels = {category_slug(k): v for k, v in cat_labels.items()}
     return Vocabulary(categories, channels, certs, {**cat_labels, **ch_labels, **cert_labels})
 
 
@@ -126,25 +100,7 @@ def vocabulary_of(store: FeatureStore) -> Vocabulary:
     return Vocabulary.from_dict(store.get_view("customer_activity").definition["params"]["vocabulary"])
 
 
-def category_column(category: pd.Series, vocab: Vocabulary) -> pd.Series:
-    """The affinity column slug of each product category under the vocabulary."""
-    reserved = {"certified"}
-    slugs = category.map(lambda v: slug(v) if isinstance(v, str) and v.strip() else None)
-    slugs = slugs.map(lambda c: f"cat_{c}" if isinstance(c, str) and (c in reserved or c.startswith("cert_")) else c)
-    return slugs.where(slugs.isna() | slugs.isin(vocab.categories), OTHER if OTHER in vocab.categories else None)
-
-
 # --- helpers --------------------------------------------------------------------------------
-
-def week_index(ts: pd.Series) -> pd.Series:
-    """Whole weeks since WEEK_ANCHOR (Monday-based)."""
-    return ((ts - WEEK_ANCHOR) // pd.Timedelta(days=7)).astype("int64")
-
-
-def week_end(week: pd.Series) -> pd.Series:
-    """The Monday 00:00 after the week: the time at which the week's aggregates are complete."""
-    return WEEK_ANCHOR + pd.to_timedelta((week + 1) * 7, unit="D")
-
 
 def price_band(price: pd.Series, thresholds: list[float]) -> pd.Series:
     """budget / mid / premium by fixed price thresholds in EUR (not fitted, so no leakage)."""
@@ -171,18 +127,6 @@ def _with_timestamps(df: pd.DataFrame, ts: pd.Series) -> pd.DataFrame:
 
 # --- customer_profile -----------------------------------------------------------------------
 
-CUSTOMER_PROFILE_FIELDS = (
-    Field("age_band", "string", "Age band the customer gave at signup."),
-    Field("region", "string", "Where the customer lives (city or region)."),
-    Field("preferred_channel", "string", "Channel the customer says they prefer: web shop, app or store."),
-    Field("loyalty_tier", "string", "Loyalty programme tier (none, silver, gold)."),
-    Field("segment", "string", "Marketing segment the customer belongs to."),
-    Field("sustainability_interest_level", "float64",
-          "Stated interest in sustainability: 0 low, 1 medium, 2 high; missing where the shop records another value."),
-    Field("signup_date", "timestamp", "Day the customer signed up (tenure is measured from it)."),
-)
-
-
 def compute_customer_profile(customers: pd.DataFrame) -> pd.DataFrame:
     """One row per customer, valid from the signup date."""
     df = customers[["customer_id", "age_band", "region", "preferred_channel", "loyalty_tier", "segment"]].copy()
@@ -193,22 +137,6 @@ def compute_customer_profile(customers: pd.DataFrame) -> pd.DataFrame:
 
 
 # --- product_catalog ------------------------------------------------------------------------
-
-def product_catalog_fields(vocab: Vocabulary) -> tuple[Field, ...]:
-    return (
-        Field("product_id", "string", "The shop's article number (reused across seasons)."),
-        Field("season", "string", "Season of this product version (SS = spring/summer, AW = autumn/winter)."),
-        Field("category", "string", "Product category as the shop names it."),
-        Field("price_eur", "float64", "List price in euros."),
-        Field("price_band", "string", "Price band: budget, mid or premium."),
-        Field("n_certifications", "int64", "Number of sustainability certifications the product carries."),
-        *(Field(f"cert_{c}", "int64", f"1 if the product is certified {vocab.label(c)}." if c != OTHER else
-                "1 if the product carries a certification without a column of its own.") for c in vocab.certifications),
-        Field("is_recycled_id", "int64", "1 if this article number named a different product in an earlier season."),
-        Field("sale_start", "timestamp", "First day on sale (season age is measured from it)."),
-        Field("sale_end", "timestamp", "Last day on sale, clearance included."),
-    )
-
 
 def compute_product_catalog(products: pd.DataFrame, price_thresholds: list[float], vocab: Vocabulary | None = None) -> pd.DataFrame:
     """One row per product version, known from its first day on sale."""
@@ -306,30 +234,6 @@ def _event_frame(resolved: pd.DataFrame, catalog: pd.DataFrame, vocab: Vocabular
 
 # --- customer_activity ----------------------------------------------------------------------
 
-def customer_activity_fields(vocab: Vocabulary) -> tuple[Field, ...]:
-    return _CUSTOMER_ACTIVITY_FIXED + (
-        *(Field(f"share_{ch}", "float64", f"Share of the customer's interactions in the channel {vocab.label(ch)}.") for ch in vocab.channels),
-        *(Field(f"affinity_{c}", "float64", f"Share of the customer's interest that went to the category {vocab.label(c)}.") for c in vocab.categories),
-        Field("affinity_certified", "float64", "Share of the customer's interest that went to certified products."),
-        *(Field(f"affinity_cert_{c}", "float64", f"Share of the customer's interest that went to {vocab.label(c)}-certified products.")
-          for c in vocab.certifications),
-    )
-
-
-_CUSTOMER_ACTIVITY_FIXED = (
-    Field("last_event_time", "timestamp", "When the customer last browsed, wishlisted, bought or returned."),
-    Field("last_purchase_time", "timestamp", "When the customer last bought something."),
-    Field("events_total", "int64", "All interactions so far (browsing, wishlist, purchases, returns)."),
-    Field("purchases_total", "int64", "Purchases so far (frequency)."),
-    Field("purchases_recent", "int64", "Purchases in the last 13 weeks."),
-    Field("spend_total_eur", "float64", "Money spent so far, in euros."),
-    Field("mean_price_paid_eur", "float64", "Average price of the items the customer bought."),
-    Field("usual_price_band", "string", "Price band of what the customer usually buys: budget, mid or premium."),
-    Field("return_rate", "float64", "Share of purchases the customer sent back."),
-    Field("wishlist_to_purchase_rate", "float64", "Share of wishlisted items the customer later bought."),
-)
-
-
 def compute_customer_activity(events: pd.DataFrame, params: dict, vocab: Vocabulary) -> pd.DataFrame:
     """Weekly rows of customer behaviour from events strictly before each row's timestamp."""
     weeks = int(params["recent_weeks"])
@@ -362,18 +266,6 @@ def compute_customer_activity(events: pd.DataFrame, params: dict, vocab: Vocabul
 
 # --- product_activity -----------------------------------------------------------------------
 
-PRODUCT_ACTIVITY_FIELDS = (
-    Field("product_views_last_week", "int64", "How often the product was looked at in the last week."),
-    Field("product_views_recent", "int64", "How often the product was looked at in the last 4 weeks."),
-    Field("product_wishlists_recent", "int64", "How often the product was wishlisted in the last 4 weeks."),
-    Field("product_purchases_last_week", "int64", "Units bought in the last week."),
-    Field("product_purchases_recent", "int64", "Purchases in the last 4 weeks (popularity)."),
-    Field("product_purchases_total", "int64", "Purchases since launch."),
-    Field("product_conversion_recent", "float64", "Purchases per view in the last 4 weeks."),
-    Field("product_return_rate", "float64", "Share of this product's purchases that came back."),
-)
-
-
 def compute_product_activity(events: pd.DataFrame, params: dict) -> pd.DataFrame:
     """Weekly rows of product-version popularity from events strictly before each row's timestamp."""
     weeks = int(params["popularity_weeks"])
@@ -392,110 +284,53 @@ def compute_product_activity(events: pd.DataFrame, params: dict) -> pd.DataFrame
     return _with_timestamps(out, week_end(agg["week"]))
 
 
-# --- on-demand features (computed at retrieval, never stored) --------------------------------
 
-@dataclass(frozen=True)
-class OnDemandFeature:
-    name: str
-    description: str
-    needs: tuple[str, ...]  # retrieved features it is computed from
-
-
-ON_DEMAND_FEATURES = (
-    OnDemandFeature("recency_days", "Days since the customer's last interaction.", ("customer_activity:last_event_time",)),
-    OnDemandFeature("days_since_purchase", "Days since the customer's last purchase.", ("customer_activity:last_purchase_time",)),
-    OnDemandFeature("tenure_days", "Days since the customer signed up.", ("customer_profile:signup_date",)),
-    OnDemandFeature("season_age_days", "Days the product has been on sale.", ("product_catalog:sale_start",)),
-    OnDemandFeature("category_affinity", "How much of the customer's interest went to this product's category.",
-                    ("product_catalog:category", "customer_activity:affinity_<category>")),
-    OnDemandFeature("certified_match", "Customer's interest in certified products, if this product is certified (else 0).",
-                    ("product_catalog:n_certifications", "customer_activity:affinity_certified")),
-    OnDemandFeature("price_fit", "How far the product's price is from what the customer usually pays (log ratio, 0 = same).",
-                    ("product_catalog:price_eur", "customer_activity:mean_price_paid_eur")),
-    OnDemandFeature("price_band_match", "1 if the product is in the customer's usual price band.",
-                    ("product_catalog:price_band", "customer_activity:usual_price_band")),
-    OnDemandFeature("taste_similarity", "How close the product's description is to the customer's taste (-1 to 1).",
-                    ("customer_taste:taste_all", "product_embedding:embedding_reduced")),
-    OnDemandFeature("recent_taste_similarity", "How close the product's description is to the customer's recent taste (-1 to 1).",
-                    ("customer_taste:taste_recent", "product_embedding:embedding_reduced")),
-)
-
-
-def _rowwise_cosine(a: pd.Series, b: pd.Series) -> np.ndarray:
-    """Dot product of two columns of unit vectors (missing on either side: NaN)."""
-    ok = (a.notna() & b.notna()).to_numpy()
-    out = np.full(len(a), np.nan)
-    if ok.any():
-        x = np.stack(a[ok].to_numpy()).astype(np.float64)
-        y = np.stack(b[ok].to_numpy()).astype(np.float64)
-        out[ok] = np.round((x * y).sum(axis=1), 6)
-    return out
-
+# --- on-demand features and retrieval -------------------------------------------------------------
 
 def add_on_demand_features(frame: pd.DataFrame, spine_timestamp: str = "event_timestamp",
-                           vocab: Vocabulary | None = None) -> pd.DataFrame:
-    """Compute the on-demand features from retrieved columns and the spine time (``vocab``: the
-    store's vocabulary; without it, none of the category affinity columns is used)."""
+                           vocab: Vocabulary | None = None,
+                           names: tuple[str, ...] = feature_repo.TABULAR.on_demand) -> pd.DataFrame:
+    """Compute the on-demand features ``names`` (declared in the repository) from retrieved
+    columns and the spine time (``vocab``: the store's vocabulary; without it, none of the
+    category affinity columns is used)."""
     t = frame[spine_timestamp]
-    days = lambda col: (t - frame[col]).dt.total_seconds() / 86400  # noqa: E731
     out = frame.copy()
-    out["recency_days"] = days("last_event_time").round(4)
-    out["days_since_purchase"] = days("last_purchase_time").round(4)
-    out["tenure_days"] = days("signup_date").round(4)
-    out["season_age_days"] = days("sale_start").round(4)
-    affinity = np.full(len(frame), np.nan)
-    if vocab is not None and "category" in frame:
-        column = category_column(frame["category"].astype(object), vocab)
-        for c in vocab.categories:
-            if f"affinity_{c}" in frame:
-                hit = (column == c).fillna(False).to_numpy(dtype=bool)
-                affinity[hit] = frame.loc[hit, f"affinity_{c}"].to_numpy(dtype=float)
-    out["category_affinity"] = affinity
-    out["certified_match"] = frame["affinity_certified"].astype(float) * (frame["n_certifications"].astype(float) > 0)
-    out["price_fit"] = np.log(frame["price_eur"].astype(float) / frame["mean_price_paid_eur"].astype(float)).abs().round(6)
-    usual = frame["usual_price_band"].astype(object)
-    out["price_band_match"] = (frame["price_band"].astype(object) == usual).astype(float).where(usual.notna())
-    if "embedding_reduced" in frame:  # embedding views retrieved too
-        out["taste_similarity"] = _rowwise_cosine(frame["taste_all"], frame["embedding_reduced"])
-        out["recent_taste_similarity"] = _rowwise_cosine(frame["taste_recent"], frame["embedding_reduced"])
+    for name in names:
+        out[name] = feature_repo.ON_DEMAND_FEATURES[name].function(frame, t, vocab)
     return out
+
+
+def retrieve(stores: FeatureStore | list[FeatureStore], spine: pd.DataFrame,
+             service: str | feature_repo.FeatureService = "tabular", spine_timestamp: str = "event_timestamp") -> pd.DataFrame:
+    """The one door to features for training and evaluation: point-in-time retrieval of a
+    feature service's features (:data:`stoffwechsel.feature_repo.SERVICES`, by name or the
+    service) for a spine of (customer_id, product_key, time), plus its on-demand features.
+
+    Each pipeline stage owns its own store (tabular: ``data/feature_store``, embeddings:
+    ``data/embedding_store``); pass all the stores the service's views live in."""
+    served = feature_repo.service(service)
+    refs = served.features
+    stores = [stores] if isinstance(stores, FeatureStore) else list(stores)
+    frame = spine.reset_index(drop=True)
+    view_of = lambda ref: ref.split(":", 1)[0]  # noqa: E731  "view" or "view:feature"
+    for store in stores:
+        held = [v for v in refs if view_of(v) in store.list_views()]
+        if held:
+            frame = store.get_historical_features(frame, held, spine_timestamp=spine_timestamp)
+    missing = [v for v in refs if not any(view_of(v) in s.list_views() for s in stores)]
+    if missing:
+        raise KeyError(f"feature views {missing} of the service {served.name!r} are in none of the stores "
+                       f"{[str(s.root) for s in stores]}")
+    vocab = next((vocabulary_of(s) for s in stores if "customer_activity" in s.list_views()), None)
+    return add_on_demand_features(frame, spine_timestamp, vocab, served.on_demand)
 
 
 # --- the views and building them ------------------------------------------------------------
 
 def feature_views(params: dict, vocab: Vocabulary) -> dict[str, FeatureView]:
-    """The tabular feature views; their versions follow from schema, code, parameters and the
-    vocabulary derived from the data."""
-    words = vocab.as_dict()
-    return {
-        "customer_profile": FeatureView(
-            "customer_profile", (CUSTOMER,), CUSTOMER_PROFILE_FIELDS, source_stage=SOURCE_STAGE,
-            description="What the customer told us at signup.",
-            definition={"code": code_fingerprint(compute_customer_profile), "params": {}},
-        ),
-        "customer_activity": FeatureView(
-            "customer_activity", (CUSTOMER,), customer_activity_fields(vocab), source_stage=SOURCE_STAGE,
-            description="Customer behaviour from all events before the row's week end (weekly).",
-            definition={"code": [code_fingerprint(compute_customer_activity), code_fingerprint(_event_frame),
-                                 code_fingerprint(_weekly_rolling)],
-                        "params": {**{k: params[k] for k in ("recent_weeks", "price_band_thresholds_eur")}, "vocabulary": words}},
-        ),
-        "product_catalog": FeatureView(
-            "product_catalog", (PRODUCT_VERSION,), product_catalog_fields(vocab), source_stage=SOURCE_STAGE,
-            description="Product version attributes, known from the first day on sale.",
-            definition={"code": code_fingerprint(compute_product_catalog),
-                        "params": {"price_band_thresholds_eur": params["price_band_thresholds_eur"],
-                                   "certifications": words["certifications"]}},
-        ),
-        "product_activity": FeatureView(
-            "product_activity", (PRODUCT_VERSION,), PRODUCT_ACTIVITY_FIELDS, source_stage=SOURCE_STAGE,
-            description="Product version popularity, conversion and returns (weekly).",
-            definition={"code": [code_fingerprint(compute_product_activity), code_fingerprint(_event_frame),
-                                 code_fingerprint(_weekly_rolling)],
-                        "params": {"popularity_weeks": params["popularity_weeks"]}},
-        ),
-    }
-
+    """The tabular feature views as declared in the repository; their versions follow from
+    schema, code, parameters and the vocabulary derived from the data."""
+    return {decl.name: decl.feature_view(params, vocab) for decl in feature_repo.views_of_stage(SOURCE_STAGE)}
 
 def vocabulary_for(resolved: pd.DataFrame, products: pd.DataFrame, params: dict) -> Vocabulary:
     """The vocabulary of a build: from data before ``params["cutoff"]`` (absent: all data)."""
@@ -527,37 +362,6 @@ def build_tabular_store(store: FeatureStore, resolved: pd.DataFrame, products: p
     return {name: store.write(views[name], frames[name]) for name in views}
 
 
-# --- feature services: what a model reads -----------------------------------------------------
-
-TABULAR_SERVICE = ("customer_profile", "customer_activity", "product_catalog", "product_activity")
-EMBEDDING_VIEWS = ("customer_taste", "product_embedding")
-# The full 384-number description vector stays in the store (for neighbours and new models); the
-# rankers use its reduced form: retrieving the full vector cost 1 s and 230 MB per 150,000 rows.
-COMBINED_SERVICE = TABULAR_SERVICE + ("customer_taste", "product_embedding:embedding_reduced", "product_embedding:style_cluster")
-
-
-def retrieve(stores: FeatureStore | list[FeatureStore], spine: pd.DataFrame, views: tuple[str, ...] = TABULAR_SERVICE,
-             spine_timestamp: str = "event_timestamp") -> pd.DataFrame:
-    """The one door to features for training and evaluation: point-in-time retrieval of the
-    views (``"view"`` for all its features or ``"view:feature"``) for a spine of
-    (customer_id, product_key, time), plus the on-demand features.
-
-    Each pipeline stage owns its own store (tabular: ``data/feature_store``, embeddings:
-    ``data/embedding_store``); pass all the stores the views live in."""
-    stores = [stores] if isinstance(stores, FeatureStore) else list(stores)
-    frame = spine.reset_index(drop=True)
-    view_of = lambda ref: ref.split(":", 1)[0]  # noqa: E731  "view" or "view:feature"
-    for store in stores:
-        held = [v for v in views if view_of(v) in store.list_views()]
-        if held:
-            frame = store.get_historical_features(frame, held, spine_timestamp=spine_timestamp)
-    missing = [v for v in views if not any(view_of(v) in s.list_views() for s in stores)]
-    if missing:
-        raise KeyError(f"feature views {missing} are in none of the stores {[str(s.root) for s in stores]}")
-    vocab = next((vocabulary_of(s) for s in stores if "customer_activity" in s.list_views()), None)
-    return add_on_demand_features(frame, spine_timestamp, vocab)
-
-
 # --- reading the registry for people ----------------------------------------------------------
 
 def registry_summary(store: FeatureStore) -> pd.DataFrame:
@@ -584,9 +388,9 @@ def feature_catalogue(store: FeatureStore) -> pd.DataFrame:
         for f in view.fields:
             rows.append({"feature": f.name, "view": name, "version": view.version, "entity": view.entities[0].name,
                          "type": f.dtype, "description": f.description})
-    for f in ON_DEMAND_FEATURES:
+    for f in feature_repo.ON_DEMAND_FEATURES.values():
         rows.append({"feature": f.name, "view": "on demand", "version": "", "entity": "customer x product",
-                     "type": "float64", "description": f.description})
+                     "type": f.dtype, "description": f.description})
     return pd.DataFrame(rows)
 
 
@@ -622,6 +426,11 @@ def catalogue_markdown(stores: list[FeatureStore]) -> str:
             lines += [f"| `{f.name}` | {f.dtype} | {f.description} |" for f in view.fields]
             lines.append("")
     lines += ["## On-demand features (computed at retrieval)", "", "| feature | computed from | description |", "|---|---|---|"]
-    lines += [f"| `{f.name}` | {', '.join(f'`{n}`' for n in f.needs[:3])}{' ...' if len(f.needs) > 3 else ''} | {f.description} |"
-              for f in ON_DEMAND_FEATURES]
+    lines += [f"| `{f.name}` | {', '.join(f'`{n}`' for n in f.sources[:3])}{' ...' if len(f.sources) > 3 else ''} | {f.description} |"
+              for f in feature_repo.ON_DEMAND_FEATURES.values()]
+    lines += ["", "## Feature services (what each model reads)", "",
+              "Declared in `lib/stoffwechsel/feature_repo.py`; retrieved with `features.retrieve(stores, spine, service)`.", "",
+              "| service | retrieves | on-demand features | description |", "|---|---|---|---|"]
+    lines += [f"| `{s.name}` | {', '.join(f'`{r}`' for r in s.features)} | {', '.join(f'`{n}`' for n in s.on_demand)} | {s.description} |"
+              for s in feature_repo.SERVICES.values()]
     return "\n".join(lines) + "\n"

@@ -8,7 +8,10 @@ At a time t, for each customer:
    or wishlisted. Products the customer already bought are left out. Both feature sets rank the
    same candidates, so the comparison isolates the features.
 2. **Ranking**: a scikit-learn gradient-boosted classifier scores (customer, product version)
-   pairs from features retrieved through :func:`stoffwechsel.features.retrieve` only.
+   pairs from features retrieved through :func:`stoffwechsel.features.retrieve` only. Each model
+   reads one feature service declared in :mod:`stoffwechsel.feature_repo` (``tabular``,
+   ``combined``): the service decides its model inputs; the training and evaluation frames are
+   retrieved once with the widest service (``combined``, which holds ``tabular``).
 
 Labels: a candidate is positive if the customer bought it within ``horizon_weeks`` after t.
 Returns do not make a purchase negative: a purchase shows the recommendation found interest,
@@ -31,17 +34,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from stoffwechsel import features
+from stoffwechsel import feature_repo, features
 from stoffwechsel.errors import StageStop
 from stoffwechsel.store import FeatureStore
 
-ID_COLUMNS = ("customer_id", "product_key", "event_timestamp")
-CATEGORICAL = ("age_band", "region", "preferred_channel", "loyalty_tier", "segment", "category", "price_band",
-               "usual_price_band", "season")
-EMBEDDING_FEATURES = ("taste_similarity", "recent_taste_similarity", "style_cluster")
-EMBEDDING_CATEGORICAL = ("style_cluster",)
-NOT_FEATURES = {"product_id", "signup_date", "sale_start", "sale_end", "last_event_time", "last_purchase_time",
-                "embedding", "embedding_reduced", "taste_all", "taste_recent", "label", "source"}
+#: the feature services the rankers are trained on, one model each (feature_repo.SERVICES)
+FEATURE_SETS = ("tabular", "combined")
+#: the service the training and evaluation frames are retrieved with: it holds every FEATURE_SETS service
+RETRIEVED_SERVICE = "combined"
 
 SOURCES = ("popular", "category popular", "similar taste", "recently viewed")
 
@@ -80,13 +80,13 @@ def generate_candidates(stores: Stores, events: pd.DataFrame, customers: pd.Inde
 
     spine = pd.DataFrame({"customer_id": customers.to_numpy(), "event_timestamp": t})
     vocab = features.vocabulary_of(stores.tabular)
-    categories = [c for c in vocab.categories if c != features.OTHER]  # "other" pools many categories: no favourite
+    categories = [c for c in vocab.categories if c != feature_repo.OTHER]  # "other" pools many categories: no favourite
     if categories:
         aff_cols = [f"affinity_{c}" for c in categories]
         prof = stores.tabular.get_historical_features(spine, [f"customer_activity:{c}" for c in aff_cols])
         aff = prof[aff_cols].astype(float).fillna(0).to_numpy()
         fav = np.argsort(-aff, axis=1, kind="stable")[:, :2]
-        column = features.category_column(live["category"].astype(object), vocab)
+        column = feature_repo.category_column(live["category"].astype(object), vocab)
         ranked = live.assign(category=column, r=live.assign(c=column).groupby("c", dropna=False).cumcount())
         ranked = ranked[ranked["r"] < per_source // 2]
         for j in range(min(2, len(categories))):
@@ -170,21 +170,22 @@ def build_training_set(stores: Stores, events: pd.DataFrame, cutoff: pd.Timestam
         raise StageStop(f"no purchases to learn from: training needs purchases by active customers within {int(params['horizon_weeks'])} "
                         f"weeks of a training moment ({len(spines)} moments from {spines[0]:%Y-%m-%d}), the data has "
                         f"{len(spine)} candidate pairs and none of them was bought")
-    return features.retrieve(stores.all, spine, features.COMBINED_SERVICE)
+    return features.retrieve(stores.all, spine, RETRIEVED_SERVICE)
 
 
 # --- the ranker ---------------------------------------------------------------------------------
 
-FEATURE_SETS = ("tabular", "combined")
-
-
 def feature_columns(frame: pd.DataFrame, feature_set: str) -> list[str]:
-    cols = [c for c in frame.columns if c not in ID_COLUMNS and c not in NOT_FEATURES]
-    if feature_set == "tabular":
-        cols = [c for c in cols if c not in EMBEDDING_FEATURES]
-    elif feature_set != "combined":
+    """The columns of a retrieved frame the model of a feature service reads (sorted)."""
+    if feature_set not in FEATURE_SETS:
         raise ValueError(f"unknown feature set {feature_set!r} (have: {FEATURE_SETS})")
-    return sorted(cols)
+    return feature_repo.service(feature_set).model_inputs(frame.columns)
+
+
+def service_versions(stores: Stores, feature_set: str) -> dict[str, str]:
+    """view -> current version of every view the feature service reads (for tracking)."""
+    views = feature_repo.service(feature_set).views
+    return {v: s.current_version(v) for s in stores.all for v in s.list_views() if v in views}
 
 
 @dataclass
@@ -220,9 +221,10 @@ def train_ranker(train: pd.DataFrame, feature_set: str, params: dict) -> Ranker:
     cols = [c for c in cols if c not in empty]
     if not cols:
         raise StageStop(f"no features: every feature of the {feature_set} set is missing for every training row")
-    cats = {c: sorted(train[c].dropna().astype(object).astype(str).unique().tolist()) if c not in EMBEDDING_CATEGORICAL
+    labels = feature_repo.service(feature_set).categorical(cols)  # column -> dtype, as declared
+    cats = {c: sorted(train[c].dropna().astype(object).astype(str).unique().tolist()) if dtype == "string"
             else sorted(train[c].dropna().astype(int).unique().tolist())
-            for c in cols if c in CATEGORICAL or c in EMBEDDING_CATEGORICAL}
+            for c, dtype in labels.items()}
     ranker = Ranker(feature_set, cols, cats, None, notes)
     x = ranker.matrix(train)
     model = HistGradientBoostingClassifier(
@@ -282,7 +284,7 @@ def evaluate(stores: Stores, events: pd.DataFrame, cutoff: pd.Timestamp, rankers
         raise StageStop(f"no purchases in the test window: evaluation needs purchases from {cutoff:%Y-%m-%d} to {end:%Y-%m-%d}, "
                         f"the data has none")
     cands = generate_candidates(stores, events, customers, cutoff, int(params["candidates_per_source"]))
-    frame = features.retrieve(stores.all, cands, features.COMBINED_SERVICE)
+    frame = features.retrieve(stores.all, cands, RETRIEVED_SERVICE)
     k_max = max(params["ks"])
     scores = {name: r.score(frame) for name, r in rankers.items()}
     scores.update({name: baseline_scores(frame, name) for name in BASELINES})
