@@ -11,6 +11,11 @@ over products (text building), seasons or days only.
 
 Internally times are integer seconds and dates integer days since 1970-01-01 (naive Berlin
 wall time); they are formatted to strings only when the tables are built.
+
+Why one module of over 600 lines: the simulator is one story whose parts draw from sibling
+seeds of one ``SeedSequence`` and feed each other (products -> customers -> transactions ->
+recommendations -> drift). The constants block at the top is the story's one place to change;
+the generators below it only follow it. Planted shifts live in :mod:`stoffwechsel.shift`.
 """
 
 from __future__ import annotations
