@@ -42,7 +42,7 @@ class MonitorParams:
     inject_column: str = "segment"
     inject_value: str = "Bargain Hunters"
     inject_start: str = "2026-02-16"
-    inject_effect: float = -0.6
+    inject_effect: float = -0.8
     inject_seed: int = 7
 
     #: notebook parameters that are not monitoring parameters
