@@ -21,7 +21,7 @@ from stoffwechsel.shift import Shift, inject_shift, outcome_statuses
 from stoffwechsel.simulate import simulate_frames
 
 KPIS = ("ctr", "purchases_per_100", "kept_per_100")
-#: the monitor's default test-mode shift (params.yaml monitor.inject_*)
+#: a test-mode shift of the kind params.yaml monitor.inject_* plants (there: -80%)
 BARGAIN_DROP = Shift("segment", "Bargain Hunters", date(2026, 2, 16), -0.6)
 
 
@@ -66,7 +66,8 @@ def _hand_materials():
     customers = pd.DataFrame({
         "customer_id": ["C00001", "C00002"], "signup_date": pd.to_datetime(["2020-01-01", "2026-01-20"]),
         "segment": ["Eco Enthusiasts", "Trend Seekers"], "age_band": ["25-34", "18-24"],
-        "region": ["Berlin", "Hamburg"], "preferred_channel": ["web", "app"],
+        "region": ["Berlin", "Hamburg"], "preferred_channel": ["web", "app"], "loyalty_tier": ["none", "silver"],
+        "sustainability_interest": ["high", "low"],
     })
     rows = [  # rec, served, customer, product, season, clicked, purchased, returned
         ("R1", "2026-02-02T10:00:00", "C00001", "SW-0001", "AW25", "2026-02-02T10:10:00", "2026-02-03T10:00:00",
@@ -260,12 +261,16 @@ def test_no_drift_raises_no_alert(seed):
 
 
 def test_built_in_drift_flags_trend_seekers_most(default_run):
-    ts = [a for a in default_run.alerts if a["segment_column"] == "segment" and a["segment"] == "Trend Seekers"]
-    assert any(a["metric_id"] == "reused_id_share" and a["severity"] == "critical"
-               and a["window_start"] >= "2026-02-23" for a in ts)
-    by_segment = {a["segment"]: a["change"] for a in default_run.alerts
-                  if a["segment_column"] == "segment" and a["metric_id"] == "reused_id_share"}
-    assert max(by_segment, key=by_segment.get) == "Trend Seekers"
+    # the built-in drift (mis-keyed new-season items) shows as an outcome alert explained by reused numbers
+    explained = [a for a in default_run.alerts if a["metric_id"] in KPIS and a["cause"] == "reused_product_numbers"]
+    assert any(a["severity"] in ("critical", "warning") and a["window_start"] >= "2026-02-23" for a in explained)
+    assert all("reuse an old product number" in a["message"] for a in explained)
+    # the reused share itself is a diagnosis, never an alert; it rose most for Trend Seekers
+    assert not [a for a in default_run.alerts if a["metric_id"] in mon.DIAGNOSIS_METRIC_IDS]
+    w = default_run.weekly
+    reused = w[(w["segment_column"] == "segment") & (w["metric_id"] == "reused_id_share") & (w["period"] == "current")]
+    rise = (reused["estimate"] - reused["reference"]).set_axis(reused["segment"])
+    assert rise.idxmax() == "Trend Seekers"
     # no alert on the business numbers of Bargain Hunters (5% mis-keyed only)
     assert not _alert_keys(default_run) & {("Bargain Hunters", m) for m in KPIS}
     # the per-segment table shows them hit differently (headline period: the last 4 weeks)
@@ -284,9 +289,15 @@ def test_benjamini_hochberg_over_all_comparisons(default_run):
     c = default_run.comparisons
     assert len(c) > 500
     assert (c["q_value"] >= c["p_value"] - 1e-15).all()
-    np.testing.assert_allclose(c["q_value"], stats.false_discovery_control(c["p_value"], method="bh"))
     flagged = c[c["alert"]]
     assert (flagged["q_value"] <= 0.05).all() and flagged["beyond_threshold"].all()
+    # two families share the false-alarm budget: all customers (fdr_all_customers of it) and the groups
+    share = mon.MonitorParams().fdr_all_customers
+    for family, part in ((c["segment_column"] == "all", share), (c["segment_column"] != "all", 1 - share)):
+        expected = np.minimum(1.0, stats.false_discovery_control(c.loc[family, "p_value"], method="bh") / part)
+        np.testing.assert_allclose(c.loc[family, "q_value"], expected)
+    assert not set(c["metric_id"]) & set(mon.DIAGNOSIS_METRIC_IDS)
+    assert "revenue_per_100" in set(c["metric_id"])
     for a in default_run.alerts:
         assert a["q_value"] >= a["p_value"]
 
@@ -348,9 +359,12 @@ def test_messages_are_in_business_language(default_run, injected_run):
     assert messages
     for m in messages:
         assert glossary.technical_terms_in(m) == [], m
-        assert "sure this is not chance" in m and "check first:" in m
+        assert "1 in 20 alerts like this is a false alarm" in m and "check first:" in m
+        assert "sure" not in m and "the fall is probably between" in m
     assert glossary.technical_terms_in("CTR fell, p-value 0.01, segment_column x") == ["CTR", "p-value",
                                                                                           "segment_column"]
+    # the wrong phrasing of old (1 - q is not the chance that an alert is right) cannot come back
+    assert glossary.technical_terms_in("we are 99% sure this is not chance") == ["% sure", "sure this is not chance"]
 
 
 def test_glossary_covers_every_metric_and_column():
@@ -368,3 +382,46 @@ def test_params_are_checked():
     with pytest.raises(KeyError, match="unknown monitoring parameter"):
         mon.MonitorParams.from_dict({"min_customer": 20})
     assert mon.MonitorParams.from_dict({"materials_dir": "materials"}).min_customers == 20
+
+
+def test_every_customer_column_is_a_grouping(default_run):
+    assert {"loyalty_tier", "sustainability_interest"} <= set(mon.GROUPINGS)
+    shown = set(default_run.weekly["segment_column"])
+    assert {"loyalty_tier", "sustainability_interest"} <= shown
+    for column in mon.GROUPINGS:
+        assert column in glossary.SEGMENT_COLUMN_LABELS
+    assert mon.describe_group("loyalty_tier", "silver") == "customers in the silver loyalty tier"
+    assert mon.describe_group("sustainability_interest", "high") == "customers with high interest in sustainability"
+
+
+def test_reused_numbers_are_named_only_where_they_moved(injected_run):
+    # Bargain Hunters' planted drop (their reused share barely moved) is not blamed on reused numbers
+    bh = [a for a in injected_run.alerts if a["segment"] == "Bargain Hunters" and a["metric_id"] in KPIS]
+    assert bh and all(a["cause"] != "reused_product_numbers" and "reuse an old" not in a["message"] for a in bh)
+    for a in injected_run.alerts:
+        assert (a["cause"] == "reused_product_numbers") == ("reuse an old product number" in a["message"])
+        assert (a["cause"] == "model_update") == ("the model update" in a["message"])
+
+
+def test_model_update_hint_needs_a_step_in_the_group(materials):
+    prep = mon.prepare(materials, mon.MonitorParams())
+    day = prep.rollouts[0][1]
+    alert = pd.Series({"segment_column": "all", "segment": mon.ALL, "metric_id": "ctr", "period": "since",
+                       "window_start": day, "window_end": day + pd.Timedelta(days=20), "estimate": 5.0,
+                       "expected": 10.0})
+    params = mon.MonitorParams()
+    # all customers' click rate did not step at the update on the committed materials: no model hint
+    assert mon.model_cause(alert, prep, params) is None
+    # a group whose clicks vanish from the update's day on: the hint names the update with its evidence
+    r = prep.recs.copy()
+    after = (r["day"] >= day) & (r["segment"] == "Trend Seekers")
+    r.loc[after, "click_seen"] = False
+    stepped = mon.Prepared(**{**prep.__dict__, "recs": r})
+    ts = alert.copy()
+    ts["segment_column"], ts["segment"] = "segment", "Trend Seekers"
+    words = mon.model_cause(ts, stepped, params)
+    assert words and words.startswith("the model update that went live on") and "two weeks before" in words
+    # the same step outside the alert's time is not named
+    late = ts.copy()
+    late["window_start"], late["window_end"] = day + pd.Timedelta(days=21), day + pd.Timedelta(days=35)
+    assert mon.model_cause(late, stepped, params) is None

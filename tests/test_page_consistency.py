@@ -9,6 +9,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -146,12 +147,17 @@ def test_broken_links_finds_missing_pages_and_anchors(tmp_path):
 def test_alert_hints_name_a_model_update_by_its_day_not_its_release_code():
     from stoffwechsel import monitoring as mon
 
-    prep = type("Prep", (), {"rollouts": [("prod-2.4.0", pd.Timestamp("2026-02-16"))]})()
-    alert = pd.Series({"metric_id": "ctr", "segment_column": "all", "segment": "All customers", "period": "current",
-                       "window_start": pd.Timestamp("2026-02-16")})
+    # clicks of all customers stop at the update's day (the hint names an update only at such a step)
+    days = pd.date_range("2026-02-02", "2026-03-01").repeat(10)
+    recs = pd.DataFrame({"all": "All customers", "day": days, "click_open": False,
+                         "click_seen": (days < "2026-02-16") & (np.arange(len(days)) % 5 == 0)})
+    prep = type("Prep", (), {"rollouts": [("prod-2.4.0", pd.Timestamp("2026-02-16"))], "recs": recs})()
+    alert = pd.Series({"metric_id": "ctr", "segment_column": "all", "segment": "All customers", "period": "since",
+                       "window_start": pd.Timestamp("2026-02-16"), "window_end": pd.Timestamp("2026-03-01"),
+                       "estimate": 0.0, "expected": 20.0})
     metrics = pd.DataFrame(columns=["segment_column", "segment", "metric_id", "period", "window_start", "estimate"])
     hint = mon.hint(alert, metrics, prep)
-    assert hint == "the model update that went live on 16 February 2026"
+    assert hint.startswith("the model update that went live on 16 February 2026 (")
     assert not CODE.search(hint)
 
 

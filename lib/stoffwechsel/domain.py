@@ -31,6 +31,8 @@ __all__ = [
     "CUSTOMER_ID_SHAPE",
     "METRIC_IDS",
     "ALERT_METRIC_IDS",
+    "OUTCOME_ALERT_METRIC_IDS",
+    "DIAGNOSIS_METRIC_IDS",
     "HARMFUL_DIRECTION",
     "TOTAL_METRIC_IDS",
     "SEVERITY_ORDER",
@@ -88,10 +90,17 @@ METRIC_IDS = ("recs_shown", "ctr", "purchases_per_100", "kept_per_100", "revenue
               "sustainable_share", "new_season_share", "reused_id_share")
 #: metric id -> the direction in which a change hurts the business (-1: a fall hurts)
 HARMFUL_DIRECTION: dict[str, int] = {"ctr": -1, "purchases_per_100": -1, "kept_per_100": -1,
-                                     "sustainable_share": -1, "reused_id_share": +1}
-#: the metrics compared with their reference and alerted on (revenue moves with purchases; the
-#: new-season share changes by design at every season launch; shown counts depend on sampling).
-ALERT_METRIC_IDS = tuple(HARMFUL_DIRECTION)
+                                     "revenue_per_100": -1, "sustainable_share": -1, "reused_id_share": +1}
+#: diagnoses, not alarms: metrics that explain outcome changes and are never alerted on by
+#: themselves (the share of reused product numbers drifts with normal catalogue turnover); the
+#: monitoring names one as the likely cause of an outcome alert when it moved in the same group and time
+DIAGNOSIS_METRIC_IDS = ("reused_id_share",)
+#: the metrics compared with their reference and alerted on (revenue in total and shown counts depend
+#: on traffic and sampling: revenue per 100 recommendations is the revenue metric alerted on; the
+#: new-season share changes by design at every season launch; diagnoses are not alarms)
+ALERT_METRIC_IDS = tuple(m for m in HARMFUL_DIRECTION if m not in DIAGNOSIS_METRIC_IDS)
+#: the outcomes of the recommendations among them (a diagnosis can explain an alert on these)
+OUTCOME_ALERT_METRIC_IDS = ("ctr", "purchases_per_100", "kept_per_100", "revenue_per_100")
 #: metrics that are totals over a window (their usual level scales with the window's length)
 TOTAL_METRIC_IDS = ("recs_shown", "revenue_eur")
 

@@ -87,7 +87,8 @@ _TERMS = (
          "before (the known risk of mixing up products).", "%"),
     # --- customer groups -------------------------------------------------------------------------
     Term("Customer group", "segment (slice)", "segment_column / segment",
-         "customers grouped by one customers.csv column (segment, age_band, region, preferred_channel), by "
+         "customers grouped by one customers.csv column (segment, age_band, region, preferred_channel, "
+         "loyalty_tier, sustainability_interest), by "
          "new vs returning, or by marketing segment x age band; groups with fewer distinct customers than "
          "the minimum in a window are not shown",
          "A set of customers we look at separately.", "", "table"),
@@ -133,11 +134,12 @@ _TERMS = (
          "conditional binomial test of two Poisson rates with completeness-weighted exposure otherwise; "
          "a normal test on the log of posterior draws for purchases kept",
          "How likely a change this large is by chance alone.", "", "statistic"),
-    Term("How sure we are", "1 - q-value (Benjamini-Hochberg)", "q_value",
-         "p-values adjusted with Benjamini-Hochberg (scipy.stats.false_discovery_control) across all "
-         "comparisons (customer group x metric x window); alerts need q <= fdr",
-         "We say 'we are 99% sure' when at most 1% of alerts like this would be false alarms.", "",
-         "statistic"),
+    Term("Chance of a false alarm", "q-value (Benjamini-Hochberg)", "q_value",
+         "p-values adjusted with Benjamini-Hochberg (scipy.stats.false_discovery_control) in two families, "
+         "all customers' comparisons and the customer groups' (customer group x metric x window), each "
+         "divided by its share (fdr_all_customers, the rest) of the false-alarm budget; alerts need q <= fdr",
+         "An alert needs this to be at most the false-alarm setting: then on average at most 1 in 20 "
+         "alerts is a false alarm. It is not the chance that this alert is right.", "", "statistic"),
     Term("False-alarm control", "FDR (false discovery rate), BH", "fdr",
          "expected share of false alerts among all alerts, kept at or below the fdr param (default 5%)",
          "Out of 100 alerts, at most about 5 may be false alarms.", "", "statistic"),
@@ -222,6 +224,8 @@ SEGMENT_COLUMN_LABELS: dict[str, str] = {
     "age_band": "Age",
     "region": "Region",
     "preferred_channel": "Preferred channel",
+    "loyalty_tier": "Loyalty tier",
+    "sustainability_interest": "Interest in sustainability",
     "customer_type": "New or returning",
     "segment_x_age_band": "Marketing segment and age",
 }
@@ -283,9 +287,12 @@ TECHNICAL_TERMS = (
     "z-score", "Benjamini", "Hochberg", "Benjamini-Hochberg", "Jensen", "Shannon", "Jensen-Shannon",
     "Kolmogorov-Smirnov", "Poisson", "binomial", "Fisher", "chi-square", "chi-squared", "isotonic",
     "confidence interval", "credible",
-    "segment_column", "metric_id", "age_band", "preferred_channel", "customer_type", "segment_x_age_band",
+    "segment_column", "metric_id", "age_band", "preferred_channel", "loyalty_tier", "sustainability_interest",
+    "customer_type", "segment_x_age_band",
     "window_start", "window_end", "purchase_status", "click_status", "return_status", "served_at",
     "customer_id", "product_id", "null", "NaN",
+    # wrong phrasings: a q-value is not the chance that an alert is right (issue 16)
+    "% sure", "sure this is not chance", "sure it is not chance",
 )
 _ACRONYMS = {t for t in TECHNICAL_TERMS if t.isupper()}
 

@@ -14,9 +14,13 @@ reads them back). The method is written up in ``docs/monitoring.md``; in short:
 * **Intervals** (:mod:`.estimates`). ``estimate_low/high``: where the window's final value will
   land once all outcomes are in; ``rate_low/high``: plausible range of the underlying rate.
 * **Alerts** (:mod:`.alerts`). Each customer group x metric x window is tested against the
-  group's reference period with an exact test; Benjamini-Hochberg across all comparisons; an
+  group's reference period with an exact test; Benjamini-Hochberg in two families sharing ``fdr``
+  (all customers, the groups); an
   alert needs q <= ``fdr`` and the whole final-value range beyond reference x
   (1 +/- ``min_relative_effect``). Messages in business words: :mod:`.wording`.
+* **Diagnoses** (:mod:`.diagnosis`): the share of reused product numbers and model updates are
+  never alerts; an alert's "check first" names one only where it moved in the alert's group and
+  time (and not in the groups that did not move).
 * **Drift** (:mod:`.drift`: PSI, Jensen-Shannon, chi-square) of score, item mix and traffic mix;
   **root cause** (:mod:`.decomposition`) by a shift-share split of the headline change into
   customer-mix and within-group parts.
@@ -33,14 +37,16 @@ the simulator; the test-mode shift comes from :mod:`stoffwechsel.shift`.
 from __future__ import annotations
 
 from .alerts import build_alerts, compare_to_reference
+from ..domain import DIAGNOSIS_METRIC_IDS
 from .decomposition import DECOMPOSED, decomposition_table, shift_share
+from .diagnosis import model_cause, reused_cause
 from .delays import GRIDS_S, DelayCurve, delay_curve_table, fit_delay_curves
 from .drift import distribution_shift, drift_table
 from .estimates import METRIC_COLUMNS, PER_100, estimate_windows, window_metrics
 from .params import MonitorParams
 from .plots import (CHART_MIN_FONT, LAUNCH_NOTE, plot_decomposition, plot_group_change, plot_groups,
                     plot_label_arrival, readable)
-from .prepare import ALL, GROUPINGS, NEW, OTHER_GROUPS, RETURNING, Prepared, prepare, season_key
+from .prepare import ALL, CUSTOMER_GROUPINGS, GROUPINGS, NEW, OTHER_GROUPS, RETURNING, Prepared, prepare, season_key
 from .results import (OUTPUT_FILES, OUTPUT_TABLES, MonitoringResult, json_number, json_significant, load_outputs,
                       write_outputs)
 from .run import run_monitoring
@@ -74,6 +80,8 @@ __all__ = [
     "date_words",
     "format_value",
     "hint",
+    "reused_cause",
+    "model_cause",
     "alert_message",
     "own_words",
     "season_key",
@@ -89,6 +97,8 @@ __all__ = [
     "readable",
     "ALL",
     "GROUPINGS",
+    "CUSTOMER_GROUPINGS",
+    "DIAGNOSIS_METRIC_IDS",
     "NEW",
     "RETURNING",
     "OTHER_GROUPS",

@@ -3,11 +3,15 @@
 :func:`compare_to_reference` tests each customer group x metric x window (weeks after the
 reference period and "since week w" windows) against the group's reference with an exact test
 (Fisher where every outcome is in; a binomial test on completeness-weighted exposure while
-outcomes are still arriving; a normal test on the log rate for purchases kept), then
-Benjamini-Hochberg across all comparisons. An alert needs q <= ``fdr`` and the whole final-value
+outcomes are still arriving; a normal test on the log rate for purchases kept and revenue, the
+latter only as far as the purchases behind it moved), then Benjamini-Hochberg in two families that
+share the false-alarm budget ``fdr``: all customers (``fdr_all_customers`` of it) and the customer
+groups (the rest). An alert needs q <= ``fdr`` and the whole final-value
 range beyond reference x (1 +/- ``min_relative_effect``); a harmful one is *critical* at
 q <= ``critical_q`` and a change of at least ``critical_relative_effect``, else a *warning*; a
 change for the better is *info*. :func:`build_alerts` keeps one alert per group and metric.
+Diagnoses (the share of reused product numbers) are not compared here: they are named as an
+alert's likely cause by :mod:`.diagnosis`.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from ..glossary import technical_terms_in
 from .params import MonitorParams
 from .prepare import GROUPINGS, Prepared
 from .results import json_number, json_significant
-from .wording import alert_message, describe_group, hint, own_words
+from .wording import alert_message, describe_group, hint, hint_cause, own_words
 
 __all__ = ["compare_to_reference", "build_alerts"]
 
@@ -40,9 +44,9 @@ def _p_values(cmp: pd.DataFrame) -> np.ndarray:
     xr, nr = cmp["events_ref"].to_numpy(float), cmp["recs_ref"].to_numpy(float)
     mature = (cmp["completeness_cur"] >= 1 - 1e-9).to_numpy() & (cmp["completeness_ref"] >= 1 - 1e-9).to_numpy()
     metric = cmp["metric_id"].to_numpy()
-    counts = np.isin(metric, ["ctr", "purchases_per_100", "sustainable_share", "reused_id_share"])
+    counts = np.isin(metric, ["ctr", "purchases_per_100", "sustainable_share"])
     # Fisher's exact test where every outcome is in: x ~ hypergeometric(n + nr, x + xr, n)
-    fisher = counts & (mature | np.isin(metric, ["sustainable_share", "reused_id_share"]))
+    fisher = counts & (mature | (metric == "sustainable_share"))
     if fisher.any():
         M, K, N, k = (nr + n)[fisher], (xr + x)[fisher], n[fisher], x[fisher]
         p[fisher] = _two_sided(stats.hypergeom.cdf(k, M, K, N), stats.hypergeom.sf(k - 1, M, K, N), direction[fisher])
@@ -57,20 +61,42 @@ def _p_values(cmp: pd.DataFrame) -> np.ndarray:
         total, k = (x + xr)[rate], x[rate]
         share = e_cur / (e_cur + e_ref)
         p[rate] = _two_sided(stats.binom.cdf(k, total, share), stats.binom.sf(k - 1, total, share), d)
-    # purchases kept: normal test on the log of the posterior draws of the two rates
-    kept = metric == "kept_per_100"
+    # purchases kept and revenue: normal test on the log of the two rates (purchases kept: posterior
+    # draws; revenue: compound Poisson variance of the revenue seen, with the completeness draws)
+    kept = np.isin(metric, ["kept_per_100", "revenue_per_100"])
     if kept.any():
         z = (cmp["log_mean_cur"] - cmp["log_mean_ref"]).to_numpy()[kept] / np.sqrt(
             (cmp["log_var_cur"] + cmp["log_var_ref"]).to_numpy()[kept])
         p[kept] = 2 * stats.norm.sf(np.abs(z))
+    # revenue needs the purchases behind it to have moved too (the larger of the two p-values: a few
+    # expensive items must not raise a revenue alert on their own)
+    revenue = np.flatnonzero(metric == "revenue_per_100")
+    if len(revenue):
+        keys = ["segment_column", "segment", "period", "window_start"]
+        purchases = pd.Series(p[metric == "purchases_per_100"],
+                              index=pd.MultiIndex.from_frame(cmp.loc[metric == "purchases_per_100", keys]))
+        behind = purchases.reindex(pd.MultiIndex.from_frame(cmp.loc[revenue, keys])).fillna(1.0).to_numpy()
+        p[revenue] = np.maximum(p[revenue], behind)
     return np.clip(np.nan_to_num(p, nan=1.0), 0.0, 1.0)
+
+
+def _false_alarm_control(p: np.ndarray, all_customers: np.ndarray, share_all: float) -> np.ndarray:
+    """q-values against the one false-alarm setting ``fdr``: Benjamini-Hochberg within two families,
+    all customers' comparisons (``share_all`` of the budget) and the customer groups' (the rest),
+    each family's adjusted p-value divided by its share. An alert needs q <= fdr; the share of
+    false alerts among all alerts is then at most fdr (the two families' shares add up)."""
+    q = np.ones(len(p))
+    for family, share in ((all_customers, share_all), (~all_customers, 1 - share_all)):
+        if family.any() and share > 0:
+            q[family] = np.minimum(1.0, stats.false_discovery_control(p[family], method="bh") / share)
+    return q
 
 
 def compare_to_reference(metrics: pd.DataFrame, params: MonitorParams, ref_end: pd.Timestamp) -> pd.DataFrame:
     """Every (group, metric, window after the reference) against the group's reference."""
     keys = ["segment_column", "segment", "metric_id"]
     cols = ["recs", "customers", "events", "exposure", "exposure_low", "exposure_high", "completeness",
-            "estimate", "estimate_low", "estimate_high", "observed", "log_mean", "log_var"]
+            "estimate", "estimate_low", "estimate_high", "rate_low", "rate_high", "observed", "log_mean", "log_var"]
     cur = metrics[metrics["metric_id"].isin(ALERT_METRIC_IDS)
                   & (((metrics["period"] == "week") & (metrics["window_start"] > ref_end))
                      | (metrics["period"] == "since"))]
@@ -79,7 +105,8 @@ def compare_to_reference(metrics: pd.DataFrame, params: MonitorParams, ref_end: 
         ref[keys + cols], on=keys, suffixes=("_cur", "_ref"), validate="m:1")
     cmp = cmp[cmp["estimate_ref"].notna() & cmp["estimate_cur"].notna()].reset_index(drop=True)
     cmp["p_value"] = _p_values(cmp)
-    cmp["q_value"] = stats.false_discovery_control(cmp["p_value"].to_numpy(), method="bh") if len(cmp) else []
+    cmp["q_value"] = _false_alarm_control(cmp["p_value"].to_numpy(), (cmp["segment_column"] == "all").to_numpy(),
+                                          params.fdr_all_customers) if len(cmp) else []
     ref_v, est = cmp["estimate_ref"], cmp["estimate_cur"]
     with np.errstate(divide="ignore", invalid="ignore"):
         cmp["change"] = np.where(ref_v > 0, est / ref_v - 1, np.where(est > 0, np.inf, 0.0))
@@ -94,17 +121,27 @@ def compare_to_reference(metrics: pd.DataFrame, params: MonitorParams, ref_end: 
     cmp["severity"] = np.where(cmp["alert"], np.where(harmful, np.where(critical, "critical", "warning"), "info"), "")
     return cmp.rename(columns={"estimate_ref": "expected", "observed_cur": "observed", "estimate_cur": "estimate",
                                "estimate_low_cur": "estimate_low", "estimate_high_cur": "estimate_high",
+                               "rate_low_cur": "rate_low", "rate_high_cur": "rate_high",
                                "completeness_cur": "completeness", "recs_cur": "recs", "customers_cur": "customers"})
 
+
+
+def _day(ts) -> str | None:
+    return None if pd.isna(ts) else pd.Timestamp(ts).strftime("%Y-%m-%d")
 
 
 def build_alerts(cmp: pd.DataFrame, metrics: pd.DataFrame, prep: Prepared,
                  params: MonitorParams | None = None) -> list[dict]:
     """The alerts of the flagged comparisons, one per group x metric (the window with the strongest
     evidence), most severe first, each with its message in business words."""
+    params = params or MonitorParams()
     flagged = cmp[cmp["alert"]].copy()
     if flagged.empty:
         return []
+    # the onset's range: the first and the last start of the group x metric's flagged "since" windows
+    since = flagged["window_start"].where(flagged["period"] == "since")
+    starts = since.groupby([flagged["segment_column"], flagged["segment"], flagged["metric_id"]])
+    flagged["onset_low"], flagged["onset_high"] = starts.transform("min"), starts.transform("max")
     # one alert per group x metric: the window with the strongest evidence (then the longer one)
     flagged["length"] = (flagged["window_end"] - flagged["window_start"]).dt.days
     flagged = flagged.sort_values(["p_value", "length", "window_start"], ascending=[True, False, True],
@@ -115,7 +152,8 @@ def build_alerts(cmp: pd.DataFrame, metrics: pd.DataFrame, prep: Prepared,
     flagged = flagged.sort_values(["_sev", "_col", "q_value", "segment", "metric_id"], kind="mergesort")
     out = []
     for _, a in flagged.iterrows():
-        message = alert_message(a, hint(a, metrics, prep, params))
+        check_first = hint(a, metrics, prep, params)
+        message = alert_message(a, check_first, params.fdr)
         bad = technical_terms_in(own_words(message, a, prep))
         if bad:  # pragma: no cover - the package's own wording, guarded by tests
             raise AssertionError(f"alert wording uses technical terms {bad}: {message}")
@@ -130,7 +168,8 @@ def build_alerts(cmp: pd.DataFrame, metrics: pd.DataFrame, prep: Prepared,
             "completeness": json_number(a["completeness"]), "change": json_number(a["change"]),
             "recs": int(a["recs"]), "customers": int(a["customers"]),
             "p_value": json_significant(a["p_value"]), "q_value": json_significant(a["q_value"]),
-            "severity": a["severity"], "message": message,
+            "onset_low": _day(a["onset_low"]), "onset_high": _day(a["onset_high"]),
+            "cause": hint_cause(check_first), "severity": a["severity"], "message": message,
         })
     return out
 

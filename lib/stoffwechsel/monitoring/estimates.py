@@ -80,7 +80,8 @@ def estimate_windows(win: Windows, curves: dict[str, DelayCurve], params: Monito
     a_c, a_p = (b0 * prior["click"])[:, None], (b0 * prior["purchase"])[:, None]
     out = {key: np.full(len(n), np.nan) for key in (
         "ctr_lo", "ctr_hi", "ctr_rlo", "ctr_rhi", "p_lo", "p_hi", "p_rlo", "p_rhi", "k_lo", "k_hi", "k_rlo",
-        "k_rhi", "rev_lo", "rev_hi", "rev_rlo", "rev_rhi", "Ec_lo", "Ec_hi", "Ep_lo", "Ep_hi", "k_logm", "k_logv")}
+        "k_rhi", "rev_lo", "rev_hi", "rev_rlo", "rev_rhi", "Ec_lo", "Ec_hi", "Ep_lo", "Ep_hi", "k_logm", "k_logv",
+        "rev_logm", "rev_logv")}
     q = (1 - params.interval) / 2
     todo = np.flatnonzero(shown & (win.frame["period"] != "file").to_numpy())
     for s in range(0, len(todo), chunk):
@@ -127,6 +128,15 @@ def estimate_windows(win: Windows, curves: dict[str, DelayCurve], params: Monito
                              S["price_all"][sl] / n[sl])[:, None]
         out["rev_rlo"][sl], out["rev_rhi"][sl] = _quantiles(rate_p * avg_price, params.interval)
         out["rev_rlo"][sl] = np.where(xp[:, 0] == 0, 0.0, out["rev_rlo"][sl])
+        # revenue per recommendation for its test: the log of (revenue seen / exposure) with the
+        # variance of a compound Poisson sum (sum of squared prices / revenue^2, delta method) plus
+        # that of the completeness draws; half a purchase at the window's mean price (Jeffreys-like)
+        mean_price = (S["price_all"][sl] / n[sl])[:, None]
+        rev_seen = S["revenue_x"][sl][:, None] + 0.5 * mean_price
+        rev_sq = S["revenue_sq_x"][sl][:, None] + 0.5 * mean_price ** 2
+        log_rev = np.log(rev_seen) - np.log(Ep)
+        out["rev_logm"][sl] = log_rev.mean(axis=1)
+        out["rev_logv"][sl] = log_rev.var(axis=1) + (rev_sq / rev_seen ** 2)[:, 0]
 
     def ratio(a, b):
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -180,7 +190,8 @@ def estimate_windows(win: Windows, curves: dict[str, DelayCurve], params: Monito
         block("revenue_per_100", recs_matured=S["purchase_cn"], events=S["purchase_x"], exposure=E["purchase"],
               observed=ratio(S["revenue_cx"], S["purchase_cn"]) * h, completeness=c_purch,
               estimate=rev_final / n * h, estimate_low=out["rev_lo"] / n * h, estimate_high=out["rev_hi"] / n * h,
-              rate_low=out["rev_rlo"] * h, rate_high=out["rev_rhi"] * h),
+              rate_low=out["rev_rlo"] * h, rate_high=out["rev_rhi"] * h,
+              log_mean=out["rev_logm"], log_var=out["rev_logv"]),
     ]
     for metric_id, col in (("sustainable_share", "certified"), ("new_season_share", "new_season"),
                            ("reused_id_share", "reused")):

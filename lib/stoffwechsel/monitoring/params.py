@@ -20,6 +20,7 @@ class MonitorParams:
     reference_weeks: int = 6           # first N Monday-Sunday weeks of the file = usual level
     current_weeks: int = 4             # last N weeks = "now" for the headline and root cause
     fdr: float = 0.05                  # false-alarm control (Benjamini-Hochberg) over all comparisons
+    fdr_all_customers: float = 0.5     # share of that budget for all customers' comparisons (the groups: the rest)
     min_relative_effect: float = 0.25  # smallest relative change worth an alert
     critical_q: float = 0.01           # critical: q at most this ...
     critical_relative_effect: float = 0.5  # ... and a harmful change at least this large
@@ -32,12 +33,16 @@ class MonitorParams:
     drift_moderate_psi: float = 0.1    # a "moderate shift" at PSI >= this and q <= fdr
     hint_reused_points: float = 10.0   # the hint names reused product numbers when their share rose by
     hint_reused_factor: float = 1.25   # ... at least this many points and to at least this x its usual level
+    hint_cause_p: float = 0.01         # ... and a named cause's move (reused share, step at a model update) has
+                                       # a chance of a fluke of at most this
+    hint_control_share: float = 0.5    # ... and in groups whose outcome did not move the reused share rose by at
+                                       # most this share of the alert group's rise
     first_screen_alerts: int = 6       # alerts on the dashboard's first screen (the rest: customer groups page)
     inject_enabled: bool = False       # simulated shift on top of the materials (verification)
     inject_column: str = "segment"
     inject_value: str = "Bargain Hunters"
     inject_start: str = "2026-02-16"
-    inject_effect: float = -0.6
+    inject_effect: float = -0.8
     inject_seed: int = 7
 
     #: notebook parameters that are not monitoring parameters
@@ -56,8 +61,8 @@ class MonitorParams:
         if unknown:
             raise KeyError(f"unknown monitoring parameter(s) {sorted(unknown)} (known: {sorted(known)})")
         params = cls(**{k: v for k, v in values.items() if k in known})
-        if not 0 < params.interval < 1 or not 0 < params.fdr < 1:
-            raise ValueError("interval and fdr must lie strictly between 0 and 1")
+        if not 0 < params.interval < 1 or not 0 < params.fdr < 1 or not 0 < params.fdr_all_customers < 1:
+            raise ValueError("interval, fdr and fdr_all_customers must lie strictly between 0 and 1")
         if params.reference_weeks < 1 or params.current_weeks < 1 or params.draws < 100:
             raise ValueError("reference_weeks and current_weeks must be >= 1, draws >= 100")
         if params.first_screen_alerts < 1:

@@ -17,12 +17,14 @@ from ..domain import WINDOWS_S
 from ..privacy import withhold_ids
 from .params import MonitorParams
 
-__all__ = ["ALL", "GROUPINGS", "NEW", "RETURNING", "OTHER_GROUPS", "Prepared", "prepare", "season_key",
+__all__ = ["ALL", "CUSTOMER_GROUPINGS", "GROUPINGS", "NEW", "RETURNING", "OTHER_GROUPS", "Prepared", "prepare", "season_key",
            "current_season_key"]
 
 ALL = "All customers"
+#: the customers.csv columns a marketer segments by: each one is a grouping
+CUSTOMER_GROUPINGS = ("segment", "age_band", "region", "preferred_channel", "loyalty_tier", "sustainability_interest")
 #: the customer groupings, each a column of the prepared recommendations ("all": everyone)
-GROUPINGS = ("all", "segment", "age_band", "region", "preferred_channel", "customer_type", "segment_x_age_band")
+GROUPINGS = ("all", *CUSTOMER_GROUPINGS, "customer_type", "segment_x_age_band")
 NEW, RETURNING = "New customers", "Returning customers"
 OTHER_GROUPS = "Other groups (each too small to show)"
 
@@ -93,8 +95,8 @@ def prepare(materials, params: MonitorParams | dict | None = None, strict: bool 
         raise ValueError("recommendations point at customers or product versions that are not in the materials")
     # a customer id typed into a customer's attribute (region, age band, ...) never becomes a shown label
     cust = cust.assign(**{col: withhold_ids(cust[col].astype(str), cust["customer_id"])
-                          for col in ("segment", "age_band", "region", "preferred_channel")})
-    for col in ("segment", "age_band", "region", "preferred_channel"):
+                          for col in CUSTOMER_GROUPINGS})
+    for col in CUSTOMER_GROUPINGS:
         r[col] = _categorical(cust[col].to_numpy(), ci)
     r["segment_x_age_band"] = _categorical((cust["segment"] + ", " + cust["age_band"]).to_numpy(), ci)
     signup = cust["signup_date"].to_numpy()[ci]

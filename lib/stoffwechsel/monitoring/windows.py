@@ -23,7 +23,7 @@ from .prepare import ALL, GROUPINGS, Prepared
 __all__ = ["SUMS", "Windows", "aggregate", "shown_groups"]
 
 SUMS = ("n", "click_x", "click_cn", "click_cx", "purchase_x", "purchase_cn", "purchase_cx", "return_x",
-         "return_pn", "kept_cn", "kept_cx", "revenue_x", "revenue_cx", "price_all", "price_pending",
+         "return_pn", "kept_cn", "kept_cx", "revenue_x", "revenue_sq_x", "revenue_cx", "price_all", "price_pending",
          "pending_w", "certified", "new_season", "reused")
 
 
@@ -42,7 +42,7 @@ def _rec_sums(prep: Prepared, curves: dict[str, DelayCurve]) -> dict[str, np.nda
         "purchase_cx": b["purchase_seen"] & ~b["purchase_open"],
         "return_x": b["return_seen"], "return_pn": b["purchase_seen"],
         "kept_cn": kept_matured, "kept_cx": kept_matured & b["purchase_seen"] & ~b["return_seen"],
-        "revenue_x": price * b["purchase_seen"], "revenue_cx": price * (b["purchase_seen"] & ~b["purchase_open"]),
+        "revenue_x": price * b["purchase_seen"], "revenue_sq_x": price ** 2 * b["purchase_seen"], "revenue_cx": price * (b["purchase_seen"] & ~b["purchase_open"]),
         "price_all": price, "price_pending": price * (1 - f_purchase), "pending_w": 1 - f_purchase,
         "certified": b["certified"], "new_season": b["new_season"], "reused": b["reused"],
     }

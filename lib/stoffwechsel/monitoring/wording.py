@@ -1,22 +1,23 @@
 """Wording: customer groups, dates, values and alert messages in the business's words.
 
 Everything the alerts say is built here: :func:`describe_group` ("customers aged 25-34"),
-:func:`date_words` ("2 March 2026"), :func:`hint` (what to check first) and
-:func:`alert_message`. The metric labels come from :data:`stoffwechsel.glossary.METRICS`; the
+:func:`date_words` ("2 March 2026"), :func:`hint` (what to check first: a cause only where
+:mod:`.diagnosis` finds it in the data) and :func:`alert_message` (the size of the change and its
+onset with their ranges, and how rare false alarms are at this setting; never "how sure we are"). The metric labels come from :data:`stoffwechsel.glossary.METRICS`; the
 alerts' wording is held to business language (:func:`own_words` strips the client's own texts
 before that check).
 """
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
+from .diagnosis import model_cause, reused_cause
 from .params import MonitorParams
 from .prepare import NEW, Prepared
 
-__all__ = ["date_words", "describe_group", "format_value", "DEFAULT_HINTS", "hint", "alert_message", "own_words"]
+__all__ = ["date_words", "describe_group", "format_value", "DEFAULT_HINTS", "hint", "hint_cause", "false_alarm_words",
+           "alert_message", "own_words"]
 
 
 def date_words(ts) -> str:
@@ -38,6 +39,10 @@ def describe_group(column: str, value: str) -> str:
     if column == "preferred_channel":
         return {"web": "customers who prefer the web shop", "app": "customers who prefer the app",
                 "store": "customers who prefer the store"}.get(value, f"customers who prefer {value}")
+    if column == "loyalty_tier":
+        return "customers without a loyalty tier" if value == "none" else f"customers in the {value} loyalty tier"
+    if column == "sustainability_interest":
+        return f"customers with {value} interest in sustainability"
     if column == "customer_type":
         return "new customers" if value == NEW else "returning customers"
     if column == "segment_x_age_band":
@@ -58,54 +63,73 @@ DEFAULT_HINTS = {
     "ctr": "the images, prices and stock of the recommended items, and whether clicks are still tracked",
     "purchases_per_100": "stock, sizes and prices of the recommended items, and whether checkout tracking works",
     "kept_per_100": "returns of recommended items (sizes, fit, product descriptions)",
+    "revenue_per_100": "prices and discounts of the recommended items, then the purchases they lead to",
     "sustainable_share": "the certification data of the product catalogue and which items the model favours",
-    "reused_id_share": "how the model tells products apart: article number and season must be used together, "
-                       "or a new product inherits the popularity of an old one with the same number",
 }
 
 
 def hint(alert: pd.Series, metrics: pd.DataFrame, prep: Prepared, params: MonitorParams | None = None) -> str:
-    """What to check first: the most telling change next to the alert, else the metric's runbook line.
-
-    Reused product numbers are named when their share in the alert's group and window rose by at
-    least ``params.hint_reused_points`` points and to at least ``params.hint_reused_factor`` x
-    the usual level; a model update when one went live in the alert window's first week."""
+    """What to check first: a likely cause the data supports (:mod:`.diagnosis`: reused product
+    numbers that rose in the alert's group and window and not in the groups that did not move; a
+    model update at which the group's outcome stepped), else the metric's runbook line."""
     params = params or MonitorParams()
-    if alert["metric_id"] != "reused_id_share":
-        sel = metrics[(metrics["segment_column"] == alert["segment_column"]) & (metrics["segment"] == alert["segment"])
-                      & (metrics["metric_id"] == "reused_id_share")]
-        now = sel[(sel["period"] == alert["period"]) & (sel["window_start"] == alert["window_start"])]["estimate"]
-        before = sel[sel["period"] == "reference"]["estimate"]
-        if (len(now) and len(before) and now.iloc[0] - before.iloc[0] >= params.hint_reused_points
-                and now.iloc[0] >= params.hint_reused_factor * before.iloc[0]):
-            return (f"new-season products that reuse an old product number (now {now.iloc[0]:.0f}% of the "
-                    f"recommendations, usually {before.iloc[0]:.0f}%)")
-    for _version, day in prep.rollouts:  # the release code is the team's, not the owner's: named by its day
-        if pd.Timedelta(0) <= alert["window_start"] - day <= pd.Timedelta(days=6):
-            return f"the model update that went live on {date_words(day)}"
-    return DEFAULT_HINTS[alert["metric_id"]]
+    return (reused_cause(alert, metrics, params) or model_cause(alert, prep, params)
+            or DEFAULT_HINTS[alert["metric_id"]])
 
 
-def alert_message(a: pd.Series, hint: str) -> str:
-    """One alert in a sentence: who, which metric, how much, when, how sure, what to check first."""
+def hint_cause(text: str) -> str:
+    """Which cause a hint names: ``reused_product_numbers``, ``model_update`` or ``""`` (runbook line)."""
+    if text.startswith("new-season products that reuse"):
+        return "reused_product_numbers"
+    if text.startswith("the model update"):
+        return "model_update"
+    return ""
+
+
+def false_alarm_words(fdr: float) -> str:
+    """How rare false alarms are at this setting, e.g. 'on average at most 1 in 20 alerts like this is a
+    false alarm' (the false-alarm control ``fdr``)."""
+    return f"on average at most 1 in {round(1 / fdr):,} alerts like this is a false alarm"
+
+
+def _change_range(a: pd.Series) -> str:
+    """The range of the size of the change: 'the fall is probably between 25% and 55%' (the plausible
+    range of the group's rate against its usual level); empty where there is none."""
+    lo, hi = a.get("rate_low"), a.get("rate_high")
+    if not a["expected"] > 0 or lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+        return ""
+    noun = "fall" if a["estimate"] < a["expected"] else "rise"
+    ends = sorted(abs(v / a["expected"] - 1) * 100 for v in (lo, hi))
+    if (lo - a["expected"]) * (hi - a["expected"]) > 0:
+        return f"; the {noun} is probably between {ends[0]:.0f}% and {ends[1]:.0f}%"
+    return f"; the {noun} is probably at most {ends[1]:.0f}%"
+
+
+def _onset_words(a: pd.Series) -> str:
+    """Since when, with the range of starts at which the change shows (the alert's flagged windows)."""
+    when = ("in the week of " if a["period"] == "week" else "since about the week of ") + date_words(a["window_start"])
+    lo, hi = a.get("onset_low"), a.get("onset_high")
+    if a["period"] != "week" and lo is not None and hi is not None and pd.notna(lo) and pd.notna(hi) and lo < hi:
+        when += f" (it shows from any week starting between {date_words(lo)} and {date_words(hi)})"
+    return when
+
+
+def alert_message(a: pd.Series, hint: str, fdr: float = MonitorParams.fdr) -> str:
+    """One alert in a sentence: who, which metric, how much (with its range), since when (with its
+    range), how rare false alarms are at this setting, what to check first."""
     verb = "fell" if a["estimate"] < a["expected"] else "rose"
     who = describe_group(a["segment_column"], a["segment"])
-    if a["expected"] > 0:
-        size = f"by {abs(a['change']) * 100:.0f}% "
-    else:
-        size = ""
-    when = ("in the week of " if a["period"] == "week" else "since the week of ") + date_words(a["window_start"])
     numbers = f"(from {format_value(a['metric_id'], a['expected'])} to {format_value(a['metric_id'], a['estimate'])}"
     if a["completeness"] < 0.99:
         numbers += (f", expected final value; about {a['completeness'] * 100:.0f}% of the outcomes are in, so it will "
                     f"most likely end between {format_value(a['metric_id'], a['estimate_low'])} and "
                     f"{format_value(a['metric_id'], a['estimate_high'])}")
-    numbers += ")"
-    sure = min(99, int(math.floor((1 - a["q_value"]) * 100)))
+    numbers += _change_range(a) + ")"
+    size = f"by {abs(a['change']) * 100:.0f}% " if a["expected"] > 0 else ""
     subject = a["metric"] if a["metric_id"] != "ctr" else "The click rate"
     subject = subject[0].upper() + subject[1:]
-    return (f"{subject} for {who} {verb} {size}{numbers} {when}; we are {sure}% sure this is not chance; "
-            f"check first: {hint}.")
+    return (f"{subject} for {who} {verb} {size}{numbers} {_onset_words(a)}; "
+            f"{false_alarm_words(fdr)}; check first: {hint}.")
 
 
 def own_words(message: str, alert: pd.Series, prep: Prepared) -> str:

@@ -1,0 +1,124 @@
+"""Diagnoses are not alarms: the likely cause of an outcome alert, named only when the data supports it.
+
+The share of reused product numbers and the model version explain outcome changes; they are never
+alerts on their own (:data:`stoffwechsel.domain.DIAGNOSIS_METRIC_IDS`). An alert's "check first"
+names one only with evidence from the alert's own group and time:
+
+* :func:`reused_cause` (outcome alerts: clicks, purchases, purchases kept, revenue): in the alert's
+  group and window the reused share rose by at least ``hint_reused_points`` points, to at least
+  ``hint_reused_factor`` x its usual level, with a chance of a fluke (one-sided Fisher test against
+  the group's usual period) of at most ``hint_cause_p``; and in the groups of the same grouping
+  whose metric did not move in that window (change smaller than ``min_relative_effect``; for all
+  customers: the groups of every customer column) it rose by at most ``hint_control_share`` x that
+  rise (recommendation-weighted).
+* :func:`model_cause`: a model update went live between a week before the alert's window and its
+  end, and in the alert's group the outcome stepped at that day: the two weeks after against the
+  two weeks before (outcomes all in only), in the alert's direction, by at least
+  ``min_relative_effect``, with a chance of a fluke of at most ``hint_cause_p``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..domain import OUTCOME_ALERT_METRIC_IDS
+from ..glossary import METRICS
+from .params import MonitorParams
+from .prepare import CUSTOMER_GROUPINGS, Prepared
+
+__all__ = ["reused_cause", "model_cause", "STEP_DAYS"]
+
+#: days before and after a model update compared for the step at the update
+STEP_DAYS = 14
+
+#: per alerted metric: the recommendation flags (event, counted) of its step test at a model update
+_STEP_FLAGS = {"ctr": ("click_seen", "click_open"), "purchases_per_100": ("purchase_seen", "purchase_open"),
+               "kept_per_100": ("purchase_seen", "purchase_open"),
+               "revenue_per_100": ("purchase_seen", "purchase_open"), "sustainable_share": ("certified", None)}
+
+
+def _fisher_one_sided(x1: float, n1: float, x0: float, n0: float, rise: bool) -> float:
+    """One-sided exact test of x1/n1 against x0/n0 (hypergeometric), in the direction ``rise``."""
+    if n1 <= 0 or n0 <= 0:
+        return 1.0
+    M, K, N = n0 + n1, x0 + x1, n1
+    return float(stats.hypergeom.sf(x1 - 1, M, K, N) if rise else stats.hypergeom.cdf(x1, M, K, N))
+
+
+def _window_rows(metrics: pd.DataFrame, alert: pd.Series, metric_id: str) -> pd.DataFrame:
+    m = metrics[metrics["metric_id"] == metric_id]
+    return m[(m["period"] == alert["period"]) & (m["window_start"] == alert["window_start"])]
+
+
+def reused_cause(alert: pd.Series, metrics: pd.DataFrame, params: MonitorParams) -> str | None:
+    """The reused-number hint of an outcome alert when the data supports it, else None."""
+    if alert["metric_id"] not in OUTCOME_ALERT_METRIC_IDS:
+        return None
+    reused = metrics[metrics["metric_id"] == "reused_id_share"]
+    ref = reused[reused["period"] == "reference"].set_index(["segment_column", "segment"])
+    now = _window_rows(metrics, alert, "reused_id_share").set_index(["segment_column", "segment"])
+    key = (alert["segment_column"], alert["segment"])
+    if key not in now.index or key not in ref.index:
+        return None
+    s1, s0 = now.loc[key, "estimate"], ref.loc[key, "estimate"]
+    rise = s1 - s0
+    if rise < params.hint_reused_points or s1 < params.hint_reused_factor * s0:
+        return None
+    p = _fisher_one_sided(now.loc[key, "events"], now.loc[key, "recs"], ref.loc[key, "events"], ref.loc[key, "recs"],
+                          rise=True)
+    if p > params.hint_cause_p:
+        return None
+    # the groups whose metric did not move in the same window
+    outcome = _window_rows(metrics, alert, alert["metric_id"])
+    columns = CUSTOMER_GROUPINGS if alert["segment_column"] == "all" else (alert["segment_column"],)
+    calm = outcome[outcome["segment_column"].isin(columns) & (outcome["change"].abs() < params.min_relative_effect)]
+    calm_keys = [k for k in zip(calm["segment_column"], calm["segment"]) if k in now.index and k in ref.index and k != key]
+    evidence = ""
+    if calm_keys:
+        n = now.loc[calm_keys, "recs"].to_numpy(float)
+        calm_now = float(np.dot(n, now.loc[calm_keys, "estimate"].to_numpy(float)) / n.sum())
+        calm_usual = float(np.dot(n, ref.loc[calm_keys, "estimate"].to_numpy(float)) / n.sum())
+        if calm_now - calm_usual > params.hint_control_share * rise:
+            return None
+        evidence = (f"; in the groups whose {METRICS[alert['metric_id']].lower()} did not change: {calm_now:.0f}%, "
+                    f"usually {calm_usual:.0f}%")
+    return (f"new-season products that reuse an old product number (now {s1:.0f}% of the recommendations, "
+            f"usually {s0:.0f}%{evidence})")
+
+
+def model_cause(alert: pd.Series, prep: Prepared, params: MonitorParams) -> str | None:
+    """The model-update hint when the alert's group stepped at an update inside the alert's time, else None."""
+    from .wording import date_words, format_value
+
+    flags = _STEP_FLAGS.get(alert["metric_id"])
+    if flags is None or not prep.rollouts:
+        return None
+    event, open_ = flags
+    r = prep.recs
+    group = r[r[alert["segment_column"]].astype(str) == str(alert["segment"])]
+    fall = alert["estimate"] < alert["expected"]
+    for _version, day in prep.rollouts:  # the release code is the team's, not the owner's: named by its day
+        if not alert["window_start"] - pd.Timedelta(days=7) <= day <= alert["window_end"]:
+            continue
+        before = group[(group["day"] >= day - pd.Timedelta(days=STEP_DAYS)) & (group["day"] < day)]
+        after = group[(group["day"] >= day) & (group["day"] < day + pd.Timedelta(days=STEP_DAYS))]
+        if open_ is not None:  # outcomes all in only
+            before, after = before[~before[open_]], after[~after[open_]]
+        n0, n1 = len(before), len(after)
+        if n0 == 0 or n1 == 0:
+            continue
+        x0, x1 = float(before[event].sum()), float(after[event].sum())
+        r0, r1 = x0 / n0, x1 / n1
+        step = r1 / r0 - 1 if r0 > 0 else (np.inf if r1 > 0 else 0.0)
+        if (step < 0) != fall or abs(step) < params.min_relative_effect:
+            continue
+        if _fisher_one_sided(x1, n1, x0, n0, rise=not fall) > params.hint_cause_p:
+            continue
+        shown_id = "ctr" if alert["metric_id"] == "ctr" else "sustainable_share" if event == "certified" else None
+        fmt = (lambda v: format_value(shown_id, v * 100)) if shown_id else (lambda v: f"{v * 100:.1f} per 100")
+        what = {"click_seen": "clicks", "purchase_seen": "purchases", "certified": "the sustainable share"}[event]
+        return (f"the model update that went live on {date_words(day)} ({what} in this group went from "
+                f"{fmt(r0)} in the two weeks before to {fmt(r1)} in the two weeks after)")
+    return None
