@@ -52,7 +52,14 @@ _LIVE_JS = r"""
     if (s.textContent.includes('alert(')) found.push('<script>' + s.textContent.slice(0, 80));
   for (const c of document.querySelectorAll('code'))
     if (['code', 'x'].includes(c.textContent)) found.push('<code>' + c.textContent + '</code> (Markdown ran)');
-  const text = document.body ? document.body.textContent : '';
+  // the page's text: its text nodes, not the source of its scripts and styles
+  const parts = [];
+  const walker = document.createTreeWalker(document.body || document.documentElement, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (!node.parentElement.closest('script, style, template, noscript')) parts.push(node.nodeValue);
+  }
+  const text = parts.join(' ');
   if (text.includes('root:x:0:0')) found.push('a Quarto include ran (/etc/passwd on the page)');
   return {found, text};
 })()
