@@ -1,63 +1,29 @@
 """Script injection (issue 18): HTML, JavaScript and Markdown payloads in every text column of the
-shop's files reach the pages only as text. Simulated materials (``stoffwechsel simulate --out``)
-get the payloads in their text columns; the stages' package functions and the page builders run
-on them; the HTML they produce is scanned statically for live markup (tags and attributes that
-would run script or load something: :func:`stoffwechsel.html_safety.live_markup`). A browser run
-of the built site is not part of this test (a full pipeline run on the payload materials takes
-minutes); the renderers insert the builders' HTML as is, so the static scan covers what reaches
-the pages from these builders."""
+shop's files reach the pages only as text. Simulated materials get the payloads in every text
+column (tests/hostile_materials.py, shared with the browser test); the stages' package functions
+and the page builders run on them; the HTML they produce is scanned statically for live markup
+(tags and attributes that would run script or load something:
+:func:`stoffwechsel.html_safety.live_markup`). The browser run of the whole pipeline's site under
+both renderers is tests/test_injection_browser.py (marked ``pipeline``: a full run on the payload
+materials takes minutes)."""
 
 from __future__ import annotations
 
 import json
 
-import pandas as pd
 import pytest
 
-from conftest import VENV_BIN, run
+from hostile_materials import PAYLOADS, write_hostile_materials
 from stoffwechsel import html_safety, keys, pages, verification
 from stoffwechsel import monitoring as mon
 from stoffwechsel.contract import load_materials
 
-PAYLOADS = (
-    "<img src=x onerror=alert(1)> null",
-    "<script>alert(1)</script>",
-    '"><svg onload=alert(1)>',
-    "[x](javascript:alert(1))",
-    "{{< include /etc/passwd >}}",
-    "`code` ``x``",
-)
 LIVE_MARKERS = ("<img", "<script", "<svg")  # as text ("onerror=" escaped inside a cell) they are harmless
-
-
-def _inject(frame: pd.DataFrame, column: str, values: list[str], every: int = 1) -> None:
-    """Replace the values of ``column`` by the payloads, keeping the groups (a value becomes one
-    payload everywhere it occurs)."""
-    distinct = sorted(frame[column].dropna().unique())
-    mapping = {v: f"{values[i % len(values)]} {v}" for i, v in enumerate(distinct) if i % every == 0}
-    frame[column] = frame[column].map(lambda v: mapping.get(v, v))
 
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("hostile") / "materials"
-    run([str(VENV_BIN / "stoffwechsel"), "simulate", "--out", str(folder), "--scale", "0.5"], folder.parent)
-    read = lambda name: pd.read_csv(folder / name, dtype=str, keep_default_na=False)  # noqa: E731
-    products, customers = read("products.csv"), read("customers.csv")
-    recs, tx = read("production-recommendations-sample.csv"), read("transactions.csv")
-    for col in ("category", "name", "tags"):
-        _inject(products, col, list(PAYLOADS))
-    products["description"] = PAYLOADS[0] + " " + products["description"]
-    for col in ("segment", "age_band", "region", "preferred_channel", "loyalty_tier", "sustainability_interest"):
-        _inject(customers, col, list(PAYLOADS))
-    versions = sorted(recs["model_version"].unique())
-    recs["model_version"] = recs["model_version"].map({v: f"{v} CTR fix {PAYLOADS[i % len(PAYLOADS)]}"
-                                                       for i, v in enumerate(versions)})
-    _inject(tx, "channel", list(PAYLOADS))
-    for name, frame in (("products.csv", products), ("customers.csv", customers),
-                        ("production-recommendations-sample.csv", recs), ("transactions.csv", tx)):
-        frame.to_csv(folder / name, index=False)
-    return load_materials(folder)
+    return load_materials(write_hostile_materials(tmp_path_factory.mktemp("hostile") / "materials"))
 
 
 @pytest.fixture(scope="module")

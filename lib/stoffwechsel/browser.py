@@ -179,6 +179,12 @@ class Tab:
         """Requests that would leave the machine (anything but file:, data:, 127.0.0.1, ...)."""
         return [u for u in self.requests() if not is_local_url(u)]
 
+    def dialogs(self) -> list[dict]:
+        """The JavaScript dialogs (alert, confirm, prompt, beforeunload) the page opened, each as
+        DevTools reports it (``type``, ``message``, ``url``); :meth:`Browser.open_untrusted`
+        dismisses each as it opens."""
+        return [e.get("params") or {} for e in self._events() if e.get("method") == "Page.javascriptDialogOpening"]
+
     def close(self) -> None:
         try:
             self.client.send("Target.closeTarget", {"targetId": self.target})
@@ -268,6 +274,55 @@ class Browser:
         tab.evaluate("document.fonts.ready.then(() => true)", await_promise=True)
         client.drain(settle)
         return tab
+
+    def open_untrusted(self, url: str | Path, timeout: float | None = None, settle: float = 0.3) -> Tab:
+        """Load ``url`` (a path is turned into a ``file:`` URL) in a new tab for a page that may
+        run script it should not: every JavaScript dialog is dismissed as it opens (a page that
+        calls ``alert()`` would otherwise hang before its load event), and the tab's
+        :meth:`Tab.dialogs` lists them. Waits for the load event and ``settle`` seconds more (late
+        timers and handlers); does not follow a meta refresh."""
+        if isinstance(url, Path) or ":" not in str(url)[:10]:
+            path = Path(url).resolve()
+            if not path.is_file():
+                raise FileNotFoundError(path)
+            url = path.as_uri()
+        client = self.client
+        assert client is not None
+        target = client.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = client.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            client.send(f"{domain}.enable", session=session)
+        first = len(client.events)
+        tab = Tab(client, session, target, first)
+        navigated = client.send("Page.navigate", {"url": str(url)}, session=session)
+        if navigated.get("errorText"):
+            raise RuntimeError(f"Chromium could not open {url}: {navigated['errorText']}")
+        seen, loaded = first, False
+        deadline = time.monotonic() + (timeout or self.timeout)
+        settled: float | None = None
+        while True:
+            while seen < len(client.events):
+                event = client.events[seen]
+                seen += 1
+                if event.get("sessionId") != session:
+                    continue
+                if event.get("method") == "Page.javascriptDialogOpening":
+                    client.send("Page.handleJavaScriptDialog", {"accept": False}, session=session)
+                elif event.get("method") == "Page.loadEventFired":
+                    loaded = True
+            now = time.monotonic()
+            if loaded and settled is None:
+                settled = now + settle
+            if settled is not None and now >= settled:
+                return tab
+            if now > deadline:
+                raise TimeoutError(f"{url}: no load event within {timeout or self.timeout} s")
+            try:
+                data = client._receive(min(deadline, settled or deadline))
+            except Exception:  # noqa: BLE001 - websocket timeout: nothing arrived
+                continue
+            if "method" in data:
+                client.events.append(data)
 
     def close(self) -> None:
         if self.client is not None:
