@@ -133,3 +133,25 @@ def test_inference_matches_the_simulators_truth(resolution):
     assert correct.mean() >= 0.99
     overlap = (inferred["resolved_by"] == keys.OVERLAP_RULE).to_numpy()
     assert correct[overlap].mean() >= 0.85, f"overlap rule accuracy {correct[overlap].mean():.2f}"
+
+
+def test_an_unconventional_season_is_resolved_by_its_sale_window_not_a_crash():
+    """Issue 18: a products.csv season outside the SS26/AW25 form is kept by the contract (a
+    finding); resolve used to crash parsing it (`int('<s')`). It has no calendar bounds, so only
+    the sale window and the price decide, and it is never counted as a recycled id."""
+    products = _products(
+        ("SW-0001", "SS24", 80.0, "2024-03-01", "2024-10-10"),
+        ("SW-0001", "<script>", 150.0, "2024-09-01", "2025-02-28"),
+        ("SW-0002", "Winter ２５", 60.0, "2024-09-01", "2025-02-28"),
+    )
+    ev = _events(
+        ("T1", "C1", "SW-0001", "", "purchase", "2024-12-01 12:00", 150.0, ""),  # only "<script>" on sale
+        ("T2", "C1", "SW-0001", "", "browse", "2024-09-20 12:00", 80.0, ""),     # both on sale, price says SS24
+        ("T3", "C1", "SW-0002", "", "browse", "2024-12-01 12:00", 60.0, ""),
+    )
+    res = keys.resolve_transactions(ev, products)
+    assert res.resolved["product_key"].tolist() == ["SW-0001@<script>", "SW-0001@SS24", "SW-0002@Winter ２５"]
+    start, end = keys.season_bounds(products["season"])
+    assert start.isna().tolist() == [False, True, True] and end.isna().tolist() == [False, True, True]
+    order = keys.season_order(products["season"])
+    assert order.iloc[0] == 2 * 2024 and order.iloc[1:].isna().all()  # no order: never "recycled"

@@ -94,7 +94,7 @@ OUTCOME_STATUSES = domain.OUTCOME_STATUSES
 RETURN_STATUSES = domain.RETURN_STATUSES
 OUTCOMES = domain.OUTCOMES
 
-SEASON_CONVENTION = r"(SS|AW)[0-9]{2}"  # a finding when not followed, never a quarantine
+SEASON_CONVENTION = domain.SEASON_CODE  # a finding when not followed, never a quarantine
 POSITION_RANGE = (1, 10)
 SCORE_RANGE = (0, 1)
 #: A description shorter than ``materials.description_min_words`` words is a finding. Scripts

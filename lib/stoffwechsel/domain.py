@@ -20,6 +20,7 @@ __all__ = [
     "OUTCOME_STATUSES",
     "RETURN_STATUSES",
     "KNOWN_VALUES",
+    "SEASON_CODE",
     "CATEGORIES",
     "CERTIFICATIONS",
     "SEGMENTS",
@@ -67,6 +68,10 @@ REGIONS = ("Berlin", "Hamburg", "München", "Köln", "Frankfurt", "Leipzig", "Ot
 CHANNELS = ("web", "app", "store")
 LOYALTY_TIERS = ("none", "silver", "gold")
 INTEREST_LEVELS = ("low", "medium", "high")
+
+#: Stoffwechsel's season codes: SS26 = spring/summer 2026 (1 Mar - 31 Aug), AW25 = autumn/winter
+#: 2025/26 (1 Sep - end of Feb). Other codes are kept (a finding); they have no calendar bounds.
+SEASON_CODE = r"(SS|AW)([0-9]{2})"
 
 #: Known values of the open vocabularies: used for wording and for findings, never to reject a row.
 KNOWN_VALUES: dict[str, tuple[str, ...]] = {

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .domain import SEASON_CODE
+
 SEASON_GIVEN = "season given"
 RETURN_OF_PURCHASE = "return of purchase"
 SINGLE_WINDOW = "single sale window"
@@ -50,22 +52,32 @@ def split_product_key(key: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"product_id": parts[0], "season": parts[1]})
 
 
+def _season_parts(season: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(year, spring?) of each season code; NaN year where the code is not of the SS26/AW25 form
+    (the contract keeps such seasons as a finding, so they reach this module)."""
+    parts = season.astype(str).str.fullmatch(SEASON_CODE)
+    found = season.astype(str).str.extract(f"^{SEASON_CODE}$")
+    year = (2000 + pd.to_numeric(found[1])).where(parts.fillna(False))
+    return year, found[0] == "SS"
+
+
 def season_bounds(season: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """First and last day of a season code: SS = 1 Mar - 31 Aug, AW = 1 Sep - end of Feb."""
-    year = 2000 + season.str[2:4].astype(int)
-    spring = season.str[:2] == "SS"
-    start = pd.to_datetime(
-        pd.DataFrame({"year": year, "month": np.where(spring, 3, 9), "day": 1})
-    )
+    """First and last day of a season code: SS = 1 Mar - 31 Aug, AW = 1 Sep - end of Feb; NaT for
+    a code of another form (no in-season rule applies to it)."""
+    year, spring = _season_parts(season)
+    known = year.notna()
+    y = year.fillna(2000).astype(int)
+    start = pd.to_datetime(pd.DataFrame({"year": y, "month": np.where(spring, 3, 9), "day": 1}))
     end_exclusive = pd.to_datetime(
-        pd.DataFrame({"year": np.where(spring, year, year + 1), "month": np.where(spring, 9, 3), "day": 1})
+        pd.DataFrame({"year": np.where(spring, y, y + 1), "month": np.where(spring, 9, 3), "day": 1})
     )
-    return start, end_exclusive - pd.Timedelta(days=1)
+    return start.where(known), (end_exclusive - pd.Timedelta(days=1)).where(known)
 
 
 def season_order(season: pd.Series) -> pd.Series:
-    """Sortable number of a season code (SS24 < AW24 < SS25)."""
-    return season.str[2:4].astype(int) * 2 + (season.str[:2] == "AW").astype(int)
+    """Sortable number of a season code (SS24 < AW24 < SS25); NaN for a code of another form."""
+    year, spring = _season_parts(season)
+    return year * 2 + (~spring).astype(int).where(year.notna())
 
 
 @dataclass
