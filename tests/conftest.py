@@ -41,10 +41,16 @@ def run(cmd: list[str], cwd: Path, check: bool = True, **extra: str) -> subproce
 
 def copy_working_tree(dest: Path) -> Path:
     """Copy the files git would see (tracked + untracked, not ignored) into a new git repo."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, check=True,
-    ).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for rel in filter(None, listed):
         src = ROOT / rel
         if src.is_file():

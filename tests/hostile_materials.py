@@ -39,8 +39,16 @@ CLOSED_TEXT = {
     # a payload as a customer id would hide the payloads from every group name
     "customers.csv": ("signup_date",),
     "transactions.csv": ("event_id", "customer_id", "product_id", "season", "event_type", "event_time", "quantity"),
-    "production-recommendations-sample.csv": ("rec_id", "customer_id", "product_id", "season", "served_at",
-                                              "click_status", "purchase_status", "return_status"),
+    "production-recommendations-sample.csv": (
+        "rec_id",
+        "customer_id",
+        "product_id",
+        "season",
+        "served_at",
+        "click_status",
+        "purchase_status",
+        "return_status",
+    ),
 }
 
 
@@ -63,8 +71,10 @@ def hostile_frames(folder: Path, scale: float = 0.5) -> dict[str, pd.DataFrame]:
     """Simulate materials into ``folder`` and return them with the payloads put in (not written)."""
     simulate(folder, scale=scale)
     read = lambda name: pd.read_csv(folder / name, dtype=str, keep_default_na=False)  # noqa: E731
-    frames = {name: read(name) for name in ("products.csv", "customers.csv", "transactions.csv",
-                                            "production-recommendations-sample.csv")}
+    frames = {
+        name: read(name)
+        for name in ("products.csv", "customers.csv", "transactions.csv", "production-recommendations-sample.csv")
+    }
     for name, columns in OPEN_TEXT.items():
         for column in columns:
             _inject(frames[name], column)
@@ -72,8 +82,9 @@ def hostile_frames(folder: Path, scale: float = 0.5) -> dict[str, pd.DataFrame]:
     products["description"] = PAYLOADS[0] + " " + products["description"]
     recs = frames["production-recommendations-sample.csv"]
     versions = sorted(recs["model_version"].unique())
-    recs["model_version"] = recs["model_version"].map({v: f"{v} CTR fix {PAYLOADS[i % len(PAYLOADS)]}"
-                                                       for i, v in enumerate(versions)})
+    recs["model_version"] = recs["model_version"].map(
+        {v: f"{v} CTR fix {PAYLOADS[i % len(PAYLOADS)]}" for i, v in enumerate(versions)}
+    )
     for name, columns in CLOSED_TEXT.items():
         for i, column in enumerate(columns):
             _taint_rows(frames[name], column, i)

@@ -90,8 +90,15 @@ def test_accepted_frames_are_typed(folder):
         "transactions": (m.transactions, {"event_time": "M", "quantity": "i", "unit_price_eur": "f"}),
         "recommendations": (
             m.recommendations,
-            {"served_at": "M", "position": "i", "score": "f", "clicked_at": "M",
-             "purchased_at": "M", "returned_at": "M", "export_time": "M"},
+            {
+                "served_at": "M",
+                "position": "i",
+                "score": "f",
+                "clicked_at": "M",
+                "purchased_at": "M",
+                "returned_at": "M",
+                "export_time": "M",
+            },
         ),
     }
     for name, (frame, typed) in kinds.items():
@@ -172,7 +179,7 @@ def _missing_field(folder):
 
 def _unclosed_quote(folder):
     path = folder / P
-    path.write_text(path.read_text().replace('season after season.",', 'season after season.,', 1))
+    path.write_text(path.read_text().replace('season after season.",', "season after season.,", 1))
 
 
 def _latin1(folder):
@@ -234,9 +241,7 @@ FILE_LEVEL = [
         "products.csv: cannot parse CSV: unclosed quote in the record starting at line 3",
         id="unclosed-quote",
     ),
-    pytest.param(
-        _latin1, "customers.csv: not valid UTF-8: byte 0xFC at offset {offset} (line 3)", id="wrong-encoding"
-    ),
+    pytest.param(_latin1, "customers.csv: not valid UTF-8: byte 0xFC at offset {offset} (line 3)", id="wrong-encoding"),
     pytest.param(
         _duplicate_product,
         "products.csv: duplicate key product_id=SW-1001, season=SS24 on lines 2, 4",
@@ -291,7 +296,9 @@ ROW_LEVEL = [
     # products
     pytest.param([(P, 6, "price_eur", "-24.50")], [(P, 6, "price_eur", "-24.50", "must be > 0")], id="negative-price"),
     pytest.param([(P, 6, "price_eur", "0")], [(P, 6, "price_eur", "0", "must be > 0")], id="zero-price"),
-    pytest.param([(P, 6, "price_eur", "24,50")], [(P, 6, "price_eur", "24,50", "not a number")], id="non-numeric-price"),
+    pytest.param(
+        [(P, 6, "price_eur", "24,50")], [(P, 6, "price_eur", "24,50", "not a number")], id="non-numeric-price"
+    ),
     pytest.param(
         [(P, 6, "price_eur", "24.505")], [(P, 6, "price_eur", "24.505", "more than two decimals")], id="price-decimals"
     ),
@@ -302,7 +309,9 @@ ROW_LEVEL = [
         [(P, 6, "sale_end", "2025-02-28", "sale_end before sale_start")],
         id="sale-end-before-start",
     ),
-    pytest.param([(P, 6, "sale_start", "2025-02-30")], [(P, 6, "sale_start", "2025-02-30", "not a date")], id="bad-date"),
+    pytest.param(
+        [(P, 6, "sale_start", "2025-02-30")], [(P, 6, "sale_start", "2025-02-30", "not a date")], id="bad-date"
+    ),
     pytest.param(
         [(P, 6, "product_id", "SW-\x0712")],
         [(P, 6, "product_id", "SW-\x0712", "contains a control character")],
@@ -373,13 +382,19 @@ ROW_LEVEL = [
         [(T, 9, "quantity", "2")], [(T, 9, "quantity", "2", "must be 1 for browse and wishlist")], id="browse-quantity"
     ),
     pytest.param(
-        [(T, 9, "unit_price_eur", "-1.00")], [(T, 9, "unit_price_eur", "-1.00", "must be >= 0")], id="negative-unit-price"
+        [(T, 9, "unit_price_eur", "-1.00")],
+        [(T, 9, "unit_price_eur", "-1.00", "must be >= 0")],
+        id="negative-unit-price",
     ),
     pytest.param(
-        [(T, 9, "customer_id", "C99999")], [(T, 9, "customer_id", "C99999", "unknown customer_id")], id="unknown-customer"
+        [(T, 9, "customer_id", "C99999")],
+        [(T, 9, "customer_id", "C99999", "unknown customer_id")],
+        id="unknown-customer",
     ),
     pytest.param(
-        [(T, 9, "product_id", "SW-9999")], [(T, 9, "product_id", "SW-9999", "unknown product_id")], id="unknown-product-id"
+        [(T, 9, "product_id", "SW-9999")],
+        [(T, 9, "product_id", "SW-9999", "unknown product_id")],
+        id="unknown-product-id",
     ),
     pytest.param(
         [(T, 9, "season", "SS24")],

@@ -88,8 +88,10 @@ def test_real_style_export_passes_whole_with_findings(real_style):
     assert m.customers["customer_id"].tolist() == ["17385", "12680.0"]
     assert m.transactions["event_id"].tolist() == ["536365-1", "536365-2", "536366-1", "C536379-1"]
     assert m.transactions["event_time"].tolist() == [
-        pd.Timestamp("2011-11-25 11:02"), pd.Timestamp("2011-11-25 11:02"),
-        pd.Timestamp("2011-12-09 12:50"), pd.Timestamp("2011-12-09 13:01"),
+        pd.Timestamp("2011-11-25 11:02"),
+        pd.Timestamp("2011-11-25 11:02"),
+        pd.Timestamp("2011-12-09 12:50"),
+        pd.Timestamp("2011-12-09 13:01"),
     ]
     assert m.products["description"].tolist() == ["WHITE HANGING HEART T-LIGHT HOLDER", "", "SILVER FABRIC MIRROR"]
     assert m.missing == {R: "file has a header but no data rows"} and not m.has_recommendation_log
@@ -131,7 +133,10 @@ def test_header_only_and_absent_recommendations_give_an_empty_typed_frame(real_s
 def test_cli_validate_prints_counts_and_findings(real_style):
     proc = subprocess.run(
         [sys.executable, "-m", "stoffwechsel", "validate", str(real_style)],
-        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "lib")},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "lib")},
     )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
@@ -172,7 +177,9 @@ def test_ids_are_trimmed_text(folder):
         (P, 6, "season", "AW²⁵", "contains non-ASCII digits"),  # superscripts are digits too
     ],
 )
-def test_ids_and_seasons_with_unicode_digits_or_control_characters_are_quarantined(folder, file, line, column, value, reason):
+def test_ids_and_seasons_with_unicode_digits_or_control_characters_are_quarantined(
+    folder, file, line, column, value, reason
+):
     edit(folder, file, line, column, value)
     q = load(folder).quarantine
     assert [tuple(r) for r in q[q["file"] == file].itertuples(index=False)] == [(file, line, column, value, reason)]
@@ -238,7 +245,9 @@ def test_bad_timestamps_are_quarantined(folder, text, reason):
 def test_served_at_in_1900_is_quarantined(folder):
     """Issue 18: one served_at of 1900 made the monitor grow to 20 GB."""
     edit(folder, R, 7, "served_at", "1900-01-01T12:00:00")
-    assert rows(load(folder)) == [(R, 7, "served_at", "1900-01-01T12:00:00", "before the plausible range (from 1990-01-01)")]
+    assert rows(load(folder)) == [
+        (R, 7, "served_at", "1900-01-01T12:00:00", "before the plausible range (from 1990-01-01)")
+    ]
 
 
 def test_date_ranges_per_column(folder):
@@ -256,8 +265,14 @@ def test_date_ranges_per_column(folder):
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("2025-03-01", None), ("2025-03-01 00:00", None), ("2025-03-01T00:00:00", None),
-     ("2025-03-01T10:00", "not a date"), ("2025-03-01Z", "not a date"), ("01/03/2025", "not a date")],
+    [
+        ("2025-03-01", None),
+        ("2025-03-01 00:00", None),
+        ("2025-03-01T00:00:00", None),
+        ("2025-03-01T10:00", "not a date"),
+        ("2025-03-01Z", "not a date"),
+        ("01/03/2025", "not a date"),
+    ],
 )
 def test_date_forms(folder, text, expected):
     edit(folder, P, 6, "sale_start", text)
@@ -406,8 +421,14 @@ THEIR_TRANSACTIONS = (
 )
 MAPPING = {
     T: {
-        "columns": {"event_id": "InvoiceLine", "customer_id": "CustomerID", "product_id": "StockCode",
-                    "event_type": "Type", "event_time": "InvoiceDate", "quantity": "Qty"},
+        "columns": {
+            "event_id": "InvoiceLine",
+            "customer_id": "CustomerID",
+            "product_id": "StockCode",
+            "event_type": "Type",
+            "event_time": "InvoiceDate",
+            "quantity": "Qty",
+        },
         "values": {"event_type": {"B": "browse", "P": "purchase", "R": "return"}},
     }
 }
@@ -418,7 +439,9 @@ def test_mapping_renames_columns_and_codes(folder):
     m = load_materials(folder, mapping=MAPPING)
     assert rows(m) == []
     assert m.transactions[["event_id", "event_type", "quantity"]].values.tolist() == [
-        ["T1", "browse", 1], ["T2", "purchase", 1], ["T3", "return", 1],
+        ["T1", "browse", 1],
+        ["T2", "purchase", 1],
+        ["T3", "return", 1],
     ]
 
 
@@ -496,7 +519,10 @@ def test_cli_validate_stops_on_the_share_limit_after_the_report(folder):
     edit(folder, T, 4, "event_time", "2024-13-01 10:00")
     proc = subprocess.run(
         [sys.executable, "-m", "stoffwechsel", "validate", str(folder)],
-        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "lib")},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "lib")},
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
@@ -559,7 +585,11 @@ def test_settings_come_from_params_yaml():
     section = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))["materials"]
     s = ContractSettings.from_params(section)
     assert (s.max_quarantine_share, s.earliest_date, s.latest_date, s.max_quantity, s.mapping) == (
-        section["max_quarantine_share"], section["earliest_date"], section["latest_date"], section["max_quantity"], {}
+        section["max_quarantine_share"],
+        section["earliest_date"],
+        section["latest_date"],
+        section["max_quantity"],
+        {},
     )
     assert s.date_range("served_at") == (section["earliest_date"], section["latest_date"])
 
@@ -567,9 +597,17 @@ def test_settings_come_from_params_yaml():
 @pytest.mark.parametrize(
     "key, value, message",
     [
-        ("max_quarantine_share", 1.5, "params.yaml materials.max_quarantine_share: must be a number in [0, 1], got 1.5"),
+        (
+            "max_quarantine_share",
+            1.5,
+            "params.yaml materials.max_quarantine_share: must be a number in [0, 1], got 1.5",
+        ),
         ("earliest_date", "1.1.1990", "params.yaml materials.earliest_date: must be a day YYYY-MM-DD, got '1.1.1990'"),
-        ("date_ranges", {"birthday": ["1900-01-01", None]}, "params.yaml materials.date_ranges.birthday: no date or timestamp column 'birthday'"),
+        (
+            "date_ranges",
+            {"birthday": ["1900-01-01", None]},
+            "params.yaml materials.date_ranges.birthday: no date or timestamp column 'birthday'",
+        ),
     ],
 )
 def test_bad_settings_say_which_param(key, value, message):

@@ -85,7 +85,17 @@ def test_injected_shift_raises_its_alert(shifted):
     alerts = alerts["alerts"] if isinstance(alerts, dict) else alerts
     hit = [a for a in alerts if a["segment_column"] == "segment" and a["segment"] == "Bargain Hunters"]
     assert hit and hit[0]["window_start"] >= "2026-02-16"
-    assert {"segment_column", "segment", "metric", "window_start", "window_end", "observed", "expected", "severity", "message"} <= set(hit[0])
+    assert {
+        "segment_column",
+        "segment",
+        "metric",
+        "window_start",
+        "window_end",
+        "observed",
+        "expected",
+        "severity",
+        "message",
+    } <= set(hit[0])
 
 
 @needs_browser
@@ -97,22 +107,29 @@ def test_injected_shift_alert_is_visible_in_the_first_viewport(shifted, renderer
     site.build_site(shifted, renderer=renderer, output_dir=out)
     shots = ARTIFACTS / f"dashboard-shift-{renderer}"
     shots.mkdir(parents=True, exist_ok=True)
-    page = site.inspect_page((out / "index.html").resolve(), '.alert[data-segment="Bargain Hunters"]',
-                             screenshot=shots / "first-viewport.png")
+    page = site.inspect_page(
+        (out / "index.html").resolve(),
+        '.alert[data-segment="Bargain Hunters"]',
+        screenshot=shots / "first-viewport.png",
+    )
     assert page["console_errors"] == [] and page["external_requests"] == []
     assert page["elements"], "no alert element for Bargain Hunters"
     alert = page["elements"][0]
     assert alert["visible"] and alert["in_first_viewport"], alert
     assert alert["rect"]["width"] > 0 and alert["rect"]["height"] > 0
     checks = site_checks.check_site(out, screenshots=shots)
-    failed = [(c.page, c.source, c.viewport, c.problems, c.console_errors, c.external_requests) for c in checks if not c.ok]
+    failed = [
+        (c.page, c.source, c.viewport, c.problems, c.console_errors, c.external_requests) for c in checks if not c.ok
+    ]
     assert failed == []
 
 
 @needs_browser
 def test_default_dashboard_loads_cleanly(pipeline_clone):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page = site.inspect_page((pipeline_clone / "_site" / "index.html").resolve(), ".alert", screenshot=ARTIFACTS / "dashboard.png")
+    page = site.inspect_page(
+        (pipeline_clone / "_site" / "index.html").resolve(), ".alert", screenshot=ARTIFACTS / "dashboard.png"
+    )
     assert page["console_errors"] == [] and page["external_requests"] == []
     assert page["elements"] and page["elements"][0]["in_first_viewport"]
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000

@@ -11,8 +11,21 @@ from conftest import ROOT
 from stoffwechsel import features
 from stoffwechsel.store import FeatureStore
 
-DOCS = ("architecture", "materials", "data-contract", "features", "feature-store", "feature-catalogue", "embeddings",
-        "evaluation", "monitoring", "dashboard", "simulation", "discovery", "plan")
+DOCS = (
+    "architecture",
+    "materials",
+    "data-contract",
+    "features",
+    "feature-store",
+    "feature-catalogue",
+    "embeddings",
+    "evaluation",
+    "monitoring",
+    "dashboard",
+    "simulation",
+    "discovery",
+    "plan",
+)
 
 
 @pytest.mark.parametrize("name", DOCS)
@@ -35,6 +48,10 @@ def test_monitoring_doc_has_an_alert_runbook():
 
 @pytest.mark.pipeline
 def test_feature_catalogue_matches_the_registries(pipeline_clone):
-    stores = [FeatureStore(pipeline_clone / "data" / "feature_store"), FeatureStore(pipeline_clone / "data" / "embedding_store")]
-    assert (ROOT / "docs" / "feature-catalogue.md").read_text(encoding="utf-8") == features.catalogue_markdown(stores), (
-        "docs/feature-catalogue.md is out of date: run `stoffwechsel feature-catalogue`")
+    stores = [
+        FeatureStore(pipeline_clone / "data" / "feature_store"),
+        FeatureStore(pipeline_clone / "data" / "embedding_store"),
+    ]
+    assert (ROOT / "docs" / "feature-catalogue.md").read_text(encoding="utf-8") == features.catalogue_markdown(
+        stores
+    ), "docs/feature-catalogue.md is out of date: run `stoffwechsel feature-catalogue`"

@@ -60,7 +60,9 @@ def imported_modules(tree: ast.AST, current: str = "") -> set[str]:
                 base = []
             else:
                 continue
-            module = ".".join([*base, *(node.module or "").removeprefix("stoffwechsel").lstrip(".").split(".")]).strip(".")
+            module = ".".join([*base, *(node.module or "").removeprefix("stoffwechsel").lstrip(".").split(".")]).strip(
+                "."
+            )
             if node.module == "stoffwechsel":
                 module = ".".join(base)
             for alias in node.names:  # `from pkg import name` may import a submodule
@@ -79,7 +81,9 @@ def closure(modules: set[str]) -> set[str]:
             continue
         seen.add(name)
         path = module_file(name)
-        todo += imported_modules(ast.parse(path.read_text(encoding="utf-8")), name if path.name != "__init__.py" else f"{name}.__init__")
+        todo += imported_modules(
+            ast.parse(path.read_text(encoding="utf-8")), name if path.name != "__init__.py" else f"{name}.__init__"
+        )
     return seen
 
 

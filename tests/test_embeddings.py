@@ -66,12 +66,14 @@ def test_model_identity_is_part_of_the_view_version():
 
 
 def test_changing_one_description_re_embeds_one_text(model, tmp_path):
-    texts = pd.Series([
-        "A relaxed linen shirt in warm earth tones, made in Portugal.",
-        "A tailored merino wool blazer in navy and white.",
-        "Soft organic cotton tee with a boho feel, pastel colours.",
-        "Recycled polyester track jacket, sporty, bold brights.",
-    ])
+    texts = pd.Series(
+        [
+            "A relaxed linen shirt in warm earth tones, made in Portugal.",
+            "A tailored merino wool blazer in navy and white.",
+            "Soft organic cotton tee with a boho feel, pastel colours.",
+            "Recycled polyester track jacket, sporty, bold brights.",
+        ]
+    )
     first, r1 = embeddings.embed_texts(texts, SPEC, tmp_path, model=model)
     assert (r1.embedded, r1.from_cache) == (4, 0)
     changed = texts.copy()
@@ -87,10 +89,36 @@ def test_changing_one_description_re_embeds_one_text(model, tmp_path):
 #: texts a product catalogue really holds besides full descriptions: one word, codes, emoji,
 #: scripts other than Latin, punctuation only, empty (what an empty fallback would give)
 SHORT_TEXTS = [
-    "", ".", "a", "x", "Kleid", "T-Shirt", "XL", "85123A", "€", "👗", "🧥✨🔥", "❤️", "连衣裙", "纯棉T恤，白色",
-    "純綿のTシャツ、白", "한국어 셔츠", "Платье из льна", "فستان قطني", "שמלה", "Ü", "ℌ𝔢𝔩𝔩𝔬", "1", "0.5",
-    "WHITE HANGING HEART T-LIGHT HOLDER", "SET 7 BABUSHKA NESTING BOXES", "POSTAGE", "damaged", "?",
-    "Jacke   mit   Kapuze", "CAFÉ CRÈME MUG",
+    "",
+    ".",
+    "a",
+    "x",
+    "Kleid",
+    "T-Shirt",
+    "XL",
+    "85123A",
+    "€",
+    "👗",
+    "🧥✨🔥",
+    "❤️",
+    "连衣裙",
+    "纯棉T恤，白色",
+    "純綿のTシャツ、白",
+    "한국어 셔츠",
+    "Платье из льна",
+    "فستان قطني",
+    "שמלה",
+    "Ü",
+    "ℌ𝔢𝔩𝔩𝔬",
+    "1",
+    "0.5",
+    "WHITE HANGING HEART T-LIGHT HOLDER",
+    "SET 7 BABUSHKA NESTING BOXES",
+    "POSTAGE",
+    "damaged",
+    "?",
+    "Jacke   mit   Kapuze",
+    "CAFÉ CRÈME MUG",
 ]
 
 
@@ -99,7 +127,7 @@ def varied_texts(products: pd.DataFrame) -> list[str]:
     ones beyond the model's 256-token limit (several descriptions joined)."""
     descriptions = products["description"].drop_duplicates().head(400).tolist()
     names = products["name"].drop_duplicates().head(600).tolist()
-    long = [" ".join(products["description"].iloc[i:i + 6]) for i in range(0, 90, 6)]
+    long = [" ".join(products["description"].iloc[i : i + 6]) for i in range(0, 90, 6)]
     return [embeddings.normalise_text(t) for t in descriptions + names + SHORT_TEXTS + long]
 
 
@@ -137,14 +165,24 @@ def test_the_cache_keeps_vectors_of_one_encoding_scheme(tmp_path):
 
 
 def test_the_text_to_embed_falls_back_from_description_to_name_category_and_id():
-    products = pd.DataFrame({
-        "product_id": ["P1", "P2", "P3", "P4", "P5", "P6"],
-        "name": ["Linen Shirt", "Wool Coat", None, "  ", "Tee", np.nan],
-        "category": ["tops", "coats", "dresses", None, "tops", ""],
-        "description": ["A  relaxed\nlinen shirt.", None, "", float("nan"), " \t ", pd.NA],
-    }, index=[10, 11, 12, 13, 14, 15])
+    products = pd.DataFrame(
+        {
+            "product_id": ["P1", "P2", "P3", "P4", "P5", "P6"],
+            "name": ["Linen Shirt", "Wool Coat", None, "  ", "Tee", np.nan],
+            "category": ["tops", "coats", "dresses", None, "tops", ""],
+            "description": ["A  relaxed\nlinen shirt.", None, "", float("nan"), " \t ", pd.NA],
+        },
+        index=[10, 11, 12, 13, 14, 15],
+    )
     texts = embeddings.embedding_texts(products)
-    assert texts.to_dict() == {10: "A relaxed linen shirt.", 11: "Wool Coat", 12: "dresses", 13: "P4", 14: "Tee", 15: "P6"}
+    assert texts.to_dict() == {
+        10: "A relaxed linen shirt.",
+        11: "Wool Coat",
+        12: "dresses",
+        13: "P4",
+        14: "Tee",
+        15: "P6",
+    }
 
 
 def test_a_missing_description_never_crashes_the_stage(materials, tmp_path):
@@ -180,8 +218,9 @@ def _build(materials, products, transactions, folder: Path):
     res = keys.resolve_transactions(transactions, products)
     store = FeatureStore(folder / "store")
     params = {**PARAMS, "seed": 7}
-    build = embeddings.build_embedding_store(store, products, res.resolved, params, CUTOFF, folder / "artifacts",
-                                             folder / "cache", model=FakeModel())
+    build = embeddings.build_embedding_store(
+        store, products, res.resolved, params, CUTOFF, folder / "artifacts", folder / "cache", model=FakeModel()
+    )
     return store, build
 
 
@@ -199,7 +238,9 @@ def test_test_period_changes_leave_every_fitted_artifact_identical(materials, tm
     store, other = _build(materials, products, before, tmp_path / "other")
 
     for name in ("reducer_mean.f32", "reducer_components.f32", "cluster_centres.f32"):
-        assert (tmp_path / "base" / "artifacts" / name).read_bytes() == (tmp_path / "other" / "artifacts" / name).read_bytes()
+        assert (tmp_path / "base" / "artifacts" / name).read_bytes() == (
+            tmp_path / "other" / "artifacts" / name
+        ).read_bytes()
     assert base.manifest["artifacts"] == other.manifest["artifacts"]
     for seen in base.manifest["artifacts"].values():
         assert pd.Timestamp(seen["seen"]["last"]) < CUTOFF
@@ -230,11 +271,21 @@ def test_taste_similarity_is_retrievable_point_in_time(materials, tmp_path):
     store, _ = _build(materials, materials.products, materials.transactions, tmp_path)
     res = keys.resolve_transactions(materials.transactions, materials.products)
     tab = FeatureStore(tmp_path / "tab")
-    features.build_tabular_store(tab, res.resolved, materials.products, materials.customers,
-                                 {"recent_weeks": 13, "popularity_weeks": 4, "price_band_thresholds_eur": [40, 90]})
+    features.build_tabular_store(
+        tab,
+        res.resolved,
+        materials.products,
+        materials.customers,
+        {"recent_weeks": 13, "popularity_weeks": 4, "price_band_thresholds_eur": [40, 90]},
+    )
     first = res.resolved.sort_values("event_time").iloc[0]
-    spine = pd.DataFrame({"customer_id": [first["customer_id"]] * 2, "product_key": [first["product_key"]] * 2,
-                          "event_timestamp": [first["event_time"], first["event_time"] + pd.Timedelta(days=8)]})
+    spine = pd.DataFrame(
+        {
+            "customer_id": [first["customer_id"]] * 2,
+            "product_key": [first["product_key"]] * 2,
+            "event_timestamp": [first["event_time"], first["event_time"] + pd.Timedelta(days=8)],
+        }
+    )
     out = features.retrieve([tab, store], spine, "combined")
     # the rankers' service takes the reduced vector, not the 384-number one
     assert "embedding_reduced" in out and "style_cluster" in out and "embedding" not in out

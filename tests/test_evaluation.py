@@ -37,8 +37,7 @@ def row(frame: pd.DataFrame, customer: str) -> pd.Series:
 
 def test_worked_example_from_the_definitions():
     # recs [a, b, c, d, e], relevant {b, e, x}: hits at ranks 2 and 5, n_relevant = 3.
-    pc = ev.per_customer_metrics(recs_of({"c1": list("abcde")}), truth_of({"c1": ["b", "e", "x"]}),
-                                 ks=(1, 3, 5, 10))
+    pc = ev.per_customer_metrics(recs_of({"c1": list("abcde")}), truth_of({"c1": ["b", "e", "x"]}), ks=(1, 3, 5, 10))
     r = row(pc, "c1")
     assert r["n_relevant"] == 3 and r["n_recommended"] == 5
     # k = 5: precision 2/5, recall 2/3
@@ -217,11 +216,13 @@ def test_ndcg_agrees_with_scikit_learn_for_full_lists():
 # list metrics
 # ------------------------------------------------------------------------------------------
 
-CATALOG = pd.DataFrame({
-    "product_key": list("abcdef"),
-    "certified": [True, False, True, False, True, False],
-    "popularity": [5, 3, 1, 0, 0, 1],  # total 10, N = 6 -> smoothed share (pop + 1) / 16
-})
+CATALOG = pd.DataFrame(
+    {
+        "product_key": list("abcdef"),
+        "certified": [True, False, True, False, True, False],
+        "popularity": [5, 3, 1, 0, 0, 1],  # total 10, N = 6 -> smoothed share (pop + 1) / 16
+    }
+)
 
 
 def test_list_metrics_by_hand():
@@ -233,13 +234,19 @@ def test_list_metrics_by_hand():
     assert lm.loc["novelty@1", "value"] == pytest.approx(L2(16 / 6))
     # k = 3: slots a b c a d (5 filled; c2's empty third slot is no recommendation)
     assert lm.loc["coverage@3", "n_slots"] == 5
-    assert lm.loc["coverage@3", "value"] == pytest.approx(4 / 6)           # {a, b, c, d}
+    assert lm.loc["coverage@3", "value"] == pytest.approx(4 / 6)  # {a, b, c, d}
     assert lm.loc["sustainable_share@3", "value"] == pytest.approx(3 / 5)  # a, c, a certified
     # -log2 of a: 6/16, b: 4/16, c: 2/16, a: 6/16, d: 1/16
     expected = (L2(16 / 6) + L2(16 / 4) + L2(16 / 2) + L2(16 / 6) + L2(16 / 1)) / 5
     assert lm.loc["novelty@3", "value"] == pytest.approx(expected)
-    assert list(lm.index) == ["coverage@1", "coverage@3", "sustainable_share@1", "sustainable_share@3",
-                              "novelty@1", "novelty@3"]
+    assert list(lm.index) == [
+        "coverage@1",
+        "coverage@3",
+        "sustainable_share@1",
+        "sustainable_share@3",
+        "novelty@1",
+        "novelty@3",
+    ]
 
 
 def test_list_metrics_reject_items_outside_the_catalogue():
@@ -259,8 +266,8 @@ def simulated(n: int, seed: int, p_hit: float = 0.3, k: int = 10, n_items: int =
     for i in range(n):
         c = f"c{i:05d}"
         items = rng.permutation(n_items)
-        rel = items[:rng.integers(0, 4)]
-        lst = list(items[10:10 + k])
+        rel = items[: rng.integers(0, 4)]
+        lst = list(items[10 : 10 + k])
         if len(rel) and rng.random() < p_hit:
             lst[rng.integers(0, k)] = rel[0]
         lists[c] = [f"p{j}" for j in lst]
@@ -372,8 +379,9 @@ def test_paired_bootstrap_claims_nothing_for_identical_models_or_one_lucky_custo
 
 def test_paired_bootstrap_matches_customers_by_id(pc_small):
     recs, truth = simulated(400, seed=1)
-    b_pc = ev.per_customer_metrics(improved(recs, truth, 0.3, seed=4), truth, ks=(5, 10),
-                                   customers=list(pc_small["customer_id"]))
+    b_pc = ev.per_customer_metrics(
+        improved(recs, truth, 0.3, seed=4), truth, ks=(5, 10), customers=list(pc_small["customer_id"])
+    )
     d1 = ev.paired_bootstrap_diff(pc_small, b_pc, n_boot=200, seed=1)
     d2 = ev.paired_bootstrap_diff(pc_small, b_pc.sample(frac=1, random_state=0), n_boot=200, seed=1)
     pd.testing.assert_frame_equal(d1, d2)
@@ -398,8 +406,16 @@ def test_segment_metrics_and_suppression(pc_small):
     segs = pd.DataFrame({"customer_id": ids, "segment_column": "region", "segment": [region[c] for c in ids]})
     segs = pd.concat([segs, pd.DataFrame({"customer_id": ids, "segment_column": "all", "segment": "all"})])
     sm = ev.segment_metrics(pc_small, segs, min_customers=20, n_boot=200, seed=0)
-    assert list(sm.columns) == ["segment_column", "segment", "metric", "value", "low", "high", "n_customers",
-                                "suppressed"]
+    assert list(sm.columns) == [
+        "segment_column",
+        "segment",
+        "metric",
+        "value",
+        "low",
+        "high",
+        "n_customers",
+        "suppressed",
+    ]
     s = sm.set_index(["segment_column", "segment", "metric"])
     assert s.loc[("region", "tiny"), "suppressed"].all()
     assert s.loc[("region", "tiny"), "value"].isna().all()
@@ -411,8 +427,9 @@ def test_segment_metrics_and_suppression(pc_small):
     assert s.loc[("region", "large", "ndcg@10"), "value"] == pytest.approx(large["ndcg@10"].mean())
     # the "all" segment reproduces the overall bootstrap (same seed, same rows)
     overall = ev.bootstrap_ci(pc_small, n_boot=200, seed=0)
-    np.testing.assert_allclose(s.loc[("all", "all"), ["value", "low", "high"]].to_numpy(),
-                               overall[["value", "low", "high"]].to_numpy())
+    np.testing.assert_allclose(
+        s.loc[("all", "all"), ["value", "low", "high"]].to_numpy(), overall[["value", "low", "high"]].to_numpy()
+    )
     with pytest.raises(ValueError, match="two segments"):
         ev.segment_metrics(pc_small, pd.concat([segs, segs.iloc[:1]]), n_boot=10)
 
@@ -443,7 +460,8 @@ def test_metrics_vs_k_and_dvc_metrics(pc_small):
     diff = ev.to_dvc_metrics(ev.paired_bootstrap_diff(pc_small, pc_small, n_boot=20))
     assert diff["map@5"]["b_better"] is False
     segs = pd.DataFrame({"customer_id": pc_small["customer_id"], "segment_column": "all", "segment": "all"})
-    nested = ev.to_dvc_metrics(ev.segment_metrics(pc_small, segs, n_boot=20),
-                               keys=("segment_column", "segment", "metric"))
+    nested = ev.to_dvc_metrics(
+        ev.segment_metrics(pc_small, segs, n_boot=20), keys=("segment_column", "segment", "metric")
+    )
     assert nested["all"]["all"]["precision@5"]["suppressed"] is False
     json.dumps(nested, allow_nan=False)

@@ -33,8 +33,10 @@ RECS = "production-recommendations-sample.csv"
 def base(tmp_path_factory):
     folder = tmp_path_factory.mktemp("base")
     simulate(folder, seed=5, scale=0.1)
-    return {name: pd.read_csv(folder / name, dtype=str, keep_default_na=False)
-            for name in ("products.csv", "customers.csv", "transactions.csv", RECS)}
+    return {
+        name: pd.read_csv(folder / name, dtype=str, keep_default_na=False)
+        for name in ("products.csv", "customers.csv", "transactions.csv", RECS)
+    }
 
 
 def _write(frames: dict[str, pd.DataFrame], folder):
@@ -62,8 +64,11 @@ def run_stages(folder, tmp):
 
 
 #: any script, no control characters or lone surrogates, something left after stripping
-any_text = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=24).map(
-    str.strip).filter(bool)
+any_text = (
+    st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=24)
+    .map(str.strip)
+    .filter(bool)
+)
 
 
 @st.composite
@@ -77,7 +82,15 @@ def extreme(draw):
         "segment": draw(any_text),
         "region": draw(any_text),
         "model_version": draw(st.one_of(st.just("prod-2.4.0 CTR fix"), any_text)),
-        "description": draw(st.sampled_from(["這件連衣裙採用有機棉製成，柔軟透氣，適合夏天穿著。", "ชุดเดรสผ้าฝ้ายออร์แกนิก", "Платье из органического хлопка"])),
+        "description": draw(
+            st.sampled_from(
+                [
+                    "這件連衣裙採用有機棉製成，柔軟透氣，適合夏天穿著。",
+                    "ชุดเดรสผ้าฝ้ายออร์แกนิก",
+                    "Платье из органического хлопка",
+                ]
+            )
+        ),
     }
 
 
@@ -104,8 +117,12 @@ def mutate(base: dict[str, pd.DataFrame], x: dict) -> dict[str, pd.DataFrame]:
 
 
 @pytest.mark.slow
-@settings(max_examples=6, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=6,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(x=extreme())
 def test_valid_extreme_materials_run_through_every_stage(base, tmp_path, x):
     folder = _write(mutate(base, x), tmp_path / "materials")
@@ -117,8 +134,17 @@ def test_valid_extreme_materials_run_through_every_stage(base, tmp_path, x):
 def test_a_served_at_at_the_earliest_allowed_date_costs_what_the_data_costs(base, tmp_path):
     """Regression: one served_at of 1900-01-01 grew the monitor to 20 GB (per-day windows over
     decades); with the earliest allowed date the monitor's memory follows the data."""
-    x = {"early_served": True, "early_event": True, "price": "12.34", "quantity": "1", "category": "tops",
-         "segment": "Bargain Hunters", "region": "Berlin", "model_version": "prod-9", "description": "x"}
+    x = {
+        "early_served": True,
+        "early_event": True,
+        "price": "12.34",
+        "quantity": "1",
+        "category": "tops",
+        "segment": "Bargain Hunters",
+        "region": "Berlin",
+        "model_version": "prod-9",
+        "description": "x",
+    }
     peak, m, result = run_stages(_write(mutate(base, x), tmp_path / "materials"), tmp_path)
     assert m.recommendations["served_at"].min() == pd.Timestamp(f"{EARLIEST}T00:00:00")
     assert peak < PEAK_BYTES
@@ -144,6 +170,8 @@ def test_a_model_version_with_technical_words_never_trips_the_wording_check(base
 
 def test_group_names_with_commas_and_unconventional_seasons_do_not_crash():
     assert mon.describe_group("segment_x_age_band", "Eco, Fair, 25-34") == "Eco, Fair aged 25-34"
-    key = mon.season_key(pd.Series(["SS24", "Summer 2024", "AW24"]),
-                          pd.Series(pd.to_datetime(["2024-03-01", "2024-06-01", "2024-09-01"])))
+    key = mon.season_key(
+        pd.Series(["SS24", "Summer 2024", "AW24"]),
+        pd.Series(pd.to_datetime(["2024-03-01", "2024-06-01", "2024-09-01"])),
+    )
     assert list(key) == [48, 48, 49]

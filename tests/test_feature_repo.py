@@ -8,14 +8,16 @@ import inspect
 
 import pandas as pd
 import pytest
+
 from conftest import ROOT
 from stoffwechsel import embeddings, feature_repo, features
 from stoffwechsel.config import load_params
 from stoffwechsel.store import FeatureStore
 
 PARAMS = {"recent_weeks": 2, "popularity_weeks": 4, "price_band_thresholds_eur": [40, 90]}
-VOCAB = feature_repo.Vocabulary(("tops", "other"), ("web", "app"), ("gots", "other"),
-                                {"tops": "tops", "web": "web", "app": "app", "gots": "GOTS"})
+VOCAB = feature_repo.Vocabulary(
+    ("tops", "other"), ("web", "app"), ("gots", "other"), {"tops": "tops", "web": "web", "app": "app", "gots": "GOTS"}
+)
 
 
 @pytest.mark.parametrize("decl", feature_repo.VIEWS.values(), ids=lambda d: d.name)
@@ -24,15 +26,21 @@ def test_every_view_names_existing_sources_and_parameters(decl):
     for ref in (decl.source, *decl.code):
         module, _, name = ref.partition(":")
         assert module == decl.stage, f"{decl.name}: {ref} is not in the module of its stage {decl.stage}"
-        assert hasattr(__import__(f"stoffwechsel.{module}", fromlist=[name]), name), f"{decl.name}: {ref} does not exist"
-    assert set(decl.params) <= set(section), f"{decl.name}: parameters {set(decl.params) - set(section)} not in params.yaml"
+        assert hasattr(__import__(f"stoffwechsel.{module}", fromlist=[name]), name), (
+            f"{decl.name}: {ref} does not exist"
+        )
+    assert set(decl.params) <= set(section), (
+        f"{decl.name}: parameters {set(decl.params) - set(section)} not in params.yaml"
+    )
     fields = decl.fields(section, VOCAB)
     assert all("{" not in f.description for f in fields), f"{decl.name}: unfilled description"
     assert set(decl.not_model_inputs) <= {f.name for f in fields}
 
 
 def test_descriptions_are_built_from_the_parameters():
-    fields = {f.name: f.description for f in feature_repo.CUSTOMER_ACTIVITY.fields({**PARAMS, "recent_weeks": 8}, VOCAB)}
+    fields = {
+        f.name: f.description for f in feature_repo.CUSTOMER_ACTIVITY.fields({**PARAMS, "recent_weeks": 8}, VOCAB)
+    }
     assert fields["purchases_recent"] == "Purchases in the last 8 weeks."
     assert fields["affinity_tops"] == "Share of the customer's interest that went to the category tops."
     assert fields["affinity_cert_gots"] == "Share of the customer's interest that went to GOTS-certified products."
@@ -47,22 +55,53 @@ def test_descriptions_are_built_from_the_parameters():
 def test_descriptions_are_not_part_of_the_version():
     decl = feature_repo.PRODUCT_ACTIVITY
     a = decl.feature_view(PARAMS)
-    reworded = feature_repo.ViewDecl(**{**decl.__dict__, "description": "other words",
-                                        "schema": tuple(type(f)(f.name, f.dtype, "x") for f in decl.schema)})
+    reworded = feature_repo.ViewDecl(
+        **{
+            **decl.__dict__,
+            "description": "other words",
+            "schema": tuple(type(f)(f.name, f.dtype, "x") for f in decl.schema),
+        }
+    )
     assert reworded.feature_view(PARAMS).version == a.version
     assert decl.feature_view({**PARAMS, "popularity_weeks": 5}).version != a.version
 
 
 def test_the_stages_write_the_declared_views(tmp_path):
-    products = pd.DataFrame({"product_id": ["SW-1"], "season": ["SS24"], "category": ["tops"], "price_eur": [50.0],
-                             "certifications": ["GOTS"], "sale_start": pd.to_datetime(["2024-03-01"]),
-                             "sale_end": pd.to_datetime(["2024-08-31"])})
-    customers = pd.DataFrame({"customer_id": ["C00001"], "signup_date": pd.to_datetime(["2024-01-10"]), "age_band": ["25-34"],
-                              "region": ["Berlin"], "preferred_channel": ["app"], "loyalty_tier": ["none"],
-                              "sustainability_interest": ["high"], "segment": ["Eco Enthusiasts"]})
-    events = pd.DataFrame({"event_id": ["T1"], "customer_id": ["C00001"], "product_key": ["SW-1@SS24"], "event_type": ["purchase"],
-                           "event_time": pd.to_datetime(["2024-03-05 10:00"]), "quantity": [1], "unit_price_eur": [50.0],
-                           "channel": ["web"]})
+    products = pd.DataFrame(
+        {
+            "product_id": ["SW-1"],
+            "season": ["SS24"],
+            "category": ["tops"],
+            "price_eur": [50.0],
+            "certifications": ["GOTS"],
+            "sale_start": pd.to_datetime(["2024-03-01"]),
+            "sale_end": pd.to_datetime(["2024-08-31"]),
+        }
+    )
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["C00001"],
+            "signup_date": pd.to_datetime(["2024-01-10"]),
+            "age_band": ["25-34"],
+            "region": ["Berlin"],
+            "preferred_channel": ["app"],
+            "loyalty_tier": ["none"],
+            "sustainability_interest": ["high"],
+            "segment": ["Eco Enthusiasts"],
+        }
+    )
+    events = pd.DataFrame(
+        {
+            "event_id": ["T1"],
+            "customer_id": ["C00001"],
+            "product_key": ["SW-1@SS24"],
+            "event_type": ["purchase"],
+            "event_time": pd.to_datetime(["2024-03-05 10:00"]),
+            "quantity": [1],
+            "unit_price_eur": [50.0],
+            "channel": ["web"],
+        }
+    )
     store = FeatureStore(tmp_path / "fs")
     features.build_tabular_store(store, events, products, customers, PARAMS)
     assert store.list_views() == sorted(d.name for d in feature_repo.views_of_stage("features"))
@@ -76,18 +115,44 @@ def test_the_stages_write_the_declared_views(tmp_path):
 
 
 def test_services_decide_the_model_inputs():
-    columns = ["customer_id", "product_key", "event_timestamp", "label", "source", "signup_date", "segment",
-               "affinity_tops", "share_web", "last_event_time", "cert_gots", "product_id", "sale_start", "category",
-               "product_purchases_recent", "recency_days", "taste_all", "embedding_reduced", "style_cluster",
-               "taste_similarity", "unknown_column"]
+    columns = [
+        "customer_id",
+        "product_key",
+        "event_timestamp",
+        "label",
+        "source",
+        "signup_date",
+        "segment",
+        "affinity_tops",
+        "share_web",
+        "last_event_time",
+        "cert_gots",
+        "product_id",
+        "sale_start",
+        "category",
+        "product_purchases_recent",
+        "recency_days",
+        "taste_all",
+        "embedding_reduced",
+        "style_cluster",
+        "taste_similarity",
+        "unknown_column",
+    ]
     tab = feature_repo.TABULAR.model_inputs(columns)
     comb = feature_repo.COMBINED.model_inputs(columns)
-    assert tab == sorted(["segment", "affinity_tops", "share_web", "cert_gots", "category", "product_purchases_recent",
-                          "recency_days"])
+    assert tab == sorted(
+        ["segment", "affinity_tops", "share_web", "cert_gots", "category", "product_purchases_recent", "recency_days"]
+    )
     assert comb == sorted([*tab, "style_cluster", "taste_similarity"])
     assert set(feature_repo.TABULAR.features) <= set(feature_repo.COMBINED.features)
-    assert feature_repo.COMBINED.views == ("customer_profile", "customer_activity", "product_catalog", "product_activity",
-                                           "customer_taste", "product_embedding")
+    assert feature_repo.COMBINED.views == (
+        "customer_profile",
+        "customer_activity",
+        "product_catalog",
+        "product_activity",
+        "customer_taste",
+        "product_embedding",
+    )
     with pytest.raises(ValueError, match="unknown feature service 'text'"):
         feature_repo.service("text")
     with pytest.raises(ValueError, match="unknown views or on-demand features"):
@@ -118,7 +183,24 @@ def test_features_repeats_no_domain_vocabulary():
 
 
 def test_services_say_which_model_inputs_are_labels():
-    columns = ["segment", "season", "product_id", "price_eur", "usual_price_band", "style_cluster", "share_web", "label"]
-    assert feature_repo.TABULAR.categorical(columns) == {"season": "string", "segment": "string", "usual_price_band": "string"}
-    assert feature_repo.COMBINED.categorical(columns) == {"season": "string", "segment": "string", "style_cluster": "int64",
-                                                          "usual_price_band": "string"}
+    columns = [
+        "segment",
+        "season",
+        "product_id",
+        "price_eur",
+        "usual_price_band",
+        "style_cluster",
+        "share_web",
+        "label",
+    ]
+    assert feature_repo.TABULAR.categorical(columns) == {
+        "season": "string",
+        "segment": "string",
+        "usual_price_band": "string",
+    }
+    assert feature_repo.COMBINED.categorical(columns) == {
+        "season": "string",
+        "segment": "string",
+        "style_cluster": "int64",
+        "usual_price_band": "string",
+    }

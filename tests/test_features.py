@@ -19,24 +19,37 @@ CUTOFF = pd.Timestamp("2025-12-01")
 
 
 def _catalogue():
-    products = pd.DataFrame({
-        "product_id": ["SW-0001", "SW-0002", "SW-0001"], "season": ["SS24", "SS24", "AW24"],
-        "category": ["tops", "jeans", "outerwear"], "price_eur": [50.0, 100.0, 150.0],
-        "certifications": ["GOTS", "", "GOTS|GRS"],
-        "sale_start": pd.to_datetime(["2024-03-01", "2024-03-01", "2024-09-01"]),
-        "sale_end": pd.to_datetime(["2024-08-31", "2024-08-31", "2025-02-28"]),
-    })
-    customers = pd.DataFrame({
-        "customer_id": ["C00001"], "signup_date": pd.to_datetime(["2024-01-10"]), "age_band": ["25-34"],
-        "region": ["Berlin"], "preferred_channel": ["app"], "loyalty_tier": ["none"],
-        "sustainability_interest": ["high"], "segment": ["Eco Enthusiasts"],
-    })
+    products = pd.DataFrame(
+        {
+            "product_id": ["SW-0001", "SW-0002", "SW-0001"],
+            "season": ["SS24", "SS24", "AW24"],
+            "category": ["tops", "jeans", "outerwear"],
+            "price_eur": [50.0, 100.0, 150.0],
+            "certifications": ["GOTS", "", "GOTS|GRS"],
+            "sale_start": pd.to_datetime(["2024-03-01", "2024-03-01", "2024-09-01"]),
+            "sale_end": pd.to_datetime(["2024-08-31", "2024-08-31", "2025-02-28"]),
+        }
+    )
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["C00001"],
+            "signup_date": pd.to_datetime(["2024-01-10"]),
+            "age_band": ["25-34"],
+            "region": ["Berlin"],
+            "preferred_channel": ["app"],
+            "loyalty_tier": ["none"],
+            "sustainability_interest": ["high"],
+            "segment": ["Eco Enthusiasts"],
+        }
+    )
     events = pd.DataFrame(
-        [("T1", "browse", "2024-03-05 10:00", "SW-0001@SS24", 1, 50.0, "web"),
-         ("T2", "wishlist", "2024-03-06 10:00", "SW-0001@SS24", 1, 50.0, "app"),
-         ("T3", "purchase", "2024-03-12 10:00", "SW-0001@SS24", 1, 50.0, "app"),
-         ("T4", "purchase", "2024-03-20 10:00", "SW-0002@SS24", 2, 100.0, "store"),
-         ("T5", "return", "2024-03-28 10:00", "SW-0002@SS24", 2, 100.0, "store")],
+        [
+            ("T1", "browse", "2024-03-05 10:00", "SW-0001@SS24", 1, 50.0, "web"),
+            ("T2", "wishlist", "2024-03-06 10:00", "SW-0001@SS24", 1, 50.0, "app"),
+            ("T3", "purchase", "2024-03-12 10:00", "SW-0001@SS24", 1, 50.0, "app"),
+            ("T4", "purchase", "2024-03-20 10:00", "SW-0002@SS24", 2, 100.0, "store"),
+            ("T5", "return", "2024-03-28 10:00", "SW-0002@SS24", 2, 100.0, "store"),
+        ],
         columns=["event_id", "event_type", "event_time", "product_key", "quantity", "unit_price_eur", "channel"],
     )
     events["event_time"] = pd.to_datetime(events["event_time"])
@@ -150,7 +163,9 @@ def test_building_twice_gives_identical_files(materials, tmp_path):
     res = keys.resolve_transactions(materials.transactions, materials.products)
     shuffled = res.resolved.sample(frac=1.0, random_state=7)
     for name, resolved in (("a", res.resolved), ("b", shuffled)):
-        features.build_tabular_store(FeatureStore(tmp_path / name), resolved, materials.products, materials.customers, PARAMS)
+        features.build_tabular_store(
+            FeatureStore(tmp_path / name), resolved, materials.products, materials.customers, PARAMS
+        )
     a, b = _store_bytes(tmp_path / "a"), _store_bytes(tmp_path / "b")
     assert a == b and len(a) == 5  # four views + registry
 
@@ -162,4 +177,6 @@ def test_catalogue_describes_every_feature(materials, tmp_path):
     catalogue = features.feature_catalogue(store)
     assert catalogue["description"].str.len().min() > 10
     assert catalogue["feature"].is_unique
-    assert {"recency_days", "category_affinity", "return_rate", "product_conversion_recent"} <= set(catalogue["feature"])
+    assert {"recency_days", "category_affinity", "return_rate", "product_conversion_recent"} <= set(
+        catalogue["feature"]
+    )

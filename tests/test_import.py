@@ -123,21 +123,28 @@ def _write_export(path: Path, lines: list[str], header: str = HEADER) -> Path:
 
 def test_return_matching_rules(tmp_path):
     """Latest earlier purchase line with enough open quantity; same minute is not earlier."""
-    src = _write_export(tmp_path / "export.csv", [
-        "100,22000,MUG,5,2011-12-01 10:00:00,1.00,1.0,United Kingdom",
-        "101,22000,MUG,2,2011-12-02 10:00:00,1.00,1.0,United Kingdom",
-        "C102,22000,MUG,-2,2011-12-03 10:00:00,1.00,1.0,United Kingdom",   # -> 101-1 (latest)
-        "C103,22000,MUG,-4,2011-12-03 11:00:00,1.00,1.0,United Kingdom",   # -> 100-1 (101 used up)
-        "C104,22000,MUG,-2,2011-12-03 12:00:00,1.00,1.0,United Kingdom",   # 1 left: unmatched
-        "105,22001,CUP,1,2011-12-04 10:00:00,1.00,2.0,France",
-        "C105,22001,CUP,-1,2011-12-04 10:00:00,1.00,2.0,France",           # same minute: unmatched
-        "C106,22001,CUP,-1,2011-12-04 10:01:00,1.00,3.0,France",           # other customer: unmatched
-    ])
+    src = _write_export(
+        tmp_path / "export.csv",
+        [
+            "100,22000,MUG,5,2011-12-01 10:00:00,1.00,1.0,United Kingdom",
+            "101,22000,MUG,2,2011-12-02 10:00:00,1.00,1.0,United Kingdom",
+            "C102,22000,MUG,-2,2011-12-03 10:00:00,1.00,1.0,United Kingdom",  # -> 101-1 (latest)
+            "C103,22000,MUG,-4,2011-12-03 11:00:00,1.00,1.0,United Kingdom",  # -> 100-1 (101 used up)
+            "C104,22000,MUG,-2,2011-12-03 12:00:00,1.00,1.0,United Kingdom",  # 1 left: unmatched
+            "105,22001,CUP,1,2011-12-04 10:00:00,1.00,2.0,France",
+            "C105,22001,CUP,-1,2011-12-04 10:00:00,1.00,2.0,France",  # same minute: unmatched
+            "C106,22001,CUP,-1,2011-12-04 10:01:00,1.00,3.0,France",  # other customer: unmatched
+        ],
+    )
     report = import_invoice_export(src, tmp_path / "out")
     tx = _read(tmp_path / "out", TRANSACTIONS_FILE).set_index("event_id")
     assert tx.loc["C102-1", "return_of"] == "101-1" and tx.loc["C103-1", "return_of"] == "100-1"
-    assert report["cancellations"] == {"read": 5, "matched_as_returns": 2, "unmatched": 3,
-                                       "quarantined_by_other_rules": 0}
+    assert report["cancellations"] == {
+        "read": 5,
+        "matched_as_returns": 2,
+        "unmatched": 3,
+        "quarantined_by_other_rules": 0,
+    }
     q = _read(tmp_path / "out", QUARANTINE_FILE)
     assert q.row.tolist() == ["6", "8", "9"] and set(q.reason) == {RULES["unmatched_cancellation"][1]}
 
@@ -150,12 +157,22 @@ def test_non_product_adjustment_and_no_customer_lines_are_quarantined_with_reaso
     non_product = codes.isin(PROFILES["online-retail"]["non_product_codes"]) | codes.str.fullmatch(r"GIFT_\d+_\d+")
     assert non_product.sum() > 100
     assert (q.loc[non_product[non_product].index, "reason"] == RULES["non_product"][1]).all()
-    assert set(q.loc[non_product[non_product].index, "value"]) >= {"POST", "DOT", "M", "C2", "AMAZONFEE", "CRUK",
-                                                                    "BANK CHARGES", "D", "gift_0001_10"}
+    assert set(q.loc[non_product[non_product].index, "value"]) >= {
+        "POST",
+        "DOT",
+        "M",
+        "C2",
+        "AMAZONFEE",
+        "CRUK",
+        "BANK CHARGES",
+        "D",
+        "gift_0001_10",
+    }
     no_customer = (src.CustomerID == "") & ~non_product
     adjustment = q.reason == RULES["stock_adjustment"][1]
-    assert (q.loc[no_customer[no_customer].index, "reason"].isin(
-        [RULES["no_customer"][1], RULES["stock_adjustment"][1]])).all()
+    assert (
+        q.loc[no_customer[no_customer].index, "reason"].isin([RULES["no_customer"][1], RULES["stock_adjustment"][1]])
+    ).all()
     assert q.loc["147", ["column", "value", "reason"]].tolist() == ["Quantity", "-9", RULES["stock_adjustment"][1]]
     assert src.loc["147", "Description"] == "damaged"
     assert adjustment.sum() > 50
@@ -250,8 +267,11 @@ def test_cli_missing_file_is_one_line(tmp_path):
 
 
 def test_cli_missing_source_column_is_one_line(tmp_path):
-    src = _write_export(tmp_path / "export.csv", ["100,22000,MUG,5,2011-12-01 10:00:00,1.00,United Kingdom"],
-                        header="InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,Country")
+    src = _write_export(
+        tmp_path / "export.csv",
+        ["100,22000,MUG,5,2011-12-01 10:00:00,1.00,United Kingdom"],
+        header="InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,Country",
+    )
     result = _cli(["import-export", str(src), "--out", str(tmp_path / "out")])
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
@@ -265,16 +285,27 @@ def test_another_shops_columns_are_a_new_profile_not_new_code(tmp_path):
         lines = [next(fh) for _ in range(3001)]
     original = tmp_path / "original.csv"
     original.write_text("".join(lines), encoding="utf-8")
-    renamed = {"InvoiceNo": "order", "StockCode": "sku", "Description": "title", "Quantity": "qty",
-               "InvoiceDate": "ordered_at", "UnitPrice": "price", "CustomerID": "client", "Country": "land"}
+    renamed = {
+        "InvoiceNo": "order",
+        "StockCode": "sku",
+        "Description": "title",
+        "Quantity": "qty",
+        "InvoiceDate": "ordered_at",
+        "UnitPrice": "price",
+        "CustomerID": "client",
+        "Country": "land",
+    }
     other = tmp_path / "other-shop.csv"
     other.write_text(",".join(renamed[c] for c in HEADER.split(",")) + "\n" + "".join(lines[1:]), encoding="utf-8")
-    profile = dict(PROFILES["online-retail"], columns={role: renamed[col] for role, col in
-                                                       PROFILES["online-retail"]["columns"].items()})
+    profile = dict(
+        PROFILES["online-retail"],
+        columns={role: renamed[col] for role, col in PROFILES["online-retail"]["columns"].items()},
+    )
     (tmp_path / "other-shop.yaml").write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
     import_invoice_export(original, tmp_path / "a", "online-retail")
-    result = _cli(["import-export", str(other), "--out", str(tmp_path / "b"), "--profile",
-                   str(tmp_path / "other-shop.yaml")])
+    result = _cli(
+        ["import-export", str(other), "--out", str(tmp_path / "b"), "--profile", str(tmp_path / "other-shop.yaml")]
+    )
     assert result.exit_code == 0, result.output
     for name in OUR_FILES:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name

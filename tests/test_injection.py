@@ -40,8 +40,11 @@ def outputs(hostile, tmp_path_factory):
     quarantine.to_csv(root / "reports/profile/quarantine.csv", index=False)
     resolution = keys.resolve_transactions(hostile.transactions, hostile.products)
     resolution.quarantine.to_csv(root / "reports/resolve/quarantine.csv", index=False)
-    (root / "reports/resolve/resolution.json").write_text(json.dumps(
-        {"rows": resolution.counts, "recycled_ids": {"ids": 1, "events_resolved": 1, "events_quarantined": 0}}))
+    (root / "reports/resolve/resolution.json").write_text(
+        json.dumps(
+            {"rows": resolution.counts, "recycled_ids": {"ids": 1, "events_resolved": 1, "events_quarantined": 0}}
+        )
+    )
     return root, result
 
 
@@ -64,8 +67,10 @@ def test_every_page_builder_escapes_the_payloads(outputs):
     root, _ = outputs
     result = mon.load_outputs(root / "reports/monitoring")
     weekly = result.weekly.assign(window_start=lambda d: d["window_start"].astype(str))
-    html = [pages.alerts_html(result.alerts, "segments.html", len(result.alerts)),
-            pages.alerts_html(pages.top_alerts(result.alerts), "pages/segments.html", len(result.alerts))]
+    html = [
+        pages.alerts_html(result.alerts, "segments.html", len(result.alerts)),
+        pages.alerts_html(pages.top_alerts(result.alerts), "pages/segments.html", len(result.alerts)),
+    ]
     for column in mon.GROUPINGS[1:]:
         html.append(pages.table(pages.group_table(weekly, column)))
         for segment in sorted(set(weekly.loc[weekly["segment_column"] == column, "segment"])):
@@ -81,8 +86,14 @@ def test_every_page_builder_escapes_the_payloads(outputs):
 
 def test_verification_evidence_is_escaped():
     """The reported case: forbidden-terms context quoting a category on the Verification page."""
-    record = [{"id": 7, "statement": PAYLOADS[2], "status": "fail",
-               "evidence": {"raw_terms_found": [{"page": "x.html", "term": "null", "context": p} for p in PAYLOADS]}}]
+    record = [
+        {
+            "id": 7,
+            "statement": PAYLOADS[2],
+            "status": "fail",
+            "evidence": {"raw_terms_found": [{"page": "x.html", "term": "null", "context": p} for p in PAYLOADS]},
+        }
+    ]
     html = verification.evidence_html(record)
     _assert_not_live(html, "evidence")
     assert "&lt;img src=x onerror=alert(1)&gt; null" in html

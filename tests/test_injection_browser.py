@@ -30,9 +30,13 @@ MONITOR_MIN_CUSTOMERS = 5
 #: the pages that show customer groups by name: each must show payloads as text
 GROUP_PAGES = ("reports/notebooks/06_monitor.html", "reports/notebooks/pages/segments.html")
 
-needs_quarto = pytest.mark.skipif(site.find_quarto() is None, reason=(
-    "quarto is not on PATH: the Quarto half of the injection test needs it "
-    "(CI: .ci/run installs Quarto and puts it on PATH)"))
+needs_quarto = pytest.mark.skipif(
+    site.find_quarto() is None,
+    reason=(
+        "quarto is not on PATH: the Quarto half of the injection test needs it "
+        "(CI: .ci/run installs Quarto and puts it on PATH)"
+    ),
+)
 RENDERERS = [pytest.param("python"), pytest.param("quarto", marks=needs_quarto)]
 
 #: what a page holds that a payload made live (run in the page, after the load event)
@@ -85,8 +89,9 @@ def hostile_clone(tmp_path_factory) -> Path:
     shutil.rmtree(clone / "reports", ignore_errors=True)
     write_hostile_materials(clone / "materials")
     params = clone / "params.yaml"
-    text, count = re.subn(r"(\nmonitor:\n  min_customers: )\d+", rf"\g<1>{MONITOR_MIN_CUSTOMERS}",
-                          params.read_text(encoding="utf-8"))
+    text, count = re.subn(
+        r"(\nmonitor:\n  min_customers: )\d+", rf"\g<1>{MONITOR_MIN_CUSTOMERS}", params.read_text(encoding="utf-8")
+    )
     assert count == 1, "params.yaml: monitor.min_customers is no longer the monitor section's first line"
     params.write_text(text, encoding="utf-8")
     run(["dvc", "repro"], clone, STOFFWECHSEL_SITE_RENDERER="python")
@@ -102,8 +107,11 @@ def sites(hostile_clone, tmp_path_factory):
     def get(renderer: str) -> Path:
         if renderer not in done:
             copy = tmp_path_factory.mktemp("hostile-quarto") / "project"
-            shutil.copytree(hostile_clone, copy, ignore=shutil.ignore_patterns(".dvc", ".git", "data", "mlruns",
-                                                                               "mlartifacts", "_site", "*.db"))
+            shutil.copytree(
+                hostile_clone,
+                copy,
+                ignore=shutil.ignore_patterns(".dvc", ".git", "data", "mlruns", "mlartifacts", "_site", "*.db"),
+            )
             site.build_site(copy, renderer="quarto")
             done[renderer] = copy / "_site"
         return done[renderer]
@@ -152,8 +160,14 @@ def test_the_checks_catch_live_payloads(tmp_path, browser):
     problems, text = page_report(browser, page)
     dialogs = [p for p in problems if p.startswith("dialog alert")]
     assert len(dialogs) >= 3, problems  # the script, the image's and the svg's handlers
-    for needle in ('onerror="alert(1)"', "<script>alert(2)", 'onload="alert(3)"', 'href="javascript:alert(4)"',
-                   "<img src=x>", "Markdown ran"):
+    for needle in (
+        'onerror="alert(1)"',
+        "<script>alert(2)",
+        'onload="alert(3)"',
+        'href="javascript:alert(4)"',
+        "<img src=x>",
+        "Markdown ran",
+    ):
         assert any(needle in p for p in problems), (needle, problems)
     assert "Bargain Hunters" in text
     # and a page with the payloads as text passes

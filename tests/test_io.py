@@ -141,9 +141,7 @@ def test_sort_frame_names_missing_column():
 
 
 def test_write_csv_is_deterministic(tmp_path):
-    df = pd.DataFrame(
-        {"id": [3, 1, 2], "x": [0.1 + 0.2, 1 / 3, np.nan], "s": ["c", None, "b"]}, index=[9, 8, 7]
-    )
+    df = pd.DataFrame({"id": [3, 1, 2], "x": [0.1 + 0.2, 1 / 3, np.nan], "s": ["c", None, "b"]}, index=[9, 8, 7])
     io.write_csv(df, tmp_path / "a.csv", sort_by=["id"])
     io.write_csv(df.iloc[[2, 0, 1]], tmp_path / "b.csv", sort_by=["id"])
     a = (tmp_path / "a.csv").read_bytes()

@@ -30,7 +30,16 @@ def _products(*rows):
 
 
 def _events(*rows):
-    cols = ["event_id", "customer_id", "product_id", "season", "event_type", "event_time", "unit_price_eur", "return_of"]
+    cols = [
+        "event_id",
+        "customer_id",
+        "product_id",
+        "season",
+        "event_type",
+        "event_time",
+        "unit_price_eur",
+        "return_of",
+    ]
     df = pd.DataFrame(rows, columns=cols)
     df["event_time"] = pd.to_datetime(df["event_time"])
     return df
@@ -51,8 +60,8 @@ def test_readable_key():
 
 def test_event_dated_in_season_b_never_joins_season_a():
     ev = _events(
-        ("T1", "C1", "SW-0001", "", "browse", "2024-11-15 10:00", 150.0, ""),   # only AW24 on sale
-        ("T2", "C1", "SW-0001", "", "browse", "2024-05-15 10:00", 80.0, ""),    # only SS24 on sale
+        ("T1", "C1", "SW-0001", "", "browse", "2024-11-15 10:00", 150.0, ""),  # only AW24 on sale
+        ("T2", "C1", "SW-0001", "", "browse", "2024-05-15 10:00", 80.0, ""),  # only SS24 on sale
     )
     res = keys.resolve_transactions(ev, RECYCLED)
     got = dict(zip(res.resolved["event_id"], res.resolved["product_key"]))
@@ -64,8 +73,8 @@ def test_event_dated_in_season_b_never_joins_season_a():
     "price, expected",
     [
         (150.0, "SW-0001@AW24"),  # list price of the new version
-        (80.0, "SW-0001@SS24"),   # list price of the old version (clearance browse)
-        (56.0, "SW-0001@SS24"),   # 30% off: the cheapest version priced at or above it
+        (80.0, "SW-0001@SS24"),  # list price of the old version (clearance browse)
+        (56.0, "SW-0001@SS24"),  # 30% off: the cheapest version priced at or above it
         (200.0, "SW-0001@AW24"),  # no price fits: the in-season version (AW24 in October)
     ],
 )
@@ -88,13 +97,15 @@ def test_season_given_wins_and_returns_take_their_purchase_version():
 
 def test_unresolvable_rows_are_quarantined_with_reason_not_dropped():
     ev = _events(
-        ("T1", "C1", "SW-0001", "", "browse", "2023-01-15 10:00", 80.0, ""),   # before any window
+        ("T1", "C1", "SW-0001", "", "browse", "2023-01-15 10:00", 80.0, ""),  # before any window
         ("T2", "C1", "SW-0001", "", "return", "2023-02-15 10:00", 80.0, "T1"),  # its purchase unresolved
         ("T3", "C1", "SW-0001", "", "browse", "2024-05-15 10:00", 80.0, ""),
     )
     res = keys.resolve_transactions(ev, RECYCLED)
     assert res.quarantine[["event_id", "reason"]].values.tolist() == [
-        ["T1", keys.NOT_ON_SALE], ["T2", keys.RETURNED_PURCHASE_UNRESOLVED]]
+        ["T1", keys.NOT_ON_SALE],
+        ["T2", keys.RETURNED_PURCHASE_UNRESOLVED],
+    ]
     assert res.counts["rows_read"] == 3 == len(res.resolved) + len(res.quarantine)
 
 
@@ -119,7 +130,9 @@ def test_resolved_plus_quarantined_equals_rows_read(materials, resolution):
 
 def test_inferred_dates_lie_in_the_chosen_versions_sale_window(materials, resolution):
     inferred = resolution.resolved[resolution.resolved["resolved_by"].isin([keys.SINGLE_WINDOW, keys.OVERLAP_RULE])]
-    windows = materials.products.assign(product_key=keys.product_key(materials.products["product_id"], materials.products["season"]))
+    windows = materials.products.assign(
+        product_key=keys.product_key(materials.products["product_id"], materials.products["season"])
+    )
     joined = inferred.merge(windows[["product_key", "sale_start", "sale_end"]], on="product_key")
     day = joined["event_time"].dt.normalize()
     assert ((day >= joined["sale_start"]) & (day <= joined["sale_end"])).all()
@@ -146,7 +159,7 @@ def test_an_unconventional_season_is_resolved_by_its_sale_window_not_a_crash():
     )
     ev = _events(
         ("T1", "C1", "SW-0001", "", "purchase", "2024-12-01 12:00", 150.0, ""),  # only "<script>" on sale
-        ("T2", "C1", "SW-0001", "", "browse", "2024-09-20 12:00", 80.0, ""),     # both on sale, price says SS24
+        ("T2", "C1", "SW-0001", "", "browse", "2024-09-20 12:00", 80.0, ""),  # both on sale, price says SS24
         ("T3", "C1", "SW-0002", "", "browse", "2024-12-01 12:00", 60.0, ""),
     )
     res = keys.resolve_transactions(ev, products)

@@ -11,14 +11,20 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from stoffwechsel import keys, modeling, timeline
+from stoffwechsel import modeling, timeline
 from stoffwechsel.config import load_params
 
 # the calendar of the committed materials, by the rule the profile stage applies
-CALENDAR = timeline.derive_calendar(pd.read_csv(ROOT / "materials" / "transactions.csv", usecols=["event_time"])["event_time"],
-                                    load_params("split", ROOT / "params.yaml"))
-PARAMS = {**load_params("train", ROOT / "params.yaml"), "cutoff": f"{CALENDAR.cutoff:%Y-%m-%d}",
-          "train_start": f"{CALENDAR.train_start:%Y-%m-%d}", "test_weeks": CALENDAR.test_weeks}
+CALENDAR = timeline.derive_calendar(
+    pd.read_csv(ROOT / "materials" / "transactions.csv", usecols=["event_time"])["event_time"],
+    load_params("split", ROOT / "params.yaml"),
+)
+PARAMS = {
+    **load_params("train", ROOT / "params.yaml"),
+    "cutoff": f"{CALENDAR.cutoff:%Y-%m-%d}",
+    "train_start": f"{CALENDAR.train_start:%Y-%m-%d}",
+    "test_weeks": CALENDAR.test_weeks,
+}
 CUTOFF = CALENDAR.cutoff
 
 
@@ -32,13 +38,20 @@ def test_training_spines_keep_labels_before_the_cutoff():
 
 def _toy_training_frame(n=400, seed=0):
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "customer_id": [f"C{i:05d}" for i in range(n)], "product_key": "SW-0001@SS24",
-        "event_timestamp": pd.Timestamp("2025-01-06"),
-        "segment": rng.choice(["Eco Enthusiasts", "Trend Seekers"], n), "category": rng.choice(["tops", "jeans"], n),
-        "category_affinity": rng.random(n), "taste_similarity": rng.normal(size=n), "recent_taste_similarity": rng.normal(size=n),
-        "style_cluster": rng.integers(0, 4, n), "product_purchases_recent": rng.integers(0, 5, n),
-    })
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"C{i:05d}" for i in range(n)],
+            "product_key": "SW-0001@SS24",
+            "event_timestamp": pd.Timestamp("2025-01-06"),
+            "segment": rng.choice(["Eco Enthusiasts", "Trend Seekers"], n),
+            "category": rng.choice(["tops", "jeans"], n),
+            "category_affinity": rng.random(n),
+            "taste_similarity": rng.normal(size=n),
+            "recent_taste_similarity": rng.normal(size=n),
+            "style_cluster": rng.integers(0, 4, n),
+            "product_purchases_recent": rng.integers(0, 5, n),
+        }
+    )
     frame["label"] = ((frame["taste_similarity"] + rng.normal(scale=0.5, size=n)) > 0.8).astype(int)
     return frame
 
@@ -64,13 +77,25 @@ def test_training_is_deterministic_to_the_byte():
 
 
 def _report() -> dict:
-    paired = pd.DataFrame({"metric": ["ndcg@5", "ndcg@10", "recall@10"], "diff": [0.02, 0.01, -0.03],
-                           "low": [0.001, -0.004, -0.05], "high": [0.04, 0.03, -0.01],
-                           "b_better": [True, False, False], "a_better": [False, False, True]})
-    intervals = pd.DataFrame({"model": ["combined", "tabular", "popularity"] * 3,
-                              "metric": ["ndcg@5"] * 3 + ["ndcg@10"] * 3 + ["recall@10"] * 3,
-                              "value": [0.1, 0.08, 0.05, 0.12, 0.11, 0.06, 0.2, 0.23, 0.1],
-                              "low": 0.0, "high": 0.3})
+    paired = pd.DataFrame(
+        {
+            "metric": ["ndcg@5", "ndcg@10", "recall@10"],
+            "diff": [0.02, 0.01, -0.03],
+            "low": [0.001, -0.004, -0.05],
+            "high": [0.04, 0.03, -0.01],
+            "b_better": [True, False, False],
+            "a_better": [False, False, True],
+        }
+    )
+    intervals = pd.DataFrame(
+        {
+            "model": ["combined", "tabular", "popularity"] * 3,
+            "metric": ["ndcg@5"] * 3 + ["ndcg@10"] * 3 + ["recall@10"] * 3,
+            "value": [0.1, 0.08, 0.05, 0.12, 0.11, 0.06, 0.2, 0.23, 0.1],
+            "low": 0.0,
+            "high": 0.3,
+        }
+    )
     ev = modeling.Evaluation(pd.Index(["C1"]), pd.DataFrame(), pd.DataFrame(), {}, {}, 0.5)
     vs = paired.assign(b_better=[False, True, False], a_better=False, baseline="popularity")
     return modeling.evaluation_report(ev, {"intervals": intervals, "paired": paired, "paired_baselines": vs}, PARAMS)
@@ -97,13 +122,19 @@ def test_the_metrics_file_holds_numbers_under_short_keys_and_the_report_the_rest
     report = _report()
     metrics = modeling.dvc_metrics(report)
     leaves = dict(_leaves(metrics))
-    assert all(type(v) in (int, float) for v in leaves.values()), {k: v for k, v in leaves.items() if type(v) not in (int, float)}
+    assert all(type(v) in (int, float) for v in leaves.values()), {
+        k: v for k, v in leaves.items() if type(v) not in (int, float)
+    }
     assert max(map(len, leaves)) <= 40 and len(leaves) <= 30
     assert metrics["combined"] == {"ndcg@10": 0.12, "recall@10": 0.2}  # k = 10 only
     assert metrics["best_baseline"] == {"ndcg@10": 0.06, "recall@10": 0.1}
     assert metrics["combined_minus_tabular"] == {"ndcg@10": 0.01, "recall@10": -0.03}
-    assert metrics["wins"] == {"combined_over_tabular": 1, "tabular_over_combined": 1,
-                               "combined_over_best_baseline": 1, "best_baseline_over_combined": 0}
+    assert metrics["wins"] == {
+        "combined_over_tabular": 1,
+        "tabular_over_combined": 1,
+        "combined_over_best_baseline": 1,
+        "best_baseline_over_combined": 0,
+    }
     assert "statement" in report["claim"] and report["best_baseline"]["name"] == "popularity"
     assert modeling.headline_k([5, 20]) == 5 and modeling.headline_k([5, 10, 20]) == 10
 
@@ -160,5 +191,10 @@ def test_training_customers_are_capped_per_spine_by_a_seeded_sample(pipeline_clo
     assert len(per_spine) == len(spines) and per_spine.max() <= 40
     pd.testing.assert_frame_equal(first, modeling.build_training_set(stores, events, CUTOFF, params))
     # the committed parameters keep every active customer at scale 1 (the cap only bites at larger scales)
-    assert max(len(modeling.active_customers(events, t, PARAMS["lookback_weeks"]))
-               for t in modeling.training_spines(CUTOFF, PARAMS)) <= PARAMS["max_customers_per_spine"]
+    assert (
+        max(
+            len(modeling.active_customers(events, t, PARAMS["lookback_weeks"]))
+            for t in modeling.training_spines(CUTOFF, PARAMS)
+        )
+        <= PARAMS["max_customers_per_spine"]
+    )

@@ -46,8 +46,11 @@ def injected_run(materials):
 
 
 def _alert_keys(result, column="segment", metrics=KPIS):
-    return {(a["segment"], a["metric_id"]) for a in result.alerts
-            if a["segment_column"] == column and a["metric_id"] in metrics}
+    return {
+        (a["segment"], a["metric_id"])
+        for a in result.alerts
+        if a["segment_column"] == column and a["metric_id"] in metrics
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -58,20 +61,38 @@ EXPORT = "2026-03-31T06:00:00"
 
 
 def _hand_materials():
-    products = pd.DataFrame({
-        "product_id": ["SW-0001", "SW-0001", "SW-0002"], "season": ["SS25", "AW25", "SS26"],
-        "category": ["tops", "knitwear", "dresses"], "price_eur": [50.0, 100.0, 20.0],
-        "certifications": ["GOTS", "", "Fair Trade|GRS"],
-    })
-    customers = pd.DataFrame({
-        "customer_id": ["C00001", "C00002"], "signup_date": pd.to_datetime(["2020-01-01", "2026-01-20"]),
-        "segment": ["Eco Enthusiasts", "Trend Seekers"], "age_band": ["25-34", "18-24"],
-        "region": ["Berlin", "Hamburg"], "preferred_channel": ["web", "app"], "loyalty_tier": ["none", "silver"],
-        "sustainability_interest": ["high", "low"],
-    })
+    products = pd.DataFrame(
+        {
+            "product_id": ["SW-0001", "SW-0001", "SW-0002"],
+            "season": ["SS25", "AW25", "SS26"],
+            "category": ["tops", "knitwear", "dresses"],
+            "price_eur": [50.0, 100.0, 20.0],
+            "certifications": ["GOTS", "", "Fair Trade|GRS"],
+        }
+    )
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["C00001", "C00002"],
+            "signup_date": pd.to_datetime(["2020-01-01", "2026-01-20"]),
+            "segment": ["Eco Enthusiasts", "Trend Seekers"],
+            "age_band": ["25-34", "18-24"],
+            "region": ["Berlin", "Hamburg"],
+            "preferred_channel": ["web", "app"],
+            "loyalty_tier": ["none", "silver"],
+            "sustainability_interest": ["high", "low"],
+        }
+    )
     rows = [  # rec, served, customer, product, season, clicked, purchased, returned
-        ("R1", "2026-02-02T10:00:00", "C00001", "SW-0001", "AW25", "2026-02-02T10:10:00", "2026-02-03T10:00:00",
-         "2026-02-10T10:00:00"),
+        (
+            "R1",
+            "2026-02-02T10:00:00",
+            "C00001",
+            "SW-0001",
+            "AW25",
+            "2026-02-02T10:10:00",
+            "2026-02-03T10:00:00",
+            "2026-02-10T10:00:00",
+        ),
         ("R2", "2026-02-02T11:00:00", "C00002", "SW-0001", "AW25", "2026-02-02T11:30:00", "2026-02-07T11:00:00", ""),
         ("R3", "2026-02-03T09:00:00", "C00001", "SW-0001", "SS25", "", "", ""),
         ("R6", "2026-03-10T06:00:00", "C00002", "SW-0001", "AW25", "", "", ""),
@@ -79,8 +100,19 @@ def _hand_materials():
         ("R4", "2026-03-28T06:00:00", "C00001", "SW-0002", "SS26", "2026-03-28T06:20:00", "", ""),
         ("R5", "2026-03-28T06:00:00", "C00002", "SW-0002", "SS26", "", "", ""),
     ]
-    recs = pd.DataFrame(rows, columns=["rec_id", "served_at", "customer_id", "product_id", "season", "clicked_at",
-                                       "purchased_at", "returned_at"])
+    recs = pd.DataFrame(
+        rows,
+        columns=[
+            "rec_id",
+            "served_at",
+            "customer_id",
+            "product_id",
+            "season",
+            "clicked_at",
+            "purchased_at",
+            "returned_at",
+        ],
+    )
     for c in ("served_at", "clicked_at", "purchased_at", "returned_at"):
         recs[c] = pd.to_datetime(recs[c].where(recs[c] != ""))
     recs["export_time"] = pd.Timestamp(EXPORT)
@@ -94,8 +126,8 @@ HAND_PARAMS = {"min_customers": 1, "reference_weeks": 1, "current_weeks": 1}
 
 def test_hand_example_statuses_follow_the_windows():
     recs = _hand_materials().recommendations.set_index("rec_id")
-    assert recs.loc["R5", "click_status"] == "no"            # click window (1 day) closed on 29 March
-    assert recs.loc["R5", "purchase_status"] == "pending"    # purchase window (14 days) still open
+    assert recs.loc["R5", "click_status"] == "no"  # click window (1 day) closed on 29 March
+    assert recs.loc["R5", "purchase_status"] == "pending"  # purchase window (14 days) still open
     assert recs.loc["R7", "purchase_status"] == "yes" and recs.loc["R7", "return_status"] == "pending"
     assert recs.loc["R2", "return_status"] == "no" and recs.loc["R3", "return_status"] == "not_purchased"
 
@@ -106,7 +138,7 @@ def test_delay_curve_by_hand():
     # purchases: closed cohorts (served 14+ days before export) are R1, R2, R3, R6; delays 1 and 5 days
     p = curves["purchase"]
     assert p.events == 2 and p.cohort == 4
-    G = len(mon.GRIDS_S["purchase"]) - 1                      # 96 bins: 48 hourly, 48 of 6 hours
+    G = len(mon.GRIDS_S["purchase"]) - 1  # 96 bins: 48 hourly, 48 of 6 hours
     assert G == 96
     # F(3 days) = (events by 3 days + prior share of the 52 bins below 3 days) / (events + 1 prior event)
     assert p.cdf(3 * 86400) == pytest.approx((1 + 52 / G) / 3)
@@ -129,8 +161,9 @@ def test_metric_definitions_by_hand(monkeypatch):
     m = _hand_materials()
     prep = mon.prepare(m, HAND_PARAMS)
     curves = mon.fit_delay_curves(prep)
-    metrics, *_ = mon.window_metrics(prep, curves, mon.MonitorParams.from_dict(HAND_PARAMS), kinds=("week",),
-                                     groupings=("all",))
+    metrics, *_ = mon.window_metrics(
+        prep, curves, mon.MonitorParams.from_dict(HAND_PARAMS), kinds=("week",), groupings=("all",)
+    )
     week = metrics[metrics["period"] == "week"].set_index(["window_start", "metric_id"])
     feb, mar = pd.Timestamp("2026-02-02"), pd.Timestamp("2026-03-23")
     v = lambda w, metric, col="estimate": week.loc[(w, metric), col]
@@ -138,25 +171,28 @@ def test_metric_definitions_by_hand(monkeypatch):
     assert v(feb, "recs_shown") == 3
     assert v(feb, "ctr") == pytest.approx(200 / 3) and v(feb, "ctr", "completeness") == 1
     assert v(feb, "purchases_per_100") == pytest.approx(200 / 3)
-    assert v(feb, "kept_per_100") == pytest.approx(100 / 3)                  # R1 returned, R2 kept
-    assert v(feb, "revenue_eur") == pytest.approx(200.0)                      # two purchases of a 100 EUR version
+    assert v(feb, "kept_per_100") == pytest.approx(100 / 3)  # R1 returned, R2 kept
+    assert v(feb, "revenue_eur") == pytest.approx(200.0)  # two purchases of a 100 EUR version
     assert v(feb, "revenue_per_100") == pytest.approx(200 / 3 * 100)
-    assert v(feb, "sustainable_share") == pytest.approx(100 / 3)              # only SS25 carries GOTS
-    assert v(feb, "new_season_share") == pytest.approx(200 / 3)               # AW25 is current in February
-    assert v(feb, "reused_id_share") == pytest.approx(200 / 3)                # SW-0001@AW25 reuses SS25's number
+    assert v(feb, "sustainable_share") == pytest.approx(100 / 3)  # only SS25 carries GOTS
+    assert v(feb, "new_season_share") == pytest.approx(200 / 3)  # AW25 is current in February
+    assert v(feb, "reused_id_share") == pytest.approx(200 / 3)  # SW-0001@AW25 reuses SS25's number
     assert v(feb, "purchases_per_100", "estimate_low") == v(feb, "purchases_per_100", "estimate_high")
     # week of 23 March: R7 (served 4 days before export, bought), R4 and R5 (3 days)
     F = curves["purchase"].cdf
     exposure = F(4 * 86400) + 2 * F(3 * 86400)
     assert v(mar, "purchases_per_100", "events") == 1
     assert v(mar, "purchases_per_100", "recs_matured") == 0
-    assert np.isnan(v(mar, "purchases_per_100", "observed"))                 # pending is "not yet", never "no"
+    assert np.isnan(v(mar, "purchases_per_100", "observed"))  # pending is "not yet", never "no"
     assert v(mar, "purchases_per_100", "completeness") == pytest.approx(exposure / 3)
-    assert v(mar, "purchases_per_100") == pytest.approx(100 / exposure)       # 1 / sum F(age) per 100
+    assert v(mar, "purchases_per_100") == pytest.approx(100 / exposure)  # 1 / sum F(age) per 100
     assert v(mar, "ctr") == pytest.approx(200 / 3) and v(mar, "ctr", "observed") == pytest.approx(200 / 3)
     assert v(mar, "new_season_share") == 100 and v(mar, "reused_id_share") == 0
-    assert v(mar, "purchases_per_100", "estimate_low") <= v(mar, "purchases_per_100") <= v(
-        mar, "purchases_per_100", "estimate_high")
+    assert (
+        v(mar, "purchases_per_100", "estimate_low")
+        <= v(mar, "purchases_per_100")
+        <= v(mar, "purchases_per_100", "estimate_high")
+    )
     # customer groups: C00002 signed up 2026-01-20, so all their recommendations are "new customer" ones
     groups = mon.prepare(m, HAND_PARAMS).recs.set_index("rec_id")["customer_type"]
     assert groups["R2"] == mon.NEW and groups["R5"] == mon.NEW and groups["R1"] == mon.RETURNING
@@ -191,20 +227,25 @@ def test_cut_at_export_reproduces_the_simulator():
     plain = backtest.materials_from_frames(simulate_frames(seed=3, scale=0.3)).recommendations
     cut = backtest.cut_at_export(backtest.materials_from_frames(truth).recommendations, EXPORT)
     cols = ["clicked_at", "purchased_at", "returned_at", "click_status", "purchase_status", "return_status"]
-    pd.testing.assert_frame_equal(cut[cols].reset_index(drop=True), plain[cols].reset_index(drop=True),
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        cut[cols].reset_index(drop=True), plain[cols].reset_index(drop=True), check_dtype=False
+    )
 
 
 def test_delay_evaluation_does_not_depend_on_the_number_of_processes():
     kwargs = dict(seeds=(5, 6), exports=backtest.DEFAULT_EVALUATION_EXPORTS[4::5], kinds=("week",))
-    one, two = backtest.evaluate_delay_estimation(jobs=1, **kwargs), backtest.evaluate_delay_estimation(jobs=2, **kwargs)
+    one, two = (
+        backtest.evaluate_delay_estimation(jobs=1, **kwargs),
+        backtest.evaluate_delay_estimation(jobs=2, **kwargs),
+    )
     assert one["metrics"]["purchases_per_100"]["week"]["windows"] > 0
     assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
 
 
 def test_delay_evaluation_meets_coverage_target():
-    report = backtest.evaluate_delay_estimation(seeds=(5,), exports=backtest.DEFAULT_EVALUATION_EXPORTS[4::3],
-                                           kinds=("week",))
+    report = backtest.evaluate_delay_estimation(
+        seeds=(5,), exports=backtest.DEFAULT_EVALUATION_EXPORTS[4::3], kinds=("week",)
+    )
     purchases = report["metrics"]["purchases_per_100"]["week"]
     assert purchases["immature_windows"] >= 20
     assert purchases["coverage_immature"] >= report["nominal"] - 0.05
@@ -246,9 +287,12 @@ def test_inject_positive_shift_respects_the_export(materials):
 
 def test_injected_shift_alerts_the_right_group_and_window(default_run, injected_run):
     new = _alert_keys(injected_run) - _alert_keys(default_run)
-    assert {s for s, _ in new} == {"Bargain Hunters"}, new          # other segments stay quiet
-    bh = [a for a in injected_run.alerts if a["segment_column"] == "segment"
-          and a["segment"] == "Bargain Hunters" and a["metric_id"] in KPIS]
+    assert {s for s, _ in new} == {"Bargain Hunters"}, new  # other segments stay quiet
+    bh = [
+        a
+        for a in injected_run.alerts
+        if a["segment_column"] == "segment" and a["segment"] == "Bargain Hunters" and a["metric_id"] in KPIS
+    ]
     assert bh and all(a["window_start"] >= "2026-02-16" and a["estimate"] < a["expected"] for a in bh)
     assert any(a["severity"] in ("critical", "warning") for a in bh)
 
@@ -324,8 +368,22 @@ def test_output_files_and_alert_fields(default_run, tmp_path):
     written = mon.write_outputs(default_run, tmp_path / "a")
     assert set(written) == set(mon.OUTPUT_FILES)
     alerts = json.loads((tmp_path / "a" / "alerts.json").read_text())["alerts"]
-    required = {"segment_column", "segment", "metric", "metric_id", "window_start", "window_end", "observed",
-                "expected", "estimate_low", "estimate_high", "severity", "message", "p_value", "q_value"}
+    required = {
+        "segment_column",
+        "segment",
+        "metric",
+        "metric_id",
+        "window_start",
+        "window_end",
+        "observed",
+        "expected",
+        "estimate_low",
+        "estimate_high",
+        "severity",
+        "message",
+        "p_value",
+        "q_value",
+    }
     assert alerts and all(required <= set(a) for a in alerts)
     assert {a["severity"] for a in alerts} <= {"critical", "warning", "info"}
     assert all(a["metric"] == glossary.METRICS[a["metric_id"]] for a in alerts)
@@ -340,14 +398,19 @@ def test_pages_read_back_what_the_stage_wrote(default_run, tmp_path):
     mon.write_outputs(default_run, tmp_path)
     back = mon.load_outputs(tmp_path, default_run.params)
     assert back.alerts == default_run.alerts and back.summary == json.loads((tmp_path / "summary.json").read_text())
-    assert (back.export_time, back.reference, back.current) == (default_run.export_time, default_run.reference, default_run.current)
+    assert (back.export_time, back.reference, back.current) == (
+        default_run.export_time,
+        default_run.reference,
+        default_run.current,
+    )
     for attr in mon.OUTPUT_TABLES:
         # the written values (six decimals, infinite changes as empty): same columns, dtypes and rows
         computed, loaded = getattr(default_run, attr), getattr(back, attr)
         assert list(loaded.columns) == list(computed.columns) and len(loaded) == len(computed), attr
         assert dict(loaded.dtypes.astype(str)) == dict(computed.dtypes.astype(str)), attr
         for col in computed.select_dtypes("float").columns:
-            a = np.sort(computed[col].replace([np.inf, -np.inf], np.nan).to_numpy(dtype=float)); b = np.sort(loaded[col].to_numpy(dtype=float))
+            a = np.sort(computed[col].replace([np.inf, -np.inf], np.nan).to_numpy(dtype=float))
+            b = np.sort(loaded[col].to_numpy(dtype=float))
             np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, equal_nan=True, err_msg=f"{attr}.{col}")
     (tmp_path / "drift.csv").unlink()
     with pytest.raises(FileNotFoundError, match="drift.csv"):
@@ -361,8 +424,11 @@ def test_messages_are_in_business_language(default_run, injected_run):
         assert glossary.technical_terms_in(m) == [], m
         assert "1 in 20 alerts like this is a false alarm" in m and "check first:" in m
         assert "sure" not in m and "the fall is probably between" in m
-    assert glossary.technical_terms_in("CTR fell, p-value 0.01, segment_column x") == ["CTR", "p-value",
-                                                                                          "segment_column"]
+    assert glossary.technical_terms_in("CTR fell, p-value 0.01, segment_column x") == [
+        "CTR",
+        "p-value",
+        "segment_column",
+    ]
     # the wrong phrasing of old (1 - q is not the chance that an alert is right) cannot come back
     assert glossary.technical_terms_in("we are 99% sure this is not chance") == ["% sure", "sure this is not chance"]
 
@@ -406,9 +472,18 @@ def test_reused_numbers_are_named_only_where_they_moved(injected_run):
 def test_model_update_hint_needs_a_step_in_the_group(materials):
     prep = mon.prepare(materials, mon.MonitorParams())
     day = prep.rollouts[0][1]
-    alert = pd.Series({"segment_column": "all", "segment": mon.ALL, "metric_id": "ctr", "period": "since",
-                       "window_start": day, "window_end": day + pd.Timedelta(days=20), "estimate": 5.0,
-                       "expected": 10.0})
+    alert = pd.Series(
+        {
+            "segment_column": "all",
+            "segment": mon.ALL,
+            "metric_id": "ctr",
+            "period": "since",
+            "window_start": day,
+            "window_end": day + pd.Timedelta(days=20),
+            "estimate": 5.0,
+            "expected": 10.0,
+        }
+    )
     params = mon.MonitorParams()
     # all customers' click rate did not step at the update on the committed materials: no model hint
     assert mon.model_cause(alert, prep, params) is None

@@ -33,8 +33,11 @@ def _notebook_parameters() -> dict:
 
 def _same(a: dict, b: dict) -> list[str]:
     """Keys whose values differ (or that only one side has), with both values."""
-    return [f"{k}: {a.get(k, '<missing>')!r} != {b.get(k, '<missing>')!r}" for k in sorted(set(a) | set(b))
-            if k not in a or k not in b or a[k] != b[k] or isinstance(a[k], bool) != isinstance(b[k], bool)]
+    return [
+        f"{k}: {a.get(k, '<missing>')!r} != {b.get(k, '<missing>')!r}"
+        for k in sorted(set(a) | set(b))
+        if k not in a or k not in b or a[k] != b[k] or isinstance(a[k], bool) != isinstance(b[k], bool)
+    ]
 
 
 def test_params_yaml_monitor_section_equals_the_defaults():

@@ -27,9 +27,15 @@ def as_jupyter_leaves_it(path: Path, edit_source: bool) -> None:
     cell.execution_count = 7
     cell.outputs = [nbformat.v4.new_output("stream", text="OUTPUT-TEXT-ONLY\n")]
     cell.metadata["execution"] = {"iopub.execute_input": "2026-03-02T10:00:00.000Z"}
-    nb.metadata["language_info"] = {"codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
-                                    "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
-                                    "pygments_lexer": "ipython3", "version": "3.11.2"}
+    nb.metadata["language_info"] = {
+        "codemirror_mode": {"name": "ipython", "version": 3},
+        "file_extension": ".py",
+        "mimetype": "text/x-python",
+        "name": "python",
+        "nbconvert_exporter": "python",
+        "pygments_lexer": "ipython3",
+        "version": "3.11.2",
+    }
     nb.metadata["kernelspec"]["display_name"] = "Python 3 (ipykernel)"
     nb.metadata["papermill"] = {"duration": 1.5}
     nbformat.write(nb, path)

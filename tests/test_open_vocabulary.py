@@ -11,12 +11,18 @@ from stoffwechsel import features, notebooks
 
 
 def test_unknown_sustainability_interest_is_missing_not_a_crash():
-    customers = pd.DataFrame({
-        "customer_id": ["1", "2", "3"], "signup_date": pd.to_datetime(["2011-01-01"] * 3),
-        "age_band": ["unknown"] * 3, "region": ["United Kingdom", "EIRE", "France"],
-        "preferred_channel": ["web"] * 3, "loyalty_tier": ["unknown"] * 3,
-        "sustainability_interest": ["high", "unknown", "low"], "segment": ["unknown"] * 3,
-    })
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["1", "2", "3"],
+            "signup_date": pd.to_datetime(["2011-01-01"] * 3),
+            "age_band": ["unknown"] * 3,
+            "region": ["United Kingdom", "EIRE", "France"],
+            "preferred_channel": ["web"] * 3,
+            "loyalty_tier": ["unknown"] * 3,
+            "sustainability_interest": ["high", "unknown", "low"],
+            "segment": ["unknown"] * 3,
+        }
+    )
     profile = features.compute_customer_profile(customers)
     levels = profile.set_index("customer_id")["sustainability_interest_level"]
     assert levels["1"] == 2 and levels["3"] == 0 and np.isnan(levels["2"])
@@ -33,4 +39,10 @@ def test_runner_passes_no_contract_settings_to_the_notebooks():
     """load_materials reads them itself; passing them made Papermill warn "Passed unknown
     parameter" eight times per stage."""
     assert set(notebooks.stage_parameters("profile")) == {
-        "materials_dir", "cutoff", "test_weeks", "train_start", "min_history_weeks", "quarantine_rows_shown"}
+        "materials_dir",
+        "cutoff",
+        "test_weeks",
+        "train_start",
+        "min_history_weeks",
+        "quarantine_rows_shown",
+    }

@@ -18,17 +18,46 @@ WEEKS = pd.date_range("2026-03-02", periods=4, freq="7D")
 def _weekly() -> pd.DataFrame:
     """A small weekly table as the monitor writes it, labelled with today's glossary labels."""
     rows = []
-    for (column, segment) in GROUPS:
+    for column, segment in GROUPS:
         for metric_id in METRIC_IDS:
-            base = dict(segment_column=column, segment=segment, metric_id=metric_id, metric=glossary.METRICS[metric_id],
-                        recs=250, customers=120, recs_matured=200.0, events=12.0, exposure=230.0, observed=4.0,
-                        estimate=5.0, estimate_low=4.0, estimate_high=6.5, rate_low=3.9, rate_high=6.4,
-                        reference=5.5, change=-0.09)
-            rows.append(base | dict(period="current", window_start=WEEKS[0], window_end=WEEKS[-1] + pd.Timedelta(days=6),
-                                    completeness=0.9))
+            base = dict(
+                segment_column=column,
+                segment=segment,
+                metric_id=metric_id,
+                metric=glossary.METRICS[metric_id],
+                recs=250,
+                customers=120,
+                recs_matured=200.0,
+                events=12.0,
+                exposure=230.0,
+                observed=4.0,
+                estimate=5.0,
+                estimate_low=4.0,
+                estimate_high=6.5,
+                rate_low=3.9,
+                rate_high=6.4,
+                reference=5.5,
+                change=-0.09,
+            )
+            rows.append(
+                base
+                | dict(
+                    period="current",
+                    window_start=WEEKS[0],
+                    window_end=WEEKS[-1] + pd.Timedelta(days=6),
+                    completeness=0.9,
+                )
+            )
             for i, week in enumerate(WEEKS):
-                rows.append(base | dict(period="week", window_start=week, window_end=week + pd.Timedelta(days=6),
-                                        completeness=1.0 if i < 2 else 0.6))
+                rows.append(
+                    base
+                    | dict(
+                        period="week",
+                        window_start=week,
+                        window_end=week + pd.Timedelta(days=6),
+                        completeness=1.0 if i < 2 else 0.6,
+                    )
+                )
     return pd.DataFrame(rows)
 
 
@@ -70,8 +99,12 @@ def test_weekly_trend_draws_the_metric_under_its_new_label(renamed):
 
 def test_value_box_finds_its_alert_by_metric_id(renamed):
     headline = {"metric_id": "ctr", "metric": renamed["ctr"], "now": 4.0, "change": -0.3, "share_of_outcomes_in": 1.0}
-    alert = {"metric_id": "ctr", "metric": "Click rate (as labelled when the monitor ran)", "segment_column": "all",
-             "severity": "critical"}
+    alert = {
+        "metric_id": "ctr",
+        "metric": "Click rate (as labelled when the monitor ran)",
+        "segment_column": "all",
+        "severity": "critical",
+    }
     assert pages.valuebox(headline, [alert])["color"] == "danger"
     assert pages.valuebox(headline, [alert | {"metric_id": "purchases_per_100"}])["color"] == "success"
 
@@ -79,7 +112,17 @@ def test_value_box_finds_its_alert_by_metric_id(renamed):
 def test_first_screen_limit_defaults_to_the_monitor_parameter():
     from stoffwechsel.monitoring import MonitorParams
 
-    alerts = [{"severity": "warning", "segment_column": "segment", "segment": f"group {i}", "metric_id": "ctr",
-               "metric": "x", "observed": 1.0, "expected": 2.0} for i in range(20)]
+    alerts = [
+        {
+            "severity": "warning",
+            "segment_column": "segment",
+            "segment": f"group {i}",
+            "metric_id": "ctr",
+            "metric": "x",
+            "observed": 1.0,
+            "expected": 2.0,
+        }
+        for i in range(20)
+    ]
     assert len(pages.top_alerts(alerts)) == MonitorParams().first_screen_alerts
     assert len(pages.top_alerts(alerts, 3)) == 3

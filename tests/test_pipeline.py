@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
@@ -47,7 +46,9 @@ def test_fresh_run_reproduces_the_committed_lock(pipeline_clone):
     """Recomputed from scratch, every data output and report has the md5 the working tree's
     dvc.lock records (the verification record and the site that shows it describe the machine)."""
     committed = {k: v for k, v in lock_outputs((ROOT / "dvc.lock").read_text()).items() if k not in ENVIRONMENT_REPORTS}
-    fresh = {k: v for k, v in lock_outputs((pipeline_clone / "dvc.lock").read_text()).items() if k not in ENVIRONMENT_REPORTS}
+    fresh = {
+        k: v for k, v in lock_outputs((pipeline_clone / "dvc.lock").read_text()).items() if k not in ENVIRONMENT_REPORTS
+    }
     assert set(FEATURE_OUTPUTS) <= set(committed)
     assert fresh == committed
 
@@ -74,7 +75,9 @@ def test_forced_rerun_gives_identical_feature_files(pipeline_clone):
 def _previous_commit_with_features() -> str:
     """The newest commit before HEAD whose dvc.lock records the feature outputs (HEAD itself
     when it is the first such commit, or the history is shallow)."""
-    revs = subprocess.run(["git", "rev-list", "HEAD", "--", "dvc.lock"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    revs = subprocess.run(
+        ["git", "rev-list", "HEAD", "--", "dvc.lock"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
     for rev in revs[1:]:
         text = subprocess.run(["git", "show", f"{rev}:dvc.lock"], cwd=ROOT, capture_output=True, text=True).stdout
         if text and set(FEATURE_OUTPUTS) <= set(lock_outputs(text)):
@@ -96,9 +99,19 @@ def test_features_reproduce_exactly_from_a_previous_commit(tmp_path):
     assert set(FEATURE_OUTPUTS) <= set(recorded)
     commit = run(["git", "rev-parse", "HEAD"], clone).stdout.strip()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "reproduction.json").write_text(json.dumps(
-        {"commit": commit, "identical": reproduced == recorded, "outputs": recorded,
-         "differing": sorted(k for k in recorded if reproduced.get(k) != recorded[k])}, indent=1, sort_keys=True) + "\n")
+    (ARTIFACTS / "reproduction.json").write_text(
+        json.dumps(
+            {
+                "commit": commit,
+                "identical": reproduced == recorded,
+                "outputs": recorded,
+                "differing": sorted(k for k in recorded if reproduced.get(k) != recorded[k]),
+            },
+            indent=1,
+            sort_keys=True,
+        )
+        + "\n"
+    )
     assert reproduced == recorded, f"commit {rev}: outputs differ from its dvc.lock"
 
 

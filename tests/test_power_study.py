@@ -5,7 +5,6 @@ docs/monitoring.md is checked against its committed results file."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,9 +20,14 @@ def _recs(n_before: int, n_after: int, p_before: float, p_after: float, seed: in
     rng = np.random.default_rng(seed)
     served = pd.to_datetime(["2026-01-20"] * n_before + ["2026-03-01"] * n_after)
     clicked = np.r_[rng.random(n_before) < p_before, rng.random(n_after) < p_after]
-    return pd.DataFrame({"customer_id": "C1", "served_at": served,
-                         "click_status": np.where(clicked, "yes", "no"),
-                         "purchase_status": np.where(clicked & (rng.random(len(clicked)) < 0.3), "yes", "no")})
+    return pd.DataFrame(
+        {
+            "customer_id": "C1",
+            "served_at": served,
+            "click_status": np.where(clicked, "yes", "no"),
+            "purchase_status": np.where(clicked & (rng.random(len(clicked)) < 0.3), "yes", "no"),
+        }
+    )
 
 
 def test_the_oracle_sees_a_planted_drop_and_not_a_steady_rate():
@@ -33,8 +37,9 @@ def test_the_oracle_sees_a_planted_drop_and_not_a_steady_rate():
     assert power_study.oracle_p_value(_recs(2000, 2000, 0.10, 0.05), customers, sc, export) < 1e-6
     assert power_study.oracle_p_value(_recs(2000, 2000, 0.10, 0.10), customers, sc, export) > 0.05
     # recommendations whose click window is still open at the export do not count (matured labels only)
-    fresh = _recs(2000, 2000, 0.10, 0.0).assign(served_at=lambda d: d["served_at"].where(
-        d["served_at"] < "2026-02-01", pd.Timestamp("2026-03-30 12:00")))
+    fresh = _recs(2000, 2000, 0.10, 0.0).assign(
+        served_at=lambda d: d["served_at"].where(d["served_at"] < "2026-02-01", pd.Timestamp("2026-03-30 12:00"))
+    )
     assert power_study.oracle_p_value(fresh, customers, sc, export) == 1.0
 
 

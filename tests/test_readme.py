@@ -36,13 +36,21 @@ def test_readme_commands_work_in_a_fresh_clone(tmp_path):
     clone = tmp_path / "fresh"
     run(["git", "clone", "-q", str(ROOT), str(clone)], tmp_path)
     venv_bin = str(Path(sys.executable).parent)
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "STOFFWECHSEL_ROOT", "PYTHONPATH", "MPLBACKEND")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "STOFFWECHSEL_ROOT", "PYTHONPATH", "MPLBACKEND")
+    }
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p != venv_bin)  # make builds its own venv
     steps = []
     for attempt in ("first", "second"):
         proc = subprocess.run(["make", "run"], cwd=clone, capture_output=True, text=True, env=env, timeout=1500)
-        steps.append({"command": "make run", "attempt": attempt, "returncode": proc.returncode,
-                      "ran_stages": re.findall(r"Running stage '(\w+)'", proc.stdout)})
+        steps.append(
+            {
+                "command": "make run",
+                "attempt": attempt,
+                "returncode": proc.returncode,
+                "ran_stages": re.findall(r"Running stage '(\w+)'", proc.stdout),
+            }
+        )
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     passed = (clone / "_site" / "index.html").is_file() and steps[1]["ran_stages"] == []
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -60,7 +60,9 @@ def test_readme_how_to_runs_the_whole_pipeline_on_real_style_exports(clone):
     profile = json.loads((clone / "reports" / "profile" / "profile.json").read_text())
     assert profile["rows"]["transactions.csv"]["quarantined"] == 0
     calendar = json.loads((clone / "reports" / "profile" / "calendar.json").read_text())
-    assert calendar["cutoff"].startswith(("2019", "2020", "2021")), calendar  # derived from the data, not the simulator's 2025
+    assert calendar["cutoff"].startswith(("2019", "2020", "2021")), (
+        calendar
+    )  # derived from the data, not the simulator's 2025
     evaluation = json.loads((clone / "reports" / "metrics" / "evaluation.json").read_text())
     assert evaluation["customers"] > 50
 

@@ -13,9 +13,11 @@ from stoffwechsel import notebooks
 def test_runner_prints_one_line_per_code_cell_and_no_tcp_warning(tmp_path, capfd):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_markdown_cell("# title"),
-                nbformat.v4.new_code_cell("# load the data\nx = 1"),
-                nbformat.v4.new_code_cell("y = x + 1\nprint(y)")]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# title"),
+        nbformat.v4.new_code_cell("# load the data\nx = 1"),
+        nbformat.v4.new_code_cell("y = x + 1\nprint(y)"),
+    ]
     for i, cell in enumerate(nb.cells):
         cell.id = f"cell-{i:02d}"
     source, target = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
@@ -25,8 +27,14 @@ def test_runner_prints_one_line_per_code_cell_and_no_tcp_warning(tmp_path, capfd
     from papermill.engines import papermill_engines
 
     papermill_engines.register("stoffwechsel-test", notebooks.progress_engine("demo", out=stream))
-    papermill.execute_notebook(str(source), str(target), kernel_name="python3", progress_bar=False,
-                               engine_name="stoffwechsel-test", kernel_manager_class=notebooks.kernel_manager_class())
+    papermill.execute_notebook(
+        str(source),
+        str(target),
+        kernel_name="python3",
+        progress_bar=False,
+        engine_name="stoffwechsel-test",
+        kernel_manager_class=notebooks.kernel_manager_class(),
+    )
     lines = stream.getvalue().splitlines()
     assert [line.split(":")[0] for line in lines] == ["[demo] cell 1/2 load the data", "[demo] cell 2/2 y = x + 1"]
     assert nbformat.read(target, as_version=4).cells[2].outputs[0]["text"] == "2\n"
@@ -55,8 +63,14 @@ def test_kernels_started_side_by_side_do_not_share_sockets(tmp_path):
         nb.cells[0].id = "cell-00"
         source, target = tmp_path / f"in{i}.ipynb", tmp_path / f"out{i}.ipynb"
         nbformat.write(nb, source)
-        papermill.execute_notebook(str(source), str(target), kernel_name="python3", progress_bar=False, cwd=str(tmp_path),
-                                   kernel_manager_class=notebooks.kernel_manager_class())
+        papermill.execute_notebook(
+            str(source),
+            str(target),
+            kernel_name="python3",
+            progress_bar=False,
+            cwd=str(tmp_path),
+            kernel_manager_class=notebooks.kernel_manager_class(),
+        )
         return nbformat.read(target, as_version=4).cells[0].outputs[0]["text"]
 
     with ThreadPoolExecutor(max_workers=3) as pool:
@@ -71,7 +85,9 @@ def test_executed_notebooks_carry_no_run_times(tmp_path):
     nb.metadata["papermill"] = {"duration": 1.5, "start_time": "t0", "end_time": "t1", "parameters": {"a": 1}}
     cell = nbformat.v4.new_code_cell("1")
     cell.id = "cell-00"
-    cell.metadata.update(papermill={"duration": 0.3, "start_time": "t0"}, execution={"iopub.status.idle": "t"}, tags=["x"])
+    cell.metadata.update(
+        papermill={"duration": 0.3, "start_time": "t0"}, execution={"iopub.status.idle": "t"}, tags=["x"]
+    )
     nb.cells = [cell]
     path = tmp_path / "run.ipynb"
     nbformat.write(nb, path)
@@ -95,16 +111,25 @@ def test_a_killed_run_leaves_no_kernel_behind(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     pid_file = tmp_path / "kernel.pid"
-    nb.cells = [nbformat.v4.new_code_cell(f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
-                                          "time.sleep(600)")]
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(600)"
+        )
+    ]
     nb.cells[0].id = "cell-00"
     nbformat.write(nb, tmp_path / "in.ipynb")
-    runner = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         from pathlib import Path
         from stoffwechsel import notebooks
-        notebooks._execute(notebooks.import_papermill(), Path({str(tmp_path / 'in.ipynb')!r}),
-                           Path({str(tmp_path / 'out.ipynb')!r}), "killed", cwd={str(tmp_path)!r})
-        """)])
+        notebooks._execute(notebooks.import_papermill(), Path({str(tmp_path / "in.ipynb")!r}),
+                           Path({str(tmp_path / "out.ipynb")!r}), "killed", cwd={str(tmp_path)!r})
+        """),
+        ]
+    )
     try:
         deadline = time.monotonic() + 120
         while not pid_file.exists() or not pid_file.read_text():

@@ -66,7 +66,13 @@ def test_default_row_counts_and_file_shape(tmp_path):
         assert b"\r" not in raw and raw.endswith(b"\n")
         assert len(pd.read_csv(tmp_path / name, dtype=str, keep_default_na=False)) == rows
     assert yaml.safe_load((tmp_path / DVC_TEMPLATE_FILE).read_text())["stages"].keys() == {
-        "profile", "features", "embeddings", "train", "monitor", "site"}
+        "profile",
+        "features",
+        "embeddings",
+        "train",
+        "monitor",
+        "site",
+    }
 
 
 def test_scale_multiplies_every_row_count():
@@ -125,14 +131,18 @@ def test_customers_follow_the_format(truth):
     c = truth[CUSTOMERS]
     assert c.customer_id.str.fullmatch(r"C\d{5,7}").all() and c.customer_id.is_unique
     assert set(c.age_band) == {"18-24", "25-34", "35-44", "45-54", "55+"}
-    assert set(c.region) == {"Berlin", "Hamburg", "München", "Köln", "Frankfurt", "Leipzig", "Other Germany",
-                             "Austria"}
+    assert set(c.region) == {"Berlin", "Hamburg", "München", "Köln", "Frankfurt", "Leipzig", "Other Germany", "Austria"}
     assert c.region.value_counts().index[0] == "Berlin"
     assert set(c.preferred_channel) == {"web", "app", "store"}
     assert set(c.loyalty_tier) == {"none", "silver", "gold"}
     assert set(c.sustainability_interest) == {"low", "medium", "high"}
-    assert set(c.segment) == {"Eco Enthusiasts", "Trend Seekers", "Bargain Hunters", "Classic Professionals",
-                              "Occasional Shoppers"}
+    assert set(c.segment) == {
+        "Eco Enthusiasts",
+        "Trend Seekers",
+        "Bargain Hunters",
+        "Classic Professionals",
+        "Occasional Shoppers",
+    }
     before = (c.signup_date < "2024-03-01").mean()
     assert 0.3 < before < 0.6 and (c.signup_date > "2026-01-01").any()
 
@@ -178,13 +188,14 @@ def test_events_are_on_products_on_sale(truth):
 
 def test_every_timestamp_exists_in_berlin(truth):
     """Wall times skipped by the spring DST change (02:00-03:00) never occur."""
-    columns = {TRANSACTIONS: ["event_time"],
-               RECS: ["served_at", "true_clicked_at", "true_purchased_at", "true_returned_at"]}
+    columns = {
+        TRANSACTIONS: ["event_time"],
+        RECS: ["served_at", "true_clicked_at", "true_purchased_at", "true_returned_at"],
+    }
     for name, cols in columns.items():
         for col in cols:
             stamps = pd.to_datetime(truth[name][col].replace("", None)).dropna()
-            localized = stamps.dt.tz_localize("Europe/Berlin", nonexistent="NaT",
-                                              ambiguous=np.zeros(len(stamps), bool))
+            localized = stamps.dt.tz_localize("Europe/Berlin", nonexistent="NaT", ambiguous=np.zeros(len(stamps), bool))
             assert localized.notna().all(), (name, col, stamps[localized.isna()].head())
 
 
@@ -199,8 +210,9 @@ def test_product_ids_are_recycled_for_different_products(truth):
     for s in range(1, len(SEASONS)):
         reused = p[later == s].product_id.isin(p[later < s].product_id).mean()
         assert 0.2 <= reused <= 0.3, (SEASONS[s][0], reused)
-    recycled = p[p.product_id.isin(versions[versions > 1].index)].assign(order=later).sort_values(
-        ["product_id", "order"])
+    recycled = (
+        p[p.product_id.isin(versions[versions > 1].index)].assign(order=later).sort_values(["product_id", "order"])
+    )
     prev = recycled.groupby("product_id").shift()
     pairs = recycled[prev.name.notna()]
     assert len(pairs) > 0
@@ -243,8 +255,7 @@ def test_season_is_missing_on_a_fifth_of_transactions(truth):
 def test_some_seasonless_events_fall_where_two_versions_of_an_id_overlap(truth):
     t, p = truth[TRANSACTIONS], truth[PRODUCTS]
     seasonless = t[(t.season == "") & (t.event_type != "return")]
-    on_sale = seasonless[["event_id", "product_id", "event_time"]].merge(
-        p[["product_id", "sale_start", "sale_end"]])
+    on_sale = seasonless[["event_id", "product_id", "event_time"]].merge(p[["product_id", "sale_start", "sale_end"]])
     day = on_sale.event_time.str[:10]
     on_sale = on_sale[(day >= on_sale.sale_start) & (day <= on_sale.sale_end)]
     versions_on_sale = on_sale.groupby("event_id").size()
@@ -453,14 +464,26 @@ def test_real_style_keeps_the_rows_except_wishlists(styled):
 def test_real_style_ids_are_plain_numbers_consistent_across_files(styled):
     native, real = styled
     p, c, t, r = real[PRODUCTS], real[CUSTOMERS], real[TRANSACTIONS], real[RECS]
-    for frame, column in ((p, "product_id"), (c, "customer_id"), (t, "event_id"), (t, "customer_id"),
-                          (t, "product_id"), (r, "rec_id"), (r, "customer_id"), (r, "product_id")):
+    for frame, column in (
+        (p, "product_id"),
+        (c, "customer_id"),
+        (t, "event_id"),
+        (t, "customer_id"),
+        (t, "product_id"),
+        (r, "rec_id"),
+        (r, "customer_id"),
+        (r, "product_id"),
+    ):
         assert frame[column].str.fullmatch(r"[1-9]\d*").all(), column
     assert not p.duplicated(["product_id", "season"]).any() and c.customer_id.is_unique
     assert t.event_id.is_unique and r.rec_id.is_unique
     # one native id <-> one plain id, in every file
-    pairs = pd.concat([pd.DataFrame({"native": native[name]["product_id"], "real": real[name]["product_id"]})
-                       for name in (PRODUCTS, RECS)]).drop_duplicates()
+    pairs = pd.concat(
+        [
+            pd.DataFrame({"native": native[name]["product_id"], "real": real[name]["product_id"]})
+            for name in (PRODUCTS, RECS)
+        ]
+    ).drop_duplicates()
     assert pairs.native.is_unique and pairs.real.is_unique
     assert t.customer_id.isin(c.customer_id).all() and r.customer_id.isin(c.customer_id).all()
     versions = set(zip(p.product_id, p.season))
@@ -500,8 +523,11 @@ def test_real_style_calendar_is_whole_weeks_earlier_in_minutes(styled):
     assert every.dt.tz_localize("Europe/Berlin", nonexistent="NaT", ambiguous=True).notna().all()
     # outcomes inside their windows; statuses still consistent with the export time
     served, export = _parsed(r.served_at), _parsed(r.export_time)
-    for ts, anchor, days in (("clicked_at", served, 1), ("purchased_at", served, 14),
-                             ("returned_at", _parsed(r.purchased_at), 30)):
+    for ts, anchor, days in (
+        ("clicked_at", served, 1),
+        ("purchased_at", served, 14),
+        ("returned_at", _parsed(r.purchased_at), 30),
+    ):
         seen = _parsed(r[ts])
         ok = seen.isna() | ((seen >= anchor) & (seen <= anchor + pd.Timedelta(days=days)))
         assert ok.all(), ts

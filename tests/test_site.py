@@ -26,15 +26,19 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "site"
 ARTIFACTS = ROOT / "reports" / "test-artifacts"
 
-PAGES = ["index.html", "reports/notebooks/01_overview.html", "reports/notebooks/02_segments.html",
-         "reports/notebooks/03_glossary.html"]
+PAGES = [
+    "index.html",
+    "reports/notebooks/01_overview.html",
+    "reports/notebooks/02_segments.html",
+    "reports/notebooks/03_glossary.html",
+]
 ALERT = '.alert[data-segment="Trend Seekers"]'
 DASHBOARD = "reports/notebooks/01_overview.html"
 CHROMIUM = site.find_chromium()
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None,
     reason="no Chromium binary: install the Debian package 'chromium' (apt-get install -y chromium) "
-           "or set CHROME_BIN; CI installs it",
+    "or set CHROME_BIN; CI installs it",
 )
 
 
@@ -85,9 +89,11 @@ def test_navbar_links_resolve_to_pages(project):
         active = nav.select("a.nav-link.active")
         assert len(active) == 1
     active_on = {rel: soup(out / rel).select_one("a.nav-link.active").get_text() for rel in PAGES[1:]}
-    assert active_on == {"reports/notebooks/01_overview.html": "This week",
-                         "reports/notebooks/02_segments.html": "Customer groups",
-                         "reports/notebooks/03_glossary.html": "Glossary"}
+    assert active_on == {
+        "reports/notebooks/01_overview.html": "This week",
+        "reports/notebooks/02_segments.html": "Customer groups",
+        "reports/notebooks/03_glossary.html": "Glossary",
+    }
 
 
 def test_every_relative_link_and_anchor_resolves(project):
@@ -159,8 +165,16 @@ def test_external_resources_are_refused(tmp_path):
     root = copy_fixture("project", tmp_path)
     path = root / "reports/notebooks/02_segments.ipynb"
     nb = nbformat.read(str(path), as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell("show()", outputs=[nbformat.v4.new_output(
-        "display_data", data={"text/html": '<script src="https://cdn.example.org/plot.js"></script>'})]))
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "show()",
+            outputs=[
+                nbformat.v4.new_output(
+                    "display_data", data={"text/html": '<script src="https://cdn.example.org/plot.js"></script>'}
+                )
+            ],
+        )
+    )
     nbformat.write(nb, str(path))
     with pytest.raises(site.SiteRenderError, match="external"):
         site.render_site(root)
@@ -172,8 +186,16 @@ def test_external_resources_are_refused(tmp_path):
 def test_code_is_never_shown(project):
     pages = all_pages(project)
     for rel, text in pages.items():
-        for code in ("zq_code_marker_7731", "DISTINCTIVE_CODE_SENTINEL", "import numpy", "#|",
-                     "plot_click_rate", "HTML(alerts_html)", "dict(icon=", "week = "):
+        for code in (
+            "zq_code_marker_7731",
+            "DISTINCTIVE_CODE_SENTINEL",
+            "import numpy",
+            "#|",
+            "plot_click_rate",
+            "HTML(alerts_html)",
+            "dict(icon=",
+            "week = ",
+        ):
             assert code not in text, f"{rel}: shows code ({code})"
 
 
@@ -189,7 +211,9 @@ def test_cell_options_hide_outputs(project):
 def test_value_boxes(project):
     boxes = soup(project / "_site" / DASHBOARD).select(".value-box")
     assert [b.select_one(".value-box-title").get_text() for b in boxes] == [
-        "Click rate this week", "Purchases after a recommendation"]
+        "Click rate this week",
+        "Purchases after a recommendation",
+    ]
     assert [b.select_one(".value-box-value").get_text() for b in boxes] == ["2.1 %", "1250"]
     assert "bg-danger" in boxes[0]["class"] and "bg-success" in boxes[1]["class"]
     assert boxes[0].select_one(".value-box-icon")["class"] == ["value-box-icon", "bi", "bi-graph-down"]
@@ -236,15 +260,21 @@ def test_images_are_inline(project):
     assert img["alt"] == "Line chart of the weekly click rate"  # #| fig-alt
     prefix = "data:image/png;base64,"
     assert img["src"].startswith(prefix)
-    assert base64.b64decode(img["src"][len(prefix):]).startswith(b"\x89PNG\r\n\x1a\n")
+    assert base64.b64decode(img["src"][len(prefix) :]).startswith(b"\x89PNG\r\n\x1a\n")
 
 
 def test_error_output_fails_the_render(tmp_path):
     root = copy_fixture("project", tmp_path)
     path = root / "reports/notebooks/02_segments.ipynb"
     nb = nbformat.read(str(path), as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell("1/0", outputs=[nbformat.v4.new_output(
-        "error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])]))
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "1/0",
+            outputs=[
+                nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])
+            ],
+        )
+    )
     nbformat.write(nb, str(path))
     with pytest.raises(site.SiteRenderError, match=r"02_segments\.ipynb.*ZeroDivisionError"):
         site.render_site(root)
@@ -261,10 +291,16 @@ def test_navbar_link_to_a_page_not_rendered_fails(tmp_path):
 
 def test_cell_options_and_value_literals():
     assert site.cell_options('#| content: valuebox\n#| title: "A: b"\n#| output: false\nx = 1\n#| late: 1') == {
-        "content": "valuebox", "title": "A: b", "output": False}
+        "content": "valuebox",
+        "title": "A: b",
+        "output": False,
+    }
     assert site.cell_options("x = 1") == {}
     assert site_render._literal("{'value': np.float64(0.25), 'color': 'warning', 'n': -3}") == {
-        "value": 0.25, "color": "warning", "n": -3}
+        "value": 0.25,
+        "color": "warning",
+        "n": -3,
+    }
     with pytest.raises(ValueError):
         site_render._literal("{'value': os.system('x')}")
 
@@ -310,8 +346,11 @@ def test_forbidden_terms(project, tmp_path):
     # whole words only, case-insensitive, plural included
     page = leaky / "_site" / "words.html"
     page.write_text("<p>psi-like? No: CTRs and p-values; but PSIRATE and xctr are fine.</p>", encoding="utf-8")
-    found = {(h.term, h.context) for h in site.forbidden_terms_report(leaky / "_site", terms=("CTR", "PSI", "p-value"))
-             if h.page == "words.html"}
+    found = {
+        (h.term, h.context)
+        for h in site.forbidden_terms_report(leaky / "_site", terms=("CTR", "PSI", "p-value"))
+        if h.page == "words.html"
+    }
     assert {t for t, _ in found} == {"CTR", "PSI", "p-value"}
     assert len(found) == 3
 

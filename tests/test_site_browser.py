@@ -7,12 +7,11 @@ same words in the same order. Screenshots: reports/test-artifacts/site-<renderer
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import re
 
 import pytest
 
@@ -22,17 +21,34 @@ from stoffwechsel.browser import Browser
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "site" / "project"
 ARTIFACTS = ROOT / "reports" / "test-artifacts"
-CONTENT_PAGES = ["reports/notebooks/01_overview.html", "reports/notebooks/02_segments.html",
-                 "reports/notebooks/03_glossary.html"]
+CONTENT_PAGES = [
+    "reports/notebooks/01_overview.html",
+    "reports/notebooks/02_segments.html",
+    "reports/notebooks/03_glossary.html",
+]
 
-needs_chromium = pytest.mark.skipif(site.find_chromium() is None, reason=(
-    "no Chromium binary: install the Debian package 'chromium' or set CHROME_BIN; CI installs it"))
-needs_quarto = pytest.mark.skipif(site.find_quarto() is None, reason=(
-    "quarto is not on PATH: install Quarto (CI: bash ../shared/quarto/install-quarto PREFIX, as .ci/run does)"))
+needs_chromium = pytest.mark.skipif(
+    site.find_chromium() is None,
+    reason=("no Chromium binary: install the Debian package 'chromium' or set CHROME_BIN; CI installs it"),
+)
+needs_quarto = pytest.mark.skipif(
+    site.find_quarto() is None,
+    reason=("quarto is not on PATH: install Quarto (CI: bash ../shared/quarto/install-quarto PREFIX, as .ci/run does)"),
+)
 RENDERERS = [pytest.param("python"), pytest.param("quarto", marks=needs_quarto)]
 #: Quarto's classic scripts that its pages load from site_libs (module scripts are inlined)
-KEPT_SCRIPTS = ("quarto-nav.js", "headroom.min.js", "clipboard.min.js", "popper.min.js", "tippy.umd.min.js",
-                "anchor.min.js", "bootstrap.min.js", "quarto-dashboard.js", "stickythead.js", "components.js")
+KEPT_SCRIPTS = (
+    "quarto-nav.js",
+    "headroom.min.js",
+    "clipboard.min.js",
+    "popper.min.js",
+    "tippy.umd.min.js",
+    "anchor.min.js",
+    "bootstrap.min.js",
+    "quarto-dashboard.js",
+    "stickythead.js",
+    "components.js",
+)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +89,15 @@ def test_renderer_writes_every_page_and_the_redirect(rendered, renderer):
 def test_no_cdn_or_network_resources(rendered, renderer):
     for page in rendered(renderer).rglob("*.html"):
         text = page.read_text(encoding="utf-8")
-        for needle in ('src="http', "src='http", 'href="http://', "cdnjs", "unpkg.com", "require.min.js", "jquery.min.js"):
+        for needle in (
+            'src="http',
+            "src='http",
+            'href="http://',
+            "cdnjs",
+            "unpkg.com",
+            "require.min.js",
+            "jquery.min.js",
+        ):
             assert needle not in text, f"{renderer}: {page.name} holds {needle}"
 
 
@@ -86,16 +110,23 @@ def test_plain_quarto_render_gives_a_small_offline_site(tmp_path):
     shutil.copytree(FIXTURE, root)
     for name in ("site.css", "_post_render.py"):
         shutil.copy2(ROOT / name, root / name)
-    env = {**os.environ, "QUARTO_PYTHON": sys.executable,
-           "PYTHONPATH": os.pathsep.join([str(ROOT / "lib"), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "QUARTO_PYTHON": sys.executable,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "lib"), os.environ.get("PYTHONPATH", "")]),
+    }
     proc = subprocess.run([site.find_quarto(), "render"], cwd=root, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = root / "_site"
     assert "post-render: 7 module scripts inlined" in proc.stdout + proc.stderr
     assert "URL='reports/notebooks/01_overview.html'" in (out / "index.html").read_text(encoding="utf-8")
     files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    assert not [f for f in files if re.search(r"pdfmake|vfs_fonts|datatables|quarto-search|search\.json|-dark-.*\.min\.css|\.js$" , f)
-                and not f.endswith(KEPT_SCRIPTS)]
+    assert not [
+        f
+        for f in files
+        if re.search(r"pdfmake|vfs_fonts|datatables|quarto-search|search\.json|-dark-.*\.min\.css|\.js$", f)
+        and not f.endswith(KEPT_SCRIPTS)
+    ]
     assert sum((out / f).stat().st_size for f in files) < 1_500_000
     for page in out.rglob("*.html"):
         text = page.read_text(encoding="utf-8")
@@ -111,7 +142,9 @@ def test_pages_in_a_browser(rendered, renderer, browser):
     """Measured: every defect of issue 14 would show up here as a problem, error or request."""
     checks = site_checks.check_site(rendered(renderer), screenshots=ARTIFACTS / f"site-{renderer}", browser=browser)
     assert {(c.source, c.viewport) for c in checks} == {(s, v) for s in ("file", "http") for v in site_checks.VIEWPORTS}
-    failed = [(c.page, c.source, c.viewport, c.problems, c.console_errors, c.external_requests) for c in checks if not c.ok]
+    failed = [
+        (c.page, c.source, c.viewport, c.problems, c.console_errors, c.external_requests) for c in checks if not c.ok
+    ]
     assert failed == []
     dashboard = [c for c in checks if c.page == CONTENT_PAGES[0]]
     assert all(len(c.measured["alerts"]) == 2 and len(c.measured["value_boxes"]) == 2 for c in dashboard)

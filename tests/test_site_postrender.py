@@ -32,10 +32,12 @@ def make_site(root: Path) -> Path:
     (libs / "bootstrap").mkdir(parents=True)
     (libs / "quarto-dashboard").mkdir(parents=True)
     (libs / "quarto-html" / "quarto.js").write_text(
-        'import * as tabsets from "./tabsets/tabsets.js";\nconst x = "</script>";\ntabsets.init();\n', encoding="utf-8")
+        'import * as tabsets from "./tabsets/tabsets.js";\nconst x = "</script>";\ntabsets.init();\n', encoding="utf-8"
+    )
     (libs / "quarto-html" / "tabsets" / "tabsets.js").write_text(
         "// tabsets\nexport function init() {\n  window.TABSETS = (window.TABSETS || 0) + 1;\n}\nexport const kind = 'tabs';\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (libs / "bootstrap" / "bootstrap.min.js").write_text("window.BS = 1;\n", encoding="utf-8")
     css = "body{color:red}@font-face{src:url(./bootstrap-icons.woff?x=1) format('woff')}\n"
     (libs / "bootstrap" / "bootstrap.min.css").write_text(css, encoding="utf-8")
@@ -55,8 +57,11 @@ def test_finish_site_inlines_modules_and_drops_unused_files(tmp_path):
     page = (out / "reports/notebooks/01_overview.html").read_text(encoding="utf-8")
     assert 'src="../../site_libs/quarto-html/quarto.js"' not in page and 'type="module" src=' not in page
     assert "const tabsets = (() => {" in page and "return {init, kind};" in page  # import bundled
-    assert "function init()" in page and "export function" not in page.split("tabsets.js, bundled")[1].split("</script>")[0]
-    assert '<\\/script>' in page  # a "</script>" inside the code cannot end the inline script
+    assert (
+        "function init()" in page
+        and "export function" not in page.split("tabsets.js, bundled")[1].split("</script>")[0]
+    )
+    assert "<\\/script>" in page  # a "</script>" inside the code cannot end the inline script
     assert 'href="../../site_libs/bootstrap/bootstrap.min.css" rel="stylesheet" class="quarto-color-alternate"' in page
     assert '<script src="../../site_libs/bootstrap/bootstrap.min.js"></script>' in page  # classic scripts stay
     assert sorted(report.deleted) == [
@@ -75,11 +80,14 @@ def test_finish_site_inlines_modules_and_drops_unused_files(tmp_path):
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # idempotent
 
 
-@pytest.mark.parametrize("code, message", [
-    ('import { init } from "./tabsets/tabsets.js";\n', "import form"),
-    ('import * as t from "https://cdn.example.org/t.js";\n', "not a relative file"),
-    ('import * as t from "./missing.js";\n', "does not exist"),
-])
+@pytest.mark.parametrize(
+    "code, message",
+    [
+        ('import { init } from "./tabsets/tabsets.js";\n', "import form"),
+        ('import * as t from "https://cdn.example.org/t.js";\n', "not a relative file"),
+        ('import * as t from "./missing.js";\n', "does not exist"),
+    ],
+)
 def test_unbundlable_imports_fail_naming_file_and_line(tmp_path, code, message):
     module = tmp_path / "quarto.js"
     (tmp_path / "tabsets").mkdir()

@@ -21,8 +21,10 @@ DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
 
 
 def test_production_monitoring_does_not_import_the_simulator():
-    code = ("import sys, stoffwechsel.monitoring; "
-            "print(sorted(m for m in sys.modules if m in ('stoffwechsel.simulate', 'stoffwechsel.backtest')))")
+    code = (
+        "import sys, stoffwechsel.monitoring; "
+        "print(sorted(m for m in sys.modules if m in ('stoffwechsel.simulate', 'stoffwechsel.backtest')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", f"stoffwechsel.monitoring imports {out.strip()}"
 
@@ -136,5 +138,7 @@ def test_what_dvc_restores_is_what_the_site_shows(pipeline_clone, tmp_path):
     run(["dvc", "repro"], clone)
     after = {p: (clone / p).read_bytes() for p in before}
     assert after == before, [p for p in before if after[p] != before[p]]
-    assert run(["git", "status", "--porcelain", "--", "dvc.lock"], clone).stdout == "", run(["git", "diff", "--", "dvc.lock"], clone).stdout
+    assert run(["git", "status", "--porcelain", "--", "dvc.lock"], clone).stdout == "", run(
+        ["git", "diff", "--", "dvc.lock"], clone
+    ).stdout
     assert _out_of_date(clone) == set()

@@ -442,12 +442,15 @@ def test_pit_name_collisions_and_several_views(pit, fs):
         ),
     )
     spine = spine_frame([(1, 12)], label=["spine"])
-    out = fs.get_historical_features(
-        spine, ["customer_stats:n_orders", "other_stats", "customer_stats:recency_days"]
-    )
+    out = fs.get_historical_features(spine, ["customer_stats:n_orders", "other_stats", "customer_stats:recency_days"])
     assert out.columns.tolist() == [
-        "customer_id", "event_timestamp", "label",
-        "customer_stats__n_orders", "recency_days", "other_stats__n_orders", "other_stats__label",
+        "customer_id",
+        "event_timestamp",
+        "label",
+        "customer_stats__n_orders",
+        "recency_days",
+        "other_stats__n_orders",
+        "other_stats__label",
     ]
     assert out.iloc[0, 3:].tolist() == [10, 110.0, 77, "x"]
     with pytest.raises(ValueError, match="selected twice"):
@@ -457,7 +460,9 @@ def test_pit_name_collisions_and_several_views(pit, fs):
 def test_pit_spine_errors(pit):
     with pytest.raises(SchemaMismatchError, match="no timestamp column 'ts'"):
         pit.get_historical_features(spine_frame([(1, 0)]), ["customer_stats"], spine_timestamp="ts")
-    with pytest.raises(SchemaMismatchError, match=r"feature view 'customer_stats': spine has no join key column 'customer_id'"):
+    with pytest.raises(
+        SchemaMismatchError, match=r"feature view 'customer_stats': spine has no join key column 'customer_id'"
+    ):
         pit.get_historical_features(spine_frame([(1, 0)]).rename(columns={"customer_id": "c"}), ["customer_stats"])
     bad = spine_frame([(1, 0)]).assign(customer_id=["1"])
     with pytest.raises(SchemaMismatchError, match=r"join key 'customer_id': expected dtype int64, found string"):
@@ -474,8 +479,12 @@ def test_pit_time_zones_compare_instants(fs):
     df["created_timestamp"] = df["created_timestamp"].dt.tz_localize("UTC")
     fs.write(view, df)
     # 11:00 in Berlin (UTC+1 in March before DST) is 10:00 UTC: the 10h row is used.
-    spine = pd.DataFrame({"customer_id": [1, 1], "event_timestamp": pd.to_datetime(
-        ["2024-03-01 11:00", "2024-03-01 10:59"]).tz_localize("Europe/Berlin")})
+    spine = pd.DataFrame(
+        {
+            "customer_id": [1, 1],
+            "event_timestamp": pd.to_datetime(["2024-03-01 11:00", "2024-03-01 10:59"]).tz_localize("Europe/Berlin"),
+        }
+    )
     assert fs.get_historical_features(spine, ["zoned:n_orders"])["n_orders"].tolist() == [2, 1]
 
 
@@ -516,9 +525,7 @@ _spine_rows = st.lists(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "general-path"])
-@settings(
-    max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
-)
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=_feature_rows,
     spine_rows=_spine_rows,
@@ -528,9 +535,7 @@ _spine_rows = st.lists(
     lag=st.integers(0, 6),
     half_hours=st.booleans(),
 )
-def test_pit_matches_brute_force_reference(
-    fast_path, rows, spine_rows, ttl_h, cutoff, created, lag, half_hours
-):
+def test_pit_matches_brute_force_reference(fast_path, rows, spine_rows, ttl_h, cutoff, created, lag, half_hours):
     # created: "independent" draws created times freely (availability order differs from event
     # order); "event_plus_lag" and "before_event" keep availability in event order, which the
     # fast path handles. half_hours puts spine times between the feature rows' times too.

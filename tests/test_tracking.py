@@ -28,8 +28,18 @@ def tiny_ranker() -> tuple[Ranker, pd.DataFrame]:
 
 def log(root: Path | None, name: str) -> dict:
     ranker, x = tiny_ranker()
-    return tracking.log_training_run(name, ranker, x.head(20), {"max_iter": 5}, {"ndcg@10": 0.5}, {"product_catalog": "v1"},
-                                     {}, {}, register_as=MODEL, root=root)
+    return tracking.log_training_run(
+        name,
+        ranker,
+        x.head(20),
+        {"max_iter": 5},
+        {"ndcg@10": 0.5},
+        {"product_catalog": "v1"},
+        {},
+        {},
+        register_as=MODEL,
+        root=root,
+    )
 
 
 def stored_strings(db: Path) -> list[str]:
@@ -92,9 +102,13 @@ def test_only_paths_under_the_old_artifact_folder_are_rewritten(tmp_path):
     with sqlite3.connect(root / "mlflow.db") as con:
         now = dict(con.execute("SELECT key, value FROM things"))
         assert con.execute("SELECT artifact_location FROM experiments").fetchone()[0] == home.as_uri()
-    assert now == {"exp": home.as_uri(), "run": home.as_uri() + "/r1/artifacts",
-                   "plain": home.as_posix() + "/models/m-1/artifacts",
-                   "sibling": old + "2/r2/artifacts", "other": "models:/m-1"}
+    assert now == {
+        "exp": home.as_uri(),
+        "run": home.as_uri() + "/r1/artifacts",
+        "plain": home.as_posix() + "/models/m-1/artifacts",
+        "sibling": old + "2/r2/artifacts",
+        "other": "models:/m-1",
+    }
     assert tracking.rebase_artifact_store(root) == {}
 
 
@@ -108,19 +122,27 @@ def test_a_store_whose_artifacts_are_not_local_is_refused(tmp_path):
 
 # --- which code and parameters made a run (issue 17) ------------------------------------------
 
+
 def git_project(root: Path) -> Path:
     import subprocess
 
     root.mkdir(parents=True, exist_ok=True)
     (root / "params.yaml").write_text("train:\n  max_iter: 200\n  learning_rate: 0.05\n")
-    (root / "dvc.yaml").write_text("stages:\n  train:\n    cmd: x\n    outs:\n      - reports/claims.json:\n          cache: false\n"
-                                   "    metrics:\n      - reports/evaluation.json:\n          cache: false\n")
+    (root / "dvc.yaml").write_text(
+        "stages:\n  train:\n    cmd: x\n    outs:\n      - reports/claims.json:\n          cache: false\n"
+        "    metrics:\n      - reports/evaluation.json:\n          cache: false\n"
+    )
     (root / "reports").mkdir()
     for name in ("claims.json", "evaluation.json"):
         (root / "reports" / name).write_text("{}\n")
     (root / "dvc.lock").write_text("schema: '2.0'\n")
-    for cmd in (["init", "-q"], ["config", "user.email", "t@example.org"], ["config", "user.name", "t"], ["add", "."],
-                ["commit", "-qm", "project"]):
+    for cmd in (
+        ["init", "-q"],
+        ["config", "user.email", "t@example.org"],
+        ["config", "user.name", "t"],
+        ["add", "."],
+        ["commit", "-qm", "project"],
+    ):
         subprocess.run(["git", *cmd], cwd=root, check=True, capture_output=True)
     return root
 
@@ -146,8 +168,13 @@ def test_an_experiment_run_names_the_experiment_and_tags_dirty_and_params_diff(t
     commit = tracking.git_commit(root)
     name, tags = tracking.provenance(root, "tabular")
     assert name == f"tabular / swift-lamb / {commit[:7]}-dirty"
-    assert tags == {"git_commit": commit, "git_dirty": "true", "git_changed": "params.yaml", "dvc_experiment": "swift-lamb",
-                    "params_diff": "train.max_iter: 200 -> 400; train.seed: None -> 8"}
+    assert tags == {
+        "git_commit": commit,
+        "git_dirty": "true",
+        "git_changed": "params.yaml",
+        "dvc_experiment": "swift-lamb",
+        "params_diff": "train.max_iter: 200 -> 400; train.seed: None -> 8",
+    }
 
 
 def test_the_registered_version_gets_the_champion_alias_a_description_and_the_run_tags(tmp_path, monkeypatch):
@@ -155,15 +182,28 @@ def test_the_registered_version_gets_the_champion_alias_a_description_and_the_ru
     (root / "params.yaml").write_text("train:\n  max_iter: 400\n  learning_rate: 0.05\n")
     monkeypatch.setenv(tracking.DVC_EXP_ENV, "swift-lamb")
     ranker, x = tiny_ranker()
-    logged = tracking.log_training_run("combined", ranker, x.head(20), {"max_iter": 400}, {"ndcg@10": 0.5}, {}, {}, {},
-                                       register_as=MODEL, root=root, description="combined ranker, measured")
+    logged = tracking.log_training_run(
+        "combined",
+        ranker,
+        x.head(20),
+        {"max_iter": 400},
+        {"ndcg@10": 0.5},
+        {},
+        {},
+        {},
+        register_as=MODEL,
+        root=root,
+        description="combined ranker, measured",
+    )
     mlflow = tracking.start(root)
     client = mlflow.MlflowClient()
     run = client.get_run(logged["run_id"])
     assert run.info.run_name == logged["run_name"] == f"combined / swift-lamb / {tracking.git_commit(root)[:7]}-dirty"
     assert run.data.tags["params_diff"] == "train.max_iter: 200 -> 400" and run.data.tags["git_dirty"] == "true"
     version = client.get_model_version_by_alias(MODEL, tracking.CHAMPION_ALIAS)
-    assert str(version.version) == str(logged["registered_version"]) and version.description == "combined ranker, measured"
+    assert (
+        str(version.version) == str(logged["registered_version"]) and version.description == "combined ranker, measured"
+    )
     assert version.tags["dvc_experiment"] == "swift-lamb"
     experiment = mlflow.get_experiment_by_name(tracking.EXPERIMENT)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"

@@ -25,13 +25,30 @@ from .monitoring import PER_100, MonitorParams, Prepared, fit_delay_curves, json
 from .shift import outcome_statuses
 from .simulate import simulate_frames
 
-__all__ = ["DEFAULT_EVALUATION_EXPORTS", "METHOD_PARAMS", "cut_at_export", "evaluate_delay_estimation",
-           "materials_from_frames", "method_params"]
+__all__ = [
+    "DEFAULT_EVALUATION_EXPORTS",
+    "METHOD_PARAMS",
+    "cut_at_export",
+    "evaluate_delay_estimation",
+    "materials_from_frames",
+    "method_params",
+]
 
 #: the ``monitor`` parameters the estimation uses (dvc.yaml's backtest stage declares exactly
 #: these, so a change to the alert injection does not re-run the backtest)
-METHOD_PARAMS = ("min_customers", "reference_weeks", "current_weeks", "fdr", "min_relative_effect", "critical_q",
-                 "critical_relative_effect", "interval", "new_customer_days", "draws", "seed")
+METHOD_PARAMS = (
+    "min_customers",
+    "reference_weeks",
+    "current_weeks",
+    "fdr",
+    "min_relative_effect",
+    "critical_q",
+    "critical_relative_effect",
+    "interval",
+    "new_customer_days",
+    "draws",
+    "seed",
+)
 
 
 def method_params(monitor_section: dict) -> dict:
@@ -45,15 +62,31 @@ def method_params(monitor_section: dict) -> dict:
 _TS = "%Y-%m-%dT%H:%M:%S"
 #: export times at which the evaluation cuts the labels: every 3-4 days, mornings and evenings
 DEFAULT_EVALUATION_EXPORTS = tuple(
-    f"2026-{md}" for md in ("02-13T06:00:00", "02-17T18:00:00", "02-20T06:00:00", "02-24T18:00:00",
-                            "02-27T06:00:00", "03-03T18:00:00", "03-06T06:00:00", "03-10T18:00:00",
-                            "03-13T06:00:00", "03-17T18:00:00", "03-20T06:00:00", "03-24T18:00:00",
-                            "03-27T06:00:00", "03-29T22:00:00", "03-31T06:00:00"))
+    f"2026-{md}"
+    for md in (
+        "02-13T06:00:00",
+        "02-17T18:00:00",
+        "02-20T06:00:00",
+        "02-24T18:00:00",
+        "02-27T06:00:00",
+        "03-03T18:00:00",
+        "03-06T06:00:00",
+        "03-10T18:00:00",
+        "03-13T06:00:00",
+        "03-17T18:00:00",
+        "03-20T06:00:00",
+        "03-24T18:00:00",
+        "03-27T06:00:00",
+        "03-29T22:00:00",
+        "03-31T06:00:00",
+    )
+)
 
 
 def materials_from_frames(frames: dict[str, pd.DataFrame]) -> SimpleNamespace:
     """Typed products / customers / recommendations from :func:`simulate_frames` string frames
     (``true_*`` timestamp columns typed too)."""
+
     def ts(s):
         return pd.to_datetime(s.where(s != ""), format=_TS)
 
@@ -94,14 +127,21 @@ def _truth_and_naive(recs: pd.DataFrame, prep: Prepared, groupings, kinds) -> pd
     and the naive value that counts pending as "no" (what a tool without label delay shows)."""
     full = recs.set_index("rec_id").loc[prep.recs["rec_id"]]
     r = prep.recs
-    values = pd.DataFrame({
-        ("truth", "ctr"): full["true_clicked_at"].notna().to_numpy(),
-        ("truth", "purchases_per_100"): full["true_purchased_at"].notna().to_numpy(),
-        ("truth", "kept_per_100"): (full["true_purchased_at"].notna() & full["true_returned_at"].isna()).to_numpy(),
-        ("naive", "ctr"): r["click_seen"].to_numpy(),
-        ("naive", "purchases_per_100"): r["purchase_seen"].to_numpy(),
-        ("naive", "kept_per_100"): (r["purchase_seen"] & ~r["return_seen"]).to_numpy(),
-    }).astype(float) * PER_100
+    values = (
+        pd.DataFrame(
+            {
+                ("truth", "ctr"): full["true_clicked_at"].notna().to_numpy(),
+                ("truth", "purchases_per_100"): full["true_purchased_at"].notna().to_numpy(),
+                ("truth", "kept_per_100"): (
+                    full["true_purchased_at"].notna() & full["true_returned_at"].isna()
+                ).to_numpy(),
+                ("naive", "ctr"): r["click_seen"].to_numpy(),
+                ("naive", "purchases_per_100"): r["purchase_seen"].to_numpy(),
+                ("naive", "kept_per_100"): (r["purchase_seen"] & ~r["return_seen"]).to_numpy(),
+            }
+        ).astype(float)
+        * PER_100
+    )
     parts = []
     for period in kinds:
         start = _window_start_of(prep, period).to_numpy()
@@ -128,15 +168,24 @@ def _evaluate_export(task: tuple[int, str]) -> pd.DataFrame:
     prep = prepare(m, params, strict=False)
     curves = fit_delay_curves(prep)
     metrics, *_ = window_metrics(prep, curves, params, kinds=kinds, groupings=groupings, complement=False)
-    est = metrics[metrics["period"].isin(kinds) & metrics["metric_id"].isin(["ctr", "purchases_per_100", "kept_per_100"])]
+    est = metrics[
+        metrics["period"].isin(kinds) & metrics["metric_id"].isin(["ctr", "purchases_per_100", "kept_per_100"])
+    ]
     truth = _truth_and_naive(mat.recommendations, prep, groupings, kinds)
     keys = ["period", "window_start", "segment_column", "segment", "metric_id"]
     return est.merge(truth, on=keys, validate="1:1").assign(dataset=i, export=export)
 
 
-def evaluate_delay_estimation(frames_list: list[dict] | None = None, seeds=(1, 2, 3), scale: float = 1.0,
-                              exports=None, params: MonitorParams | dict | None = None,
-                              groupings=("all", "segment"), kinds=("day", "week"), jobs: int | None = None) -> dict:
+def evaluate_delay_estimation(
+    frames_list: list[dict] | None = None,
+    seeds=(1, 2, 3),
+    scale: float = 1.0,
+    exports=None,
+    params: MonitorParams | dict | None = None,
+    groupings=("all", "segment"),
+    kinds=("day", "week"),
+    jobs: int | None = None,
+) -> dict:
     """How good are the completeness-adjusted estimates and their intervals?
 
     For each simulated data set (``frames_list`` from ``simulate_frames(..., reveal_truth=True)``,
@@ -153,8 +202,9 @@ def evaluate_delay_estimation(frames_list: list[dict] | None = None, seeds=(1, 2
         frames_list = [simulate_frames(seed=s, scale=scale, reveal_truth=True) for s in seeds]
     if exports is None:
         exports = DEFAULT_EVALUATION_EXPORTS
-    _EVALUATION_STATE.update(materials=[materials_from_frames(f) for f in frames_list], params=params,
-                             groupings=groupings, kinds=kinds)
+    _EVALUATION_STATE.update(
+        materials=[materials_from_frames(f) for f in frames_list], params=params, groupings=groupings, kinds=kinds
+    )
     tasks = [(i, export) for i in range(len(frames_list)) for export in exports]
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
     try:
@@ -173,16 +223,24 @@ def evaluate_delay_estimation(frames_list: list[dict] | None = None, seeds=(1, 2
     ev["err_naive"] = (ev["naive"] - ev["truth"]).abs()
     ev["err_observed"] = (ev["observed"] - ev["truth"]).abs()
     target = params.interval - 0.05
-    report = {"nominal": params.interval, "target_coverage": round(target, 4), "datasets": len(frames_list),
-              "seeds": list(seeds) if seeds is not None else None, "scale": scale,
-              "exports": list(exports), "groupings": list(groupings),
-              "windows": "days and Monday-Sunday weeks, groups with at least min_customers customers",
-              "units": "per 100 recommendations", "metrics": {}}
+    report = {
+        "nominal": params.interval,
+        "target_coverage": round(target, 4),
+        "datasets": len(frames_list),
+        "seeds": list(seeds) if seeds is not None else None,
+        "scale": scale,
+        "exports": list(exports),
+        "groupings": list(groupings),
+        "windows": "days and Monday-Sunday weeks, groups with at least min_customers customers",
+        "units": "per 100 recommendations",
+        "metrics": {},
+    }
     for (period, metric_id), g in ev.groupby(["period", "metric_id"], sort=True):
         imm = g[g["immature"]]
         report["metrics"].setdefault(metric_id, {})[period] = {
             "metric": METRICS[metric_id],
-            "windows": int(len(g)), "immature_windows": int(len(imm)),
+            "windows": int(len(g)),
+            "immature_windows": int(len(imm)),
             "mae_estimate_immature": json_number(imm["err"].mean(), 4),
             "mae_pending_as_no_immature": json_number(imm["err_naive"].mean(), 4),
             "mae_matured_only_immature": json_number(imm["err_observed"].mean(), 4),
@@ -199,19 +257,42 @@ def evaluate_delay_estimation(frames_list: list[dict] | None = None, seeds=(1, 2
     delayed = ev[ev["immature"] & ev["metric_id"].isin(["purchases_per_100", "kept_per_100"])]
     report["coverage_delayed_outcomes"] = json_number(delayed["covered"].mean(), 4)
     report["meets_target"] = all(v["meets_target"] for m in report["metrics"].values() for v in m.values())
-    ev["completeness_band"] = pd.cut(ev["completeness"], [0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0],
-                                     include_lowest=True).astype(str)
-    report["by_completeness"] = _for_json(ev[ev["immature"]].groupby(["metric_id", "completeness_band"]).agg(
-        windows=("covered", "size"), coverage=("covered", "mean"), mae_estimate=("err", "mean"),
-        mae_pending_as_no=("err_naive", "mean")).reset_index())
-    report["by_dataset"] = _for_json(ev[ev["immature"]].groupby(["metric_id", "dataset"]).agg(
-        windows=("covered", "size"), coverage=("covered", "mean"), mae_estimate=("err", "mean")).reset_index())
+    ev["completeness_band"] = pd.cut(
+        ev["completeness"], [0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0], include_lowest=True
+    ).astype(str)
+    report["by_completeness"] = _for_json(
+        ev[ev["immature"]]
+        .groupby(["metric_id", "completeness_band"])
+        .agg(
+            windows=("covered", "size"),
+            coverage=("covered", "mean"),
+            mae_estimate=("err", "mean"),
+            mae_pending_as_no=("err_naive", "mean"),
+        )
+        .reset_index()
+    )
+    report["by_dataset"] = _for_json(
+        ev[ev["immature"]]
+        .groupby(["metric_id", "dataset"])
+        .agg(windows=("covered", "size"), coverage=("covered", "mean"), mae_estimate=("err", "mean"))
+        .reset_index()
+    )
     return report
 
 
 def _for_json(frame: pd.DataFrame) -> list[dict]:
     out = []
     for rec in frame.to_dict(orient="records"):
-        out.append({k: (json_number(v, 4) if isinstance(v, (float, np.floating)) else
-                        int(v) if isinstance(v, (np.integer, bool, np.bool_)) else v) for k, v in rec.items()})
+        out.append(
+            {
+                k: (
+                    json_number(v, 4)
+                    if isinstance(v, (float, np.floating))
+                    else int(v)
+                    if isinstance(v, (np.integer, bool, np.bool_))
+                    else v
+                )
+                for k, v in rec.items()
+            }
+        )
     return out

@@ -36,8 +36,15 @@ print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN).ru_
 """
 
 #: Goals of issue #9 on the 2-core machine.
-GOALS = {"full_repro_scale_1_s": 60, "noop_repro_s": 2, "retrieval_rows_per_s_at_1e7": 1e6, "embedding_overhead": 0.10,
-         "scale_100_total_s": 15 * 60, "scale_100_peak_mb": 8 * 1024, "site_page_mb": 5}
+GOALS = {
+    "full_repro_scale_1_s": 60,
+    "noop_repro_s": 2,
+    "retrieval_rows_per_s_at_1e7": 1e6,
+    "embedding_overhead": 0.10,
+    "scale_100_total_s": 15 * 60,
+    "scale_100_peak_mb": 8 * 1024,
+    "site_page_mb": 5,
+}
 #: Growth exponents above this (log-log slope over a tenfold step) grow faster than n log n would
 #: at these sizes (n log n over 10x at n ~ 10^5..10^7: slope 1.06-1.09).
 NLOGN_SLOPE = 1.15
@@ -45,15 +52,21 @@ NLOGN_SLOPE = 1.15
 
 def measure(cmd: list[str], cwd: Path, env: dict | None = None) -> dict:
     """Wall time and peak memory (the largest process of the command's tree) of one command."""
-    out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], cwd=cwd, capture_output=True, text=True, check=True,
-                         env=env).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE, *cmd], cwd=cwd, capture_output=True, text=True, check=True, env=env
+    ).stdout.split()
     if int(out[2]) != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed in {cwd} (exit {out[2]}); run it there to see why")
     return {"seconds": round(float(out[0]), 3), "peak_mb": round(int(out[1]) / 1024, 1)}
 
 
 def summary(values: list[float]) -> dict:
-    return {"median": round(statistics.median(values), 4), "min": round(min(values), 4), "max": round(max(values), 4), "runs": len(values)}
+    return {
+        "median": round(statistics.median(values), 4),
+        "min": round(min(values), 4),
+        "max": round(max(values), 4),
+        "runs": len(values),
+    }
 
 
 def _clone(dest: Path) -> Path:
@@ -72,7 +85,9 @@ def page_weight(site: Path, page: str = "index.html") -> dict:
     """Bytes of a rendered page and the local files it loads (images, style sheets, scripts)."""
     html = (site / page).read_text(encoding="utf-8")
     refs = set(re.findall(r"""(?:src|href)=["']([^"'#?]+)""", html))
-    assets = [site / r for r in refs if not re.match(r"^[a-z]+:", r) and not r.endswith(".html") and (site / r).is_file()]
+    assets = [
+        site / r for r in refs if not re.match(r"^[a-z]+:", r) and not r.endswith(".html") and (site / r).is_file()
+    ]
     size = (site / page).stat().st_size + sum(a.stat().st_size for a in assets)
     return {"bytes": size, "mb": round(size / 2**20, 3), "assets": len(assets)}
 
@@ -88,12 +103,17 @@ def pipeline_at_scale(work: Path, scale: float, seed: int = 42) -> dict:
     env = _environment(work / f"cache-scale-{scale:g}")
     out: dict = {"scale": scale}
     if scale != 1:  # the committed materials are the simulator's scale-1 output (tested)
-        out["simulate"] = measure(["stoffwechsel", "simulate", "--out", "materials", "--scale", str(scale),
-                                   "--seed", str(seed)], clone, env)
-    sizes = {name: sum(1 for _ in open(clone / "materials" / f"{name}.csv", encoding="utf-8")) - 1
-             for name in ("transactions", "products", "customers", "production-recommendations-sample")}
+        out["simulate"] = measure(
+            ["stoffwechsel", "simulate", "--out", "materials", "--scale", str(scale), "--seed", str(seed)], clone, env
+        )
+    sizes = {
+        name: sum(1 for _ in open(clone / "materials" / f"{name}.csv", encoding="utf-8")) - 1
+        for name in ("transactions", "products", "customers", "production-recommendations-sample")
+    }
     out["rows"] = sizes
-    out["stages"] = {s: measure(["dvc", "repro", "--force", "--single-item", s], clone, env) for s in _stage_names(clone)}
+    out["stages"] = {
+        s: measure(["dvc", "repro", "--force", "--single-item", s], clone, env) for s in _stage_names(clone)
+    }
     out["total_seconds"] = round(sum(v["seconds"] for v in out["stages"].values()), 2)
     out["peak_mb"] = max(v["peak_mb"] for v in out["stages"].values())
     out["site_index"] = page_weight(clone / "_site")
@@ -113,8 +133,11 @@ def growth_exponents(runs: list[dict]) -> dict:
     for a, b in zip(runs, runs[1:]):
         step = f"{a['scale']:g}->{b['scale']:g}"
         k = math.log(b["scale"] / a["scale"])
-        out[step] = {s: round(math.log(b["stages"][s]["seconds"] / a["stages"][s]["seconds"]) / k, 2)
-                     for s in a["stages"] if s in b["stages"]}
+        out[step] = {
+            s: round(math.log(b["stages"][s]["seconds"] / a["stages"][s]["seconds"]) / k, 2)
+            for s in a["stages"]
+            if s in b["stages"]
+        }
         out[step]["total"] = round(math.log(b["total_seconds"] / a["total_seconds"]) / k, 2)
     return out
 
@@ -128,9 +151,11 @@ def full_repro(work: Path, repeats: int = 1) -> dict:
     warm = [measure(["dvc", "repro", "--force"], clone, env) for _ in range(repeats)]
     noop = [measure(["dvc", "repro"], clone, env)["seconds"] for _ in range(5)]
     shutil.rmtree(clone)
-    return {"cold_cache": cold, "filled_cache": {"seconds": summary([w["seconds"] for w in warm]),
-                                                  "peak_mb": max(w["peak_mb"] for w in warm)},
-            "noop_repro_seconds": summary(noop)}
+    return {
+        "cold_cache": cold,
+        "filled_cache": {"seconds": summary([w["seconds"] for w in warm]), "peak_mb": max(w["peak_mb"] for w in warm)},
+        "noop_repro_seconds": summary(noop),
+    }
 
 
 def startup_overhead(repeats: int = 3) -> dict:
@@ -145,8 +170,17 @@ def startup_overhead(repeats: int = 3) -> dict:
         src = Path(tmp) / "empty.ipynb"
         nbformat.write(nb, src)
         runner = "from stoffwechsel.notebooks import import_papermill; pm = import_papermill()"
-        kernel = [measure([sys.executable, "-c", f"{runner}; pm.execute_notebook(r'{src}', r'{tmp}/out.ipynb', progress_bar=False)"],
-                          Path(tmp))["seconds"] for _ in range(repeats)]
+        kernel = [
+            measure(
+                [
+                    sys.executable,
+                    "-c",
+                    f"{runner}; pm.execute_notebook(r'{src}', r'{tmp}/out.ipynb', progress_bar=False)",
+                ],
+                Path(tmp),
+            )["seconds"]
+            for _ in range(repeats)
+        ]
         runner_import = [measure([sys.executable, "-c", runner], Path(tmp))["seconds"] for _ in range(repeats)]
         dvc_start = [measure(["dvc", "version"], Path(tmp))["seconds"] for _ in range(repeats)]
     imports = {
@@ -157,11 +191,15 @@ def startup_overhead(repeats: int = 3) -> dict:
         "mlflow": "import mlflow, mlflow.sklearn",
         "matplotlib": "import matplotlib.pyplot",
     }
-    return {"runner_import_seconds": summary(runner_import),
-            "kernel_start_seconds": summary([k - p for k, p in zip(kernel, runner_import)]),
-            "dvc_start_seconds": summary(dvc_start),
-            "imports_seconds": {name: summary([measure([sys.executable, "-c", code], config.ROOT)["seconds"] for _ in range(repeats)])
-                                for name, code in imports.items()}}
+    return {
+        "runner_import_seconds": summary(runner_import),
+        "kernel_start_seconds": summary([k - p for k, p in zip(kernel, runner_import)]),
+        "dvc_start_seconds": summary(dvc_start),
+        "imports_seconds": {
+            name: summary([measure([sys.executable, "-c", code], config.ROOT)["seconds"] for _ in range(repeats)])
+            for name, code in imports.items()
+        },
+    }
 
 
 def retrieval(sizes=(10**5, 10**6, 10**7), repeats: int = 3) -> dict:
@@ -186,14 +224,22 @@ def monitoring_throughput(factors=(1, 100, 1000), repeats: int = 3) -> dict:
     params = config.load_params("monitor")
     out = {}
     for f in factors:
-        recs = pd.concat([m.recommendations.assign(rec_id=m.recommendations["rec_id"] + f"-{i}") for i in range(f)], ignore_index=True)
-        data = SimpleNamespace(products=m.products, customers=m.customers, transactions=m.transactions, recommendations=recs)
+        recs = pd.concat(
+            [m.recommendations.assign(rec_id=m.recommendations["rec_id"] + f"-{i}") for i in range(f)],
+            ignore_index=True,
+        )
+        data = SimpleNamespace(
+            products=m.products, customers=m.customers, transactions=m.transactions, recommendations=recs
+        )
         times = []
         for _ in range(repeats if f < 1000 else 1):
             t0 = time.perf_counter()
             run_monitoring(data, params)
             times.append(time.perf_counter() - t0)
-        out[str(len(recs))] = {"seconds": summary(times), "events_per_second": round(len(recs) / statistics.median(times))}
+        out[str(len(recs))] = {
+            "seconds": summary(times),
+            "events_per_second": round(len(recs) / statistics.median(times)),
+        }
     return out
 
 
@@ -212,8 +258,9 @@ def run_all(out: Path, include_pipeline: bool = True, scales=(1, 10, 100)) -> di
         figures["monitoring"] = monitoring_throughput()
         params = config.load_params("embeddings")
         products = load_materials(config.MATERIALS_DIR).products
-        figures["embeddings"] = embeddings.benchmark(products["description"], embeddings.ModelSpec.from_params(params), Path(tmp),
-                                                     3, params["batch_size"])
+        figures["embeddings"] = embeddings.benchmark(
+            products["description"], embeddings.ModelSpec.from_params(params), Path(tmp), 3, params["batch_size"]
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
     return figures
@@ -225,12 +272,20 @@ def _met(ok: bool) -> str:
 
 def performance_markdown(f: dict) -> str:
     """docs/performance.md from the figures of one run: tables, goals met or missed, causes."""
-    lines = ["# Performance", "",
-             f"Measured by `make bench` (`stoffwechsel bench`) on this machine: {f['cores']} cores, shared with other jobs, so",
-             "absolute times are noisy; medians of several runs with min-max where runs were repeated; ratios are taken",
-             f"within the same run. Raw figures: `reports/benchmarks.json`{' (run started ' + f['started'] + ')' if 'started' in f else ''}.", ""]
+    lines = [
+        "# Performance",
+        "",
+        f"Measured by `make bench` (`stoffwechsel bench`) on this machine: {f['cores']} cores, shared with other jobs, so",
+        "absolute times are noisy; medians of several runs with min-max where runs were repeated; ratios are taken",
+        f"within the same run. Raw figures: `reports/benchmarks.json`{' (run started ' + f['started'] + ')' if 'started' in f else ''}.",
+        "",
+    ]
     st = f["startup"]
-    k, r, d = (st["kernel_start_seconds"]["median"], st["runner_import_seconds"]["median"], st["dvc_start_seconds"]["median"])
+    k, r, d = (
+        st["kernel_start_seconds"]["median"],
+        st["runner_import_seconds"]["median"],
+        st["dvc_start_seconds"]["median"],
+    )
     goals = []
     if "full_repro_scale_1" in f:
         full = f["full_repro_scale_1"]
@@ -239,45 +294,68 @@ def performance_markdown(f: dict) -> str:
         n_nb = len(s1["notebook_seconds"])
         fixed = n_nb * (k + r)
         noop = full["noop_repro_seconds"]["median"]
-        goals += [("full `dvc repro --force`, scale 1, clean clone, empty embedding cache", f"{cold} s", "under 60 s",
-                   _met(cold < GOALS["full_repro_scale_1_s"])),
-                  ("the same, embedding cache filled (every later run on the machine)", f"{warm} s", "under 60 s",
-                   _met(warm < GOALS["full_repro_scale_1_s"])),
-                  ("no-op `dvc repro`", f"{noop} s", "under 2 s", _met(noop < GOALS["noop_repro_s"]))]
+        goals += [
+            (
+                "full `dvc repro --force`, scale 1, clean clone, empty embedding cache",
+                f"{cold} s",
+                "under 60 s",
+                _met(cold < GOALS["full_repro_scale_1_s"]),
+            ),
+            (
+                "the same, embedding cache filled (every later run on the machine)",
+                f"{warm} s",
+                "under 60 s",
+                _met(warm < GOALS["full_repro_scale_1_s"]),
+            ),
+            ("no-op `dvc repro`", f"{noop} s", "under 2 s", _met(noop < GOALS["noop_repro_s"])),
+        ]
         emb = f["embeddings"]
         outside = sum(s1["stages"][st_]["seconds"] - sec for st_, sec in s1["notebook_seconds"].items())
         inside = sum(s1["notebook_seconds"].values())
         runs_warm = full["filled_cache"]["seconds"]["runs"]
-        lines += ["## Full pipeline at scale 1", "",
-                  f"`dvc repro --force` in a clean clone: **{cold} s** with an empty embedding cache (peak memory "
-                  f"{full['cold_cache']['peak_mb']} MB), **{warm} s** "
-                  f"({'one run' if runs_warm == 1 else f'median of {runs_warm}'}) once the "
-                  f"content-addressed cache holds the descriptions. No-op `dvc repro`: median {noop} s "
-                  f"(min {full['noop_repro_seconds']['min']}, max {full['noop_repro_seconds']['max']}).", "",
-                  f"Where the time goes: each of the {n_nb} notebook stages starts the runner ({r} s: CLI and Papermill) and a "
-                  f"kernel ({k} s), {round(fixed, 1)} s in all, about {round(100 * fixed / cold)}% of the cold run; DVC itself "
-                  f"starts in {d} s. Measured per stage (scale-1 column below: stage wall time minus the notebook's own "
-                  f"duration as Papermill records it), {round(outside, 1)} s of the {n_nb} notebook stages' "
-                  f"{round(outside + inside, 1)} s ({round(100 * outside / (outside + inside))}%) pass outside the notebooks' "
-                  "cells: DVC hashing and locking, the runner, kernel start and shutdown; library imports happen inside "
-                  f"the cells (their cost is in the start-up table). With an empty cache the embedding stage encodes all {s1['rows']['products']:,} descriptions "
-                  f"at about {emb['bare_texts_per_s']} texts/s (bare encode, measured below), "
-                  f"{round(s1['rows']['products'] / emb['bare_texts_per_s'], 1)} s of model time. The stage-by-stage table "
-                  "is the scale-1 column below.", ""]
+        lines += [
+            "## Full pipeline at scale 1",
+            "",
+            f"`dvc repro --force` in a clean clone: **{cold} s** with an empty embedding cache (peak memory "
+            f"{full['cold_cache']['peak_mb']} MB), **{warm} s** "
+            f"({'one run' if runs_warm == 1 else f'median of {runs_warm}'}) once the "
+            f"content-addressed cache holds the descriptions. No-op `dvc repro`: median {noop} s "
+            f"(min {full['noop_repro_seconds']['min']}, max {full['noop_repro_seconds']['max']}).",
+            "",
+            f"Where the time goes: each of the {n_nb} notebook stages starts the runner ({r} s: CLI and Papermill) and a "
+            f"kernel ({k} s), {round(fixed, 1)} s in all, about {round(100 * fixed / cold)}% of the cold run; DVC itself "
+            f"starts in {d} s. Measured per stage (scale-1 column below: stage wall time minus the notebook's own "
+            f"duration as Papermill records it), {round(outside, 1)} s of the {n_nb} notebook stages' "
+            f"{round(outside + inside, 1)} s ({round(100 * outside / (outside + inside))}%) pass outside the notebooks' "
+            "cells: DVC hashing and locking, the runner, kernel start and shutdown; library imports happen inside "
+            f"the cells (their cost is in the start-up table). With an empty cache the embedding stage encodes all {s1['rows']['products']:,} descriptions "
+            f"at about {emb['bare_texts_per_s']} texts/s (bare encode, measured below), "
+            f"{round(s1['rows']['products'] / emb['bare_texts_per_s'], 1)} s of model time. The stage-by-stage table "
+            "is the scale-1 column below.",
+            "",
+        ]
     if "scales" in f:
         runs = sorted(f["scales"], key=lambda s: s["scale"])
         head = " | ".join(f"scale {s['scale']:g}: s | MB" for s in runs)
-        lines += ["## The pipeline at simulator scales " + ", ".join(f"{s['scale']:g}" for s in runs), "",
-                  "Each scale in its own clean clone with `stoffwechsel simulate --scale N` materials and an empty embedding "
-                  "cache; every stage run as `dvc repro --force --single-item STAGE` (so each includes one DVC start). "
-                  "Growth exponent: log-log slope of the stage's wall time per tenfold step (1 = linear; above "
-                  f"{NLOGN_SLOPE} grows faster than n log n).", "",
-                  "| rows | " + " | ".join(f"scale {s['scale']:g}" for s in runs) + " |", "|---|" + "---|" * len(runs)]
+        lines += [
+            "## The pipeline at simulator scales " + ", ".join(f"{s['scale']:g}" for s in runs),
+            "",
+            "Each scale in its own clean clone with `stoffwechsel simulate --scale N` materials and an empty embedding "
+            "cache; every stage run as `dvc repro --force --single-item STAGE` (so each includes one DVC start). "
+            "Growth exponent: log-log slope of the stage's wall time per tenfold step (1 = linear; above "
+            f"{NLOGN_SLOPE} grows faster than n log n).",
+            "",
+            "| rows | " + " | ".join(f"scale {s['scale']:g}" for s in runs) + " |",
+            "|---|" + "---|" * len(runs),
+        ]
         for name in runs[0]["rows"]:
             lines.append(f"| {name} | " + " | ".join(f"{s['rows'][name]:,}" for s in runs) + " |")
         steps = list(f["growth"])
-        lines += ["", f"| stage | {head} | " + " | ".join(f"exponent {st_}" for st_ in steps) + " |",
-                  "|---|" + "---|---|" * len(runs) + "---|" * len(steps)]
+        lines += [
+            "",
+            f"| stage | {head} | " + " | ".join(f"exponent {st_}" for st_ in steps) + " |",
+            "|---|" + "---|---|" * len(runs) + "---|" * len(steps),
+        ]
         slow = []
         for stage in runs[0]["stages"]:
             cells = " | ".join(f"{s['stages'][stage]['seconds']} | {s['stages'][stage]['peak_mb']}" for s in runs)
@@ -285,58 +363,133 @@ def performance_markdown(f: dict) -> str:
             lines.append(f"| {stage} | {cells} | " + " | ".join(f"{e}" for e in ex) + " |")
             if ex and ex[-1] is not None and ex[-1] > NLOGN_SLOPE:
                 slow.append(f"{stage} ({ex[-1]})")
-        lines.append(f"| **total** | " + " | ".join(f"**{s['total_seconds']}** | **{s['peak_mb']}**" for s in runs)
-                     + " | " + " | ".join(f"{f['growth'][st_]['total']}" for st_ in steps) + " |")
+        lines.append(
+            "| **total** | "
+            + " | ".join(f"**{s['total_seconds']}** | **{s['peak_mb']}**" for s in runs)
+            + " | "
+            + " | ".join(f"{f['growth'][st_]['total']}" for st_ in steps)
+            + " |"
+        )
         if any("simulate" in s for s in runs):
-            lines += ["", "Simulating the materials (not a pipeline stage): " + ", ".join(
-                f"scale {s['scale']:g} {s['simulate']['seconds']} s / {s['simulate']['peak_mb']} MB" for s in runs if "simulate" in s) + "."]
+            lines += [
+                "",
+                "Simulating the materials (not a pipeline stage): "
+                + ", ".join(
+                    f"scale {s['scale']:g} {s['simulate']['seconds']} s / {s['simulate']['peak_mb']} MB"
+                    for s in runs
+                    if "simulate" in s
+                )
+                + ".",
+            ]
         big = runs[-1]
         if "embeddings" in big["stages"]:
             rest = big["total_seconds"] - big["stages"]["embeddings"]["seconds"]
-            lines += ["", f"At scale {big['scale']:g} the embedding stage's first encode of {big['rows']['products']:,} new "
-                      f"descriptions takes {round(big['stages']['embeddings']['seconds'] / 60, 1)} of the "
-                      f"{round(big['total_seconds'] / 60, 1)} minutes; all other stages together take {round(rest / 60, 1)} "
-                      "minutes (derived from the table: total minus the embedding stage)."]
-        lines += ["", f"Dashboard page weight (`_site/index.html` with the images and styles it loads): " + ", ".join(
-            f"scale {s['scale']:g}: {s['site_index']['mb']} MB" for s in runs) + "; it shows aggregates only, so it does "
-            "not grow with the data.", ""]
-        goals += [(f"scale {big['scale']:g}, whole pipeline", f"{round(big['total_seconds'] / 60, 1)} min", "under 15 min",
-                   _met(big["total_seconds"] < GOALS["scale_100_total_s"])),
-                  (f"scale {big['scale']:g}, peak memory", f"{big['peak_mb']:,} MB", "within 8 GB",
-                   _met(big["peak_mb"] < GOALS["scale_100_peak_mb"])),
-                  (f"scale {big['scale']:g}, stages growing faster than n log n", ", ".join(slow) or "none",
-                   "none", _met(not slow)),
-                  (f"scale {big['scale']:g}, dashboard page weight", f"{big['site_index']['mb']} MB", "under 5 MB",
-                   _met(big["site_index"]["mb"] < GOALS["site_page_mb"]))]
-    lines += ["## Start-up costs (fresh interpreter, median seconds)", "",
-              "| what | seconds |", "|---|---|", f"| DVC start (`dvc version`) | {d} |",
-              f"| runner: CLI + Papermill import | {r} |", f"| kernel start (empty notebook) | {k} |"]
+            lines += [
+                "",
+                f"At scale {big['scale']:g} the embedding stage's first encode of {big['rows']['products']:,} new "
+                f"descriptions takes {round(big['stages']['embeddings']['seconds'] / 60, 1)} of the "
+                f"{round(big['total_seconds'] / 60, 1)} minutes; all other stages together take {round(rest / 60, 1)} "
+                "minutes (derived from the table: total minus the embedding stage).",
+            ]
+        lines += [
+            "",
+            "Dashboard page weight (`_site/index.html` with the images and styles it loads): "
+            + ", ".join(f"scale {s['scale']:g}: {s['site_index']['mb']} MB" for s in runs)
+            + "; it shows aggregates only, so it does "
+            "not grow with the data.",
+            "",
+        ]
+        goals += [
+            (
+                f"scale {big['scale']:g}, whole pipeline",
+                f"{round(big['total_seconds'] / 60, 1)} min",
+                "under 15 min",
+                _met(big["total_seconds"] < GOALS["scale_100_total_s"]),
+            ),
+            (
+                f"scale {big['scale']:g}, peak memory",
+                f"{big['peak_mb']:,} MB",
+                "within 8 GB",
+                _met(big["peak_mb"] < GOALS["scale_100_peak_mb"]),
+            ),
+            (
+                f"scale {big['scale']:g}, stages growing faster than n log n",
+                ", ".join(slow) or "none",
+                "none",
+                _met(not slow),
+            ),
+            (
+                f"scale {big['scale']:g}, dashboard page weight",
+                f"{big['site_index']['mb']} MB",
+                "under 5 MB",
+                _met(big["site_index"]["mb"] < GOALS["site_page_mb"]),
+            ),
+        ]
+    lines += [
+        "## Start-up costs (fresh interpreter, median seconds)",
+        "",
+        "| what | seconds |",
+        "|---|---|",
+        f"| DVC start (`dvc version`) | {d} |",
+        f"| runner: CLI + Papermill import | {r} |",
+        f"| kernel start (empty notebook) | {k} |",
+    ]
     lines += [f"| import {name} | {v['median']} |" for name, v in st["imports_seconds"].items()]
-    lines += ["", "## Point-in-time retrieval vs pandas `merge_asof` (same data, answers checked equal)", "",
-              "| spine rows | store, M rows/s (median, min-max) | merge_asof, M rows/s | store / merge_asof |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "## Point-in-time retrieval vs pandas `merge_asof` (same data, answers checked equal)",
+        "",
+        "| spine rows | store, M rows/s (median, min-max) | merge_asof, M rows/s | store / merge_asof |",
+        "|---|---|---|---|",
+    ]
     at_top = None
     for n, rr in f["retrieval"].items():
         store = [x["store_cutoff"]["store_rows_per_s"] / 1e6 for x in rr["runs"]]
         ref = [x["store_cutoff"]["merge_asof_rows_per_s"] / 1e6 for x in rr["runs"]]
         ratio = statistics.median(s_ / r_ for s_, r_ in zip(store, ref))
-        lines.append(f"| {int(n):,} | {statistics.median(store):.2f} ({min(store):.2f}-{max(store):.2f}) | "
-                     f"{statistics.median(ref):.2f} | {ratio:.2f} |")
+        lines.append(
+            f"| {int(n):,} | {statistics.median(store):.2f} ({min(store):.2f}-{max(store):.2f}) | "
+            f"{statistics.median(ref):.2f} | {ratio:.2f} |"
+        )
         at_top = (int(n), statistics.median(store))
     if at_top:
-        goals.append((f"retrieval at {at_top[0]:,} spine rows", f"{at_top[1]:.2f} M rows/s", "at least 1 M rows/s at 10^7",
-                      _met(at_top[1] * 1e6 >= GOALS["retrieval_rows_per_s_at_1e7"] and at_top[0] >= 10**7)))
+        goals.append(
+            (
+                f"retrieval at {at_top[0]:,} spine rows",
+                f"{at_top[1]:.2f} M rows/s",
+                "at least 1 M rows/s at 10^7",
+                _met(at_top[1] * 1e6 >= GOALS["retrieval_rows_per_s_at_1e7"] and at_top[0] >= 10**7),
+            )
+        )
     e = f["embeddings"]
     over = e["stage_over_bare"] - 1
-    goals.append(("embedding stage vs bare encode", f"{over:+.0%} time", "overhead under 10%", _met(over < GOALS["embedding_overhead"])))
+    goals.append(
+        (
+            "embedding stage vs bare encode",
+            f"{over:+.0%} time",
+            "overhead under 10%",
+            _met(over < GOALS["embedding_overhead"]),
+        )
+    )
     rerun = e.get("rerun_changed", e.get("rerun_one_changed", {}))
-    lines += ["", "## Embeddings", "",
-              f"{e['texts']:,} descriptions, medians of {e.get('repeats', '?')} runs: the stage's path (cache look-up, equal-length "
-              f"batches, cache write) {e['stage_texts_per_s']} texts/s vs bare `SentenceTransformer.encode` {e['bare_texts_per_s']} "
-              f"texts/s on the same texts (stage/bare time {e['stage_over_bare']}). Re-run with "
-              f"{e.get('rerun_changed_texts', 1)} changed descriptions (1%): {rerun.get('median_s')} s, "
-              f"{e.get('rerun_over_full', '?')} of a full embedding.", "",
-              "## Monitoring aggregation (`run_monitoring`)", "", "| production events | seconds (median) | events/s |", "|---|---|---|"]
-    lines += [f"| {int(n):,} | {v['seconds']['median']} | {v['events_per_second']:,} |" for n, v in f["monitoring"].items()]
+    lines += [
+        "",
+        "## Embeddings",
+        "",
+        f"{e['texts']:,} descriptions, medians of {e.get('repeats', '?')} runs: the stage's path (cache look-up, equal-length "
+        f"batches, cache write) {e['stage_texts_per_s']} texts/s vs bare `SentenceTransformer.encode` {e['bare_texts_per_s']} "
+        f"texts/s on the same texts (stage/bare time {e['stage_over_bare']}). Re-run with "
+        f"{e.get('rerun_changed_texts', 1)} changed descriptions (1%): {rerun.get('median_s')} s, "
+        f"{e.get('rerun_over_full', '?')} of a full embedding.",
+        "",
+        "## Monitoring aggregation (`run_monitoring`)",
+        "",
+        "| production events | seconds (median) | events/s |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {int(n):,} | {v['seconds']['median']} | {v['events_per_second']:,} |" for n, v in f["monitoring"].items()
+    ]
     lines += ["", "## Goals", "", "| goal | measured | target | |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {m} |" for a, b, c, m in goals]
     lines += ["", CAUSES, BEYOND_ONE_MACHINE]

@@ -126,8 +126,11 @@ class Tab:
         self.client, self.session, self.target, self.first_event = client, session, target, first_event
 
     def evaluate(self, expression: str, await_promise: bool = False):
-        result = self.client.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                       "awaitPromise": await_promise}, session=self.session)
+        result = self.client.send(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": await_promise},
+            session=self.session,
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"JavaScript failed: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -143,7 +146,7 @@ class Tab:
         return path
 
     def _events(self) -> list[dict]:
-        return [e for e in self.client.events[self.first_event:] if e.get("sessionId") == self.session]
+        return [e for e in self.client.events[self.first_event :] if e.get("sessionId") == self.session]
 
     def console_errors(self) -> list[str]:
         """Console errors and assertions, uncaught exceptions, error log entries, failed loads."""
@@ -152,14 +155,22 @@ class Tab:
             method, params = event.get("method"), event.get("params") or {}
             if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
                 args = params.get("args") or []
-                errors.append("console." + params["type"] + ": " + " ".join(
-                    str(a.get("value", a.get("description", ""))) for a in args))
+                errors.append(
+                    "console."
+                    + params["type"]
+                    + ": "
+                    + " ".join(str(a.get("value", a.get("description", ""))) for a in args)
+                )
             elif method == "Runtime.exceptionThrown":
                 details = params.get("exceptionDetails") or {}
-                errors.append("exception: " + str((details.get("exception") or {}).get("description") or details.get("text")))
+                errors.append(
+                    "exception: " + str((details.get("exception") or {}).get("description") or details.get("text"))
+                )
             elif method == "Log.entryAdded":
                 entry = params.get("entry") or {}
-                if entry.get("level") == "error" and not entry.get("url", "").endswith("/favicon.ico"):  # asked by the browser, not the page
+                if entry.get("level") == "error" and not entry.get("url", "").endswith(
+                    "/favicon.ico"
+                ):  # asked by the browser, not the page
                     errors.append(f"{entry.get('source', 'log')}: {entry.get('text')} {entry.get('url', '')}".strip())
             elif method == "Network.loadingFailed" and not params.get("canceled"):  # noqa: SIM114
                 errors.append(f"network: {params.get('errorText')} ({params.get('type', '')})")
@@ -198,18 +209,33 @@ class Browser:
     def __init__(self, chromium: str | None = None, timeout: float = 30.0) -> None:
         binary = chromium or find_chromium()
         if binary is None:
-            raise FileNotFoundError("no Chromium binary found (install the Debian package 'chromium' or set CHROME_BIN)")
+            raise FileNotFoundError(
+                "no Chromium binary found (install the Debian package 'chromium' or set CHROME_BIN)"
+            )
         self.timeout = timeout
         self.user_data = Path(tempfile.mkdtemp(prefix="stoffwechsel-chromium-"))
         self.log_path = self.user_data.parent / (self.user_data.name + ".log")
         args = [
-            binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check",
-            "--disable-dev-shm-usage", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-dev-shm-usage",
+            "--disable-extensions",
+            "--mute-audio",
+            "--hide-scrollbars",
             # the network is off: no host name resolves except this machine's
             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-            f"--user-data-dir={self.user_data}", "--window-size=1280,800",
-            "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank",
+            f"--user-data-dir={self.user_data}",
+            "--window-size=1280,800",
+            "--remote-debugging-address=127.0.0.1",
+            "--remote-debugging-port=0",
+            "about:blank",
         ]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL)
@@ -219,8 +245,9 @@ class Browser:
             deadline = time.monotonic() + timeout
             while not (port_file.exists() and len(port_file.read_text().splitlines()) >= 2):
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"Chromium exited ({self.proc.returncode}): "
-                                       f"{self.log_path.read_text(errors='replace')[-2000:]}")
+                    raise RuntimeError(
+                        f"Chromium exited ({self.proc.returncode}): {self.log_path.read_text(errors='replace')[-2000:]}"
+                    )
                 if time.monotonic() > deadline:
                     raise TimeoutError("Chromium did not open its DevTools port")
                 time.sleep(0.05)
@@ -230,7 +257,7 @@ class Browser:
             self.close()
             raise
 
-    def __enter__(self) -> "Browser":
+    def __enter__(self) -> Browser:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -239,7 +266,7 @@ class Browser:
     def open(self, url: str, viewport: tuple[int, int] = (1280, 800), settle: float = 0.3) -> Tab:
         """Load ``url`` (a path is turned into a ``file:`` URL) in a new tab of ``viewport`` size;
         follows a meta refresh; waits for fonts and ``settle`` seconds of late events."""
-        if isinstance(url, Path) or not (":" in str(url)[:10]):
+        if isinstance(url, Path) or ":" not in str(url)[:10]:
             path = Path(url).resolve()
             if not path.is_file():
                 raise FileNotFoundError(path)
@@ -251,8 +278,11 @@ class Browser:
         session = client.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "Runtime", "Log", "Network"):
             client.send(f"{domain}.enable", session=session)
-        client.send("Emulation.setDeviceMetricsOverride",
-                    {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session=session)
+        client.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            session=session,
+        )
         first = len(client.events)
         tab = Tab(client, session, target, first)
         navigated = client.send("Page.navigate", {"url": str(url)}, session=session)
@@ -262,8 +292,10 @@ class Browser:
         for _ in range(5):  # a meta refresh (the site's index.html) navigates once more
             mark = client.events.index(loaded) + 1
             try:
-                refresh = tab.evaluate("(() => { const m = document.querySelector('meta[http-equiv=refresh i]');"
-                                       " return m ? m.content : null; })()")
+                refresh = tab.evaluate(
+                    "(() => { const m = document.querySelector('meta[http-equiv=refresh i]');"
+                    " return m ? m.content : null; })()"
+                )
             except RuntimeError as exc:
                 if "navigated" not in str(exc):
                     raise

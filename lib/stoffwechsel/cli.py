@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 # rich_markup_mode=None: plain Click help, which shows flags (--no-drift, --help) without a value type.
-app = typer.Typer(help="Stoffwechsel recommendation pipeline tools.", no_args_is_help=True, add_completion=False,
-                  rich_markup_mode=None)
+app = typer.Typer(
+    help="Stoffwechsel recommendation pipeline tools.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
 
 
 def _fail(message: str) -> None:
@@ -23,12 +26,17 @@ def simulate(
     out: Path = typer.Option(..., "--out", help="Folder to write the materials into (created)."),
     seed: int = typer.Option(42, help="Random seed; same seed and options give byte-identical files."),
     scale: float = typer.Option(1.0, help="Multiplies every file's row count (10 = ten times the rows)."),
-    shift: Optional[str] = typer.Option(None, help="Extra drift: COLUMN=VALUE of customers.csv, e.g. segment='Trend Seekers'."),
-    shift_start: Optional[str] = typer.Option(None, help="First day of the extra drift, YYYY-MM-DD."),
+    shift: str | None = typer.Option(
+        None, help="Extra drift: COLUMN=VALUE of customers.csv, e.g. segment='Trend Seekers'."
+    ),
+    shift_start: str | None = typer.Option(None, help="First day of the extra drift, YYYY-MM-DD."),
     shift_effect: float = typer.Option(-0.5, help="Relative change of click and purchase rates, e.g. -0.5."),
     no_drift: bool = typer.Option(False, "--no-drift", help="Turn off the drift built into the materials."),
-    style: str = typer.Option("native", help="native: our own format; real: the same history the way real exports "
-                                             "look (numeric ids, minute timestamps, other categories, ...)."),
+    style: str = typer.Option(
+        "native",
+        help="native: our own format; real: the same history the way real exports "
+        "look (numeric ids, minute timestamps, other categories, ...).",
+    ),
 ) -> None:
     """Write simulated client materials (products, customers, transactions, production recommendations)."""
     from stoffwechsel.export_style import STYLES
@@ -59,8 +67,12 @@ def simulate(
 @app.command("import-export")
 def import_export(
     src: Path = typer.Argument(..., help="The shop's invoice-line export, .csv or .csv.xz."),
-    out: Path = typer.Option(..., "--out", help="Folder to write our four files, import-report.json and import-quarantine.csv into."),
-    profile: str = typer.Option("online-retail", help="A built-in import profile or a YAML profile file (docs/import.md)."),
+    out: Path = typer.Option(
+        ..., "--out", help="Folder to write our four files, import-report.json and import-quarantine.csv into."
+    ),
+    profile: str = typer.Option(
+        "online-retail", help="A built-in import profile or a YAML profile file (docs/import.md)."
+    ),
 ) -> None:
     """Turn a shop's invoice export into our four material files, counting every line left out."""
     from stoffwechsel.invoice_import import InvoiceImportError, import_invoice_export
@@ -70,8 +82,10 @@ def import_export(
     except InvoiceImportError as exc:
         _fail(str(exc))
     outcomes = report["outcomes"]
-    typer.echo(f"{src}: {report['source']['rows_read']} lines read: {outcomes['purchase']} purchases, "
-               f"{outcomes['return']} returns, {outcomes['quarantined']} quarantined")
+    typer.echo(
+        f"{src}: {report['source']['rows_read']} lines read: {outcomes['purchase']} purchases, "
+        f"{outcomes['return']} returns, {outcomes['quarantined']} quarantined"
+    )
     for rule in report["quarantined_by_rule"].values():
         if rule["rows"]:
             typer.echo(f"  {rule['reason']}: {rule['rows']}")
@@ -139,17 +153,23 @@ def run_notebook(stage: str = typer.Argument(..., help="DVC stage name, e.g. pro
     except PapermillExecutionError as exc:
         if exc.ename == StageStop.__name__:
             _fail(f"stage '{stage}' stopped: {' '.join(str(exc.evalue).split())}")
-        _fail(f"stage '{stage}' failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
-              f"(executed notebook: reports/notebooks/)")
+        _fail(
+            f"stage '{stage}' failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
+            f"(executed notebook: reports/notebooks/)"
+        )
     typer.echo(f"executed {target}")
 
 
 @app.command("build-site")
 def build_site_command(
-    renderer: Optional[str] = typer.Option(
-        None, help="quarto, python or auto (quarto render if quarto is on PATH, else the Python renderer); "
-                   "default: $STOFFWECHSEL_SITE_RENDERER, else auto."),
-    pages: bool = typer.Option(True, help="Execute the page notebooks first (--no-pages: the verify stage already did)."),
+    renderer: str | None = typer.Option(
+        None,
+        help="quarto, python or auto (quarto render if quarto is on PATH, else the Python renderer); "
+        "default: $STOFFWECHSEL_SITE_RENDERER, else auto.",
+    ),
+    pages: bool = typer.Option(
+        True, help="Execute the page notebooks first (--no-pages: the verify stage already did)."
+    ),
 ) -> None:
     """Execute the site's page notebooks, then render the website into _site/ (the `site` stage)."""
     from papermill.exceptions import PapermillExecutionError
@@ -165,14 +185,18 @@ def build_site_command(
             run_page_notebooks()
         rendered = build_site(config.ROOT, renderer=chosen)
     except PapermillExecutionError as exc:
-        _fail(f"a site page failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} (executed notebooks: reports/notebooks/pages/)")
+        _fail(
+            f"a site page failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} (executed notebooks: reports/notebooks/pages/)"
+        )
     except SiteRenderError as exc:
         _fail(str(exc))
     typer.echo(f"rendered {len(rendered)} pages into {config.ROOT / '_site'} with the {chosen} renderer")
 
 
 @app.command("feature-catalogue")
-def feature_catalogue_command(out: Path = typer.Option(Path("docs/feature-catalogue.md"), help="Markdown file to write.")) -> None:
+def feature_catalogue_command(
+    out: Path = typer.Option(Path("docs/feature-catalogue.md"), help="Markdown file to write."),
+) -> None:
     """Write the feature catalogue (name, version, description, entity, source) from the registries."""
     from stoffwechsel import config, features
     from stoffwechsel.store import FeatureStore
@@ -186,7 +210,9 @@ def feature_catalogue_command(out: Path = typer.Option(Path("docs/feature-catalo
 def bench(
     out: Path = typer.Option(Path("reports/benchmarks.json"), help="Figures as JSON."),
     doc: Path = typer.Option(Path("docs/performance.md"), help="The table, as Markdown."),
-    pipeline: bool = typer.Option(True, help="Also time the whole pipeline (full repro, and stage by stage per scale) in clean clones."),
+    pipeline: bool = typer.Option(
+        True, help="Also time the whole pipeline (full repro, and stage by stage per scale) in clean clones."
+    ),
     scales: str = typer.Option("1,10,100", help="Simulator scales for the stage-by-stage runs, comma-separated."),
     render_only: bool = typer.Option(False, help="Only rewrite the Markdown from the figures already in --out."),
 ) -> None:
@@ -225,21 +251,28 @@ def bench_embeddings(
     params = config.load_params("embeddings")
     products = load_materials(config.ROOT / config.load_params("materials")["materials_dir"]).products
     with tempfile.TemporaryDirectory() as work:
-        figures = embeddings.benchmark(products["description"], embeddings.ModelSpec.from_params(params), Path(work),
-                                       repeats, params["batch_size"])
+        figures = embeddings.benchmark(
+            products["description"], embeddings.ModelSpec.from_params(params), Path(work), repeats, params["batch_size"]
+        )
     io.write_json(figures, out)
-    typer.echo(f"{out}: stage {figures['stage_texts_per_s']} texts/s vs bare {figures['bare_texts_per_s']} texts/s "
-               f"(ratio {figures['stage_over_bare']}); re-run with {figures['rerun_changed_texts']} changed {figures['rerun_changed']['median_s']} s")
+    typer.echo(
+        f"{out}: stage {figures['stage_texts_per_s']} texts/s vs bare {figures['bare_texts_per_s']} texts/s "
+        f"(ratio {figures['stage_over_bare']}); re-run with {figures['rerun_changed_texts']} changed {figures['rerun_changed']['median_s']} s"
+    )
 
 
 @app.command("claim-stability")
 def claim_stability(
     out: Path = typer.Option(Path("reports/metrics/stability.json"), help="The sensitivity table as JSON."),
-    doc: Optional[Path] = typer.Option(Path("docs/evaluation.md"), help="Markdown file whose claim-stability block is rewritten "
-                                                                         "(between its two markers); --no-doc: none."),
+    doc: Path | None = typer.Option(
+        Path("docs/evaluation.md"),
+        help="Markdown file whose claim-stability block is rewritten (between its two markers); --no-doc: none.",
+    ),
     no_doc: bool = typer.Option(False, "--no-doc", help="Do not touch the Markdown file."),
     extra_seeds: int = typer.Option(2, help="Seeds tried besides the committed one (seed + 1, seed + 2, ...)."),
-    render_only: bool = typer.Option(False, "--render-only", help="Only re-summarise the variants already in --out and rewrite the Markdown."),
+    render_only: bool = typer.Option(
+        False, "--render-only", help="Only re-summarise the variants already in --out and rewrite the Markdown."
+    ),
 ) -> None:
     """Re-train and re-evaluate both rankers for a few seeds and the README's example parameter
     changes (needs the stores of `dvc repro`; about 7 minutes on two cores) and report whether
@@ -268,12 +301,17 @@ def claim_stability(
 
 @app.command("power-study")
 def power_study_command(
-    size: str = typer.Option("small", help="Grid of params.yaml power_study: small (CI, about a minute) or full "
-                                           "(docs/monitoring.md, about 40 minutes with --jobs 2)."),
+    size: str = typer.Option(
+        "small",
+        help="Grid of params.yaml power_study: small (CI, about a minute) or full "
+        "(docs/monitoring.md, about 40 minutes with --jobs 2).",
+    ),
     jobs: int = typer.Option(2, help="Scenarios simulated and monitored side by side."),
     out: Path = typer.Option(Path("reports/monitoring/power_study.json"), help="Per-cell results as JSON."),
-    doc: Optional[Path] = typer.Option(None, help="Markdown file whose power-study block is rewritten (between its "
-                                                   "two markers), e.g. docs/monitoring.md."),
+    doc: Path | None = typer.Option(
+        None,
+        help="Markdown file whose power-study block is rewritten (between its two markers), e.g. docs/monitoring.md.",
+    ),
 ) -> None:
     """The monitoring against an oracle (issue 16): planted shifts in every customer column, our
     detection rate next to the best possible detector's, false alarms on no-drift seeds."""
@@ -286,8 +324,9 @@ def power_study_command(
     settings = config.load_params("power_study")
     if size not in settings or size in ("groups", "goals"):
         raise typer.BadParameter(f"params.yaml power_study has no grid '{size}'")
-    rows = power_study.run_study(settings, config.load_params("monitor"), size, jobs=jobs,
-                                 progress=power_study.progress_printer())
+    rows = power_study.run_study(
+        settings, config.load_params("monitor"), size, jobs=jobs, progress=power_study.progress_printer()
+    )
     summary = power_study.summarise(rows, settings["goals"])
     io.write_json({"size": size, **summary, "runs": json.loads(rows.to_json(orient="records"))}, out)
     table = power_study.markdown_table(summary)

@@ -486,24 +486,39 @@ def _normalise_mapping(mapping) -> dict[str, dict[str, dict]]:
     out = {}
     for file, spec in mapping.items():
         if file not in SPECS:
-            raise ContractError(str(file), f"params.yaml {PARAMS_SECTION}.mapping names an unknown file "
-                                           f"(the files are: {', '.join(MATERIAL_FILES)})")
+            raise ContractError(
+                str(file),
+                f"params.yaml {PARAMS_SECTION}.mapping names an unknown file "
+                f"(the files are: {', '.join(MATERIAL_FILES)})",
+            )
         spec = spec or {}
         extra = set(spec) - {"columns", "values"}
         if extra:
-            raise ContractError(file, f"params.yaml {PARAMS_SECTION}.mapping: unknown key(s) {', '.join(map(str, extra))} "
-                                      "(allowed: columns, values)")
+            raise ContractError(
+                file,
+                f"params.yaml {PARAMS_SECTION}.mapping: unknown key(s) {', '.join(map(str, extra))} "
+                "(allowed: columns, values)",
+            )
         columns = {str(k): str(v).strip() for k, v in (spec.get("columns") or {}).items()}
-        values = {str(k): {str(a).strip(): str(b) for a, b in (v or {}).items()} for k, v in (spec.get("values") or {}).items()}
+        values = {
+            str(k): {str(a).strip(): str(b) for a, b in (v or {}).items()}
+            for k, v in (spec.get("values") or {}).items()
+        }
         for column in [*columns, *values]:
             if column not in SPECS[file].columns:
-                raise ContractError(file, f"params.yaml {PARAMS_SECTION}.mapping: no contract column '{column}' "
-                                          f"(columns: {', '.join(SPECS[file].columns)})")
+                raise ContractError(
+                    file,
+                    f"params.yaml {PARAMS_SECTION}.mapping: no contract column '{column}' "
+                    f"(columns: {', '.join(SPECS[file].columns)})",
+                )
         theirs = list(columns.values())
         doubled = sorted({t for t in theirs if theirs.count(t) > 1})
         if doubled:
-            raise ContractError(file, f"params.yaml {PARAMS_SECTION}.mapping: column(s) {', '.join(doubled)} "
-                                      "mapped onto more than one contract column")
+            raise ContractError(
+                file,
+                f"params.yaml {PARAMS_SECTION}.mapping: column(s) {', '.join(doubled)} "
+                "mapped onto more than one contract column",
+            )
         out[file] = {"columns": columns, "values": values}
     return out
 
@@ -597,9 +612,7 @@ def _cells(name: str, text: str, header: list[str]) -> pd.DataFrame:
         else:
             return pd.DataFrame({h: pd.array(column, dtype="str") for h, column in zip(header, table.columns)})
     try:
-        frame = pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False, lineterminator="\n"
-        )
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False, lineterminator="\n")
     except Exception as err:  # noqa: BLE001 - any parser failure is one line naming the file
         raise ContractError(name, f"cannot parse CSV: {err}") from None
     if len(frame.columns) != len(header):  # pragma: no cover - the scan counted the fields
@@ -919,9 +932,7 @@ def _one_of(allowed: tuple[str, ...]) -> pa.Check:
 
 def _row_rule(column: str, reason: str, bad: Callable[[pd.DataFrame], pd.Series]) -> pa.Check:
     """A check across the columns of a row; ``bad`` marks failing rows, ``column`` is reported."""
-    return pa.Check(
-        lambda df: ~bad(df).fillna(False).astype(bool), error=f"{column}: {reason}", ignore_na=False
-    )
+    return pa.Check(lambda df: ~bad(df).fillna(False).astype(bool), error=f"{column}: {reason}", ignore_na=False)
 
 
 def _exists_in_berlin(s: pd.Series) -> pd.Series:
@@ -987,9 +998,7 @@ def _outcome_rules() -> list[pa.Check]:
 
         rules += [
             _row_rule(ts, f"{ts} before {anchor}", lambda d, ts=ts, a=anchor: d[ts] < d[a]),
-            _row_rule(
-                ts, f"{ts} more than {span} after {anchor}", lambda d, ts=ts, end=window_end: d[ts] > end(d)
-            ),
+            _row_rule(ts, f"{ts} more than {span} after {anchor}", lambda d, ts=ts, end=window_end: d[ts] > end(d)),
             _row_rule(ts, f"{ts} after export_time", lambda d, ts=ts: d[ts] > d.export_time),
             _row_rule(
                 status,
@@ -1228,7 +1237,14 @@ def _findings(kept: dict[str, pd.DataFrame], missing: dict[str, str], settings: 
             if kind == ID:
                 found.append((name, column, DECIMAL_ID, s[s.str.fullmatch(r"[0-9]+\.[0-9]+").fillna(False)]))
             elif kind == CODE:
-                found.append((name, column, SEASON_UNCONVENTIONAL, s[s.notna() & ~s.str.fullmatch(SEASON_CONVENTION).fillna(False)]))
+                found.append(
+                    (
+                        name,
+                        column,
+                        SEASON_UNCONVENTIONAL,
+                        s[s.notna() & ~s.str.fullmatch(SEASON_CONVENTION).fillna(False)],
+                    )
+                )
             elif kind == VOCAB:
                 found.append((name, column, OUTSIDE_KNOWN, s[s.notna() & ~s.isin(KNOWN_VALUES[column])]))
             elif column == "certifications":
@@ -1333,7 +1349,9 @@ def _check_quarantine_share(m: Materials, limit: float) -> None:
             continue
         q = m.quarantine[m.quarantine["file"] == name]
         top = (
-            q.groupby(["column", "reason"]).size().reset_index(name="n")
+            q.groupby(["column", "reason"])
+            .size()
+            .reset_index(name="n")
             .sort_values(["n", "column", "reason"], ascending=[False, True, True], kind="mergesort")
             .head(3)
         )

@@ -59,8 +59,18 @@ SINGLE_UNIT_EVENTS = ("browse", "wishlist")
 OUTCOME_STATUSES = ("yes", "no", "pending")
 RETURN_STATUSES = ("yes", "no", "pending", "not_purchased")
 
-CATEGORIES = ("tops", "shirts", "knitwear", "trousers", "jeans",
-              "dresses", "skirts", "outerwear", "activewear", "accessories")
+CATEGORIES = (
+    "tops",
+    "shirts",
+    "knitwear",
+    "trousers",
+    "jeans",
+    "dresses",
+    "skirts",
+    "outerwear",
+    "activewear",
+    "accessories",
+)
 CERTIFICATIONS = ("GOTS", "Fair Trade", "OEKO-TEX", "bluesign", "GRS")
 SEGMENTS = ("Eco Enthusiasts", "Trend Seekers", "Bargain Hunters", "Classic Professionals", "Occasional Shoppers")
 AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55+")
@@ -91,11 +101,26 @@ KNOWN_VALUES: dict[str, tuple[str, ...]] = {
 CUSTOMER_ID_SHAPE = r"\bC\d{5,7}\b"
 
 #: Outcome metrics of the recommendations, by id (labels: glossary.METRICS).
-METRIC_IDS = ("recs_shown", "ctr", "purchases_per_100", "kept_per_100", "revenue_eur", "revenue_per_100",
-              "sustainable_share", "new_season_share", "reused_id_share")
+METRIC_IDS = (
+    "recs_shown",
+    "ctr",
+    "purchases_per_100",
+    "kept_per_100",
+    "revenue_eur",
+    "revenue_per_100",
+    "sustainable_share",
+    "new_season_share",
+    "reused_id_share",
+)
 #: metric id -> the direction in which a change hurts the business (-1: a fall hurts)
-HARMFUL_DIRECTION: dict[str, int] = {"ctr": -1, "purchases_per_100": -1, "kept_per_100": -1,
-                                     "revenue_per_100": -1, "sustainable_share": -1, "reused_id_share": +1}
+HARMFUL_DIRECTION: dict[str, int] = {
+    "ctr": -1,
+    "purchases_per_100": -1,
+    "kept_per_100": -1,
+    "revenue_per_100": -1,
+    "sustainable_share": -1,
+    "reused_id_share": +1,
+}
 #: diagnoses, not alarms: metrics that explain outcome changes and are never alerted on by
 #: themselves (the share of reused product numbers drifts with normal catalogue turnover); the
 #: monitoring names one as the likely cause of an outcome alert when it moved in the same group and time

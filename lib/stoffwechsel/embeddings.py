@@ -55,6 +55,7 @@ class ModelIntegrityError(RuntimeError):
 
 # --- the model ------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str  # e.g. sentence-transformers/all-MiniLM-L6-v2
@@ -63,7 +64,7 @@ class ModelSpec:
     weights_file: str = "model.safetensors"
 
     @classmethod
-    def from_params(cls, params: dict) -> "ModelSpec":
+    def from_params(cls, params: dict) -> ModelSpec:
         return cls(params["model_name"], params.get("model_package", ""), params.get("model_sha256", ""))
 
     def model_dir(self) -> Path | str:
@@ -77,9 +78,12 @@ class ModelSpec:
 
     def definition(self) -> dict:
         """What identifies the model in the feature view's version fingerprint."""
-        return {"name": self.name, "package": self.package, "package_version": self.package_version(), "sha256": self.sha256}
-
-
+        return {
+            "name": self.name,
+            "package": self.package,
+            "package_version": self.package_version(),
+            "sha256": self.sha256,
+        }
 
 
 def verify_weights(spec: ModelSpec) -> str:
@@ -110,6 +114,7 @@ def load_model(spec: ModelSpec):
 
 
 # --- content-addressed cache ------------------------------------------------------------------
+
 
 def normalise_text(text) -> str:
     """Unicode NFC, whitespace collapsed, trimmed: what the cache key sees. A missing value
@@ -144,7 +149,7 @@ ENCODING_SCHEME = f"fixed-shape-chunk{ENCODE_CHUNK}-threads{ENCODE_THREADS}"
 
 
 def cache_key(model_sha: str, text: str) -> str:
-    return hashlib.sha256(f"{model_sha}\n{ENCODING_SCHEME}\n{normalise_text(text)}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{model_sha}\n{ENCODING_SCHEME}\n{normalise_text(text)}".encode()).hexdigest()
 
 
 class EmbeddingCache:
@@ -172,7 +177,9 @@ def token_lengths(model, texts: list[str]) -> np.ndarray:
     """Each text's length in tokens as the model sees it (special tokens included, truncated
     at ``max_seq_length``)."""
     limit = model.max_seq_length
-    return np.array([min(len(ids), limit) for ids in model.tokenizer(texts, add_special_tokens=True)["input_ids"]], dtype=np.int64)
+    return np.array(
+        [min(len(ids), limit) for ids in model.tokenizer(texts, add_special_tokens=True)["input_ids"]], dtype=np.int64
+    )
 
 
 @contextmanager
@@ -203,10 +210,12 @@ def encode_fixed_shape(model, texts: list[str], chunk: int = ENCODE_CHUNK) -> np
         for length in np.unique(lengths):
             idx = np.flatnonzero(lengths == length)
             for start in range(0, len(idx), chunk):
-                part = idx[start:start + chunk]
+                part = idx[start : start + chunk]
                 batch = [texts[i] for i in part]
                 batch += [batch[-1]] * (chunk - len(batch))
-                out[part] = model.encode(batch, batch_size=chunk, convert_to_numpy=True, show_progress_bar=False)[:len(part)]
+                out[part] = model.encode(batch, batch_size=chunk, convert_to_numpy=True, show_progress_bar=False)[
+                    : len(part)
+                ]
     return out
 
 
@@ -218,7 +227,9 @@ class EmbedReport:
     embedded: int
 
 
-def embed_texts(texts: pd.Series, spec: ModelSpec, cache_dir: Path, batch_size: int = 64, model=None) -> tuple[np.ndarray, EmbedReport]:
+def embed_texts(
+    texts: pd.Series, spec: ModelSpec, cache_dir: Path, batch_size: int = 64, model=None
+) -> tuple[np.ndarray, EmbedReport]:
     """Embeddings of ``texts`` (rows in order), embedding only texts the cache does not hold.
     ``batch_size`` is kept for callers; the forward passes are ``ENCODE_CHUNK`` texts each
     (:func:`encode_fixed_shape`), which is what makes the vectors reproducible."""
@@ -241,6 +252,7 @@ def embed_texts(texts: pd.Series, spec: ModelSpec, cache_dir: Path, batch_size: 
 
 # --- fitting on the training window only ------------------------------------------------------
 
+
 def _check_training_rows(times: pd.Series, cutoff: pd.Timestamp, what: str) -> None:
     late = times >= cutoff
     if late.any():
@@ -254,9 +266,12 @@ def _check_training_rows(times: pd.Series, cutoff: pd.Timestamp, what: str) -> N
 def _seen(keys: pd.Series, times: pd.Series) -> dict:
     """What an artifact saw: row count, a hash of the row keys, the time range."""
     digest = hashlib.sha256("\n".join(sorted(map(str, keys))).encode()).hexdigest()[:16]
-    return {"rows": int(len(keys)), "rows_sha256": digest,
-            "first": times.min().isoformat() if len(times) else None,
-            "last": times.max().isoformat() if len(times) else None}
+    return {
+        "rows": int(len(keys)),
+        "rows_sha256": digest,
+        "first": times.min().isoformat() if len(times) else None,
+        "last": times.max().isoformat() if len(times) else None,
+    }
 
 
 @dataclass
@@ -271,7 +286,9 @@ class Reducer:
         return ((vectors - self.mean) @ self.components.T).astype(np.float32)
 
 
-def fit_reducer(vectors: np.ndarray, keys: pd.Series, times: pd.Series, cutoff: pd.Timestamp, n_components: int) -> Reducer:
+def fit_reducer(
+    vectors: np.ndarray, keys: pd.Series, times: pd.Series, cutoff: pd.Timestamp, n_components: int
+) -> Reducer:
     """PCA on training rows (``times`` < cutoff), deterministic (full SVD, sign-fixed)."""
     _check_training_rows(times, cutoff, "fit_reducer")
     order = np.argsort(keys.to_numpy(dtype=str), kind="stable")  # row order must not matter
@@ -294,7 +311,9 @@ class Clusters:
         return d.argmin(axis=1).astype(np.int64)
 
 
-def fit_clusters(reduced: np.ndarray, keys: pd.Series, times: pd.Series, cutoff: pd.Timestamp, n_clusters: int, seed: int) -> Clusters:
+def fit_clusters(
+    reduced: np.ndarray, keys: pd.Series, times: pd.Series, cutoff: pd.Timestamp, n_clusters: int, seed: int
+) -> Clusters:
     """k-means on training rows only (scikit-learn, fixed seed, rows in key order)."""
     from sklearn.cluster import KMeans
 
@@ -309,7 +328,11 @@ def fit_clusters(reduced: np.ndarray, keys: pd.Series, times: pd.Series, cutoff:
 def save_artifacts(reducer: Reducer, clusters: Clusters, folder: Path, cutoff: pd.Timestamp, spec: ModelSpec) -> dict:
     """Write the fitted artifacts (raw little-endian float32, deterministic) and their manifest."""
     folder.mkdir(parents=True, exist_ok=True)
-    files = {"reducer_mean.f32": reducer.mean, "reducer_components.f32": reducer.components, "cluster_centres.f32": clusters.centres}
+    files = {
+        "reducer_mean.f32": reducer.mean,
+        "reducer_components.f32": reducer.components,
+        "cluster_centres.f32": clusters.centres,
+    }
     for name, arr in files.items():
         with io.atomic_write(folder / name, "wb") as fh:
             fh.write(np.ascontiguousarray(arr, dtype="<f4").tobytes())
@@ -317,10 +340,21 @@ def save_artifacts(reducer: Reducer, clusters: Clusters, folder: Path, cutoff: p
         "cutoff": f"{cutoff:%Y-%m-%d}",
         "model": spec.definition(),
         "artifacts": {
-            "reducer": {"files": ["reducer_mean.f32", "reducer_components.f32"], "shape": list(reducer.components.shape), "seen": reducer.seen},
-            "clusters": {"files": ["cluster_centres.f32"], "shape": list(clusters.centres.shape), "seen": clusters.seen},
+            "reducer": {
+                "files": ["reducer_mean.f32", "reducer_components.f32"],
+                "shape": list(reducer.components.shape),
+                "seen": reducer.seen,
+            },
+            "clusters": {
+                "files": ["cluster_centres.f32"],
+                "shape": list(clusters.centres.shape),
+                "seen": clusters.seen,
+            },
         },
-        "sha256": {name: hashlib.sha256(np.ascontiguousarray(arr, dtype="<f4").tobytes()).hexdigest() for name, arr in files.items()},
+        "sha256": {
+            name: hashlib.sha256(np.ascontiguousarray(arr, dtype="<f4").tobytes()).hexdigest()
+            for name, arr in files.items()
+        },
     }
     io.write_json(manifest, folder / "manifest.json")
     return manifest
@@ -330,34 +364,48 @@ def load_artifacts(folder: Path) -> tuple[Reducer, Clusters, dict]:
     manifest = json.loads((folder / "manifest.json").read_text())
     read = lambda name, shape: np.frombuffer((folder / name).read_bytes(), dtype="<f4").reshape(shape)  # noqa: E731
     k, dim = manifest["artifacts"]["reducer"]["shape"]
-    reducer = Reducer(read("reducer_mean.f32", (dim,)), read("reducer_components.f32", (k, dim)), manifest["artifacts"]["reducer"]["seen"])
-    clusters = Clusters(read("cluster_centres.f32", tuple(manifest["artifacts"]["clusters"]["shape"])), manifest["artifacts"]["clusters"]["seen"])
+    reducer = Reducer(
+        read("reducer_mean.f32", (dim,)),
+        read("reducer_components.f32", (k, dim)),
+        manifest["artifacts"]["reducer"]["seen"],
+    )
+    clusters = Clusters(
+        read("cluster_centres.f32", tuple(manifest["artifacts"]["clusters"]["shape"])),
+        manifest["artifacts"]["clusters"]["seen"],
+    )
     return reducer, clusters, manifest
 
 
 # --- feature views ------------------------------------------------------------------------------
+
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
     norm = np.linalg.norm(x, axis=1, keepdims=True)
     return np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
 
 
-def product_embedding_frame(product_keys: pd.Series, sale_start: pd.Series, vectors: np.ndarray,
-                            reducer: Reducer, clusters: Clusters) -> pd.DataFrame:
+def product_embedding_frame(
+    product_keys: pd.Series, sale_start: pd.Series, vectors: np.ndarray, reducer: Reducer, clusters: Clusters
+) -> pd.DataFrame:
     """Rows of the ``product_embedding`` view: the full vector, its training-fitted reduced form
     and cluster, valid from the first day on sale."""
     reduced = reducer.transform(vectors)
     ts = sale_start.astype("datetime64[us]").to_numpy()
-    return pd.DataFrame({
-        "product_key": product_keys.astype(str).to_numpy(),
-        "event_timestamp": ts, "created_timestamp": ts,
-        "embedding": list(vectors.astype(np.float32)),
-        "embedding_reduced": list(unit_rows(reduced)),
-        "style_cluster": clusters.assign(reduced),
-    })
+    return pd.DataFrame(
+        {
+            "product_key": product_keys.astype(str).to_numpy(),
+            "event_timestamp": ts,
+            "created_timestamp": ts,
+            "embedding": list(vectors.astype(np.float32)),
+            "embedding_reduced": list(unit_rows(reduced)),
+            "style_cluster": clusters.assign(reduced),
+        }
+    )
 
 
-def customer_taste_frame(events: pd.DataFrame, reduced_by_key: pd.DataFrame, weights: dict, recent_weeks: int) -> pd.DataFrame:
+def customer_taste_frame(
+    events: pd.DataFrame, reduced_by_key: pd.DataFrame, weights: dict, recent_weeks: int
+) -> pd.DataFrame:
     """Weekly taste profiles: the weighted mean of the reduced embeddings of what a customer
     browsed, wishlisted, bought or returned (weights per event type) before each row's timestamp
     (Monday 00:00), over all time and over the last ``recent_weeks`` weeks.
@@ -386,8 +434,15 @@ def customer_taste_frame(events: pd.DataFrame, reduced_by_key: pd.DataFrame, wei
     out["taste_all"] = list(unit_rows(cum_full.to_numpy()[:, :dims]).astype(np.float32))
     out["taste_recent"] = list(unit_rows(recent[:, :dims]).astype(np.float32))
     ts = week_end(out["week"]).astype("datetime64[us]")
-    return pd.DataFrame({"customer_id": out["customer_id"].astype(str), "event_timestamp": ts, "created_timestamp": ts,
-                         "taste_all": out["taste_all"], "taste_recent": out["taste_recent"]})
+    return pd.DataFrame(
+        {
+            "customer_id": out["customer_id"].astype(str),
+            "event_timestamp": ts,
+            "created_timestamp": ts,
+            "taste_all": out["taste_all"],
+            "taste_recent": out["taste_recent"],
+        }
+    )
 
 
 def _asof_cumulative(cum_full: pd.DataFrame, lag_weeks: int) -> np.ndarray:
@@ -395,8 +450,15 @@ def _asof_cumulative(cum_full: pd.DataFrame, lag_weeks: int) -> np.ndarray:
     idx = cum_full.index.to_frame(index=False)
     left = idx.assign(target=idx["week"] - lag_weeks, row=np.arange(len(idx)))
     right = idx.assign(src=np.arange(len(idx)))
-    merged = pd.merge_asof(left.sort_values("target"), right.sort_values("week"), left_on="target", right_on="week",
-                           by="customer_id", direction="backward", suffixes=("", "_r"))
+    merged = pd.merge_asof(
+        left.sort_values("target"),
+        right.sort_values("week"),
+        left_on="target",
+        right_on="week",
+        by="customer_id",
+        direction="backward",
+        suffixes=("", "_r"),
+    )
     merged = merged.sort_values("row")
     values = np.zeros(cum_full.shape)
     ok = merged["src"].notna().to_numpy()
@@ -407,8 +469,10 @@ def _asof_cumulative(cum_full: pd.DataFrame, lag_weeks: int) -> np.ndarray:
 def embedding_views(spec: ModelSpec, manifest: dict, params: dict) -> dict[str, FeatureView]:
     """The embedding feature views as declared in the repository (:mod:`stoffwechsel.feature_repo`);
     model, fitted artifacts, code and parameters make the version."""
-    return {decl.name: decl.feature_view(params, model=spec.definition(), artifacts=manifest["sha256"])
-            for decl in feature_repo.views_of_stage(EMBEDDING_STAGE)}
+    return {
+        decl.name: decl.feature_view(params, model=spec.definition(), artifacts=manifest["sha256"])
+        for decl in feature_repo.views_of_stage(EMBEDDING_STAGE)
+    }
 
 
 @dataclass
@@ -418,8 +482,16 @@ class EmbeddingBuild:
     embed: EmbedReport
 
 
-def build_embedding_store(store, products: pd.DataFrame, resolved: pd.DataFrame, params: dict, cutoff: pd.Timestamp,
-                          artifacts_dir: Path, cache_dir: Path, model=None) -> EmbeddingBuild:
+def build_embedding_store(
+    store,
+    products: pd.DataFrame,
+    resolved: pd.DataFrame,
+    params: dict,
+    cutoff: pd.Timestamp,
+    artifacts_dir: Path,
+    cache_dir: Path,
+    model=None,
+) -> EmbeddingBuild:
     """Embed every product version's description (cache first), fit the reducer and clusters on
     products on sale before the cutoff, apply them to all products, build weekly taste profiles,
     and write both views to the store."""
@@ -428,22 +500,37 @@ def build_embedding_store(store, products: pd.DataFrame, resolved: pd.DataFrame,
     spec = ModelSpec.from_params(params)
     keys = product_key(products["product_id"], products["season"]).astype(str).reset_index(drop=True)
     sale_start = products["sale_start"].reset_index(drop=True)
-    vectors, report = embed_texts(embedding_texts(products).reset_index(drop=True), spec, cache_dir, params["batch_size"], model)
+    vectors, report = embed_texts(
+        embedding_texts(products).reset_index(drop=True), spec, cache_dir, params["batch_size"], model
+    )
     train = (sale_start < cutoff).to_numpy()
     reducer = fit_reducer(vectors[train], keys[train], sale_start[train], cutoff, int(params["pca_components"]))
-    clusters = fit_clusters(reducer.transform(vectors[train]), keys[train], sale_start[train], cutoff,
-                            int(params["clusters"]), int(params["seed"]))
+    clusters = fit_clusters(
+        reducer.transform(vectors[train]),
+        keys[train],
+        sale_start[train],
+        cutoff,
+        int(params["clusters"]),
+        int(params["seed"]),
+    )
     manifest = save_artifacts(reducer, clusters, artifacts_dir, cutoff, spec)
     product_rows = product_embedding_frame(keys, sale_start, vectors, reducer, clusters)
-    taste_rows = customer_taste_frame(resolved, product_rows[["product_key", "embedding_reduced"]],
-                                      params["taste_weights"], int(params["taste_recent_weeks"]))
+    taste_rows = customer_taste_frame(
+        resolved,
+        product_rows[["product_key", "embedding_reduced"]],
+        params["taste_weights"],
+        int(params["taste_recent_weeks"]),
+    )
     views = embedding_views(spec, manifest, params)
-    versions = {"product_embedding": store.write(views["product_embedding"], product_rows),
-                "customer_taste": store.write(views["customer_taste"], taste_rows)}
+    versions = {
+        "product_embedding": store.write(views["product_embedding"], product_rows),
+        "customer_taste": store.write(views["customer_taste"], taste_rows),
+    }
     return EmbeddingBuild(versions, manifest, report)
 
 
 # --- evidence for the client: what the embeddings capture ------------------------------------
+
 
 def _catalogue(products: pd.DataFrame, product_rows: pd.DataFrame) -> pd.DataFrame:
     from stoffwechsel.keys import product_key
@@ -461,8 +548,15 @@ def nearest_neighbours(products: pd.DataFrame, product_rows: pd.DataFrame, examp
         i = int(np.flatnonzero(cat["product_key"].to_numpy() == key)[0])
         sims = unit @ unit[i]
         for rank, j in enumerate([j for j in np.argsort(-sims, kind="stable") if j != i][:n], start=1):
-            rows.append({"product": f"{cat['name'].iat[i]} ({key})", "rank": rank, "similar product": cat["name"].iat[j],
-                         "category": cat["category"].iat[j], "similarity": round(float(sims[j]), 3)})
+            rows.append(
+                {
+                    "product": f"{cat['name'].iat[i]} ({key})",
+                    "rank": rank,
+                    "similar product": cat["name"].iat[j],
+                    "category": cat["category"].iat[j],
+                    "similarity": round(float(sims[j]), 3),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -476,7 +570,12 @@ def recycled_id_similarity(products: pd.DataFrame, product_rows: pd.DataFrame, s
     rng = np.random.default_rng(seed)
     a, b = rng.integers(0, len(cat), size=(2, 2000))
     out = [
-        pd.DataFrame({"pair": "same ID, different seasons", "similarity": (unit[pairs["index_x"]] * unit[pairs["index_y"]]).sum(1)}),
+        pd.DataFrame(
+            {
+                "pair": "same ID, different seasons",
+                "similarity": (unit[pairs["index_x"]] * unit[pairs["index_y"]]).sum(1),
+            }
+        ),
         pd.DataFrame({"pair": "random products", "similarity": (unit[a] * unit[b]).sum(1)[a != b]}),
     ]
     return pd.concat(out, ignore_index=True).assign(similarity=lambda d: d["similarity"].round(4))
@@ -485,6 +584,7 @@ def recycled_id_similarity(products: pd.DataFrame, product_rows: pd.DataFrame, s
 def plot_embedding_map(products: pd.DataFrame, product_rows: pd.DataFrame, reducer: Reducer):
     """Every product on the two main directions of the training-fitted reduction, by category."""
     import matplotlib.pyplot as plt
+
     from stoffwechsel.profiling import PALETTE
 
     cat = _catalogue(products, product_rows)
@@ -492,7 +592,15 @@ def plot_embedding_map(products: pd.DataFrame, product_rows: pd.DataFrame, reduc
     fig, ax = plt.subplots(figsize=(8, 5.5))
     markers = ["o", "s", "^", "D", "v"]
     for i, (name, idx) in enumerate(cat.groupby("category").indices.items()):
-        ax.scatter(xy[idx, 0], xy[idx, 1], s=14, alpha=0.75, color=PALETTE[i % len(PALETTE)], marker=markers[i // len(PALETTE) % len(markers)], label=name)
+        ax.scatter(
+            xy[idx, 0],
+            xy[idx, 1],
+            s=14,
+            alpha=0.75,
+            color=PALETTE[i % len(PALETTE)],
+            marker=markers[i // len(PALETTE) % len(markers)],
+            label=name,
+        )
     ax.set(title="Products placed by what their descriptions say", xlabel="Main direction 1", ylabel="Main direction 2")
     ax.legend(title="Category", fontsize=8, ncol=2, loc="best")
     fig.tight_layout()
@@ -501,20 +609,30 @@ def plot_embedding_map(products: pd.DataFrame, product_rows: pd.DataFrame, reduc
 
 def plot_recycled_similarity(similarity: pd.DataFrame):
     import matplotlib.pyplot as plt
+
     from stoffwechsel.profiling import PALETTE
 
     fig, ax = plt.subplots(figsize=(8, 3.2))
     for colour, (name, group) in zip(PALETTE, similarity.groupby("pair")):
         ax.hist(group["similarity"], bins=30, range=(-0.2, 1), alpha=0.6, density=True, color=colour, label=name)
-    ax.set(title="Reused article numbers: the two products' descriptions are as different as random pairs",
-           xlabel="Similarity of descriptions (1 = identical)", ylabel="Share of pairs")
+    ax.set(
+        title="Reused article numbers: the two products' descriptions are as different as random pairs",
+        xlabel="Similarity of descriptions (1 = identical)",
+        ylabel="Share of pairs",
+    )
     ax.legend()
     fig.tight_layout()
     return fig
 
 
-def benchmark(texts: pd.Series, spec: ModelSpec, work_dir: Path, repeats: int = 3, batch_size: int = 64,
-              changed_share: float = 0.01) -> dict:
+def benchmark(
+    texts: pd.Series,
+    spec: ModelSpec,
+    work_dir: Path,
+    repeats: int = 3,
+    batch_size: int = 64,
+    changed_share: float = 0.01,
+) -> dict:
     """Throughput of the stage's embedding path vs a bare ``SentenceTransformer.encode`` on the
     same texts in the same run (medians of ``repeats``; min-max kept), and the cost of a re-run
     with ``changed_share`` of the descriptions changed (at least one). Not a test: timings here
@@ -545,9 +663,15 @@ def benchmark(texts: pd.Series, spec: ModelSpec, work_dir: Path, repeats: int = 
     med = lambda xs: float(np.median(xs))  # noqa: E731
     summary = lambda xs: {"median_s": round(med(xs), 4), "min_s": round(min(xs), 4), "max_s": round(max(xs), 4)}  # noqa: E731
     return {
-        "texts": int(len(texts)), "repeats": repeats, "cores": os.cpu_count(),
-        "bare_encode": summary(bare), "stage_embed": summary(stage), "rerun_changed": summary(rerun),
+        "texts": int(len(texts)),
+        "repeats": repeats,
+        "cores": os.cpu_count(),
+        "bare_encode": summary(bare),
+        "stage_embed": summary(stage),
+        "rerun_changed": summary(rerun),
         "rerun_changed_texts": n_changed,
-        "bare_texts_per_s": round(len(texts) / med(bare), 1), "stage_texts_per_s": round(len(texts) / med(stage), 1),
-        "stage_over_bare": round(med(stage) / med(bare), 3), "rerun_over_full": round(med(rerun) / med(stage), 3),
+        "bare_texts_per_s": round(len(texts) / med(bare), 1),
+        "stage_texts_per_s": round(len(texts) / med(stage), 1),
+        "stage_over_bare": round(med(stage) / med(bare), 3),
+        "rerun_over_full": round(med(rerun) / med(stage), 3),
     }

@@ -163,7 +163,7 @@ def per_customer_metrics(
     )
     n_items = max(len(uniques), 1)
     rec_pair = rec_cust.astype(np.int64) * n_items + codes[: len(rec_cust)]
-    tru_pair = pd.unique(tru_cust.astype(np.int64) * n_items + codes[len(rec_cust):])
+    tru_pair = pd.unique(tru_cust.astype(np.int64) * n_items + codes[len(rec_cust) :])
 
     n_relevant = np.bincount(tru_pair // n_items, minlength=n)
     n_recommended = np.bincount(rec_cust, minlength=n)
@@ -245,8 +245,7 @@ def list_metrics(recs: pd.DataFrame, catalog: pd.DataFrame, ks: Iterable[int] = 
         "novelty": lambda p: surprisal[p].mean() if len(p) else np.nan,
     }
     rows = [
-        (f"{metric}@{k}", float(values[metric](slots_at[k])), len(slots_at[k]))
-        for metric in LIST_METRICS for k in ks
+        (f"{metric}@{k}", float(values[metric](slots_at[k])), len(slots_at[k])) for metric in LIST_METRICS for k in ks
     ]
     return pd.DataFrame(rows, columns=["metric", "value", "n_slots"])
 
@@ -288,7 +287,7 @@ def _bootstrap_means(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
         num = counts @ filled
         den = (counts @ patterns)[:, pattern_of]
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[start:start + b] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+            out[start : start + b] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
     return out
 
 
@@ -311,9 +310,7 @@ def _point(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, n_def
 
 
-def bootstrap_ci(
-    per_customer: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level: float = 0.95
-) -> pd.DataFrame:
+def bootstrap_ci(per_customer: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
     """Mean of every metric column with a customer-level percentile bootstrap interval.
 
     ``value`` is the mean over the customers where the metric is defined (``n_customers`` of them);
@@ -351,11 +348,19 @@ def paired_bootstrap_diff(
     reps = _bootstrap_means(np.hstack([va, vb]), n_boot, seed)
     m = len(cols)
     low, high = _interval(reps[:, m:] - reps[:, :m], level)
-    return pd.DataFrame({
-        "metric": cols, "value_a": mean_a, "value_b": mean_b, "diff": mean_b - mean_a,
-        "low": low, "high": high, "b_better": low > 0, "a_better": high < 0,
-        "n_customers": np.minimum(n_a, n_b),
-    })
+    return pd.DataFrame(
+        {
+            "metric": cols,
+            "value_a": mean_a,
+            "value_b": mean_b,
+            "diff": mean_b - mean_a,
+            "low": low,
+            "high": high,
+            "b_better": low > 0,
+            "a_better": high < 0,
+            "n_customers": np.minimum(n_a, n_b),
+        }
+    )
 
 
 def segment_metrics(
@@ -411,14 +416,18 @@ def metrics_vs_k(results: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     frames = []
     for model, frame in results.items():
         parts = [split_metric(m) for m in frame["metric"]]
-        frames.append(pd.DataFrame({
-            "model": model,
-            "metric": [p[0] for p in parts],
-            "k": np.array([p[1] for p in parts], dtype=np.int64),
-            "value": frame["value"].to_numpy(dtype=float),
-            "low": frame["low"].to_numpy(dtype=float) if "low" in frame else np.nan,
-            "high": frame["high"].to_numpy(dtype=float) if "high" in frame else np.nan,
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "model": model,
+                    "metric": [p[0] for p in parts],
+                    "k": np.array([p[1] for p in parts], dtype=np.int64),
+                    "value": frame["value"].to_numpy(dtype=float),
+                    "low": frame["low"].to_numpy(dtype=float) if "low" in frame else np.nan,
+                    "high": frame["high"].to_numpy(dtype=float) if "high" in frame else np.nan,
+                }
+            )
+        )
     columns = ["model", "metric", "k", "value", "low", "high"]
     if not frames:
         return pd.DataFrame(columns=columns)

@@ -78,9 +78,11 @@ _SEED_SALT = 0x5E7
 
 #: (timestamp, anchor, window) of the recommendation outcomes: after rounding down to minutes
 #: an outcome can land up to 59 s past its window; it is kept at the window's end.
-_OUTCOME_WINDOWS = (("clicked_at", "served_at", pd.Timedelta(days=1)),
-                    ("purchased_at", "served_at", pd.Timedelta(days=14)),
-                    ("returned_at", "purchased_at", pd.Timedelta(days=30)))
+_OUTCOME_WINDOWS = (
+    ("clicked_at", "served_at", pd.Timedelta(days=1)),
+    ("purchased_at", "served_at", pd.Timedelta(days=14)),
+    ("returned_at", "purchased_at", pd.Timedelta(days=30)),
+)
 
 
 def apply_style(frames: dict[str, pd.DataFrame], style: str, seed: int) -> dict[str, pd.DataFrame]:

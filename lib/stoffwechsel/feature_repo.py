@@ -118,8 +118,12 @@ class Vocabulary:
     labels: dict
 
     def as_dict(self) -> dict:
-        return {"categories": list(self.categories), "channels": list(self.channels),
-                "certifications": list(self.certifications), "labels": dict(sorted(self.labels.items()))}
+        return {
+            "categories": list(self.categories),
+            "channels": list(self.channels),
+            "certifications": list(self.certifications),
+            "labels": dict(sorted(self.labels.items())),
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> Vocabulary:
@@ -138,6 +142,7 @@ def category_column(category: pd.Series, vocab: Vocabulary) -> pd.Series:
 
 # --- declarations -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class PerValue:
     """A family of features, one per value of an open vocabulary (``"categories"``,
@@ -152,9 +157,14 @@ class PerValue:
 
     def fields(self, vocab: Vocabulary | None) -> tuple[Field, ...]:
         values = () if vocab is None else getattr(vocab, self.vocabulary)
-        return tuple(Field(f"{self.prefix}{v}", self.dtype,
-                           self.other if v == OTHER and self.other else self.description.format(value=vocab.label(v)))
-                     for v in values)
+        return tuple(
+            Field(
+                f"{self.prefix}{v}",
+                self.dtype,
+                self.other if v == OTHER and self.other else self.description.format(value=vocab.label(v)),
+            )
+            for v in values
+        )
 
 
 def _resolve(ref: str) -> Any:
@@ -217,30 +227,45 @@ class ViewDecl:
         return {**inputs, "code": code[0] if len(code) == 1 else code, "params": recorded}
 
     def feature_view(self, params: Mapping, vocab: Vocabulary | None = None, **inputs: Any) -> FeatureView:
-        return FeatureView(self.name, (self.entity,), self.fields(params, vocab), ttl=self.ttl, source_stage=self.stage,
-                           description=self.description, definition=self.definition(params, vocab, **inputs))
+        return FeatureView(
+            self.name,
+            (self.entity,),
+            self.fields(params, vocab),
+            ttl=self.ttl,
+            source_stage=self.stage,
+            description=self.description,
+            definition=self.definition(params, vocab, **inputs),
+        )
 
 
 # --- feature views: stage `features` (lib/stoffwechsel/features.py) ------------------------------
 
 CUSTOMER_PROFILE = ViewDecl(
-    "customer_profile", CUSTOMER, "What the customer told us at signup.",
+    "customer_profile",
+    CUSTOMER,
+    "What the customer told us at signup.",
     schema=(
         Field("age_band", "string", "Age band the customer gave at signup."),
         Field("region", "string", "Where the customer lives (city or region)."),
         Field("preferred_channel", "string", "Channel the customer says they prefer: web shop, app or store."),
         Field("loyalty_tier", "string", "Loyalty programme tier (none, silver, gold)."),
         Field("segment", "string", "Marketing segment the customer belongs to."),
-        Field("sustainability_interest_level", "float64",
-              "Stated interest in sustainability: 0 low, 1 medium, 2 high; missing where the shop records another value."),
+        Field(
+            "sustainability_interest_level",
+            "float64",
+            "Stated interest in sustainability: 0 low, 1 medium, 2 high; missing where the shop records another value.",
+        ),
         Field("signup_date", "timestamp", "Day the customer signed up (tenure is measured from it)."),
     ),
-    source="features:compute_customer_profile", stage="features",
+    source="features:compute_customer_profile",
+    stage="features",
     not_model_inputs=("signup_date",),
 )
 
 CUSTOMER_ACTIVITY = ViewDecl(
-    "customer_activity", CUSTOMER, "Customer behaviour from all events before the row's week end (weekly).",
+    "customer_activity",
+    CUSTOMER,
+    "Customer behaviour from all events before the row's week end (weekly).",
     schema=(
         Field("last_event_time", "timestamp", "When the customer last browsed, wishlisted, bought or returned."),
         Field("last_purchase_time", "timestamp", "When the customer last bought something."),
@@ -253,18 +278,29 @@ CUSTOMER_ACTIVITY = ViewDecl(
         Field("return_rate", "float64", "Share of purchases the customer sent back."),
         Field("wishlist_to_purchase_rate", "float64", "Share of wishlisted items the customer later bought."),
         PerValue("share_", "channels", "float64", "Share of the customer's interactions in the channel {value}."),
-        PerValue("affinity_", "categories", "float64", "Share of the customer's interest that went to the category {value}."),
+        PerValue(
+            "affinity_", "categories", "float64", "Share of the customer's interest that went to the category {value}."
+        ),
         Field("affinity_certified", "float64", "Share of the customer's interest that went to certified products."),
-        PerValue("affinity_cert_", "certifications", "float64",
-                 "Share of the customer's interest that went to {value}-certified products."),
+        PerValue(
+            "affinity_cert_",
+            "certifications",
+            "float64",
+            "Share of the customer's interest that went to {value}-certified products.",
+        ),
     ),
-    source="features:compute_customer_activity", code=("features:_event_frame", "features:_weekly_rolling"),
-    params=("recent_weeks", "price_band_thresholds_eur"), vocabulary="vocabulary", stage="features",
+    source="features:compute_customer_activity",
+    code=("features:_event_frame", "features:_weekly_rolling"),
+    params=("recent_weeks", "price_band_thresholds_eur"),
+    vocabulary="vocabulary",
+    stage="features",
     not_model_inputs=("last_event_time", "last_purchase_time"),
 )
 
 PRODUCT_CATALOG = ViewDecl(
-    "product_catalog", PRODUCT_VERSION, "Product version attributes, known from the first day on sale.",
+    "product_catalog",
+    PRODUCT_VERSION,
+    "Product version attributes, known from the first day on sale.",
     schema=(
         Field("product_id", "string", "The shop's article number (reused across seasons)."),
         Field("season", "string", "Season of this product version (SS = spring/summer, AW = autumn/winter)."),
@@ -272,60 +308,105 @@ PRODUCT_CATALOG = ViewDecl(
         Field("price_eur", "float64", "List price in euros."),
         Field("price_band", "string", "Price band: budget, mid or premium."),
         Field("n_certifications", "int64", "Number of sustainability certifications the product carries."),
-        PerValue("cert_", "certifications", "int64", "1 if the product is certified {value}.",
-                 other="1 if the product carries a certification without a column of its own."),
+        PerValue(
+            "cert_",
+            "certifications",
+            "int64",
+            "1 if the product is certified {value}.",
+            other="1 if the product carries a certification without a column of its own.",
+        ),
         Field("is_recycled_id", "int64", "1 if this article number named a different product in an earlier season."),
         Field("sale_start", "timestamp", "First day on sale (season age is measured from it)."),
         Field("sale_end", "timestamp", "Last day on sale, clearance included."),
     ),
-    source="features:compute_product_catalog", params=("price_band_thresholds_eur",), vocabulary="certifications",
-    stage="features", not_model_inputs=("product_id", "sale_start", "sale_end"),
+    source="features:compute_product_catalog",
+    params=("price_band_thresholds_eur",),
+    vocabulary="certifications",
+    stage="features",
+    not_model_inputs=("product_id", "sale_start", "sale_end"),
 )
 
 PRODUCT_ACTIVITY = ViewDecl(
-    "product_activity", PRODUCT_VERSION, "Product version popularity, conversion and returns (weekly).",
+    "product_activity",
+    PRODUCT_VERSION,
+    "Product version popularity, conversion and returns (weekly).",
     schema=(
         Field("product_views_last_week", "int64", "How often the product was looked at in the last week."),
-        Field("product_views_recent", "int64", "How often the product was looked at in the last {popularity_weeks} weeks."),
-        Field("product_wishlists_recent", "int64", "How often the product was wishlisted in the last {popularity_weeks} weeks."),
+        Field(
+            "product_views_recent", "int64", "How often the product was looked at in the last {popularity_weeks} weeks."
+        ),
+        Field(
+            "product_wishlists_recent",
+            "int64",
+            "How often the product was wishlisted in the last {popularity_weeks} weeks.",
+        ),
         Field("product_purchases_last_week", "int64", "Units bought in the last week."),
         Field("product_purchases_recent", "int64", "Purchases in the last {popularity_weeks} weeks (popularity)."),
         Field("product_purchases_total", "int64", "Purchases since launch."),
         Field("product_conversion_recent", "float64", "Purchases per view in the last {popularity_weeks} weeks."),
         Field("product_return_rate", "float64", "Share of this product's purchases that came back."),
     ),
-    source="features:compute_product_activity", code=("features:_event_frame", "features:_weekly_rolling"),
-    params=("popularity_weeks",), stage="features",
+    source="features:compute_product_activity",
+    code=("features:_event_frame", "features:_weekly_rolling"),
+    params=("popularity_weeks",),
+    stage="features",
 )
 
 # --- feature views: stage `embeddings` (lib/stoffwechsel/embeddings.py) --------------------------
 
 PRODUCT_EMBEDDING = ViewDecl(
-    "product_embedding", PRODUCT_VERSION, "Product description embeddings, reduced form and style cluster.",
+    "product_embedding",
+    PRODUCT_VERSION,
+    "Product description embeddings, reduced form and style cluster.",
     schema=(
         Field("embedding", "list<float32>", "What the product description says, as a vector of numbers (384 values)."),
-        Field("embedding_reduced", "list<float32>", "The same, condensed to its main directions (fitted on training products only)."),
-        Field("style_cluster", "int64", "Group of products with similar descriptions (style, fabric, colour), learned on training products."),
+        Field(
+            "embedding_reduced",
+            "list<float32>",
+            "The same, condensed to its main directions (fitted on training products only).",
+        ),
+        Field(
+            "style_cluster",
+            "int64",
+            "Group of products with similar descriptions (style, fabric, colour), learned on training products.",
+        ),
     ),
-    source="embeddings:product_embedding_frame", categories=("style_cluster",),
-    code=("embeddings:encode_fixed_shape", "embeddings:ENCODING_SCHEME", "embeddings:embedding_texts", "embeddings:TEXT_SOURCES"),
-    params=("pca_components", "clusters"), stage="embeddings",
+    source="embeddings:product_embedding_frame",
+    categories=("style_cluster",),
+    code=(
+        "embeddings:encode_fixed_shape",
+        "embeddings:ENCODING_SCHEME",
+        "embeddings:embedding_texts",
+        "embeddings:TEXT_SOURCES",
+    ),
+    params=("pca_components", "clusters"),
+    stage="embeddings",
     not_model_inputs=("embedding", "embedding_reduced"),
 )
 
 CUSTOMER_TASTE = ViewDecl(
-    "customer_taste", CUSTOMER, "Customer taste profiles from the embeddings of what they interacted with (weekly).",
+    "customer_taste",
+    CUSTOMER,
+    "Customer taste profiles from the embeddings of what they interacted with (weekly).",
     schema=(
-        Field("taste_all", "list<float32>", "The customer's taste: the average description of what they looked at, wished for and bought."),
+        Field(
+            "taste_all",
+            "list<float32>",
+            "The customer's taste: the average description of what they looked at, wished for and bought.",
+        ),
         Field("taste_recent", "list<float32>", "The same, for the last {taste_recent_weeks} weeks only."),
     ),
-    source="embeddings:customer_taste_frame", params=("taste_weights", "taste_recent_weeks"), stage="embeddings",
+    source="embeddings:customer_taste_frame",
+    params=("taste_weights", "taste_recent_weeks"),
+    stage="embeddings",
     not_model_inputs=("taste_all", "taste_recent"),
 )
 
 #: every view, in the order the stages write them
-VIEWS: dict[str, ViewDecl] = {v.name: v for v in (CUSTOMER_PROFILE, CUSTOMER_ACTIVITY, PRODUCT_CATALOG, PRODUCT_ACTIVITY,
-                                                   PRODUCT_EMBEDDING, CUSTOMER_TASTE)}
+VIEWS: dict[str, ViewDecl] = {
+    v.name: v
+    for v in (CUSTOMER_PROFILE, CUSTOMER_ACTIVITY, PRODUCT_CATALOG, PRODUCT_ACTIVITY, PRODUCT_EMBEDDING, CUSTOMER_TASTE)
+}
 
 
 def views_of_stage(stage: str) -> tuple[ViewDecl, ...]:
@@ -353,6 +434,7 @@ class OnDemandFeature:
 def _days_since(column: str) -> OnDemandFunction:
     def days(frame: pd.DataFrame, t: pd.Series, vocab: Vocabulary | None) -> pd.Series:
         return ((t - frame[column]).dt.total_seconds() / 86400).round(4)
+
     return days
 
 
@@ -395,35 +477,89 @@ def _rowwise_cosine(a: pd.Series, b: pd.Series) -> np.ndarray:
 def _similarity_to(taste: str) -> OnDemandFunction:
     def similarity(frame: pd.DataFrame, t: pd.Series, vocab: Vocabulary | None) -> np.ndarray:
         return _rowwise_cosine(frame[taste], frame["embedding_reduced"])
+
     return similarity
 
 
-ON_DEMAND_FEATURES: dict[str, OnDemandFeature] = {f.name: f for f in (
-    OnDemandFeature("recency_days", "float64", "Days since the customer's last interaction.",
-                    ("customer_activity:last_event_time",), _days_since("last_event_time")),
-    OnDemandFeature("days_since_purchase", "float64", "Days since the customer's last purchase.",
-                    ("customer_activity:last_purchase_time",), _days_since("last_purchase_time")),
-    OnDemandFeature("tenure_days", "float64", "Days since the customer signed up.",
-                    ("customer_profile:signup_date",), _days_since("signup_date")),
-    OnDemandFeature("season_age_days", "float64", "Days the product has been on sale.",
-                    ("product_catalog:sale_start",), _days_since("sale_start")),
-    OnDemandFeature("category_affinity", "float64", "How much of the customer's interest went to this product's category.",
-                    ("product_catalog:category", "customer_activity:affinity_<category>"), category_affinity),
-    OnDemandFeature("certified_match", "float64", "Customer's interest in certified products, if this product is certified (else 0).",
-                    ("product_catalog:n_certifications", "customer_activity:affinity_certified"), certified_match),
-    OnDemandFeature("price_fit", "float64", "How far the product's price is from what the customer usually pays (log ratio, 0 = same).",
-                    ("product_catalog:price_eur", "customer_activity:mean_price_paid_eur"), price_fit),
-    OnDemandFeature("price_band_match", "float64", "1 if the product is in the customer's usual price band.",
-                    ("product_catalog:price_band", "customer_activity:usual_price_band"), price_band_match),
-    OnDemandFeature("taste_similarity", "float64", "How close the product's description is to the customer's taste (-1 to 1).",
-                    ("customer_taste:taste_all", "product_embedding:embedding_reduced"), _similarity_to("taste_all")),
-    OnDemandFeature("recent_taste_similarity", "float64",
-                    "How close the product's description is to the customer's recent taste (-1 to 1).",
-                    ("customer_taste:taste_recent", "product_embedding:embedding_reduced"), _similarity_to("taste_recent")),
-)}
+ON_DEMAND_FEATURES: dict[str, OnDemandFeature] = {
+    f.name: f
+    for f in (
+        OnDemandFeature(
+            "recency_days",
+            "float64",
+            "Days since the customer's last interaction.",
+            ("customer_activity:last_event_time",),
+            _days_since("last_event_time"),
+        ),
+        OnDemandFeature(
+            "days_since_purchase",
+            "float64",
+            "Days since the customer's last purchase.",
+            ("customer_activity:last_purchase_time",),
+            _days_since("last_purchase_time"),
+        ),
+        OnDemandFeature(
+            "tenure_days",
+            "float64",
+            "Days since the customer signed up.",
+            ("customer_profile:signup_date",),
+            _days_since("signup_date"),
+        ),
+        OnDemandFeature(
+            "season_age_days",
+            "float64",
+            "Days the product has been on sale.",
+            ("product_catalog:sale_start",),
+            _days_since("sale_start"),
+        ),
+        OnDemandFeature(
+            "category_affinity",
+            "float64",
+            "How much of the customer's interest went to this product's category.",
+            ("product_catalog:category", "customer_activity:affinity_<category>"),
+            category_affinity,
+        ),
+        OnDemandFeature(
+            "certified_match",
+            "float64",
+            "Customer's interest in certified products, if this product is certified (else 0).",
+            ("product_catalog:n_certifications", "customer_activity:affinity_certified"),
+            certified_match,
+        ),
+        OnDemandFeature(
+            "price_fit",
+            "float64",
+            "How far the product's price is from what the customer usually pays (log ratio, 0 = same).",
+            ("product_catalog:price_eur", "customer_activity:mean_price_paid_eur"),
+            price_fit,
+        ),
+        OnDemandFeature(
+            "price_band_match",
+            "float64",
+            "1 if the product is in the customer's usual price band.",
+            ("product_catalog:price_band", "customer_activity:usual_price_band"),
+            price_band_match,
+        ),
+        OnDemandFeature(
+            "taste_similarity",
+            "float64",
+            "How close the product's description is to the customer's taste (-1 to 1).",
+            ("customer_taste:taste_all", "product_embedding:embedding_reduced"),
+            _similarity_to("taste_all"),
+        ),
+        OnDemandFeature(
+            "recent_taste_similarity",
+            "float64",
+            "How close the product's description is to the customer's recent taste (-1 to 1).",
+            ("customer_taste:taste_recent", "product_embedding:embedding_reduced"),
+            _similarity_to("taste_recent"),
+        ),
+    )
+}
 
 
 # --- feature services: what a model reads -------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class FeatureService:
@@ -474,19 +610,30 @@ class FeatureService:
         return out
 
 
-_TABULAR_ON_DEMAND = ("recency_days", "days_since_purchase", "tenure_days", "season_age_days", "category_affinity",
-                      "certified_match", "price_fit", "price_band_match")
+_TABULAR_ON_DEMAND = (
+    "recency_days",
+    "days_since_purchase",
+    "tenure_days",
+    "season_age_days",
+    "category_affinity",
+    "certified_match",
+    "price_fit",
+    "price_band_match",
+)
 
 TABULAR = FeatureService(
-    "tabular", "The shop's structured data: customer profile and behaviour, product attributes and popularity.",
+    "tabular",
+    "The shop's structured data: customer profile and behaviour, product attributes and popularity.",
     features=("customer_profile", "customer_activity", "product_catalog", "product_activity"),
     on_demand=_TABULAR_ON_DEMAND,
 )
 # The full 384-number description vector stays in the store (for neighbours and new models); the
 # rankers use its reduced form: retrieving the full vector cost 1 s and 230 MB per 150,000 rows.
 COMBINED = FeatureService(
-    "combined", "The tabular features plus what the product descriptions say (text embeddings).",
-    features=TABULAR.features + ("customer_taste", "product_embedding:embedding_reduced", "product_embedding:style_cluster"),
+    "combined",
+    "The tabular features plus what the product descriptions say (text embeddings).",
+    features=TABULAR.features
+    + ("customer_taste", "product_embedding:embedding_reduced", "product_embedding:style_cluster"),
     on_demand=_TABULAR_ON_DEMAND + ("taste_similarity", "recent_taste_similarity"),
 )
 

@@ -54,6 +54,7 @@ SOURCE_STAGE = "features"
 
 # --- open vocabularies ----------------------------------------------------------------------
 
+
 def _column_of(values: pd.Series, kept: tuple[str, ...]) -> pd.Series:
     """Each value's column slug: its own where kept, else ``other`` (missing stays missing)."""
     slugs = values.map(lambda v: slug(v) if isinstance(v, str) and v.strip() else None)
@@ -68,8 +69,14 @@ def _top(values: pd.Series, size: int) -> tuple[tuple[str, ...], dict]:
     frame = pd.DataFrame({"slug": values.map(slug), "value": values})
     counts = frame.groupby("slug").size().rename("n").reset_index().sort_values(["n", "slug"], ascending=[False, True])
     kept = tuple(counts["slug"].head(size))
-    labels = (frame.groupby(["slug", "value"]).size().rename("n").reset_index()
-              .sort_values(["slug", "n", "value"], ascending=[True, False, True]).drop_duplicates("slug"))
+    labels = (
+        frame.groupby(["slug", "value"])
+        .size()
+        .rename("n")
+        .reset_index()
+        .sort_values(["slug", "n", "value"], ascending=[True, False, True])
+        .drop_duplicates("slug")
+    )
     labels = {r.slug: r.value for r in labels.itertuples() if r.slug in kept}
     if len(counts) > size and OTHER not in kept:
         kept = kept + (OTHER,)
@@ -80,15 +87,21 @@ def _certification_lists(certifications: pd.Series) -> pd.Series:
     return certifications.fillna("").astype(str).map(lambda s: sorted({c.strip() for c in s.split("|") if c.strip()}))
 
 
-def derive_vocabulary(products: pd.DataFrame, resolved: pd.DataFrame, cutoff: pd.Timestamp | None = None,
-                      size: int = DEFAULT_VOCABULARY_SIZE) -> Vocabulary:
+def derive_vocabulary(
+    products: pd.DataFrame,
+    resolved: pd.DataFrame,
+    cutoff: pd.Timestamp | None = None,
+    size: int = DEFAULT_VOCABULARY_SIZE,
+) -> Vocabulary:
     """The open vocabularies (rule in the module doc): products on sale before the cutoff and
     events before it (no cutoff: all of them)."""
     size = int(size)
     before = products if cutoff is None else products[products["sale_start"] < pd.Timestamp(cutoff)]
     events = resolved if cutoff is None else resolved[resolved["event_time"] < pd.Timestamp(cutoff)]
     categories, cat_labels = _top(before["category"].astype(object), size)
-    channels, ch_labels = _top(events["channel"].astype(object) if "channel" in events else pd.Series([], dtype=object), size)
+    channels, ch_labels = _top(
+        events["channel"].astype(object) if "channel" in events else pd.Series([], dtype=object), size
+    )
     certs, cert_labels = _top(_certification_lists(before["certifications"]).explode().dropna().astype(object), size)
     categories = tuple(category_slug(c) for c in categories)  # affinity_certified is a feature of its own
     cat_labels = {category_slug(k): v for k, v in cat_labels.items()}
@@ -101,6 +114,7 @@ def vocabulary_of(store: FeatureStore) -> Vocabulary:
 
 
 # --- helpers --------------------------------------------------------------------------------
+
 
 def price_band(price: pd.Series, thresholds: list[float]) -> pd.Series:
     """budget / mid / premium by fixed price thresholds in EUR (not fitted, so no leakage)."""
@@ -127,6 +141,7 @@ def _with_timestamps(df: pd.DataFrame, ts: pd.Series) -> pd.DataFrame:
 
 # --- customer_profile -----------------------------------------------------------------------
 
+
 def compute_customer_profile(customers: pd.DataFrame) -> pd.DataFrame:
     """One row per customer, valid from the signup date."""
     df = customers[["customer_id", "age_band", "region", "preferred_channel", "loyalty_tier", "segment"]].copy()
@@ -138,7 +153,10 @@ def compute_customer_profile(customers: pd.DataFrame) -> pd.DataFrame:
 
 # --- product_catalog ------------------------------------------------------------------------
 
-def compute_product_catalog(products: pd.DataFrame, price_thresholds: list[float], vocab: Vocabulary | None = None) -> pd.DataFrame:
+
+def compute_product_catalog(
+    products: pd.DataFrame, price_thresholds: list[float], vocab: Vocabulary | None = None
+) -> pd.DataFrame:
     """One row per product version, known from its first day on sale."""
     from stoffwechsel.keys import product_key, season_order
 
@@ -163,7 +181,10 @@ def compute_product_catalog(products: pd.DataFrame, price_thresholds: list[float
 
 # --- weekly activity aggregation (shared by customers and products) -------------------------
 
-def _weekly_rolling(events: pd.DataFrame, entity: str, sums: list[str], maxes: list[str], windows: dict[str, tuple[str, int]]) -> pd.DataFrame:
+
+def _weekly_rolling(
+    events: pd.DataFrame, entity: str, sums: list[str], maxes: list[str], windows: dict[str, tuple[str, int]]
+) -> pd.DataFrame:
     """Per entity and week: cumulative sums and maxima of the given columns over all weeks so
     far, and rolling sums over the last n weeks (``windows``: output name -> (column, n)).
 
@@ -175,7 +196,9 @@ def _weekly_rolling(events: pd.DataFrame, entity: str, sums: list[str], maxes: l
     con.register("events", events)
     sum_cols = ", ".join(f"SUM({c}) AS {c}" for c in sums)
     max_cols = ", ".join(f"MAX({c}) AS {c}" for c in maxes)
-    grid_shifts = " UNION ".join([f"SELECT {entity}, week + {n} AS week FROM weekly" for n in shifts] or ["SELECT NULL, NULL WHERE FALSE"])
+    grid_shifts = " UNION ".join(
+        [f"SELECT {entity}, week + {n} AS week FROM weekly" for n in shifts] or ["SELECT NULL, NULL WHERE FALSE"]
+    )
     cum = ", ".join(f"SUM(COALESCE({c}, 0)) OVER w_all AS {c}" for c in sums)
     cum_max = ", ".join(f"MAX({c}) OVER w_all AS {c}" for c in maxes)
     rolling = ", ".join(
@@ -184,13 +207,13 @@ def _weekly_rolling(events: pd.DataFrame, entity: str, sums: list[str], maxes: l
     )
     sql = f"""
         WITH weekly AS (
-            SELECT {entity}, week, {sum_cols}{', ' + max_cols if maxes else ''}
+            SELECT {entity}, week, {sum_cols}{", " + max_cols if maxes else ""}
             FROM events GROUP BY {entity}, week
         ),
         grid AS (SELECT {entity}, week FROM weekly UNION {grid_shifts}),
-        dense AS (SELECT g.{entity}, g.week, {', '.join('w.' + c for c in sums + maxes)}
+        dense AS (SELECT g.{entity}, g.week, {", ".join("w." + c for c in sums + maxes)}
                   FROM grid g LEFT JOIN weekly w USING ({entity}, week))
-        SELECT {entity}, week, {cum}{', ' + cum_max if maxes else ''}{', ' + rolling if rolling else ''}
+        SELECT {entity}, week, {cum}{", " + cum_max if maxes else ""}{", " + rolling if rolling else ""}
         FROM dense
         WINDOW w_all AS (PARTITION BY {entity} ORDER BY week ROWS UNBOUNDED PRECEDING)
         ORDER BY {entity}, week
@@ -203,16 +226,18 @@ def _weekly_rolling(events: pd.DataFrame, entity: str, sums: list[str], maxes: l
 def _event_frame(resolved: pd.DataFrame, catalog: pd.DataFrame, vocab: Vocabulary) -> pd.DataFrame:
     """Resolved transactions with the product attributes the aggregates need."""
     attrs = catalog[["product_key", "category", "n_certifications", *[f"cert_{s}" for s in vocab.certifications]]]
-    ev = resolved[["event_id", "customer_id", "product_key", "event_type", "event_time", "quantity", "unit_price_eur", "channel"]].merge(
-        attrs, on="product_key", how="left", validate="many_to_one"
-    )
+    ev = resolved[
+        ["event_id", "customer_id", "product_key", "event_type", "event_time", "quantity", "unit_price_eur", "channel"]
+    ].merge(attrs, on="product_key", how="left", validate="many_to_one")
     ev["week"] = week_index(ev["event_time"])
     for kind in ("browse", "wishlist", "purchase", "return"):
         ev[f"n_{kind}"] = (ev["event_type"] == kind).astype("int64")
     ev["spend_eur"] = np.where(ev["n_purchase"] == 1, ev["quantity"] * ev["unit_price_eur"], 0.0)
     ev["price_paid_sum"] = np.where(ev["n_purchase"] == 1, ev["unit_price_eur"], 0.0)
     # Wishlisted first, bought later: a purchase with an earlier wishlist of the same customer and version.
-    wished = ev.loc[ev["n_wishlist"] == 1].groupby(["customer_id", "product_key"])["event_time"].min().rename("first_wish")
+    wished = (
+        ev.loc[ev["n_wishlist"] == 1].groupby(["customer_id", "product_key"])["event_time"].min().rename("first_wish")
+    )
     ev = ev.merge(wished, on=["customer_id", "product_key"], how="left")
     ev["n_purchase_after_wish"] = ((ev["n_purchase"] == 1) & (ev["first_wish"] < ev["event_time"])).astype("int64")
     # Interest weights: a purchase says more about taste than a browse.
@@ -234,13 +259,28 @@ def _event_frame(resolved: pd.DataFrame, catalog: pd.DataFrame, vocab: Vocabular
 
 # --- customer_activity ----------------------------------------------------------------------
 
+
 def compute_customer_activity(events: pd.DataFrame, params: dict, vocab: Vocabulary) -> pd.DataFrame:
     """Weekly rows of customer behaviour from events strictly before each row's timestamp."""
     weeks = int(params["recent_weeks"])
-    interest_cols = [f"w_cat_{c}" for c in vocab.categories] + ["w_certified"] + [f"w_cert_{s}" for s in vocab.certifications]
-    sums = ["n_events", "n_wishlist", "n_purchase", "n_return", "n_purchase_after_wish", "spend_eur", "price_paid_sum",
-            "interest_weight", *[f"n_channel_{ch}" for ch in vocab.channels], *interest_cols]
-    agg = _weekly_rolling(events, "customer_id", sums, ["event_time", "purchase_time"], {"purchases_recent": ("n_purchase", weeks)})
+    interest_cols = (
+        [f"w_cat_{c}" for c in vocab.categories] + ["w_certified"] + [f"w_cert_{s}" for s in vocab.certifications]
+    )
+    sums = [
+        "n_events",
+        "n_wishlist",
+        "n_purchase",
+        "n_return",
+        "n_purchase_after_wish",
+        "spend_eur",
+        "price_paid_sum",
+        "interest_weight",
+        *[f"n_channel_{ch}" for ch in vocab.channels],
+        *interest_cols,
+    ]
+    agg = _weekly_rolling(
+        events, "customer_id", sums, ["event_time", "purchase_time"], {"purchases_recent": ("n_purchase", weeks)}
+    )
     out = pd.DataFrame({"customer_id": agg["customer_id"].astype(str)})
     out["last_event_time"] = agg["event_time"].astype("datetime64[us]")
     out["last_purchase_time"] = agg["purchase_time"].astype("datetime64[us]")
@@ -252,7 +292,9 @@ def compute_customer_activity(events: pd.DataFrame, params: dict, vocab: Vocabul
     out["mean_price_paid_eur"] = (agg["price_paid_sum"] / bought).round(4)
     out["usual_price_band"] = price_band(out["mean_price_paid_eur"], params["price_band_thresholds_eur"])
     out["return_rate"] = (agg["n_return"] / bought).round(6)
-    out["wishlist_to_purchase_rate"] = (agg["n_purchase_after_wish"] / agg["n_wishlist"].where(agg["n_wishlist"] > 0)).round(6)
+    out["wishlist_to_purchase_rate"] = (
+        agg["n_purchase_after_wish"] / agg["n_wishlist"].where(agg["n_wishlist"] > 0)
+    ).round(6)
     for ch in vocab.channels:
         out[f"share_{ch}"] = (agg[f"n_channel_{ch}"] / agg["n_events"]).round(6)
     interest = agg["interest_weight"].where(agg["interest_weight"] > 0)
@@ -266,30 +308,43 @@ def compute_customer_activity(events: pd.DataFrame, params: dict, vocab: Vocabul
 
 # --- product_activity -----------------------------------------------------------------------
 
+
 def compute_product_activity(events: pd.DataFrame, params: dict) -> pd.DataFrame:
     """Weekly rows of product-version popularity from events strictly before each row's timestamp."""
     weeks = int(params["popularity_weeks"])
     agg = _weekly_rolling(
-        events, "product_key", ["n_browse", "n_wishlist", "n_purchase", "n_return"], [],
-        {"views_last_week": ("n_browse", 1), "views_recent": ("n_browse", weeks),
-         "wishlists_recent": ("n_wishlist", weeks), "purchases_last_week": ("n_purchase", 1),
-         "purchases_recent": ("n_purchase", weeks)},
+        events,
+        "product_key",
+        ["n_browse", "n_wishlist", "n_purchase", "n_return"],
+        [],
+        {
+            "views_last_week": ("n_browse", 1),
+            "views_recent": ("n_browse", weeks),
+            "wishlists_recent": ("n_wishlist", weeks),
+            "purchases_last_week": ("n_purchase", 1),
+            "purchases_recent": ("n_purchase", weeks),
+        },
     )
     out = pd.DataFrame({"product_key": agg["product_key"].astype(str)})
     for name in ("views_last_week", "views_recent", "wishlists_recent", "purchases_last_week", "purchases_recent"):
         out[f"product_{name}"] = agg[name].astype("int64")
     out["product_purchases_total"] = agg["n_purchase"].astype("int64")
-    out["product_conversion_recent"] = (agg["purchases_recent"] / agg["views_recent"].where(agg["views_recent"] > 0)).round(6)
+    out["product_conversion_recent"] = (
+        agg["purchases_recent"] / agg["views_recent"].where(agg["views_recent"] > 0)
+    ).round(6)
     out["product_return_rate"] = (agg["n_return"] / agg["n_purchase"].where(agg["n_purchase"] > 0)).round(6)
     return _with_timestamps(out, week_end(agg["week"]))
 
 
-
 # --- on-demand features and retrieval -------------------------------------------------------------
 
-def add_on_demand_features(frame: pd.DataFrame, spine_timestamp: str = "event_timestamp",
-                           vocab: Vocabulary | None = None,
-                           names: tuple[str, ...] = feature_repo.TABULAR.on_demand) -> pd.DataFrame:
+
+def add_on_demand_features(
+    frame: pd.DataFrame,
+    spine_timestamp: str = "event_timestamp",
+    vocab: Vocabulary | None = None,
+    names: tuple[str, ...] = feature_repo.TABULAR.on_demand,
+) -> pd.DataFrame:
     """Compute the on-demand features ``names`` (declared in the repository) from retrieved
     columns and the spine time (``vocab``: the store's vocabulary; without it, none of the
     category affinity columns is used)."""
@@ -300,8 +355,12 @@ def add_on_demand_features(frame: pd.DataFrame, spine_timestamp: str = "event_ti
     return out
 
 
-def retrieve(stores: FeatureStore | list[FeatureStore], spine: pd.DataFrame,
-             service: str | feature_repo.FeatureService = "tabular", spine_timestamp: str = "event_timestamp") -> pd.DataFrame:
+def retrieve(
+    stores: FeatureStore | list[FeatureStore],
+    spine: pd.DataFrame,
+    service: str | feature_repo.FeatureService = "tabular",
+    spine_timestamp: str = "event_timestamp",
+) -> pd.DataFrame:
     """The one door to features for training and evaluation: point-in-time retrieval of a
     feature service's features (:data:`stoffwechsel.feature_repo.SERVICES`, by name or the
     service) for a spine of (customer_id, product_key, time), plus its on-demand features.
@@ -319,28 +378,41 @@ def retrieve(stores: FeatureStore | list[FeatureStore], spine: pd.DataFrame,
             frame = store.get_historical_features(frame, held, spine_timestamp=spine_timestamp)
     missing = [v for v in refs if not any(view_of(v) in s.list_views() for s in stores)]
     if missing:
-        raise KeyError(f"feature views {missing} of the service {served.name!r} are in none of the stores "
-                       f"{[str(s.root) for s in stores]}")
+        raise KeyError(
+            f"feature views {missing} of the service {served.name!r} are in none of the stores "
+            f"{[str(s.root) for s in stores]}"
+        )
     vocab = next((vocabulary_of(s) for s in stores if "customer_activity" in s.list_views()), None)
     return add_on_demand_features(frame, spine_timestamp, vocab, served.on_demand)
 
 
 # --- the views and building them ------------------------------------------------------------
 
+
 def feature_views(params: dict, vocab: Vocabulary) -> dict[str, FeatureView]:
     """The tabular feature views as declared in the repository; their versions follow from
     schema, code, parameters and the vocabulary derived from the data."""
     return {decl.name: decl.feature_view(params, vocab) for decl in feature_repo.views_of_stage(SOURCE_STAGE)}
 
+
 def vocabulary_for(resolved: pd.DataFrame, products: pd.DataFrame, params: dict) -> Vocabulary:
     """The vocabulary of a build: from data before ``params["cutoff"]`` (absent: all data)."""
     cutoff = params.get("cutoff")
-    return derive_vocabulary(products, resolved, None if cutoff is None else pd.Timestamp(cutoff),
-                             int(params.get("vocabulary_size", DEFAULT_VOCABULARY_SIZE)))
+    return derive_vocabulary(
+        products,
+        resolved,
+        None if cutoff is None else pd.Timestamp(cutoff),
+        int(params.get("vocabulary_size", DEFAULT_VOCABULARY_SIZE)),
+    )
 
 
-def compute_all(resolved: pd.DataFrame, products: pd.DataFrame, customers: pd.DataFrame, params: dict,
-                vocab: Vocabulary | None = None) -> dict[str, pd.DataFrame]:
+def compute_all(
+    resolved: pd.DataFrame,
+    products: pd.DataFrame,
+    customers: pd.DataFrame,
+    params: dict,
+    vocab: Vocabulary | None = None,
+) -> dict[str, pd.DataFrame]:
     """Every tabular view's rows, from resolved transactions and the catalogue."""
     vocab = vocab or vocabulary_for(resolved, products, params)
     catalog = compute_product_catalog(products, params["price_band_thresholds_eur"], vocab)
@@ -353,8 +425,9 @@ def compute_all(resolved: pd.DataFrame, products: pd.DataFrame, customers: pd.Da
     }
 
 
-def build_tabular_store(store: FeatureStore, resolved: pd.DataFrame, products: pd.DataFrame,
-                        customers: pd.DataFrame, params: dict) -> dict[str, str]:
+def build_tabular_store(
+    store: FeatureStore, resolved: pd.DataFrame, products: pd.DataFrame, customers: pd.DataFrame, params: dict
+) -> dict[str, str]:
     """Compute and write every tabular view; returns view -> version written."""
     vocab = vocabulary_for(resolved, products, params)
     views = feature_views(params, vocab)
@@ -364,18 +437,25 @@ def build_tabular_store(store: FeatureStore, resolved: pd.DataFrame, products: p
 
 # --- reading the registry for people ----------------------------------------------------------
 
+
 def registry_summary(store: FeatureStore) -> pd.DataFrame:
     """One row per feature view: its current version, entity, size and time range."""
     rows = []
     for name in store.list_views():
         view = store.get_view(name)
         data = store.read(name)
-        rows.append({
-            "view": name, "version": view.version, "entity": ", ".join(e.name for e in view.entities),
-            "features": len(view.fields), "rows": len(data),
-            "first": data[view.timestamp_field].min(), "last": data[view.timestamp_field].max(),
-            "description": view.description,
-        })
+        rows.append(
+            {
+                "view": name,
+                "version": view.version,
+                "entity": ", ".join(e.name for e in view.entities),
+                "features": len(view.fields),
+                "rows": len(data),
+                "first": data[view.timestamp_field].min(),
+                "last": data[view.timestamp_field].max(),
+                "description": view.description,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -386,11 +466,27 @@ def feature_catalogue(store: FeatureStore) -> pd.DataFrame:
     for name in store.list_views():
         view = store.get_view(name)
         for f in view.fields:
-            rows.append({"feature": f.name, "view": name, "version": view.version, "entity": view.entities[0].name,
-                         "type": f.dtype, "description": f.description})
+            rows.append(
+                {
+                    "feature": f.name,
+                    "view": name,
+                    "version": view.version,
+                    "entity": view.entities[0].name,
+                    "type": f.dtype,
+                    "description": f.description,
+                }
+            )
     for f in feature_repo.ON_DEMAND_FEATURES.values():
-        rows.append({"feature": f.name, "view": "on demand", "version": "", "entity": "customer x product",
-                     "type": f.dtype, "description": f.description})
+        rows.append(
+            {
+                "feature": f.name,
+                "view": "on demand",
+                "version": "",
+                "entity": "customer x product",
+                "type": f.dtype,
+                "description": f.description,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -402,35 +498,68 @@ def training_side_check(store: FeatureStore, cutoff: pd.Timestamp) -> pd.DataFra
         data = store.read(name)
         reachable = data[data["event_timestamp"] <= cutoff]
         newest_event = reachable["last_event_time"].max() if "last_event_time" in reachable else pd.NaT
-        checks.append({
-            "view": name, "rows_up_to_cutoff": len(reachable), "newest_row": reachable["event_timestamp"].max(),
-            "newest_event_summarised": newest_event,
-            "ok": bool(reachable.empty or (reachable["event_timestamp"].max() <= cutoff
-                                           and (pd.isna(newest_event) or newest_event < cutoff))),
-        })
+        checks.append(
+            {
+                "view": name,
+                "rows_up_to_cutoff": len(reachable),
+                "newest_row": reachable["event_timestamp"].max(),
+                "newest_event_summarised": newest_event,
+                "ok": bool(
+                    reachable.empty
+                    or (
+                        reachable["event_timestamp"].max() <= cutoff
+                        and (pd.isna(newest_event) or newest_event < cutoff)
+                    )
+                ),
+            }
+        )
     return pd.DataFrame(checks)
 
 
 def catalogue_markdown(stores: list[FeatureStore]) -> str:
     """The feature catalogue for docs/feature-catalogue.md, generated from the registries."""
-    lines = ["# Feature catalogue", "",
-             "Generated from the feature store registries by `stoffwechsel feature-catalogue` (do not edit by hand;",
-             "`tests/test_docs.py` checks it matches the registries of the pipeline's last run).", ""]
+    lines = [
+        "# Feature catalogue",
+        "",
+        "Generated from the feature store registries by `stoffwechsel feature-catalogue` (do not edit by hand;",
+        "`tests/test_docs.py` checks it matches the registries of the pipeline's last run).",
+        "",
+    ]
     for store in stores:
         for name in store.list_views():
             view = store.get_view(name)
-            lines += [f"## `{name}` (version `{view.version}`)", "",
-                      f"{view.description} Entity: {', '.join(e.name for e in view.entities)} "
-                      f"(join keys: {', '.join(view.join_keys)}); source stage: `{view.source_stage}`.", "",
-                      "| feature | type | description |", "|---|---|---|"]
+            lines += [
+                f"## `{name}` (version `{view.version}`)",
+                "",
+                f"{view.description} Entity: {', '.join(e.name for e in view.entities)} "
+                f"(join keys: {', '.join(view.join_keys)}); source stage: `{view.source_stage}`.",
+                "",
+                "| feature | type | description |",
+                "|---|---|---|",
+            ]
             lines += [f"| `{f.name}` | {f.dtype} | {f.description} |" for f in view.fields]
             lines.append("")
-    lines += ["## On-demand features (computed at retrieval)", "", "| feature | computed from | description |", "|---|---|---|"]
-    lines += [f"| `{f.name}` | {', '.join(f'`{n}`' for n in f.sources[:3])}{' ...' if len(f.sources) > 3 else ''} | {f.description} |"
-              for f in feature_repo.ON_DEMAND_FEATURES.values()]
-    lines += ["", "## Feature services (what each model reads)", "",
-              "Declared in `lib/stoffwechsel/feature_repo.py`; retrieved with `features.retrieve(stores, spine, service)`.", "",
-              "| service | retrieves | on-demand features | description |", "|---|---|---|---|"]
-    lines += [f"| `{s.name}` | {', '.join(f'`{r}`' for r in s.features)} | {', '.join(f'`{n}`' for n in s.on_demand)} | {s.description} |"
-              for s in feature_repo.SERVICES.values()]
+    lines += [
+        "## On-demand features (computed at retrieval)",
+        "",
+        "| feature | computed from | description |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| `{f.name}` | {', '.join(f'`{n}`' for n in f.sources[:3])}{' ...' if len(f.sources) > 3 else ''} | {f.description} |"
+        for f in feature_repo.ON_DEMAND_FEATURES.values()
+    ]
+    lines += [
+        "",
+        "## Feature services (what each model reads)",
+        "",
+        "Declared in `lib/stoffwechsel/feature_repo.py`; retrieved with `features.retrieve(stores, spine, service)`.",
+        "",
+        "| service | retrieves | on-demand features | description |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{s.name}` | {', '.join(f'`{r}`' for r in s.features)} | {', '.join(f'`{n}`' for n in s.on_demand)} | {s.description} |"
+        for s in feature_repo.SERVICES.values()
+    ]
     return "\n".join(lines) + "\n"

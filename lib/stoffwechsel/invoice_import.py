@@ -57,8 +57,7 @@ QUARANTINE_FILE = "import-quarantine.csv"
 QUARANTINE_COLUMNS = ("file", "row", "column", "value", "reason")
 
 #: The roles an export's columns play; a profile maps each to the source's column name.
-ROLES = ("invoice", "stock_code", "description", "quantity", "invoice_time", "unit_price", "customer_id",
-         "country")
+ROLES = ("invoice", "stock_code", "description", "quantity", "invoice_time", "unit_price", "customer_id", "country")
 
 #: Value written for customer attributes an invoice export does not hold.
 UNKNOWN = "unknown"
@@ -74,14 +73,18 @@ RULES: dict[str, tuple[str, str]] = {
     "bad_unit_price": ("unit_price", "unit price is not a number"),
     "bad_invoice_time": ("invoice_time", "invoice time not in the profile's time format"),
     "non_product": ("stock_code", "non-product line (postage, fee, manual entry, discount, voucher or sample)"),
-    "stock_adjustment": ("quantity", "stock adjustment (negative quantity outside a cancellation, or price 0 "
-                                     "with a note instead of a product name)"),
+    "stock_adjustment": (
+        "quantity",
+        "stock adjustment (negative quantity outside a cancellation, or price 0 with a note instead of a product name)",
+    ),
     "no_customer": ("customer_id", "no customer id"),
     "zero_quantity": ("quantity", "quantity 0"),
     "cancellation_not_negative": ("quantity", "cancellation with a positive quantity"),
     "price_not_positive": ("unit_price", "purchase with a unit price not above 0 (in EUR, rounded to cents)"),
-    "unmatched_cancellation": ("invoice", "cancellation without an earlier purchase of the same customer and "
-                                          "stock code of at least its quantity"),
+    "unmatched_cancellation": (
+        "invoice",
+        "cancellation without an earlier purchase of the same customer and stock code of at least its quantity",
+    ),
 }
 IMPORTED = ("purchase", "return")
 
@@ -122,7 +125,9 @@ class ImportProfile:
         known = {f for f in cls.__dataclass_fields__ if f != "name"}
         unknown = sorted(set(mapping) - known)
         if unknown:
-            raise InvoiceImportError(f"profile {name}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+            raise InvoiceImportError(
+                f"profile {name}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
         values = dict(mapping)
         missing = [role for role in ROLES if role not in (values.get("columns") or {})]
         if missing:
@@ -130,16 +135,22 @@ class ImportProfile:
         try:
             Decimal(str(values.get("rate_to_eur")))
         except InvalidOperation:
-            raise InvoiceImportError(f"profile {name}: rate_to_eur {values.get('rate_to_eur')!r} is not a number") from None
+            raise InvoiceImportError(
+                f"profile {name}: rate_to_eur {values.get('rate_to_eur')!r} is not a number"
+            ) from None
         values["rate_to_eur"] = str(values["rate_to_eur"])
         values["columns"] = {role: str(values["columns"][role]) for role in ROLES}
         values["non_product_codes"] = tuple(str(c).strip().upper() for c in values.get("non_product_codes", ()))
         values["non_product_patterns"] = tuple(values.get("non_product_patterns", ()))
         try:
-            values["categories"] = tuple((str(c["category"]), tuple(str(w).upper() for w in c["keywords"]))
-                                         for c in values.get("categories") or ())
+            values["categories"] = tuple(
+                (str(c["category"]), tuple(str(w).upper() for w in c["keywords"]))
+                for c in values.get("categories") or ()
+            )
         except (KeyError, TypeError):
-            raise InvoiceImportError(f"profile {name}: categories must be a list of {{category, keywords}} entries") from None
+            raise InvoiceImportError(
+                f"profile {name}: categories must be a list of {{category, keywords}} entries"
+            ) from None
         try:
             return cls(name=name, **values)
         except TypeError as exc:
@@ -157,9 +168,16 @@ class ImportProfile:
 PROFILES: dict[str, dict[str, Any]] = {
     "online-retail": {
         # The UCI "Online Retail" export (a UK online giftware shop, https://doi.org/10.24432/C5BW33).
-        "columns": {"invoice": "InvoiceNo", "stock_code": "StockCode", "description": "Description",
-                    "quantity": "Quantity", "invoice_time": "InvoiceDate", "unit_price": "UnitPrice",
-                    "customer_id": "CustomerID", "country": "Country"},
+        "columns": {
+            "invoice": "InvoiceNo",
+            "stock_code": "StockCode",
+            "description": "Description",
+            "quantity": "Quantity",
+            "invoice_time": "InvoiceDate",
+            "unit_price": "UnitPrice",
+            "customer_id": "CustomerID",
+            "country": "Country",
+        },
         "time_format": "%Y-%m-%d %H:%M:%S",
         "cancellation_prefix": "C",
         # Postage, manual entries, discounts, dotcom postage, bank charges, Amazon fees, charity
@@ -172,37 +190,117 @@ PROFILES: dict[str, dict[str, Any]] = {
         "currency": "GBP",
         "rate_to_eur": "1.17",
         "rate_note": "assumption: about the ECB reference rate of late 2011 (1 GBP = 1.17 EUR), one rate for the "
-                     "whole export; not a measured conversion of each day",
+        "whole export; not a measured conversion of each day",
         "channel": "web",
         # First match wins (whole words of the upper-cased name); else default_category.
         "categories": [
-            {"category": "christmas", "keywords": [
-                "CHRISTMAS", "XMAS", "ADVENT", "SANTA", "REINDEER", "SNOWFLAKE", "NATIVITY", "BAUBLE"
-            ]},
-            {"category": "jewellery", "keywords": [
-                "NECKLACE", "EARRINGS", "BRACELET", "RING", "BEAD", "CHARM", "DIAMANTE", "BROOCH", "HAIR"
-            ]},
+            {
+                "category": "christmas",
+                "keywords": ["CHRISTMAS", "XMAS", "ADVENT", "SANTA", "REINDEER", "SNOWFLAKE", "NATIVITY", "BAUBLE"],
+            },
+            {
+                "category": "jewellery",
+                "keywords": ["NECKLACE", "EARRINGS", "BRACELET", "RING", "BEAD", "CHARM", "DIAMANTE", "BROOCH", "HAIR"],
+            },
             {"category": "bags", "keywords": ["BAG", "BAGS", "PURSE", "TOTE", "HANDBAG", "SHOPPER"]},
-            {"category": "candles and lights", "keywords": [
-                "CANDLE", "CANDLES", "T-LIGHT", "T-LIGHTS", "LANTERN", "LIGHT", "LIGHTS", "TEALIGHT"
-            ]},
-            {"category": "kitchen", "keywords": [
-                "MUG", "MUGS", "CUP", "CUPS", "PLATE", "PLATES", "BOWL", "JAR", "TEA", "TEAPOT", "CAKE", "BAKING",
-                "CUTLERY", "LUNCH", "BOTTLE", "APRON", "NAPKINS", "KITCHEN", "PANTRY", "COFFEE", "JAM", "TRAY",
-                "SPOON", "JUG", "EGG"
-            ]},
-            {"category": "stationery", "keywords": [
-                "CARD", "CARDS", "PAPER", "WRAP", "PENCIL", "PENCILS", "PEN", "NOTEBOOK", "STICKERS", "RIBBON",
-                "RIBBONS", "TAPE", "ENVELOPE", "BOOK", "CALENDAR", "TISSUES"
-            ]},
-            {"category": "toys and party", "keywords": [
-                "TOY", "TOYS", "GAME", "PARTY", "BALLOON", "BALLOONS", "DOLLY", "DOLL", "JIGSAW", "BUNTING",
-                "SPACEBOY", "PLAYING", "CHILDRENS", "CRAYONS", "SKIPPING"
-            ]},
-            {"category": "home decor", "keywords": [
-                "FRAME", "CLOCK", "CUSHION", "MIRROR", "SIGN", "DOORMAT", "DECORATION", "GARLAND", "HOOK", "DRAWER",
-                "KNOB", "VASE", "ORNAMENT", "WREATH", "TILE", "STORAGE", "HOLDER", "WALL"
-            ]},
+            {
+                "category": "candles and lights",
+                "keywords": ["CANDLE", "CANDLES", "T-LIGHT", "T-LIGHTS", "LANTERN", "LIGHT", "LIGHTS", "TEALIGHT"],
+            },
+            {
+                "category": "kitchen",
+                "keywords": [
+                    "MUG",
+                    "MUGS",
+                    "CUP",
+                    "CUPS",
+                    "PLATE",
+                    "PLATES",
+                    "BOWL",
+                    "JAR",
+                    "TEA",
+                    "TEAPOT",
+                    "CAKE",
+                    "BAKING",
+                    "CUTLERY",
+                    "LUNCH",
+                    "BOTTLE",
+                    "APRON",
+                    "NAPKINS",
+                    "KITCHEN",
+                    "PANTRY",
+                    "COFFEE",
+                    "JAM",
+                    "TRAY",
+                    "SPOON",
+                    "JUG",
+                    "EGG",
+                ],
+            },
+            {
+                "category": "stationery",
+                "keywords": [
+                    "CARD",
+                    "CARDS",
+                    "PAPER",
+                    "WRAP",
+                    "PENCIL",
+                    "PENCILS",
+                    "PEN",
+                    "NOTEBOOK",
+                    "STICKERS",
+                    "RIBBON",
+                    "RIBBONS",
+                    "TAPE",
+                    "ENVELOPE",
+                    "BOOK",
+                    "CALENDAR",
+                    "TISSUES",
+                ],
+            },
+            {
+                "category": "toys and party",
+                "keywords": [
+                    "TOY",
+                    "TOYS",
+                    "GAME",
+                    "PARTY",
+                    "BALLOON",
+                    "BALLOONS",
+                    "DOLLY",
+                    "DOLL",
+                    "JIGSAW",
+                    "BUNTING",
+                    "SPACEBOY",
+                    "PLAYING",
+                    "CHILDRENS",
+                    "CRAYONS",
+                    "SKIPPING",
+                ],
+            },
+            {
+                "category": "home decor",
+                "keywords": [
+                    "FRAME",
+                    "CLOCK",
+                    "CUSHION",
+                    "MIRROR",
+                    "SIGN",
+                    "DOORMAT",
+                    "DECORATION",
+                    "GARLAND",
+                    "HOOK",
+                    "DRAWER",
+                    "KNOB",
+                    "VASE",
+                    "ORNAMENT",
+                    "WREATH",
+                    "TILE",
+                    "STORAGE",
+                    "HOLDER",
+                    "WALL",
+                ],
+            },
         ],
         "default_category": "other",
         "encoding": "utf-8",
@@ -302,18 +400,20 @@ def _read_source(src: Path, profile: ImportProfile) -> tuple[pd.DataFrame, list[
                 widths.append(len(row))
                 rows.append((row + [""] * len(header))[: len(header)])
     except (UnicodeDecodeError, lzma.LZMAError, csv.Error, EOFError) as exc:
-        raise InvoiceImportError(f"{src}: not readable as {profile.encoding} CSV ({' '.join(str(exc).split())})") from None
+        raise InvoiceImportError(
+            f"{src}: not readable as {profile.encoding} CSV ({' '.join(str(exc).split())})"
+        ) from None
     missing = [f"{profile.columns[role]} ({role})" for role in ROLES if profile.columns[role] not in header]
     if missing:
-        raise InvoiceImportError(f"{src}: missing column(s) {', '.join(missing)} that profile {profile.name} "
-                                 f"expects (header: {', '.join(header)})")
+        raise InvoiceImportError(
+            f"{src}: missing column(s) {', '.join(missing)} that profile {profile.name} "
+            f"expects (header: {', '.join(header)})"
+        )
     frame = pd.DataFrame(rows, columns=header, dtype=object)
     frame = frame[[profile.columns[role] for role in ROLES]].set_axis(list(ROLES), axis=1)
     frame["line"] = lines
     frame["fields"] = widths
     return frame, header
-
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -343,7 +443,9 @@ def _classify(src: pd.DataFrame, n_fields: int, profile: ImportProfile) -> pd.Da
     d["qty"] = pd.to_numeric(qty_text.where(qty_ok), errors="coerce")
     rate = Decimal(profile.rate_to_eur)
     d["cents"] = pd.Series([_to_cents(p, rate) for p in d["unit_price"]], index=d.index, dtype="Int64")
-    d["time"] = pd.to_datetime(d["invoice_time"].str.strip(), format=profile.time_format, errors="coerce").dt.floor("min")
+    d["time"] = pd.to_datetime(d["invoice_time"].str.strip(), format=profile.time_format, errors="coerce").dt.floor(
+        "min"
+    )
     prefix = profile.cancellation_prefix
     d["cancel"] = d["invoice_no"].str.startswith(prefix) if prefix else pd.Series(False, index=d.index)
     non_product = d["code"].isin(profile.non_product_codes)
@@ -400,8 +502,9 @@ def _match_returns(d: pd.DataFrame) -> pd.DataFrame:
     return d
 
 
-def import_invoice_export(src: str | Path, out_dir: str | Path, profile: ImportProfile | str = "online-retail"
-                          ) -> dict[str, Any]:
+def import_invoice_export(
+    src: str | Path, out_dir: str | Path, profile: ImportProfile | str = "online-retail"
+) -> dict[str, Any]:
     """Import the export ``src`` (``.csv`` or ``.csv.xz``) into ``out_dir``; returns the report
     (also written to ``out_dir/import-report.json``). Raises :class:`InvoiceImportError`."""
     src, out_dir = Path(src), Path(out_dir)
@@ -428,8 +531,12 @@ def import_invoice_export(src: str | Path, out_dir: str | Path, profile: ImportP
         TRANSACTIONS_FILE: _transactions(imported, profile),
         RECOMMENDATIONS_FILE: pd.DataFrame(columns=list(SPECS[RECOMMENDATIONS_FILE].columns), dtype=object),
     }
-    sort_keys = {PRODUCTS_FILE: ["product_id", "season"], CUSTOMERS_FILE: ["customer_id"],
-                 TRANSACTIONS_FILE: ["event_time", "event_id"], RECOMMENDATIONS_FILE: ["rec_id"]}
+    sort_keys = {
+        PRODUCTS_FILE: ["product_id", "season"],
+        CUSTOMERS_FILE: ["customer_id"],
+        TRANSACTIONS_FILE: ["event_time", "event_id"],
+        RECOMMENDATIONS_FILE: ["rec_id"],
+    }
     for name, table in tables.items():
         write_csv(table[list(SPECS[name].columns)], out_dir / name, sort_by=sort_keys[name])
 
@@ -449,18 +556,20 @@ def _products(purchases: pd.DataFrame, profile: ImportProfile) -> pd.DataFrame:
         if not names.empty:
             counts = names.value_counts()
             description = sorted(counts[counts == counts.max()].index)[0]
-        rows.append({
-            "product_id": code,
-            "season": season,
-            "name": _product_name(description, code),
-            "description": description,
-            "category": _category(description, profile),
-            "price_eur": _median_price(g["cents"]),
-            "certifications": "",
-            "tags": "",
-            "sale_start": g["time"].min().strftime("%Y-%m-%d"),
-            "sale_end": g["time"].max().strftime("%Y-%m-%d"),
-        })
+        rows.append(
+            {
+                "product_id": code,
+                "season": season,
+                "name": _product_name(description, code),
+                "description": description,
+                "category": _category(description, profile),
+                "price_eur": _median_price(g["cents"]),
+                "certifications": "",
+                "tags": "",
+                "sale_start": g["time"].min().strftime("%Y-%m-%d"),
+                "sale_end": g["time"].max().strftime("%Y-%m-%d"),
+            }
+        )
     return pd.DataFrame(rows, columns=list(SPECS[PRODUCTS_FILE].columns), dtype=object)
 
 
@@ -476,31 +585,37 @@ def _customers(imported: pd.DataFrame, profile: ImportProfile) -> pd.DataFrame:
     """One row per customer with an imported event: signup = first event day, region = the
     country of the first event, the attributes an invoice export lacks ``unknown``."""
     first = imported.sort_values(["time", "line"], kind="mergesort").drop_duplicates("customer")
-    return pd.DataFrame({
-        "customer_id": first["customer"].to_numpy(),
-        "signup_date": first["time"].dt.strftime("%Y-%m-%d").to_numpy(),
-        "age_band": UNKNOWN,
-        "region": first["country"].str.strip().replace("", UNKNOWN).to_numpy(),
-        "preferred_channel": profile.channel,
-        "loyalty_tier": UNKNOWN,
-        "sustainability_interest": UNKNOWN,
-        "segment": UNKNOWN,
-    }, dtype=object)
+    return pd.DataFrame(
+        {
+            "customer_id": first["customer"].to_numpy(),
+            "signup_date": first["time"].dt.strftime("%Y-%m-%d").to_numpy(),
+            "age_band": UNKNOWN,
+            "region": first["country"].str.strip().replace("", UNKNOWN).to_numpy(),
+            "preferred_channel": profile.channel,
+            "loyalty_tier": UNKNOWN,
+            "sustainability_interest": UNKNOWN,
+            "segment": UNKNOWN,
+        },
+        dtype=object,
+    )
 
 
 def _transactions(imported: pd.DataFrame, profile: ImportProfile) -> pd.DataFrame:
-    return pd.DataFrame({
-        "event_id": imported["event_id"].to_numpy(),
-        "customer_id": imported["customer"].to_numpy(),
-        "product_id": imported["code"].to_numpy(),
-        "season": imported["season"].to_numpy(),
-        "event_type": imported["outcome"].to_numpy(),
-        "event_time": imported["time"].dt.strftime("%Y-%m-%d %H:%M").to_numpy(),
-        "quantity": imported["qty"].abs().astype(int).astype(str).to_numpy(),
-        "unit_price_eur": [f"{(Decimal(abs(int(c))) * _CENT):.2f}" for c in imported["cents"]],
-        "channel": profile.channel,
-        "return_of": imported["return_of"].to_numpy(),
-    }, dtype=object)
+    return pd.DataFrame(
+        {
+            "event_id": imported["event_id"].to_numpy(),
+            "customer_id": imported["customer"].to_numpy(),
+            "product_id": imported["code"].to_numpy(),
+            "season": imported["season"].to_numpy(),
+            "event_type": imported["outcome"].to_numpy(),
+            "event_time": imported["time"].dt.strftime("%Y-%m-%d %H:%M").to_numpy(),
+            "quantity": imported["qty"].abs().astype(int).astype(str).to_numpy(),
+            "unit_price_eur": [f"{(Decimal(abs(int(c))) * _CENT):.2f}" for c in imported["cents"]],
+            "channel": profile.channel,
+            "return_of": imported["return_of"].to_numpy(),
+        },
+        dtype=object,
+    )
 
 
 def _quarantine(d: pd.DataFrame, file: str, profile: ImportProfile) -> pd.DataFrame:
@@ -509,13 +624,16 @@ def _quarantine(d: pd.DataFrame, file: str, profile: ImportProfile) -> pd.DataFr
     values = pd.Series("", index=q.index, dtype=object)
     for role in roles.unique():
         values[roles == role] = q.loc[roles == role, role]  # the source cell as read
-    return pd.DataFrame({
-        "file": file,
-        "row": q["line"].to_numpy(),
-        "column": roles.map(profile.columns).to_numpy(),
-        "value": values.to_numpy(),
-        "reason": q["outcome"].map(lambda rule: RULES[rule][1]).to_numpy(),
-    }, columns=list(QUARANTINE_COLUMNS))
+    return pd.DataFrame(
+        {
+            "file": file,
+            "row": q["line"].to_numpy(),
+            "column": roles.map(profile.columns).to_numpy(),
+            "value": values.to_numpy(),
+            "reason": q["outcome"].map(lambda rule: RULES[rule][1]).to_numpy(),
+        },
+        columns=list(QUARANTINE_COLUMNS),
+    )
 
 
 def _report(d: pd.DataFrame, src: Path, profile: ImportProfile, outputs: dict[str, int]) -> dict[str, Any]:
@@ -535,7 +653,9 @@ def _report(d: pd.DataFrame, src: Path, profile: ImportProfile, outputs: dict[st
             "read": int(cancel.sum()),
             "matched_as_returns": int((cancel & (d["outcome"] == "return")).sum()),
             "unmatched": int((d["outcome"] == "unmatched_cancellation").sum()),
-            "quarantined_by_other_rules": int((cancel & ~d["outcome"].isin(["return", "unmatched_cancellation"])).sum()),
+            "quarantined_by_other_rules": int(
+                (cancel & ~d["outcome"].isin(["return", "unmatched_cancellation"])).sum()
+            ),
         },
         "rules": [
             "each line gets the first quarantine rule that applies (quarantined_by_rule, in order), else it is "

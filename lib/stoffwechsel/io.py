@@ -66,9 +66,7 @@ CSV_FLOAT_FORMAT = "%.15g"
 
 
 @contextmanager
-def atomic_write(
-    path: str | os.PathLike, mode: str = "wb", encoding: str | None = None
-) -> Iterator[IO]:
+def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
     """Open a temp file next to ``path`` for writing; on success it replaces ``path``.
 
     The temp file (``.<name>.<random>.tmp`` in the same folder, so ``os.replace`` is an atomic

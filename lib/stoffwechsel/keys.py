@@ -99,7 +99,9 @@ def resolve_transactions(transactions: pd.DataFrame, products: pd.DataFrame) -> 
     # Rules 3 and 4 for rows without season (returns are handled after, via their purchase).
     open_rows = tx.index[(season == "") & (tx["event_type"] != "return")]
     windows = products[["product_id", "season", "sale_start", "sale_end", "price_eur"]]
-    cand = tx.loc[open_rows, ["product_id", "event_time", "unit_price_eur"]].reset_index().merge(windows, on="product_id")
+    cand = (
+        tx.loc[open_rows, ["product_id", "event_time", "unit_price_eur"]].reset_index().merge(windows, on="product_id")
+    )
     day = cand["event_time"].dt.normalize()
     cand = cand[(day >= cand["sale_start"]) & (day <= cand["sale_end"])].copy()
     if not cand.empty:
@@ -137,7 +139,12 @@ def resolve_transactions(transactions: pd.DataFrame, products: pd.DataFrame) -> 
     bad = tx[~ok]
     reason = np.where(bad["event_type"] == "return", RETURNED_PURCHASE_UNRESOLVED, NOT_ON_SALE)
     quarantine = pd.DataFrame(
-        {"event_id": bad["event_id"], "product_id": bad["product_id"], "event_time": bad["event_time"], "reason": reason}
+        {
+            "event_id": bad["event_id"],
+            "product_id": bad["product_id"],
+            "event_time": bad["event_time"],
+            "reason": reason,
+        }
     ).reset_index(drop=True)
 
     counts = {"rows_read": int(len(tx))}

@@ -58,25 +58,40 @@ class Stores:
 
 # --- candidates -------------------------------------------------------------------------------
 
+
 def on_sale(stores: Stores, t: pd.Timestamp) -> pd.DataFrame:
     """Product versions on sale at t with their catalogue data and popularity as known at t."""
     cat = stores.tabular.read("product_catalog")
-    live = cat[(cat["sale_start"] <= t) & (cat["sale_end"] >= t.normalize())][["product_key", "category"]].reset_index(drop=True)
+    live = cat[(cat["sale_start"] <= t) & (cat["sale_end"] >= t.normalize())][["product_key", "category"]].reset_index(
+        drop=True
+    )
     spine = live.assign(event_timestamp=t)
-    pop = stores.tabular.get_historical_features(spine, ["product_activity:product_purchases_recent", "product_activity:product_views_recent"])
-    live["popularity"] = pop["product_purchases_recent"].fillna(0).astype(float) + 0.01 * pop["product_views_recent"].fillna(0).astype(float)
+    pop = stores.tabular.get_historical_features(
+        spine, ["product_activity:product_purchases_recent", "product_activity:product_views_recent"]
+    )
+    live["popularity"] = pop["product_purchases_recent"].fillna(0).astype(float) + 0.01 * pop[
+        "product_views_recent"
+    ].fillna(0).astype(float)
     return live.sort_values(["popularity", "product_key"], ascending=[False, True]).reset_index(drop=True)
 
 
-def generate_candidates(stores: Stores, events: pd.DataFrame, customers: pd.Index, t: pd.Timestamp, per_source: int,
-                        recent_weeks: int = 4) -> pd.DataFrame:
+def generate_candidates(
+    stores: Stores, events: pd.DataFrame, customers: pd.Index, t: pd.Timestamp, per_source: int, recent_weeks: int = 4
+) -> pd.DataFrame:
     """(customer_id, product_key, source) candidates at t, deduplicated (first source kept)."""
     live = on_sale(stores, t)
     customers = pd.Index(customers, name="customer_id")
     parts = []
     top = live.head(per_source)["product_key"].to_numpy()
-    parts.append(pd.DataFrame({"customer_id": np.repeat(customers.to_numpy(), len(top)),
-                               "product_key": np.tile(top, len(customers)), "source": "popular"}))
+    parts.append(
+        pd.DataFrame(
+            {
+                "customer_id": np.repeat(customers.to_numpy(), len(top)),
+                "product_key": np.tile(top, len(customers)),
+                "source": "popular",
+            }
+        )
+    )
 
     spine = pd.DataFrame({"customer_id": customers.to_numpy(), "event_timestamp": t})
     vocab = features.vocabulary_of(stores.tabular)
@@ -90,30 +105,52 @@ def generate_candidates(stores: Stores, events: pd.DataFrame, customers: pd.Inde
         ranked = live.assign(category=column, r=live.assign(c=column).groupby("c", dropna=False).cumcount())
         ranked = ranked[ranked["r"] < per_source // 2]
         for j in range(min(2, len(categories))):
-            fav_cat = pd.DataFrame({"customer_id": customers.to_numpy(), "category": np.array(categories)[fav[:, j]],
-                                    "has": aff[np.arange(len(aff)), fav[:, j]] > 0})
+            fav_cat = pd.DataFrame(
+                {
+                    "customer_id": customers.to_numpy(),
+                    "category": np.array(categories)[fav[:, j]],
+                    "has": aff[np.arange(len(aff)), fav[:, j]] > 0,
+                }
+            )
             merged = fav_cat[fav_cat["has"]].merge(ranked[["category", "product_key"]], on="category")
             parts.append(merged[["customer_id", "product_key"]].assign(source="category popular"))
 
     taste = stores.embedding.get_historical_features(spine, ["customer_taste:taste_all"])
     known = taste["taste_all"].notna().to_numpy()
     if known.any():
-        emb = stores.embedding.read("product_embedding").set_index("product_key").loc[live["product_key"], "embedding_reduced"]
+        emb = (
+            stores.embedding.read("product_embedding")
+            .set_index("product_key")
+            .loc[live["product_key"], "embedding_reduced"]
+        )
         P = np.stack(emb.to_numpy()).astype(np.float32)
         C = np.stack(taste.loc[known, "taste_all"].to_numpy()).astype(np.float32)
         sims = C @ P.T
         n = min(per_source, P.shape[0])
         best = np.argsort(-sims, axis=1, kind="stable")[:, :n]
-        parts.append(pd.DataFrame({"customer_id": np.repeat(customers.to_numpy()[known], n),
-                                   "product_key": live["product_key"].to_numpy()[best.ravel()], "source": "similar taste"}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "customer_id": np.repeat(customers.to_numpy()[known], n),
+                    "product_key": live["product_key"].to_numpy()[best.ravel()],
+                    "source": "similar taste",
+                }
+            )
+        )
 
-    window = events[(events["event_time"] < t) & (events["event_time"] >= t - pd.Timedelta(weeks=recent_weeks))
-                    & events["event_type"].isin(["browse", "wishlist"]) & events["customer_id"].isin(customers)]
+    window = events[
+        (events["event_time"] < t)
+        & (events["event_time"] >= t - pd.Timedelta(weeks=recent_weeks))
+        & events["event_type"].isin(["browse", "wishlist"])
+        & events["customer_id"].isin(customers)
+    ]
     recent = window[window["product_key"].isin(live["product_key"])][["customer_id", "product_key"]].drop_duplicates()
     parts.append(recent.assign(source="recently viewed"))
 
     cands = pd.concat(parts, ignore_index=True).drop_duplicates(["customer_id", "product_key"], keep="first")
-    bought = events[(events["event_time"] < t) & (events["event_type"] == "purchase")][["customer_id", "product_key"]].drop_duplicates()
+    bought = events[(events["event_time"] < t) & (events["event_type"] == "purchase")][
+        ["customer_id", "product_key"]
+    ].drop_duplicates()
     cands = cands.merge(bought.assign(_b=1), on=["customer_id", "product_key"], how="left")
     cands = cands[cands["_b"].isna()].drop(columns="_b")
     return cands.assign(event_timestamp=t).sort_values(["customer_id", "product_key"]).reset_index(drop=True)
@@ -121,7 +158,9 @@ def generate_candidates(stores: Stores, events: pd.DataFrame, customers: pd.Inde
 
 def label_purchases(cands: pd.DataFrame, events: pd.DataFrame, t: pd.Timestamp, horizon: pd.Timedelta) -> pd.Series:
     """1 where the customer bought the candidate in [t, t + horizon)."""
-    window = events[(events["event_type"] == "purchase") & (events["event_time"] >= t) & (events["event_time"] < t + horizon)]
+    window = events[
+        (events["event_type"] == "purchase") & (events["event_time"] >= t) & (events["event_time"] < t + horizon)
+    ]
     pos = window[["customer_id", "product_key"]].drop_duplicates().assign(label=1)
     return cands.merge(pos, on=["customer_id", "product_key"], how="left")["label"].fillna(0).astype(int).to_numpy()
 
@@ -133,11 +172,14 @@ def active_customers(events: pd.DataFrame, t: pd.Timestamp, lookback_weeks: int)
 
 # --- training sets ------------------------------------------------------------------------------
 
+
 def training_spines(cutoff: pd.Timestamp, params: dict) -> list[pd.Timestamp]:
     """Spine times every ``spine_every_weeks`` from ``train_start`` (the calendar's first training
     moment), with label windows ending by the cutoff."""
     horizon = pd.Timedelta(weeks=int(params["horizon_weeks"]))
-    times = pd.date_range(pd.Timestamp(params["train_start"]), cutoff - horizon, freq=f"{int(params['spine_every_weeks'])}W-MON")
+    times = pd.date_range(
+        pd.Timestamp(params["train_start"]), cutoff - horizon, freq=f"{int(params['spine_every_weeks'])}W-MON"
+    )
     return [pd.Timestamp(t) for t in times]
 
 
@@ -152,8 +194,10 @@ def build_training_set(stores: Stores, events: pd.DataFrame, cutoff: pd.Timestam
     frames = []
     spines = training_spines(cutoff, params)
     if not spines:
-        raise StageStop(f"too little history: no training moment from {pd.Timestamp(params['train_start']):%Y-%m-%d} "
-                        f"has its {int(params['horizon_weeks'])} weeks of outcomes before the cutoff {cutoff:%Y-%m-%d}")
+        raise StageStop(
+            f"too little history: no training moment from {pd.Timestamp(params['train_start']):%Y-%m-%d} "
+            f"has its {int(params['horizon_weeks'])} weeks of outcomes before the cutoff {cutoff:%Y-%m-%d}"
+        )
     for i, t in enumerate(spines):
         if t + horizon > cutoff:
             raise ValueError(f"training spine {t} has a label window past the cutoff {cutoff}")
@@ -167,13 +211,16 @@ def build_training_set(stores: Stores, events: pd.DataFrame, cutoff: pd.Timestam
         frames.append(cands[keep])
     spine = pd.concat(frames, ignore_index=True)
     if len(spine) == 0 or int(spine["label"].sum()) == 0:
-        raise StageStop(f"no purchases to learn from: training needs purchases by active customers within {int(params['horizon_weeks'])} "
-                        f"weeks of a training moment ({len(spines)} moments from {spines[0]:%Y-%m-%d}), the data has "
-                        f"{len(spine)} candidate pairs and none of them was bought")
+        raise StageStop(
+            f"no purchases to learn from: training needs purchases by active customers within {int(params['horizon_weeks'])} "
+            f"weeks of a training moment ({len(spines)} moments from {spines[0]:%Y-%m-%d}), the data has "
+            f"{len(spine)} candidate pairs and none of them was bought"
+        )
     return features.retrieve(stores.all, spine, RETRIEVED_SERVICE)
 
 
 # --- the ranker ---------------------------------------------------------------------------------
+
 
 def feature_columns(frame: pd.DataFrame, feature_set: str) -> list[str]:
     """The columns of a retrieved frame the model of a feature service reads (sorted)."""
@@ -200,7 +247,9 @@ class Ranker:
         x = pd.DataFrame(index=frame.index)
         for c in self.columns:
             if c in self.categories:
-                x[c] = pd.Categorical(frame[c].astype(object).where(frame[c].notna(), None), categories=self.categories[c]).codes.astype(float)
+                x[c] = pd.Categorical(
+                    frame[c].astype(object).where(frame[c].notna(), None), categories=self.categories[c]
+                ).codes.astype(float)
                 x.loc[x[c] < 0, c] = np.nan
             else:
                 x[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)
@@ -216,21 +265,30 @@ def train_ranker(train: pd.DataFrame, feature_set: str, params: dict) -> Ranker:
 
     cols = feature_columns(train, feature_set)
     empty = [c for c in cols if train[c].isna().all()]
-    notes = tuple(f"{c}: missing for every training row (the data has no events it is built from), left out of the model"
-                  for c in empty)
+    notes = tuple(
+        f"{c}: missing for every training row (the data has no events it is built from), left out of the model"
+        for c in empty
+    )
     cols = [c for c in cols if c not in empty]
     if not cols:
         raise StageStop(f"no features: every feature of the {feature_set} set is missing for every training row")
     labels = feature_repo.service(feature_set).categorical(cols)  # column -> dtype, as declared
-    cats = {c: sorted(train[c].dropna().astype(object).astype(str).unique().tolist()) if dtype == "string"
-            else sorted(train[c].dropna().astype(int).unique().tolist())
-            for c, dtype in labels.items()}
+    cats = {
+        c: sorted(train[c].dropna().astype(object).astype(str).unique().tolist())
+        if dtype == "string"
+        else sorted(train[c].dropna().astype(int).unique().tolist())
+        for c, dtype in labels.items()
+    }
     ranker = Ranker(feature_set, cols, cats, None, notes)
     x = ranker.matrix(train)
     model = HistGradientBoostingClassifier(
-        max_iter=int(params["max_iter"]), learning_rate=float(params["learning_rate"]),
-        max_leaf_nodes=int(params["max_leaf_nodes"]), l2_regularization=1.0, early_stopping=False,
-        categorical_features=[c in cats for c in cols], random_state=int(params["seed"]),
+        max_iter=int(params["max_iter"]),
+        learning_rate=float(params["learning_rate"]),
+        max_leaf_nodes=int(params["max_leaf_nodes"]),
+        l2_regularization=1.0,
+        early_stopping=False,
+        categorical_features=[c in cats for c in cols],
+        random_state=int(params["seed"]),
     )
     ranker.model = model.fit(x, train["label"].to_numpy())
     return ranker
@@ -238,15 +296,20 @@ def train_ranker(train: pd.DataFrame, feature_set: str, params: dict) -> Ranker:
 
 def top_k(frame: pd.DataFrame, scores: np.ndarray, k: int) -> pd.DataFrame:
     """The k best-scored candidates per customer: (customer_id, product_key, rank); ties by key."""
-    ranked = frame[["customer_id", "product_key"]].assign(score=scores).sort_values(
-        ["customer_id", "score", "product_key"], ascending=[True, False, True], kind="mergesort")
+    ranked = (
+        frame[["customer_id", "product_key"]]
+        .assign(score=scores)
+        .sort_values(["customer_id", "score", "product_key"], ascending=[True, False, True], kind="mergesort")
+    )
     ranked["rank"] = ranked.groupby("customer_id").cumcount() + 1
     return ranked[ranked["rank"] <= k].drop(columns="score").reset_index(drop=True)
 
 
 def baseline_scores(frame: pd.DataFrame, name: str) -> np.ndarray:
     """Non-learned rankings of the same candidates."""
-    pop = frame["product_purchases_recent"].astype(float).fillna(0) + 0.01 * frame["product_views_recent"].astype(float).fillna(0)
+    pop = frame["product_purchases_recent"].astype(float).fillna(0) + 0.01 * frame["product_views_recent"].astype(
+        float
+    ).fillna(0)
     if name == "popularity":
         return pop.to_numpy()
     if name == "category popularity":
@@ -261,6 +324,7 @@ BASELINES = ("popularity", "category popularity", "taste similarity")
 
 # --- evaluation at the cutoff -------------------------------------------------------------------
 
+
 @dataclass
 class Evaluation:
     customers: pd.Index  # evaluated: customers with >= 1 purchase in the test window
@@ -271,25 +335,34 @@ class Evaluation:
     candidate_recall: float  # share of test purchases that any candidate source proposed
 
 
-def evaluate(stores: Stores, events: pd.DataFrame, cutoff: pd.Timestamp, rankers: dict[str, Ranker], params: dict) -> Evaluation:
+def evaluate(
+    stores: Stores, events: pd.DataFrame, cutoff: pd.Timestamp, rankers: dict[str, Ranker], params: dict
+) -> Evaluation:
     """Recommend at the cutoff for every customer who bought in the test window, with every
     ranker and baseline on the same candidates, and score the lists against the purchases."""
     from stoffwechsel import evaluation
 
     end = cutoff + pd.Timedelta(weeks=int(params["test_weeks"]))
-    bought = events[(events["event_type"] == "purchase") & (events["event_time"] >= cutoff) & (events["event_time"] < end)]
+    bought = events[
+        (events["event_type"] == "purchase") & (events["event_time"] >= cutoff) & (events["event_time"] < end)
+    ]
     truth = bought[["customer_id", "product_key"]].drop_duplicates().reset_index(drop=True)
     customers = pd.Index(sorted(truth["customer_id"].unique()), name="customer_id")
     if customers.empty:
-        raise StageStop(f"no purchases in the test window: evaluation needs purchases from {cutoff:%Y-%m-%d} to {end:%Y-%m-%d}, "
-                        f"the data has none")
+        raise StageStop(
+            f"no purchases in the test window: evaluation needs purchases from {cutoff:%Y-%m-%d} to {end:%Y-%m-%d}, "
+            f"the data has none"
+        )
     cands = generate_candidates(stores, events, customers, cutoff, int(params["candidates_per_source"]))
     frame = features.retrieve(stores.all, cands, RETRIEVED_SERVICE)
     k_max = max(params["ks"])
     scores = {name: r.score(frame) for name, r in rankers.items()}
     scores.update({name: baseline_scores(frame, name) for name in BASELINES})
     recs = {name: top_k(frame, s, k_max) for name, s in scores.items()}
-    per_customer = {name: evaluation.per_customer_metrics(r, truth, ks=params["ks"], customers=customers) for name, r in recs.items()}
+    per_customer = {
+        name: evaluation.per_customer_metrics(r, truth, ks=params["ks"], customers=customers)
+        for name, r in recs.items()
+    }
     found = cands.merge(truth, on=["customer_id", "product_key"])
     return Evaluation(customers, truth, frame, recs, per_customer, round(len(found) / max(len(truth), 1), 4))
 
@@ -320,26 +393,53 @@ def results(ev: Evaluation, segments: pd.DataFrame, params: dict) -> dict[str, p
     from stoffwechsel import evaluation
 
     n_boot, seed = int(params["n_boot"]), int(params["seed"])
-    cis = pd.concat([evaluation.bootstrap_ci(pc, n_boot=n_boot, seed=seed).assign(model=name) for name, pc in ev.per_customer.items()],
-                    ignore_index=True)
-    paired = evaluation.paired_bootstrap_diff(ev.per_customer["tabular"], ev.per_customer["combined"], n_boot=n_boot, seed=seed)
-    vs_baselines = pd.concat([evaluation.paired_bootstrap_diff(ev.per_customer[b], ev.per_customer["combined"], n_boot=n_boot, seed=seed)
-                              .assign(baseline=b) for b in BASELINES if b in ev.per_customer], ignore_index=True)
-    seg = pd.concat([evaluation.segment_metrics(ev.per_customer[m], segments, min_customers=int(params["min_customers"]),
-                                                n_boot=n_boot, seed=seed).assign(model=m) for m in FEATURE_SETS], ignore_index=True)
+    cis = pd.concat(
+        [
+            evaluation.bootstrap_ci(pc, n_boot=n_boot, seed=seed).assign(model=name)
+            for name, pc in ev.per_customer.items()
+        ],
+        ignore_index=True,
+    )
+    paired = evaluation.paired_bootstrap_diff(
+        ev.per_customer["tabular"], ev.per_customer["combined"], n_boot=n_boot, seed=seed
+    )
+    vs_baselines = pd.concat(
+        [
+            evaluation.paired_bootstrap_diff(
+                ev.per_customer[b], ev.per_customer["combined"], n_boot=n_boot, seed=seed
+            ).assign(baseline=b)
+            for b in BASELINES
+            if b in ev.per_customer
+        ],
+        ignore_index=True,
+    )
+    seg = pd.concat(
+        [
+            evaluation.segment_metrics(
+                ev.per_customer[m], segments, min_customers=int(params["min_customers"]), n_boot=n_boot, seed=seed
+            ).assign(model=m)
+            for m in FEATURE_SETS
+        ],
+        ignore_index=True,
+    )
     return {"intervals": cis, "paired": paired, "paired_baselines": vs_baselines, "segments": seg}
 
 
-def customer_segments(stores: Stores, customers: pd.Index, t: pd.Timestamp, known_at: pd.Timestamp,
-                      new_customer_days: int = 90) -> pd.DataFrame:
+def customer_segments(
+    stores: Stores, customers: pd.Index, t: pd.Timestamp, known_at: pd.Timestamp, new_customer_days: int = 90
+) -> pd.DataFrame:
     """Segment columns of the evaluated customers (profiles as known at ``known_at``, the end of
     the test window, since some signed up after t): business segment, age band, and new vs
     returning (signed up less than ``new_customer_days`` before t, or after it)."""
     spine = pd.DataFrame({"customer_id": customers.to_numpy(), "event_timestamp": known_at})
-    prof = stores.tabular.get_historical_features(spine, ["customer_profile:segment", "customer_profile:age_band",
-                                                          "customer_profile:signup_date"])
+    prof = stores.tabular.get_historical_features(
+        spine, ["customer_profile:segment", "customer_profile:age_band", "customer_profile:signup_date"]
+    )
     new = np.where((t - prof["signup_date"]).dt.days < new_customer_days, "new customer", "returning customer")
-    long = [prof[["customer_id"]].assign(segment_column=col, segment=prof[col].astype(str)) for col in ("segment", "age_band")]
+    long = [
+        prof[["customer_id"]].assign(segment_column=col, segment=prof[col].astype(str))
+        for col in ("segment", "age_band")
+    ]
     long.append(prof[["customer_id"]].assign(segment_column="customer_type", segment=new))
     return pd.concat(long, ignore_index=True)
 
@@ -352,22 +452,38 @@ def evaluation_report(ev: Evaluation, res: dict[str, pd.DataFrame], params: dict
     models = {}
     for (model, metric), row in res["intervals"].set_index(["model", "metric"]).iterrows():
         models.setdefault(model, {})[metric] = {"value": r(row["value"]), "low": r(row["low"]), "high": r(row["high"])}
-    paired = {row["metric"]: {"diff": r(row["diff"]), "low": r(row["low"]), "high": r(row["high"]),
-                              "combined_better": bool(row["b_better"]), "tabular_better": bool(row["a_better"])}
-              for _, row in res["paired"].iterrows()}
+    paired = {
+        row["metric"]: {
+            "diff": r(row["diff"]),
+            "low": r(row["low"]),
+            "high": r(row["high"]),
+            "combined_better": bool(row["b_better"]),
+            "tabular_better": bool(row["a_better"]),
+        }
+        for _, row in res["paired"].iterrows()
+    }
     better = sorted(m for m, v in paired.items() if v["combined_better"])
     worse = sorted(m for m, v in paired.items() if v["tabular_better"])
     best = best_baseline(res["intervals"])
     vs = res["paired_baselines"]
-    vs_best = {row["metric"]: {"diff": r(row["diff"]), "low": r(row["low"]), "high": r(row["high"]),
-                               "combined_better": bool(row["b_better"]), "baseline_better": bool(row["a_better"])}
-               for _, row in vs[vs["baseline"] == best].iterrows()}
-    baselines_win = {m: sorted(g.loc[g["a_better"], "baseline"]) for m, g in vs.groupby("metric") if g["a_better"].any()}
+    vs_best = {
+        row["metric"]: {
+            "diff": r(row["diff"]),
+            "low": r(row["low"]),
+            "high": r(row["high"]),
+            "combined_better": bool(row["b_better"]),
+            "baseline_better": bool(row["a_better"]),
+        }
+        for _, row in vs[vs["baseline"] == best].iterrows()
+    }
+    baselines_win = {
+        m: sorted(g.loc[g["a_better"], "baseline"]) for m, g in vs.groupby("metric") if g["a_better"].any()
+    }
     claim = honest_claim(better, worse, best, vs_best)
     return {
         "evaluated_customers": int(len(ev.customers)),
         "denominator": "customers with at least one purchase in the test window (precision counts all of them; "
-                       "recall, NDCG, MAP and hit rate need at least one purchase, so the same customers)",
+        "recall, NDCG, MAP and hit rate need at least one purchase, so the same customers)",
         "test_window": {"start": params["cutoff"], "weeks": int(params["test_weeks"])},
         "candidate_recall": ev.candidate_recall,
         "models": models,
@@ -426,8 +542,11 @@ def honest_claim(better: list[str], worse: list[str], best: str, vs_best: dict) 
     parts = []
     if base_wins:
         parts.append(f"The best baseline ({best}) beats the combined model on {', '.join(base_wins)}.")
-    parts.append(f"Tabular + embedding features beat tabular-only on {', '.join(better)}." if better else
-                 "No metric shows tabular + embedding features beating tabular-only.")
+    parts.append(
+        f"Tabular + embedding features beat tabular-only on {', '.join(better)}."
+        if better
+        else "No metric shows tabular + embedding features beating tabular-only."
+    )
     if worse:
         parts.append(f"Tabular-only beats tabular + embedding features on {', '.join(worse)}.")
     if beats_base:
@@ -435,9 +554,14 @@ def honest_claim(better: list[str], worse: list[str], best: str, vs_best: dict) 
     elif not base_wins:
         parts.append(f"No metric shows a difference between the combined model and the best baseline ({best}).")
     parts.append("(Paired 95% bootstrap intervals of the differences; elsewhere they contain 0.)")
-    return {"combined_beats_tabular_on": better, "tabular_beats_combined_on": worse, "best_baseline": best,
-            "combined_beats_best_baseline_on": beats_base, "best_baseline_beats_combined_on": base_wins,
-            "statement": " ".join(parts)}
+    return {
+        "combined_beats_tabular_on": better,
+        "tabular_beats_combined_on": worse,
+        "best_baseline": best,
+        "combined_beats_best_baseline_on": beats_base,
+        "best_baseline_beats_combined_on": base_wins,
+        "statement": " ".join(parts),
+    }
 
 
 def registry_description(name: str, report: dict) -> str:
@@ -447,13 +571,16 @@ def registry_description(name: str, report: dict) -> str:
     k = BASELINE_CHOSEN_BY
     value = lambda m: report["models"][m][k]["value"]  # noqa: E731
     best = report["best_baseline"]["name"]
-    return (f"Gradient-boosted {name} ranker ({what}) over the candidate sources. At the cutoff {report['test_window']['start']}, "
-            f"{k} = {value(name):.3f} on {report['evaluated_customers']} customers (combined {value('combined'):.3f}, "
-            f"tabular {value('tabular'):.3f}, best baseline {best} {value(best):.3f}). {report['claim']['statement']}")
+    return (
+        f"Gradient-boosted {name} ranker ({what}) over the candidate sources. At the cutoff {report['test_window']['start']}, "
+        f"{k} = {value(name):.3f} on {report['evaluated_customers']} customers (combined {value('combined'):.3f}, "
+        f"tabular {value('tabular'):.3f}, best baseline {best} {value(best):.3f}). {report['claim']['statement']}"
+    )
 
 
 def plot_metric_vs_k(tidy: pd.DataFrame, metric: str, label: str):
     import matplotlib.pyplot as plt
+
     from stoffwechsel.profiling import PALETTE
 
     fig, ax = plt.subplots(figsize=(7, 3.4))

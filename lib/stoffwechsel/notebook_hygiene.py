@@ -34,9 +34,10 @@ NOTEBOOK_METADATA = {
 EXTRA_KEYS = ("metadata.papermill", "metadata.widgets", "cell.metadata.papermill", "cell.metadata.execution")
 #: what Jupyter adds to the notebook metadata when it runs one; left out of `git log -p` views
 #: (the textconv), and reset by :func:`clean`
-JUPYTER_METADATA_KEYS = tuple(f"metadata.language_info.{k}" for k in (
-    "codemirror_mode", "file_extension", "mimetype", "nbconvert_exporter", "pygments_lexer", "version")) + (
-    "metadata.kernelspec.display_name",)
+JUPYTER_METADATA_KEYS = tuple(
+    f"metadata.language_info.{k}"
+    for k in ("codemirror_mode", "file_extension", "mimetype", "nbconvert_exporter", "pygments_lexer", "version")
+) + ("metadata.kernelspec.display_name",)
 DRIVER = "jupyternotebook"  # the name .gitattributes uses
 #: what source-notebook diffs leave out (nbdime's ignorables)
 DIFF_IGNORES = ("--ignore-outputs", "--ignore-metadata", "--ignore-details")
@@ -72,8 +73,9 @@ def git_settings() -> dict[str, str]:
     bin_dir = venv_bin()
     return {
         f"diff.{DRIVER}.command": f"{bin_dir / 'git-nbdiffdriver'} diff {' '.join(DIFF_IGNORES)}",
-        f"diff.{DRIVER}.textconv": (f"{bin_dir / 'nbstripout'} -t --keep-id "
-                                   f"--extra-keys '{' '.join(EXTRA_KEYS + JUPYTER_METADATA_KEYS)}'"),
+        f"diff.{DRIVER}.textconv": (
+            f"{bin_dir / 'nbstripout'} -t --keep-id --extra-keys '{' '.join(EXTRA_KEYS + JUPYTER_METADATA_KEYS)}'"
+        ),
         f"merge.{DRIVER}.driver": f"{bin_dir / 'git-nbmergedriver'} merge %O %A %B %L %P",
         f"merge.{DRIVER}.name": "jupyter notebook merge driver (nbdime)",
     }

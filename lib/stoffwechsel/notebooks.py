@@ -70,7 +70,9 @@ def _kernel_environment() -> None:
     os.environ["STOFFWECHSEL_ROOT"] = str(config.ROOT)
     # The kernel imports this checkout's lib/ (not whatever copy is installed), so that an older
     # commit checked out elsewhere recomputes with its own code; and it runs this interpreter.
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(config.ROOT / "lib"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(config.ROOT / "lib"), os.environ.get("PYTHONPATH", "")]).rstrip(
+        os.pathsep
+    )
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 
@@ -135,8 +137,12 @@ def progress_engine(label: str, out=None):
                 complete(cell, cell_index=cell_index, **kw)
                 if cell_index in code:
                     took = cell.metadata.get("papermill", {}).get("duration") or 0.0
-                    print(f"[{label}] cell {code.index(cell_index) + 1}/{len(code)} {_cell_label(cell.source)}: "
-                          f"{took:.1f} s (elapsed {time.monotonic() - started:.0f} s)", file=stream, flush=True)
+                    print(
+                        f"[{label}] cell {code.index(cell_index) + 1}/{len(code)} {_cell_label(cell.source)}: "
+                        f"{took:.1f} s (elapsed {time.monotonic() - started:.0f} s)",
+                        file=stream,
+                        flush=True,
+                    )
 
             nb_man.cell_complete = cell_complete
             return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
@@ -150,8 +156,16 @@ def _execute(papermill, source: Path, target: Path, label: str, **kwargs) -> Non
 
     engine = f"stoffwechsel-{label}"
     papermill_engines.register(engine, progress_engine(label))
-    papermill.execute_notebook(str(source), str(target), kernel_name="python3", progress_bar=False, log_output=False,
-                               engine_name=engine, kernel_manager_class=kernel_manager_class(), **kwargs)
+    papermill.execute_notebook(
+        str(source),
+        str(target),
+        kernel_name="python3",
+        progress_bar=False,
+        log_output=False,
+        engine_name=engine,
+        kernel_manager_class=kernel_manager_class(),
+        **kwargs,
+    )
     drop_run_metadata(target)
 
 

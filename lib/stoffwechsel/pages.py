@@ -40,7 +40,9 @@ def number(value: object, digits: int = 3) -> str:
     return f"{v:,.{places}f}"
 
 
-def table(frame: pd.DataFrame, headers: dict[str, str] | None = None, percent: tuple[str, ...] = (), digits: int = 3) -> Markup:
+def table(
+    frame: pd.DataFrame, headers: dict[str, str] | None = None, percent: tuple[str, ...] = (), digits: int = 3
+) -> Markup:
     """An HTML table with business headers; percentages and numbers formatted (:func:`number`),
     no index. Every cell and header is escaped (it may hold a value from the shop's files)."""
     shown = frame.copy()
@@ -89,7 +91,10 @@ REASON_WORDS = (
     (r"not a timestamp|not a date|skipped by|daylight", "date or time unreadable"),
     (r"required value is empty|empty", "required value missing"),
     (r"duplicate|twice|more than once", "listed more than once"),
-    (r"unknown (product|customer|event)|not in (products|customers)|refers to", "refers to something not in the other files"),
+    (
+        r"unknown (product|customer|event)|not in (products|customers)|refers to",
+        "refers to something not in the other files",
+    ),
     (r"unknown value|allowed:|unknown certification", "value outside the agreed list"),
     (r"description", "product description too short or too long"),
     (r"not a number|not an integer|decimals|must be [<>]=?|must be 1", "number out of range or unreadable"),
@@ -122,19 +127,28 @@ def data_quality(root: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame, 
             if not q.empty:
                 file_col = q["file"] if "file" in q else "transactions.csv"
                 frames.append(pd.DataFrame({"file": file_col, "reason": q["reason"].map(business_reason)}))
-    reasons = (pd.concat(frames).groupby(["file", "reason"]).size().rename("rows").reset_index()
-               .sort_values(["file", "rows", "reason"], ascending=[True, False, True], ignore_index=True)
-               if frames else pd.DataFrame(columns=["file", "reason", "rows"]))
+    reasons = (
+        pd.concat(frames)
+        .groupby(["file", "reason"])
+        .size()
+        .rename("rows")
+        .reset_index()
+        .sort_values(["file", "rows", "reason"], ascending=[True, False, True], ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=["file", "reason", "rows"])
+    )
     resolution = json.loads((root / "reports/resolve/resolution.json").read_text())
     return files, reasons, resolution
 
 
 #: how the resolve stage tied a transaction to one product version, in business words
-RESOLUTION_WORDS = {"quarantined": "set aside (no product on sale that day)",
-                    "season given": "season given in the transaction",
-                    "single sale window": "only one version on sale that day",
-                    "overlap rule (price, then in-season)": "two versions on sale: matched by price, then by season",
-                    "return of purchase": "a return: same product as its purchase"}
+RESOLUTION_WORDS = {
+    "quarantined": "set aside (no product on sale that day)",
+    "season given": "season given in the transaction",
+    "single sale window": "only one version on sale that day",
+    "overlap rule (price, then in-season)": "two versions on sale: matched by price, then by season",
+    "return of purchase": "a return: same product as its purchase",
+}
 
 
 def resolution_table(resolution: dict) -> tuple[pd.DataFrame, dict]:
@@ -149,35 +163,61 @@ def resolution_table(resolution: dict) -> tuple[pd.DataFrame, dict]:
     reused = {k: int(v) for k, v in r.get("events_by_rule", {}).items()}
     reused["quarantined"] = int(r.get("events_quarantined", 0))
     rules = sorted(set(rows) | set(reused), key=lambda k: (k == "quarantined", -rows.get(k, 0), k))
-    out = pd.DataFrame({"how": [RESOLUTION_WORDS.get(k, k) for k in rules],
-                        "all": [rows.get(k, 0) for k in rules], "reused": [reused.get(k, 0) for k in rules]})
-    facts = {"read": int(resolution["rows"]["rows_read"]), "reused": int(r["events_resolved"]) + reused["quarantined"],
-             "ids": int(r["ids"]), "set_aside": rows.get("quarantined", 0), "reused_set_aside": reused["quarantined"]}
+    out = pd.DataFrame(
+        {
+            "how": [RESOLUTION_WORDS.get(k, k) for k in rules],
+            "all": [rows.get(k, 0) for k in rules],
+            "reused": [reused.get(k, 0) for k in rules],
+        }
+    )
+    facts = {
+        "read": int(resolution["rows"]["rows_read"]),
+        "reused": int(r["events_resolved"]) + reused["quarantined"],
+        "ids": int(r["ids"]),
+        "set_aside": rows.get("quarantined", 0),
+        "reused_set_aside": reused["quarantined"],
+    }
     if out["all"].sum() != facts["read"] or out["reused"].sum() != facts["reused"]:
-        raise ValueError(f"reports/resolve/resolution.json: the rules sum to {out['all'].sum()} transactions "
-                         f"({out['reused'].sum()} of reused numbers), the file says {facts['read']} "
-                         f"({facts['reused']})")
+        raise ValueError(
+            f"reports/resolve/resolution.json: the rules sum to {out['all'].sum()} transactions "
+            f"({out['reused'].sum()} of reused numbers), the file says {facts['read']} "
+            f"({facts['reused']})"
+        )
     total = pd.DataFrame({"how": ["Total"], "all": [facts["read"]], "reused": [facts["reused"]]})
     return pd.concat([out, total], ignore_index=True), facts
 
 
 def resolution_sentence(facts: dict) -> str:
     """The sentence above :func:`resolution_table`, naming what each number counts."""
-    return (f"Of the {number(facts['read'])} transactions read, {number(facts['reused'])} are of the "
-            f"{number(facts['ids'])} article numbers that were reused; {number(facts['reused'] - facts['reused_set_aside'])} "
-            f"of these were tied to one product and season ({number(facts['reused_set_aside'])} set aside). "
-            f"The table counts every transaction by how its product and season were found.")
+    return (
+        f"Of the {number(facts['read'])} transactions read, {number(facts['reused'])} are of the "
+        f"{number(facts['ids'])} article numbers that were reused; {number(facts['reused'] - facts['reused_set_aside'])} "
+        f"of these were tied to one product and season ({number(facts['reused_set_aside'])} set aside). "
+        f"The table counts every transaction by how its product and season were found."
+    )
 
 
 #: feature families in the owner's words (the stores' own descriptions and version hashes go to
 #: the analysts' fold): technical view name -> (family, what it holds)
 FEATURE_FAMILY_WORDS = {
     "customer_profile": ("Customer profile", "What the customer told us at signup."),
-    "customer_activity": ("Customer activity", "What each customer viewed, bought and returned before that week (weekly)."),
-    "product_catalog": ("Product catalogue", "Each product's attributes in its season, known from its first day on sale."),
+    "customer_activity": (
+        "Customer activity",
+        "What each customer viewed, bought and returned before that week (weekly).",
+    ),
+    "product_catalog": (
+        "Product catalogue",
+        "Each product's attributes in its season, known from its first day on sale.",
+    ),
     "product_activity": ("Product activity", "How often each product was viewed, bought and returned (weekly)."),
-    "product_embedding": ("Product descriptions", "What each product's description says, condensed into numbers, and its style group."),
-    "customer_taste": ("Customer taste", "Each customer's taste, from the descriptions of the products they viewed or bought (weekly)."),
+    "product_embedding": (
+        "Product descriptions",
+        "What each product's description says, condensed into numbers, and its style group.",
+    ),
+    "customer_taste": (
+        "Customer taste",
+        "Each customer's taste, from the descriptions of the products they viewed or bought (weekly).",
+    ),
 }
 #: who a feature family describes, in the owner's words
 ENTITY_WORDS = {"customer": "customer", "product_version": "product in one season"}
@@ -190,16 +230,28 @@ def feature_families(views) -> tuple[pd.DataFrame, pd.DataFrame]:
     for name, view in views:
         family, holds = FEATURE_FAMILY_WORDS.get(name, (name.replace("_", " ").capitalize(), view.description))
         entity = view.entities[0].name
-        owner.append({"Feature family": family, "Describes": ENTITY_WORDS.get(entity, entity.replace("_", " ")),
-                      "Features": len(view.fields), "What it holds": holds})
-        analyst.append({"family": family, "feature view": name, "version": view.version, "description": view.description})
+        owner.append(
+            {
+                "Feature family": family,
+                "Describes": ENTITY_WORDS.get(entity, entity.replace("_", " ")),
+                "Features": len(view.fields),
+                "What it holds": holds,
+            }
+        )
+        analyst.append(
+            {"family": family, "feature view": name, "version": view.version, "description": view.description}
+        )
     return pd.DataFrame(owner), pd.DataFrame(analyst)
 
 
 #: the models and simple rules of the offline comparison in the owner's words
-MODEL_WORDS = {"combined": "with product descriptions", "tabular": "without product descriptions",
-               "popularity": "most popular products", "category popularity": "popular in favourite categories",
-               "taste similarity": "closest to taste"}
+MODEL_WORDS = {
+    "combined": "with product descriptions",
+    "tabular": "without product descriptions",
+    "popularity": "most popular products",
+    "category popularity": "popular in favourite categories",
+    "taste similarity": "closest to taste",
+}
 
 
 def hit_chart(tidy: pd.DataFrame):
@@ -216,8 +268,11 @@ def hit_chart(tidy: pd.DataFrame):
         ax.plot(g["k"], g["value"] * 100, marker="o", color=colour, label=MODEL_WORDS.get(model, model))
         ax.fill_between(g["k"], g["low"] * 100, g["high"] * 100, color=colour, alpha=0.15)
     ax.set_xticks(sorted(data["k"].unique()))
-    ax.set(title="Customers who bought one of the first recommendations (95% ranges)",
-           xlabel="Number of recommendations shown", ylabel="Share of customers (%)")
+    ax.set(
+        title="Customers who bought one of the first recommendations (95% ranges)",
+        xlabel="Number of recommendations shown",
+        ylabel="Share of customers (%)",
+    )
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=10, loc="upper left", frameon=False)
     fig.tight_layout()
@@ -225,9 +280,11 @@ def hit_chart(tidy: pd.DataFrame):
 
 
 #: baselines in plain words (what a shop would show without a model)
-BASELINE_WORDS = {"popularity": "showing the most popular products", "category popularity":
-                  "showing the most popular products of each customer's favourite categories",
-                  "taste similarity": "showing the products closest to each customer's taste"}
+BASELINE_WORDS = {
+    "popularity": "showing the most popular products",
+    "category popularity": "showing the most popular products of each customer's favourite categories",
+    "taste similarity": "showing the products closest to each customer's taste",
+}
 
 
 def _lists(metrics: list[str]) -> str:
@@ -258,24 +315,32 @@ def offline_result_sentences(evaluation: dict) -> list[str]:
         f"without product descriptions {pct('tabular', 'hit_rate@10')}; {rule} {pct(best, 'hit_rate@10')}.",
     ]
     if base_wins:
-        sentences.append(f"A simple rule did better than our model: {rule} found more of what customers bought in "
-                         f"{_lists(base_wins)} (the difference's 95% range stays above zero).")
+        sentences.append(
+            f"A simple rule did better than our model: {rule} found more of what customers bought in "
+            f"{_lists(base_wins)} (the difference's 95% range stays above zero)."
+        )
     if better:
         sentences.append(
             f"Adding what product descriptions say made the recommendations measurably better than without them on at least one "
-            f"measure of {_lists(better)} (the improvement's 95% range stays above zero); elsewhere the difference is within chance.")
+            f"measure of {_lists(better)} (the improvement's 95% range stays above zero); elsewhere the difference is within chance."
+        )
     else:
         sentences.append("Adding what product descriptions say did not make the recommendations measurably better.")
     if beats_base:
-        sentences.append(f"Against the best simple rule ({rule}), our model was measurably better on at least one measure of "
-                         f"{_lists(beats_base)}.")
+        sentences.append(
+            f"Against the best simple rule ({rule}), our model was measurably better on at least one measure of "
+            f"{_lists(beats_base)}."
+        )
     elif not base_wins:
         sentences.append(f"Against the best simple rule ({rule}), our model was not measurably better or worse.")
-    sentences.append(f"The candidate products cover {evaluation['candidate_recall']:.0%} of what customers bought; no ranking can find the rest.")
+    sentences.append(
+        f"The candidate products cover {evaluation['candidate_recall']:.0%} of what customers bought; no ranking can find the rest."
+    )
     return sentences
 
 
 # --- monitoring pages ---------------------------------------------------------------------------
+
 
 def monitoring_result():
     """The monitoring result for the site pages: the aggregates the `monitor` stage wrote to
@@ -285,7 +350,11 @@ def monitoring_result():
     return monitoring.load_outputs(config.REPORTS_DIR / "monitoring", config.load_params("monitor"))
 
 
-SEVERITY_STYLE = {"critical": ("danger", "⚠", "Act now"), "warning": ("warning", "▲", "Watch"), "info": ("success", "✓", "Good news")}
+SEVERITY_STYLE = {
+    "critical": ("danger", "⚠", "Act now"),
+    "warning": ("warning", "▲", "Watch"),
+    "info": ("success", "✓", "Good news"),
+}
 
 
 def anchor(text: str) -> str:
@@ -318,10 +387,17 @@ def top_alerts(alerts: list[dict], n: int | None = None) -> list[dict]:
 
         n = MonitorParams().first_screen_alerts
     unranked = len(SEVERITY_ORDER)
-    order = sorted(alerts, key=lambda a: (SEVERITY_ORDER.get(a["severity"], unranked),
-                                          a["segment_column"] not in ("segment", "all"),
-                                          -abs((a["observed"] - a["expected"]) / a["expected"]) if a["expected"] else 0,
-                                          a["segment_column"], a["segment"], a["metric_id"]))
+    order = sorted(
+        alerts,
+        key=lambda a: (
+            SEVERITY_ORDER.get(a["severity"], unranked),
+            a["segment_column"] not in ("segment", "all"),
+            -abs((a["observed"] - a["expected"]) / a["expected"]) if a["expected"] else 0,
+            a["segment_column"],
+            a["segment"],
+            a["metric_id"],
+        ),
+    )
     seen, chosen = set(), []
     for a in order:
         key = (a["segment_column"], a["segment"])
@@ -335,14 +411,17 @@ def alerts_html(alerts: list[dict], segments_page: str, total: int) -> Markup:
     """Alert lines with colour, icon and a link to the group's detail on the segments page (every
     text from the alerts escaped)."""
     if not alerts:
-        return markup('<div class="alert alert-success" role="status"><span class="alert-icon">✓</span> No alert: every customer group is within its usual range.</div>')
+        return markup(
+            '<div class="alert alert-success" role="status"><span class="alert-icon">✓</span> No alert: every customer group is within its usual range.</div>'
+        )
     lines = []
     for a in alerts:
         style, icon, word = SEVERITY_STYLE.get(a["severity"], ("info", "•", ""))
         lines.append(
             f'<div class="alert alert-{style}" role="alert" data-segment="{text(a["segment"])}" data-severity="{text(a["severity"])}">'
             f'<span class="alert-icon" aria-label="{word}">{icon}</span> <strong>{word}:</strong> {text(a["message"])} '
-            f'<a href="{text(segments_page)}#{group_anchor(a["segment_column"], a["segment"])}">details</a></div>')
+            f'<a href="{text(segments_page)}#{group_anchor(a["segment_column"], a["segment"])}">details</a></div>'
+        )
     more = total - len(alerts)
     if more > 0:
         lines.append(f'<p><a href="{text(segments_page)}">{int(more)} more alerts on the customer groups page</a></p>')
@@ -351,7 +430,9 @@ def alerts_html(alerts: list[dict], segments_page: str, total: int) -> Markup:
 
 def valuebox(metric: dict, alerts: list[dict], fmt: str = "{:.1f}") -> dict:
     """A Quarto value box for a headline metric, coloured by the worst alert on it."""
-    severities = {a["severity"] for a in alerts if a["metric_id"] == metric["metric_id"] and a["segment_column"] == "all"}
+    severities = {
+        a["severity"] for a in alerts if a["metric_id"] == metric["metric_id"] and a["segment_column"] == "all"
+    }
     color = "danger" if "critical" in severities else "warning" if "warning" in severities else "success"
     icon = "exclamation-triangle" if color != "success" else "check-circle"
     value = fmt.format(metric["now"])
@@ -364,8 +445,16 @@ def valuebox(metric: dict, alerts: list[dict], fmt: str = "{:.1f}") -> dict:
 
 
 #: the metrics of the customer group tables, by id, in the order shown (labels: glossary.METRICS)
-GROUP_METRICS = ("ctr", "purchases_per_100", "kept_per_100", "revenue_per_100", "sustainable_share",
-                 "new_season_share", "reused_id_share", "recs_shown")
+GROUP_METRICS = (
+    "ctr",
+    "purchases_per_100",
+    "kept_per_100",
+    "revenue_per_100",
+    "sustainable_share",
+    "new_season_share",
+    "reused_id_share",
+    "recs_shown",
+)
 
 
 def metric_labels(metric_ids: pd.Series) -> pd.Series:
@@ -374,23 +463,30 @@ def metric_labels(metric_ids: pd.Series) -> pd.Series:
     return metric_ids.map(glossary.METRICS)
 
 
-def group_table(weekly: pd.DataFrame, column: str, segment: str | None = None,
-                metric_ids: tuple[str, ...] = GROUP_METRICS) -> pd.DataFrame:
+def group_table(
+    weekly: pd.DataFrame, column: str, segment: str | None = None, metric_ids: tuple[str, ...] = GROUP_METRICS
+) -> pd.DataFrame:
     """Last weeks against the usual period for one grouping (or one group), for the metrics
     ``metric_ids`` (in that order), business headers; groups below the minimum size are absent
     from the monitoring tables already."""
-    cur = weekly[(weekly["period"] == "current") & (weekly["segment_column"] == column)
-                 & weekly["metric_id"].isin(metric_ids)]
+    cur = weekly[
+        (weekly["period"] == "current") & (weekly["segment_column"] == column) & weekly["metric_id"].isin(metric_ids)
+    ]
     if segment is not None:
         cur = cur[cur["segment"] == segment]
-    out = pd.DataFrame({
-        "Customer group": cur["segment"], "Metric": metric_labels(cur["metric_id"]),
-        "Usual level": cur["reference"].round(2),
-        "Last weeks (expected final)": cur["estimate"].round(2),
-        "Plausible range": [f"{lo:.2f} to {hi:.2f}" if pd.notna(lo) else "" for lo, hi in zip(cur["rate_low"], cur["rate_high"])],
-        "Outcomes already in": cur["completeness"].map(lambda v: f"{v:.0%}"),
-        "Change": cur["change"].map(lambda v: "" if pd.isna(v) else f"{v:+.0%}"),
-    })
+    out = pd.DataFrame(
+        {
+            "Customer group": cur["segment"],
+            "Metric": metric_labels(cur["metric_id"]),
+            "Usual level": cur["reference"].round(2),
+            "Last weeks (expected final)": cur["estimate"].round(2),
+            "Plausible range": [
+                f"{lo:.2f} to {hi:.2f}" if pd.notna(lo) else "" for lo, hi in zip(cur["rate_low"], cur["rate_high"])
+            ],
+            "Outcomes already in": cur["completeness"].map(lambda v: f"{v:.0%}"),
+            "Change": cur["change"].map(lambda v: "" if pd.isna(v) else f"{v:+.0%}"),
+        }
+    )
     order = {m: i for i, m in enumerate(metric_ids)}
     out = out.assign(_o=cur["metric_id"].map(order)).sort_values(["Customer group", "_o"]).drop(columns="_o")
     return out if segment is None else out.drop(columns="Customer group")
@@ -422,14 +518,21 @@ def seen_so_far(weekly: pd.DataFrame) -> pd.Series:
 def arriving_table(weekly: pd.DataFrame) -> pd.DataFrame:
     """All customers, weeks whose outcomes are not all in: seen so far, share already in and the
     expected final value with its range, one row per week and metric (business headers)."""
-    recent = weekly[(weekly["segment_column"] == "all") & (weekly["period"] == "week") & (weekly["completeness"] < 0.999)]
+    recent = weekly[
+        (weekly["segment_column"] == "all") & (weekly["period"] == "week") & (weekly["completeness"] < 0.999)
+    ]
     recent = recent.assign(_seen=seen_so_far(recent), _label=metric_labels(recent["metric_id"]))
     recent = recent.sort_values(["window_start", "_label"])
-    return pd.DataFrame({
-        "Week from": pd.to_datetime(recent["window_start"]).map(date_words), "Metric": recent["_label"],
-        "Seen so far": recent["_seen"].round(2), "Outcomes already in": recent["completeness"].map(lambda v: f"{v:.0%}"),
-        "Expected final": recent["estimate"].round(2),
-        "Range": [f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(recent["estimate_low"], recent["estimate_high"])]})
+    return pd.DataFrame(
+        {
+            "Week from": pd.to_datetime(recent["window_start"]).map(date_words),
+            "Metric": recent["_label"],
+            "Seen so far": recent["_seen"].round(2),
+            "Outcomes already in": recent["completeness"].map(lambda v: f"{v:.0%}"),
+            "Expected final": recent["estimate"].round(2),
+            "Range": [f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(recent["estimate_low"], recent["estimate_high"])],
+        }
+    )
 
 
 def date_words(value: object) -> str:
@@ -451,20 +554,27 @@ def weekly_trend(weekly: pd.DataFrame, metric_id: str = "purchases_per_100"):
     from stoffwechsel.profiling import PALETTE
 
     metric = glossary.METRICS[metric_id]
-    w = weekly[(weekly["period"] == "week") & (weekly["segment_column"] == "all") & (weekly["metric_id"] == metric_id)].copy()
+    w = weekly[
+        (weekly["period"] == "week") & (weekly["segment_column"] == "all") & (weekly["metric_id"] == metric_id)
+    ].copy()
     w["window_start"] = pd.to_datetime(w["window_start"])
     w = w.sort_values("window_start")
     provisional = w["completeness"] < 0.999
     fig, ax = plt.subplots(figsize=(9, 3.8))
     ax.plot(w["window_start"], seen_so_far(w), marker="o", color=PALETTE[1], label="Seen so far")
     ax.plot(w["window_start"], w["estimate"], marker="s", color=PALETTE[0], label="Expected once all outcomes are in")
-    ax.fill_between(w["window_start"], w["estimate_low"], w["estimate_high"], color=PALETTE[0], alpha=0.2, label="Range")
+    ax.fill_between(
+        w["window_start"], w["estimate_low"], w["estimate_high"], color=PALETTE[0], alpha=0.2, label="Range"
+    )
     for start in w.loc[provisional, "window_start"]:
         ax.axvspan(start - pd.Timedelta(days=3), start + pd.Timedelta(days=3), color="#999999", alpha=0.15, hatch="//")
     if provisional.any():
         ax.text(w.loc[provisional, "window_start"].iloc[0], ax.get_ylim()[1] * 0.95, "provisional", va="top")
-    ax.set(title=f"{metric}, all customers, by week shown", xlabel="Week the recommendations were shown",
-           ylabel=textwrap.fill(metric, 25))
+    ax.set(
+        title=f"{metric}, all customers, by week shown",
+        xlabel="Week the recommendations were shown",
+        ylabel=textwrap.fill(metric, 25),
+    )
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))  # as every other chart
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     monitoring.readable(fig)

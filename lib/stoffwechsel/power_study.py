@@ -35,8 +35,16 @@ from scipy import stats
 
 from . import domain
 
-__all__ = ["Scenario", "scenarios", "run_scenario", "summarise", "run_study", "oracle_p_value", "markdown_table",
-           "update_docs"]
+__all__ = [
+    "Scenario",
+    "scenarios",
+    "run_scenario",
+    "summarise",
+    "run_study",
+    "oracle_p_value",
+    "markdown_table",
+    "update_docs",
+]
 
 #: outcome metrics a planted shift moves (click and purchase probabilities), as monitoring metric ids
 SHIFTED_METRICS = ("ctr", "purchases_per_100", "kept_per_100")
@@ -73,9 +81,14 @@ def scenarios(settings: dict, size: str) -> list[Scenario]:
     grid = settings[size]
     groups = settings["groups"]
     columns = grid.get("columns") or list(groups)
-    out = [Scenario(c, groups[c], float(e), float(o), int(s), float(sc))
-           for sc in grid["scales"] for c in columns for e in grid["effects"] for o in grid["onsets"]
-           for s in grid["seeds"]]
+    out = [
+        Scenario(c, groups[c], float(e), float(o), int(s), float(sc))
+        for sc in grid["scales"]
+        for c in columns
+        for e in grid["effects"]
+        for o in grid["onsets"]
+        for s in grid["seeds"]
+    ]
     out += [Scenario("", "", 0.0, 0.0, int(s), 1.0) for s in grid["no_drift_seeds"]]
     return out
 
@@ -92,8 +105,10 @@ def oracle_p_value(recs: pd.DataFrame, customers: pd.DataFrame, sc: Scenario, ex
         matured = group[group["served_at"] + pd.Timedelta(seconds=domain.WINDOWS_S[outcome]) <= export]
         after = matured["served_at"] >= onset
         hits = matured[status].eq("yes")
-        table = [[int((hits & after).sum()), int((~hits & after).sum())],
-                 [int((hits & ~after).sum()), int((~hits & ~after).sum())]]
+        table = [
+            [int((hits & after).sum()), int((~hits & after).sum())],
+            [int((hits & ~after).sum()), int((~hits & ~after).sum())],
+        ]
         if min(sum(table[0]), sum(table[1])) == 0:
             p_values.append(1.0)
             continue
@@ -118,16 +133,25 @@ def run_scenario(sc: Scenario, monitor_params: dict) -> dict:
     from .simulate import EXPORT_TIME, simulate
 
     with tempfile.TemporaryDirectory(prefix="power-study-") as tmp:
-        shift = parse_shift(f"{sc.column}={sc.value}", onset_day(sc.onset_share).isoformat(), sc.effect) \
-            if sc.planted else None
+        shift = (
+            parse_shift(f"{sc.column}={sc.value}", onset_day(sc.onset_share).isoformat(), sc.effect)
+            if sc.planted
+            else None
+        )
         simulate(Path(tmp), seed=sc.seed, scale=sc.scale, shift=shift, drift=False)
         materials = load_materials(Path(tmp))
     result = monitoring.run_monitoring(materials, monitor_params)
     alerts = list(result.alerts)
     row = {**asdict(sc), "alerts": len(alerts)}
     if not sc.planted:
-        return {**row, "detected": False, "oracle_detected": False, "other_group_alerts": len(alerts),
-                "all_customers_only": False, "onset_error_days": None}
+        return {
+            **row,
+            "detected": False,
+            "oracle_detected": False,
+            "other_group_alerts": len(alerts),
+            "all_customers_only": False,
+            "onset_error_days": None,
+        }
     sign = -1 if sc.effect < 0 else 1
     moved = [a for a in alerts if a["metric_id"] in SHIFTED_METRICS and np.sign(a["change"]) == sign]
     hits = [a for a in moved if _covers(a, sc)]
@@ -135,18 +159,22 @@ def run_scenario(sc: Scenario, monitor_params: dict) -> dict:
     onset = pd.Timestamp(onset_day(sc.onset_share))
     first = min((pd.Timestamp(a["window_start"]) for a in hits), default=None)
     p = oracle_p_value(materials.recommendations, materials.customers, sc, pd.Timestamp(EXPORT_TIME))
-    return {**row, "detected": bool(hits), "oracle_detected": p < float(monitor_params["fdr"]),
-            "oracle_p": p, "other_group_alerts": len(others),
-            "all_customers_only": not hits and any(a["segment_column"] == "all" for a in moved),
-            "onset_error_days": None if first is None else int((first - onset).days)}
+    return {
+        **row,
+        "detected": bool(hits),
+        "oracle_detected": p < float(monitor_params["fdr"]),
+        "oracle_p": p,
+        "other_group_alerts": len(others),
+        "all_customers_only": not hits and any(a["segment_column"] == "all" for a in moved),
+        "onset_error_days": None if first is None else int((first - onset).days),
+    }
 
 
 def _run(args: tuple[Scenario, dict]) -> dict:
     return run_scenario(*args)
 
 
-def run_study(settings: dict, monitor_params: dict, size: str, jobs: int = 1,
-              progress=None) -> pd.DataFrame:
+def run_study(settings: dict, monitor_params: dict, size: str, jobs: int = 1, progress=None) -> pd.DataFrame:
     """All scenarios of ``size``; ``jobs`` processes side by side. Rows sorted by scenario."""
     grid = scenarios(settings, size)
     rows: list[dict] = []
@@ -161,8 +189,9 @@ def run_study(settings: dict, monitor_params: dict, size: str, jobs: int = 1,
             rows.append(run_scenario(sc, monitor_params))
             if progress:
                 progress(len(rows), len(grid), rows[-1])
-    return pd.DataFrame(rows).sort_values(["scale", "column", "effect", "onset_share", "seed"],
-                                          kind="stable", ignore_index=True)
+    return pd.DataFrame(rows).sort_values(
+        ["scale", "column", "effect", "onset_share", "seed"], kind="stable", ignore_index=True
+    )
 
 
 def summarise(rows: pd.DataFrame, goals: dict) -> dict:
@@ -176,49 +205,73 @@ def summarise(rows: pd.DataFrame, goals: dict) -> dict:
         ratio = ours / oracle if oracle > 0 else None
         cell = dict(zip(["scale", "column", "value", "effect", "onset_share"], key))
         in_scope = oracle >= goals["oracle_at_least"]
-        cell.update(runs=len(g), detection=ours, oracle_detection=oracle, ratio=ratio,
-                    other_group_alerts=float(g["other_group_alerts"].mean()),
-                    all_customers_only=int(g["all_customers_only"].sum()),
-                    median_onset_error_days=float(errors.median()) if len(errors) else None,
-                    meets_ratio=(not in_scope) or (ratio is not None and ratio >= goals["ratio_at_least"]),
-                    meets_onset=bool(len(errors) == 0 or (errors.abs() <= goals["onset_within_days"]).all()))
+        cell.update(
+            runs=len(g),
+            detection=ours,
+            oracle_detection=oracle,
+            ratio=ratio,
+            other_group_alerts=float(g["other_group_alerts"].mean()),
+            all_customers_only=int(g["all_customers_only"].sum()),
+            median_onset_error_days=float(errors.median()) if len(errors) else None,
+            meets_ratio=(not in_scope) or (ratio is not None and ratio >= goals["ratio_at_least"]),
+            meets_onset=bool(len(errors) == 0 or (errors.abs() <= goals["onset_within_days"]).all()),
+        )
         cells.append(cell)
     calm = rows[rows["column"] == ""]
-    return {"cells": cells,
-            "no_drift": {"seeds": len(calm), "alerts": int(calm["alerts"].sum()),
-                         "seeds_with_alerts": int((calm["alerts"] > 0).sum())},
-            "goals": goals}
+    return {
+        "cells": cells,
+        "no_drift": {
+            "seeds": len(calm),
+            "alerts": int(calm["alerts"].sum()),
+            "seeds_with_alerts": int((calm["alerts"] > 0).sum()),
+        },
+        "goals": goals,
+    }
 
 
 def markdown_table(summary: dict) -> str:
     """The docs/monitoring.md table: one row per cell, what is missed in words."""
+
     def pct(v):
         return "-" if v is None else f"{100 * v:.0f}%"
 
-    lines = ["| scale | group | change | onset | ours | oracle | ours / oracle | other-group alerts per run "
-             "| onset error (days, median) | goal |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| scale | group | change | onset | ours | oracle | ours / oracle | other-group alerts per run "
+        "| onset error (days, median) | goal |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for c in summary["cells"]:
-        verdict = "met" if c["meets_ratio"] and c["meets_onset"] else \
-            ("missed: detection below 0.8 of the oracle" if not c["meets_ratio"] else "missed: onset later than goal")
+        verdict = (
+            "met"
+            if c["meets_ratio"] and c["meets_onset"]
+            else (
+                "missed: detection below 0.8 of the oracle" if not c["meets_ratio"] else "missed: onset later than goal"
+            )
+        )
         if c["oracle_detection"] < summary["goals"]["oracle_at_least"]:
             verdict = "out of reach (the oracle sees it in under half the runs)"
         onset = "-" if c["median_onset_error_days"] is None else f"{c['median_onset_error_days']:+.0f}"
         ratio = "-" if c["ratio"] is None else f"{c['ratio']:.2f}"
-        lines.append(f"| {c['scale']:g} | {c['column']} = {c['value']} | {c['effect']:+.0%} "
-                     f"| {c['onset_share']:.0%} of window | {pct(c['detection'])} | {pct(c['oracle_detection'])} "
-                     f"| {ratio} | {c['other_group_alerts']:.1f} | {onset} | {verdict} |")
+        lines.append(
+            f"| {c['scale']:g} | {c['column']} = {c['value']} | {c['effect']:+.0%} "
+            f"| {c['onset_share']:.0%} of window | {pct(c['detection'])} | {pct(c['oracle_detection'])} "
+            f"| {ratio} | {c['other_group_alerts']:.1f} | {onset} | {verdict} |"
+        )
     nd = summary["no_drift"]
     lines.append("")
-    lines.append(f"No-drift seeds: {nd['alerts']} alerts over {nd['seeds']} seeds "
-                 f"({nd['seeds_with_alerts']} seeds with any alert).")
+    lines.append(
+        f"No-drift seeds: {nd['alerts']} alerts over {nd['seeds']} seeds "
+        f"({nd['seeds_with_alerts']} seeds with any alert)."
+    )
     return "\n".join(lines) + "\n"
 
 
 #: the generated block of docs/monitoring.md (one per grid size)
 def docs_markers(size: str) -> tuple[str, str]:
-    return (f"<!-- power-study {size}: generated by `stoffwechsel power-study --size {size} --doc docs/monitoring.md` -->",
-            f"<!-- end power-study {size} -->")
+    return (
+        f"<!-- power-study {size}: generated by `stoffwechsel power-study --size {size} --doc docs/monitoring.md` -->",
+        f"<!-- end power-study {size} -->",
+    )
 
 
 def update_docs(text: str, table: str, size: str) -> str:
@@ -230,9 +283,14 @@ def update_docs(text: str, table: str, size: str) -> str:
 
 def progress_printer(prefix: str = "[power-study]") -> Callable[[int, int, dict], None]:
     """One line per finished scenario."""
+
     def show(done: int, total: int, row: dict) -> None:
         what = f"{row['column']}={row['value']} {row['effect']:+.0%}" if row["column"] else "no drift"
-        print(f"{prefix} {done}/{total} {what} seed {row['seed']} scale {row['scale']:g}: "
-              f"ours {'yes' if row['detected'] else 'no'}, oracle {'yes' if row['oracle_detected'] else 'no'}, "
-              f"{row['alerts']} alerts", flush=True)
+        print(
+            f"{prefix} {done}/{total} {what} seed {row['seed']} scale {row['scale']:g}: "
+            f"ours {'yes' if row['detected'] else 'no'}, oracle {'yes' if row['oracle_detected'] else 'no'}, "
+            f"{row['alerts']} alerts",
+            flush=True,
+        )
+
     return show

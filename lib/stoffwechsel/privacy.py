@@ -26,8 +26,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Relation", "group_relations", "complement_safe", "derivable", "customer_ids_in", "withhold_ids",
-           "owner_safe_value", "id_pattern", "WITHHELD", "PERSONAL_FILES", "PERSONAL_COLUMNS"]
+__all__ = [
+    "Relation",
+    "group_relations",
+    "complement_safe",
+    "derivable",
+    "customer_ids_in",
+    "withhold_ids",
+    "owner_safe_value",
+    "id_pattern",
+    "WITHHELD",
+    "PERSONAL_FILES",
+    "PERSONAL_COLUMNS",
+]
 
 WITHHELD = "(withheld: may be a customer number)"
 #: files whose cells can be personal data: their values never appear as examples on owner pages
@@ -48,10 +59,14 @@ class Relation:
     disjoint: bool = True
 
 
-def group_relations(groups: pd.DataFrame, all_key: Key, crossing: str | None = None,
-                    crossing_parts: dict[str, tuple[str, str]] | None = None,
-                    crossing_columns: tuple[str, str] = ("segment", "age_band"),
-                    overlapping: tuple[str, ...] = ()) -> list[Relation]:
+def group_relations(
+    groups: pd.DataFrame,
+    all_key: Key,
+    crossing: str | None = None,
+    crossing_parts: dict[str, tuple[str, str]] | None = None,
+    crossing_columns: tuple[str, str] = ("segment", "age_band"),
+    overlapping: tuple[str, ...] = (),
+) -> list[Relation]:
     """The sums that hold between customer groups: each grouping adds up to ``all_key``; a crossing
     (e.g. segment x age band, ``crossing_parts``: crossing value -> (first value, second value))
     adds up to each of its two margins. ``groups``: the distinct (segment_column, segment) pairs;
@@ -100,12 +115,14 @@ def derivable(keys: list[Key], shown: np.ndarray, relations: Iterable[Relation])
     return [k for i, k in enumerate(keys) if not shown[i] and not free[i]]
 
 
-def _suppress_window(keys: list[Key], customers: np.ndarray, min_customers: int, relations: list[Relation],
-                     protected: frozenset) -> np.ndarray:
+def _suppress_window(
+    keys: list[Key], customers: np.ndarray, min_customers: int, relations: list[Relation], protected: frozenset
+) -> np.ndarray:
     index = {k: i for i, k in enumerate(keys)}
     shown = customers >= min_customers
-    rels = [(index[r.parent], [index[p] for p in r.parts if p in index], r.disjoint)
-            for r in relations if r.parent in index]
+    rels = [
+        (index[r.parent], [index[p] for p in r.parts if p in index], r.disjoint) for r in relations if r.parent in index
+    ]
 
     def hide_smallest(candidates) -> bool:
         candidates = [i for i in candidates if shown[i] and keys[i] not in protected]
@@ -134,8 +151,13 @@ def _suppress_window(keys: list[Key], customers: np.ndarray, min_customers: int,
             return shown  # pragma: no cover - a leak with no shown sibling cannot be derived
 
 
-def complement_safe(frame: pd.DataFrame, min_customers: int, relations: list[Relation],
-                    protected: Iterable[Key] = (), window: tuple[str, ...] = ("period", "window_start")) -> np.ndarray:
+def complement_safe(
+    frame: pd.DataFrame,
+    min_customers: int,
+    relations: list[Relation],
+    protected: Iterable[Key] = (),
+    window: tuple[str, ...] = ("period", "window_start"),
+) -> np.ndarray:
     """Mask over the rows of ``frame`` (one row per window x group: ``window`` columns,
     ``segment_column``, ``segment``, ``customers``): True where the row may be shown. Hidden: groups
     below ``min_customers`` and the parts that would let one be recovered by subtraction (module
@@ -173,8 +195,11 @@ MIN_NUMERIC_ID_LENGTH = 5
 def id_pattern(ids: Iterable[str]) -> str | None:
     """A regular expression matching any of the accepted customer ``ids`` as a whole token (for
     :func:`stoffwechsel.site_scan.customer_ids_report`); None when there is nothing to look for."""
-    wanted = sorted({str(i) for i in ids if str(i) and not (str(i).isdigit() and len(str(i)) < MIN_NUMERIC_ID_LENGTH)},
-                    key=len, reverse=True)
+    wanted = sorted(
+        {str(i) for i in ids if str(i) and not (str(i).isdigit() and len(str(i)) < MIN_NUMERIC_ID_LENGTH)},
+        key=len,
+        reverse=True,
+    )
     if not wanted:
         return None
     return r"(?<![\w.,-])(?:" + "|".join(re.escape(i) for i in wanted) + r")(?![\w-]|[.,]\d)"

@@ -70,13 +70,23 @@ def calendar_table(calendar) -> pd.DataFrame:
     """The pipeline's calendar (:mod:`stoffwechsel.timeline`) for people: date, what it means,
     where it comes from."""
     d = calendar.as_dict()
-    return pd.DataFrame([
-        {"date": d["data"]["first_event"][:10], "what": "first event in the data", "from": "the data"},
-        {"date": d["train_start"], "what": "first training moment", "from": d["train_start_source"]},
-        {"date": d["cutoff"], "what": "cutoff: training sees only what happened before it", "from": d["cutoff_source"]},
-        {"date": d["test_end"], "what": f"end of the test window ({d['test_weeks']:g} weeks)", "from": d["cutoff_source"]},
-        {"date": d["data"]["last_event"][:10], "what": "last event in the data", "from": "the data"},
-    ])
+    return pd.DataFrame(
+        [
+            {"date": d["data"]["first_event"][:10], "what": "first event in the data", "from": "the data"},
+            {"date": d["train_start"], "what": "first training moment", "from": d["train_start_source"]},
+            {
+                "date": d["cutoff"],
+                "what": "cutoff: training sees only what happened before it",
+                "from": d["cutoff_source"],
+            },
+            {
+                "date": d["test_end"],
+                "what": f"end of the test window ({d['test_weeks']:g} weeks)",
+                "from": d["cutoff_source"],
+            },
+            {"date": d["data"]["last_event"][:10], "what": "last event in the data", "from": "the data"},
+        ]
+    )
 
 
 def key_figures(m: Materials) -> dict:
@@ -115,7 +125,9 @@ def key_figures(m: Materials) -> dict:
             "last_served": _day(recs["served_at"].max()),
             "export_time": recs["export_time"].iloc[0].isoformat() if len(recs) else None,
             "status": {outcome: {k: int(v) for k, v in status[outcome].items()} for outcome in status.columns},
-            "purchase_pending_share": round(float((recs["purchase_status"] == "pending").mean()), 4) if len(recs) else None,
+            "purchase_pending_share": round(float((recs["purchase_status"] == "pending").mean()), 4)
+            if len(recs)
+            else None,
         },
         "quarantine": {
             "rows": int(quarantine[["file", "row"]].drop_duplicates().shape[0]),
@@ -125,6 +137,7 @@ def key_figures(m: Materials) -> dict:
 
 
 # --- plots -------------------------------------------------------------------------------------
+
 
 def plot_event_mix(tx: pd.DataFrame):
     """Events per month by type: the shop's activity over two years."""
@@ -145,9 +158,8 @@ def plot_seasons(products: pd.DataFrame):
     """Product versions per season, split into first-time and recycled IDs."""
     first_season = products.groupby("product_id")["season"].transform("min")
     kind = np.where(products["season"] == first_season, "new ID", "recycled ID")
-    counts = (
-        products.assign(kind=kind)
-        .pivot_table(index="season", columns="kind", values="product_id", aggfunc="count", fill_value=0)
+    counts = products.assign(kind=kind).pivot_table(
+        index="season", columns="kind", values="product_id", aggfunc="count", fill_value=0
     )
     order = sorted(counts.index, key=lambda s: (s[2:], s[:2] == "AW"))
     fig, ax = plt.subplots(figsize=(7, 3.2))

@@ -25,8 +25,16 @@ from .domain import DAY_S, WINDOW_DAYS
 __all__ = ["CUSTOMER_COLUMNS", "Shift", "parse_shift", "inject_shift", "outcome_statuses"]
 
 #: the columns of customers.csv (docs/materials.md): a shift selects its customers by one of them
-CUSTOMER_COLUMNS = ("customer_id", "signup_date", "age_band", "region", "preferred_channel", "loyalty_tier",
-                    "sustainability_interest", "segment")
+CUSTOMER_COLUMNS = (
+    "customer_id",
+    "signup_date",
+    "age_band",
+    "region",
+    "preferred_channel",
+    "loyalty_tier",
+    "sustainability_interest",
+    "segment",
+)
 
 
 def _window(outcome: str) -> pd.Timedelta:
@@ -47,8 +55,9 @@ class Shift:
 
     def __post_init__(self) -> None:
         if self.column not in CUSTOMER_COLUMNS:
-            raise ValueError(f"shift column '{self.column}' is not a customers.csv column "
-                             f"(have: {', '.join(CUSTOMER_COLUMNS)})")
+            raise ValueError(
+                f"shift column '{self.column}' is not a customers.csv column (have: {', '.join(CUSTOMER_COLUMNS)})"
+            )
         if not self.effect >= -1.0:
             raise ValueError(f"shift effect must be >= -1 (probabilities cannot turn negative), got {self.effect}")
 
@@ -129,16 +138,17 @@ def inject_shift(recommendations: pd.DataFrame, customers: pd.DataFrame, shift: 
         # delays observed in cohorts whose windows closed (recent ones would favour short delays)
         c_delays = (recs["clicked_at"] - served)[(served + _window("click") <= export).to_numpy()]
         b_delays = (recs["purchased_at"] - recs["clicked_at"])[closed]
-        r_delays = (recs["returned_at"] - recs["purchased_at"])[(recs["purchased_at"] + _window("return")
-                                                                  <= export).to_numpy()]
-        c_delays, b_delays, r_delays = (d.dropna().dt.total_seconds().to_numpy() for d in (c_delays, b_delays,
-                                                                                             r_delays))
-        pick = lambda pool, q, default: (np.quantile(pool, q) if len(pool) else default)
+        r_delays = (recs["returned_at"] - recs["purchased_at"])[
+            (recs["purchased_at"] + _window("return") <= export).to_numpy()
+        ]
+        c_delays, b_delays, r_delays = (
+            d.dropna().dt.total_seconds().to_numpy() for d in (c_delays, b_delays, r_delays)
+        )
+        pick = lambda pool, q, default: np.quantile(pool, q) if len(pool) else default
         c_time = served + pd.to_timedelta(pick(c_delays, u[:, 2], 900.0), unit="s")
         clicked_full = clicked.where(~new_click, c_time)
         clicked_any = clicked_full.notna().to_numpy()
-        p_add = np.where(new_click, min(p_buy * shift.factor, 1.0),
-                         min(p_buy * effect / max(1 - p_buy, 1e-9), 1.0))
+        p_add = np.where(new_click, min(p_buy * shift.factor, 1.0), min(p_buy * effect / max(1 - p_buy, 1e-9), 1.0))
         new_buy = hit & clicked_any & bought.isna().to_numpy() & (u[:, 3] < p_add)
         b_time = clicked_full + pd.to_timedelta(pick(b_delays, u[:, 4], 3 * DAY_S), unit="s")
         new_buy &= (b_time <= served + _window("purchase")).to_numpy()
@@ -168,4 +178,3 @@ def outcome_statuses(recs: pd.DataFrame, export: pd.Timestamp) -> pd.DataFrame:
     rs = status(recs["returned_at"].notna(), recs["purchased_at"] + _window("return"))
     recs["return_status"] = np.where(ps == "yes", rs, np.where(ps == "pending", "pending", "not_purchased"))
     return recs
-

@@ -129,20 +129,28 @@ CATEGORY_NOUNS = (
 )
 
 #: Hidden product attributes. They appear only in the name/description text.
-FABRICS = ("organic cotton", "linen", "hemp", "Tencel lyocell", "recycled polyester", "merino wool",
-           "recycled cashmere", "recycled nylon")
+FABRICS = (
+    "organic cotton",
+    "linen",
+    "hemp",
+    "Tencel lyocell",
+    "recycled polyester",
+    "merino wool",
+    "recycled cashmere",
+    "recycled nylon",
+)
 #: Fabric weights per category (rows follow CATEGORIES, columns FABRICS).
 CATEGORY_FABRIC_WEIGHTS = (
-    (5, 2, 1.5, 2, 0.5, 0.5, 0, 0.3),    # tops
-    (4, 3, 1.5, 1.5, 0.3, 0, 0, 0),      # shirts
+    (5, 2, 1.5, 2, 0.5, 0.5, 0, 0.3),  # tops
+    (4, 3, 1.5, 1.5, 0.3, 0, 0, 0),  # shirts
     (2, 0.3, 0.5, 0.3, 0.3, 3, 2.5, 0),  # knitwear
-    (3, 2, 2, 1.5, 0.5, 0.5, 0, 0.3),    # trousers
-    (6, 0, 1.5, 0.5, 0.3, 0, 0, 0),      # jeans
-    (2.5, 3, 0.5, 3, 0.5, 0.5, 0, 0),    # dresses
+    (3, 2, 2, 1.5, 0.5, 0.5, 0, 0.3),  # trousers
+    (6, 0, 1.5, 0.5, 0.3, 0, 0, 0),  # jeans
+    (2.5, 3, 0.5, 3, 0.5, 0.5, 0, 0),  # dresses
     (2.5, 2.5, 1, 2.5, 0.5, 0.5, 0, 0),  # skirts
-    (2, 0.5, 1, 0.3, 3, 2, 0.5, 2),      # outerwear
-    (1, 0, 0, 2, 4, 1, 0, 3),            # activewear
-    (3, 1.5, 1.5, 1, 1, 2, 1.5, 1),      # accessories
+    (2, 0.5, 1, 0.3, 3, 2, 0.5, 2),  # outerwear
+    (1, 0, 0, 2, 4, 1, 0, 3),  # activewear
+    (3, 1.5, 1.5, 1, 1, 2, 1.5, 1),  # accessories
 )
 FABRIC_SS_FACTOR = (1.0, 1.6, 1.2, 1.2, 1.0, 0.4, 0.3, 1.0)
 FABRIC_AW_FACTOR = (1.0, 0.4, 0.9, 0.9, 1.0, 1.8, 1.8, 1.0)
@@ -166,17 +174,30 @@ STYLES = ("minimalist", "boho", "sporty", "classic tailoring", "streetwear", "ro
 CLASSIC_STYLE = STYLES.index("classic tailoring")
 #: Style weights per category (rows CATEGORIES, columns STYLES).
 CATEGORY_STYLE_WEIGHTS = (
-    (3, 2, 1, 1, 2, 2), (2, 1, 0.3, 3, 1, 1), (3, 2, 0.5, 2, 1, 1.5), (2, 1, 1, 3, 2, 0.5),
-    (2, 1, 0.5, 1, 3, 1), (2, 3, 0.2, 1.5, 0.5, 3), (2, 3, 0.3, 1.5, 1, 3), (3, 1, 1, 3, 2, 0.5),
-    (1, 0.5, 6, 0.2, 1.5, 0.3), (2, 2, 1, 1, 2, 1.5),
+    (3, 2, 1, 1, 2, 2),
+    (2, 1, 0.3, 3, 1, 1),
+    (3, 2, 0.5, 2, 1, 1.5),
+    (2, 1, 1, 3, 2, 0.5),
+    (2, 1, 0.5, 1, 3, 1),
+    (2, 3, 0.2, 1.5, 0.5, 3),
+    (2, 3, 0.3, 1.5, 1, 3),
+    (3, 1, 1, 3, 2, 0.5),
+    (1, 0.5, 6, 0.2, 1.5, 0.3),
+    (2, 2, 1, 1, 2, 1.5),
 )
 COLOURS = ("earth tones", "black and grey", "pastels", "bold brights", "navy and white", "jewel tones")
 COLOUR_SS_FACTOR = (1.0, 0.8, 1.5, 1.4, 1.4, 0.5)
 COLOUR_AW_FACTOR = (1.4, 1.4, 0.5, 0.7, 0.8, 1.5)
 FITS = ("relaxed", "regular", "slim", "oversized", "tailored")
 #: Fit weights per style (rows STYLES, columns FITS).
-STYLE_FIT_WEIGHTS = ((2, 3, 2, 1, 1), (4, 2, 0.5, 2, 0), (2, 3, 3, 1, 0), (0.5, 2, 2, 0, 4),
-                     (3, 1, 0.5, 4, 0), (3, 3, 1, 0.5, 0.5))
+STYLE_FIT_WEIGHTS = (
+    (2, 3, 2, 1, 1),
+    (4, 2, 0.5, 2, 0),
+    (2, 3, 3, 1, 0),
+    (0.5, 2, 2, 0, 4),
+    (3, 1, 0.5, 4, 0),
+    (3, 3, 1, 0.5, 0.5),
+)
 ORIGINS = ("Portugal", "Turkey", "Germany", "India", "Lithuania", "Italy", "Bulgaria", "Bangladesh")
 ORIGIN_WEIGHTS = (0.30, 0.18, 0.12, 0.15, 0.08, 0.08, 0.05, 0.04)
 #: Seasonal tags (0-3 per product; count probabilities TAG_COUNT_PROBS).
@@ -184,13 +205,50 @@ SS_TAGS = ("summer", "festival", "holiday", "lightweight", "new-in", "capsule", 
 AW_TAGS = ("winter", "layering", "cosy", "gifting", "new-in", "capsule", "limited edition")
 TAG_COUNT_PROBS = (0.25, 0.40, 0.25, 0.10)
 
-FIRST_NAMES = ("Ilse", "Greta", "Mila", "Jonas", "Frieda", "Lotte", "Hanna", "Emil", "Paula", "Anton",
-               "Clara", "Ida", "Theo", "Marlene", "Jule", "Oskar", "Lene", "Kurt", "Edda", "Bruno",
-               "Wanda", "Nele", "Rosa", "Hugo", "Alma", "Fritz", "Liesel", "Karl", "Merle", "Vera",
-               "Ole", "Tilda", "Henrike", "Mats", "Annika", "Levi", "Romy", "Bela", "Smilla", "Janne")
+FIRST_NAMES = (
+    "Ilse",
+    "Greta",
+    "Mila",
+    "Jonas",
+    "Frieda",
+    "Lotte",
+    "Hanna",
+    "Emil",
+    "Paula",
+    "Anton",
+    "Clara",
+    "Ida",
+    "Theo",
+    "Marlene",
+    "Jule",
+    "Oskar",
+    "Lene",
+    "Kurt",
+    "Edda",
+    "Bruno",
+    "Wanda",
+    "Nele",
+    "Rosa",
+    "Hugo",
+    "Alma",
+    "Fritz",
+    "Liesel",
+    "Karl",
+    "Merle",
+    "Vera",
+    "Ole",
+    "Tilda",
+    "Henrike",
+    "Mats",
+    "Annika",
+    "Levi",
+    "Romy",
+    "Bela",
+    "Smilla",
+    "Janne",
+)
 #: Fabric word used in product names (names carry it 65% of the time).
-FABRIC_NAME_WORDS = ("Organic Cotton", "Linen", "Hemp", "Tencel", "Recycled", "Merino", "Cashmere",
-                     "Recycled Nylon")
+FABRIC_NAME_WORDS = ("Organic Cotton", "Linen", "Hemp", "Tencel", "Recycled", "Merino", "Cashmere", "Recycled Nylon")
 NAME_WITH_FABRIC_SHARE = 0.65
 
 # Description building blocks: several templates and synonyms per attribute.
@@ -309,39 +367,95 @@ class SegmentParams:
 _FLAT6 = (1.0,) * 6
 SEGMENTS: dict[str, SegmentParams] = {
     "Eco Enthusiasts": SegmentParams(
-        share=0.20, activity=1.1, price_beta=-0.4, cert_weight=0.9, new_in=0.3, clearance=0.0,
-        classic_bonus=0.0, loyalty=1.3, interest_probs=(0.05, 0.25, 0.70),
+        share=0.20,
+        activity=1.1,
+        price_beta=-0.4,
+        cert_weight=0.9,
+        new_in=0.3,
+        clearance=0.0,
+        classic_bonus=0.0,
+        loyalty=1.3,
+        interest_probs=(0.05, 0.25, 0.70),
         age_probs=(0.12, 0.34, 0.28, 0.16, 0.10),
-        category_tilt=(1, 1, 1.2, 1, 0.8, 1, 1, 1, 0.8, 1.2), style_tilt=(1.5, 1.5, 1, 1, 0.7, 1),
-        colour_tilt=(1.5, 1, 1, 0.7, 1, 1), fabric_tilt=(1.5, 1.5, 2.0, 1.2, 0.6, 1, 1, 0.8),
-        click_offset=0.1, mis_keyed_share=0.35),
+        category_tilt=(1, 1, 1.2, 1, 0.8, 1, 1, 1, 0.8, 1.2),
+        style_tilt=(1.5, 1.5, 1, 1, 0.7, 1),
+        colour_tilt=(1.5, 1, 1, 0.7, 1, 1),
+        fabric_tilt=(1.5, 1.5, 2.0, 1.2, 0.6, 1, 1, 0.8),
+        click_offset=0.1,
+        mis_keyed_share=0.35,
+    ),
     "Trend Seekers": SegmentParams(
-        share=0.22, activity=1.5, price_beta=-0.6, cert_weight=0.1, new_in=1.6, clearance=-0.8,
-        classic_bonus=0.0, loyalty=1.0, interest_probs=(0.35, 0.45, 0.20),
+        share=0.22,
+        activity=1.5,
+        price_beta=-0.6,
+        cert_weight=0.1,
+        new_in=1.6,
+        clearance=-0.8,
+        classic_bonus=0.0,
+        loyalty=1.0,
+        interest_probs=(0.35, 0.45, 0.20),
         age_probs=(0.30, 0.40, 0.18, 0.08, 0.04),
-        category_tilt=(1.5, 0.8, 0.8, 0.8, 1.5, 1.3, 1.3, 1, 1, 1.3), style_tilt=(1, 1, 1, 0.5, 2, 1.3),
-        colour_tilt=(1, 1, 1, 1.8, 1, 1), fabric_tilt=(1.0,) * 8,
-        click_offset=0.25, mis_keyed_share=0.60),
+        category_tilt=(1.5, 0.8, 0.8, 0.8, 1.5, 1.3, 1.3, 1, 1, 1.3),
+        style_tilt=(1, 1, 1, 0.5, 2, 1.3),
+        colour_tilt=(1, 1, 1, 1.8, 1, 1),
+        fabric_tilt=(1.0,) * 8,
+        click_offset=0.25,
+        mis_keyed_share=0.60,
+    ),
     "Bargain Hunters": SegmentParams(
-        share=0.22, activity=1.0, price_beta=-1.6, cert_weight=0.1, new_in=0.0, clearance=1.4,
-        classic_bonus=0.0, loyalty=0.8, interest_probs=(0.45, 0.40, 0.15),
+        share=0.22,
+        activity=1.0,
+        price_beta=-1.6,
+        cert_weight=0.1,
+        new_in=0.0,
+        clearance=1.4,
+        classic_bonus=0.0,
+        loyalty=0.8,
+        interest_probs=(0.45, 0.40, 0.15),
         age_probs=(0.20, 0.30, 0.25, 0.15, 0.10),
-        category_tilt=(1.3, 1, 1, 1, 1, 1, 1, 0.7, 1, 1.3), style_tilt=_FLAT6,
-        colour_tilt=_FLAT6, fabric_tilt=(1.0,) * 8,
-        click_offset=0.0, mis_keyed_share=0.05),
+        category_tilt=(1.3, 1, 1, 1, 1, 1, 1, 0.7, 1, 1.3),
+        style_tilt=_FLAT6,
+        colour_tilt=_FLAT6,
+        fabric_tilt=(1.0,) * 8,
+        click_offset=0.0,
+        mis_keyed_share=0.05,
+    ),
     "Classic Professionals": SegmentParams(
-        share=0.14, activity=0.9, price_beta=0.5, cert_weight=0.2, new_in=0.2, clearance=-0.4,
-        classic_bonus=1.0, loyalty=1.3, interest_probs=(0.25, 0.50, 0.25),
+        share=0.14,
+        activity=0.9,
+        price_beta=0.5,
+        cert_weight=0.2,
+        new_in=0.2,
+        clearance=-0.4,
+        classic_bonus=1.0,
+        loyalty=1.3,
+        interest_probs=(0.25, 0.50, 0.25),
         age_probs=(0.03, 0.22, 0.35, 0.25, 0.15),
-        category_tilt=(0.7, 2, 1.4, 1.8, 0.6, 1, 0.8, 1.4, 0.3, 1), style_tilt=(1.3, 0.5, 0.5, 3, 0.5, 1),
-        colour_tilt=(1, 1.5, 0.7, 0.5, 1.8, 1), fabric_tilt=(1.0,) * 8,
-        click_offset=0.0, mis_keyed_share=0.20),
+        category_tilt=(0.7, 2, 1.4, 1.8, 0.6, 1, 0.8, 1.4, 0.3, 1),
+        style_tilt=(1.3, 0.5, 0.5, 3, 0.5, 1),
+        colour_tilt=(1, 1.5, 0.7, 0.5, 1.8, 1),
+        fabric_tilt=(1.0,) * 8,
+        click_offset=0.0,
+        mis_keyed_share=0.20,
+    ),
     "Occasional Shoppers": SegmentParams(
-        share=0.22, activity=0.3, price_beta=-0.8, cert_weight=0.2, new_in=0.3, clearance=0.3,
-        classic_bonus=0.0, loyalty=0.4, interest_probs=(0.40, 0.45, 0.15),
+        share=0.22,
+        activity=0.3,
+        price_beta=-0.8,
+        cert_weight=0.2,
+        new_in=0.3,
+        clearance=0.3,
+        classic_bonus=0.0,
+        loyalty=0.4,
+        interest_probs=(0.40, 0.45, 0.15),
         age_probs=(0.18, 0.26, 0.24, 0.18, 0.14),
-        category_tilt=(1.0,) * 10, style_tilt=_FLAT6, colour_tilt=_FLAT6, fabric_tilt=(1.0,) * 8,
-        click_offset=-0.4, mis_keyed_share=0.15),
+        category_tilt=(1.0,) * 10,
+        style_tilt=_FLAT6,
+        colour_tilt=_FLAT6,
+        fabric_tilt=(1.0,) * 8,
+        click_offset=-0.4,
+        mis_keyed_share=0.15,
+    ),
 }
 SEGMENT_NAMES = tuple(SEGMENTS)
 assert SEGMENT_NAMES == domain.SEGMENTS, "the simulator's segments are the shop's segments"
@@ -351,8 +465,7 @@ REGIONS = domain.REGIONS
 REGION_PROBS = (0.38, 0.11, 0.10, 0.08, 0.07, 0.07, 0.14, 0.05)
 CHANNELS = domain.CHANNELS
 #: Preferred channel per age band (the only store is in Berlin: elsewhere store x STORE_OUTSIDE_BERLIN).
-AGE_CHANNEL_PROBS = ((0.35, 0.55, 0.10), (0.45, 0.40, 0.15), (0.55, 0.25, 0.20), (0.55, 0.15, 0.30),
-                     (0.50, 0.07, 0.43))
+AGE_CHANNEL_PROBS = ((0.35, 0.55, 0.10), (0.45, 0.40, 0.15), (0.55, 0.25, 0.20), (0.55, 0.15, 0.30), (0.50, 0.07, 0.43))
 STORE_OUTSIDE_BERLIN = 0.2
 LOYALTY_TIERS = domain.LOYALTY_TIERS
 INTEREST_LEVELS = domain.INTEREST_LEVELS
@@ -411,8 +524,7 @@ SEASON_MISSING_BY_CHANNEL = (0.15, 0.12, 0.42)
 MONTH_FACTORS = (1.1, 0.9, 1.05, 1.0, 1.0, 1.05, 1.1, 0.9, 1.0, 1.0, 1.3, 1.25)
 WEEKDAY_FACTORS = (0.9, 0.9, 0.95, 1.0, 1.05, 1.15, 1.1)
 #: Hour-of-day weights (0..23) for online channels and for the store (open 10-20).
-ONLINE_HOURS = (2, 1, 0.5, 0.3, 0.3, 0.5, 1.5, 3, 4, 4, 4, 4.5, 5.5, 5, 4.5, 4.5, 4.5, 5, 6, 7.5, 8.5,
-                8, 6, 3.5)
+ONLINE_HOURS = (2, 1, 0.5, 0.3, 0.3, 0.5, 1.5, 3, 4, 4, 4, 4.5, 5.5, 5, 4.5, 4.5, 4.5, 5, 6, 7.5, 8.5, 8, 6, 3.5)
 STORE_HOURS = (0,) * 10 + (3, 4, 5, 5, 5, 5.5, 6, 6.5, 6, 4) + (0,) * 4
 #: Episodes generated per needed episode, before trimming to the exact row count.
 EPISODE_OVERSHOOT = 1.3
@@ -501,8 +613,14 @@ _COMPONENTS = ("products", "customers", "transactions", "recommendations", "drif
 # --------------------------------------------------------------------------------------------
 
 
-def simulate(out_dir: Path, seed: int = 42, scale: float = 1.0, shift: Shift | None = None,
-             drift: bool = True, style: str = "native") -> dict[str, int]:
+def simulate(
+    out_dir: Path,
+    seed: int = 42,
+    scale: float = 1.0,
+    shift: Shift | None = None,
+    drift: bool = True,
+    style: str = "native",
+) -> dict[str, int]:
     """Write the four client CSV files and the DVC template into ``out_dir`` (created), each
     atomically. Returns the number of data rows per CSV file. Same arguments give
     byte-identical files. ``style`` is the export style (:mod:`stoffwechsel.export_style`):
@@ -519,8 +637,9 @@ def simulate(out_dir: Path, seed: int = 42, scale: float = 1.0, shift: Shift | N
     return {name: len(frame) for name, frame in frames.items()}
 
 
-def simulate_frames(seed: int = 42, scale: float = 1.0, shift: Shift | None = None, drift: bool = True,
-                    reveal_truth: bool = False) -> dict[str, pd.DataFrame]:
+def simulate_frames(
+    seed: int = 42, scale: float = 1.0, shift: Shift | None = None, drift: bool = True, reveal_truth: bool = False
+) -> dict[str, pd.DataFrame]:
     """The four tables keyed by file name, every cell a string exactly as written.
 
     With ``reveal_truth`` extra ``true_*`` columns are appended (see ``docs/simulation.md``):
@@ -536,13 +655,24 @@ def simulate_frames(seed: int = 42, scale: float = 1.0, shift: Shift | None = No
 
     products = _make_products(rngs["products"], rows[PRODUCTS_FILE])
     customers = _make_customers(rngs["customers"], rows[CUSTOMERS_FILE])
-    tables = {PRODUCTS_FILE: _products_table(products, reveal_truth),
-              CUSTOMERS_FILE: _customers_table(customers, reveal_truth)}
+    tables = {
+        PRODUCTS_FILE: _products_table(products, reveal_truth),
+        CUSTOMERS_FILE: _customers_table(customers, reveal_truth),
+    }
     shifted = _shift_mask(shift, tables[CUSTOMERS_FILE])
     events = _make_transactions(rngs["transactions"], products, customers, rows[TRANSACTIONS_FILE])
     tables[TRANSACTIONS_FILE] = _transactions_table(events, products, customers, reveal_truth)
-    recs = _make_recommendations(rngs["recommendations"], rngs["drift"], products, customers, events,
-                                 rows[RECOMMENDATIONS_FILE], shift, shifted, drift)
+    recs = _make_recommendations(
+        rngs["recommendations"],
+        rngs["drift"],
+        products,
+        customers,
+        events,
+        rows[RECOMMENDATIONS_FILE],
+        shift,
+        shifted,
+        drift,
+    )
     tables[RECOMMENDATIONS_FILE] = _recommendations_table(recs, products, customers, reveal_truth)
     return tables
 
@@ -694,8 +824,11 @@ def _make_products(rng: np.random.Generator, n: int) -> _Products:
     spring = _is_spring(season)
     sale_start, sale_end, clearance = _sale_windows(rng, season)
 
-    cat_probs = np.where(spring[:, None], np.multiply(CATEGORY_SHARES, CATEGORY_SS_FACTOR),
-                         np.multiply(CATEGORY_SHARES, CATEGORY_AW_FACTOR))
+    cat_probs = np.where(
+        spring[:, None],
+        np.multiply(CATEGORY_SHARES, CATEGORY_SS_FACTOR),
+        np.multiply(CATEGORY_SHARES, CATEGORY_AW_FACTOR),
+    )
     category = _categorical(rng, cat_probs)
     id_number, previous = _assign_ids(rng, season, clearance)
     # A recycled id names a different product: a different category than its predecessor
@@ -711,9 +844,12 @@ def _make_products(rng: np.random.Generator, n: int) -> _Products:
     fit = _categorical(rng, np.asarray(STYLE_FIT_WEIGHTS, dtype=float)[style])
     origin = _categorical(rng, np.tile(ORIGIN_WEIGHTS, (n, 1)))
 
-    raw_price = (np.asarray(CATEGORY_MEDIAN_PRICE)[category] * np.asarray(FABRIC_PRICE_FACTOR)[fabric]
-                 * np.where(style == CLASSIC_STYLE, CLASSIC_PRICE_FACTOR, 1.0)
-                 * np.exp(rng.normal(0, PRICE_SIGMA, n)))
+    raw_price = (
+        np.asarray(CATEGORY_MEDIAN_PRICE)[category]
+        * np.asarray(FABRIC_PRICE_FACTOR)[fabric]
+        * np.where(style == CLASSIC_STYLE, CLASSIC_PRICE_FACTOR, 1.0)
+        * np.exp(rng.normal(0, PRICE_SIGMA, n))
+    )
     price = np.maximum(np.round(raw_price), 10.0) - 0.10  # shop prices end in .90
 
     certs = _certifications(rng, fabric)
@@ -721,8 +857,26 @@ def _make_products(rng: np.random.Generator, n: int) -> _Products:
     appeal = rng.normal(0, APPEAL_SIGMA, n)
     name, description = _texts(rng, category, fabric, style, colour, fit, origin, certs)
     tags = _tags(rng, spring)
-    return _Products(id_number, season, previous, category, fabric, style, colour, fit, origin, price, certs,
-                     sale_start, sale_end, discount, appeal, name, description, tags)
+    return _Products(
+        id_number,
+        season,
+        previous,
+        category,
+        fabric,
+        style,
+        colour,
+        fit,
+        origin,
+        price,
+        certs,
+        sale_start,
+        sale_end,
+        discount,
+        appeal,
+        name,
+        description,
+        tags,
+    )
 
 
 def _sale_windows(rng: np.random.Generator, season: np.ndarray):
@@ -733,8 +887,11 @@ def _sale_windows(rng: np.random.Generator, season: np.ndarray):
     late_weeks = rng.integers(LATE_START_WEEKS[0], LATE_START_WEEKS[1] + 1, n)
     sale_start = starts[season] + np.where(late, 7 * late_weeks, 0)
     clearance = rng.random(n) < CLEARANCE_SHARE
-    sale_end = np.where(clearance, ends[season] + rng.integers(CLEARANCE_DAYS[0], CLEARANCE_DAYS[1] + 1, n),
-                        ends[season] - rng.integers(EARLY_END_DAYS[0], EARLY_END_DAYS[1] + 1, n))
+    sale_end = np.where(
+        clearance,
+        ends[season] + rng.integers(CLEARANCE_DAYS[0], CLEARANCE_DAYS[1] + 1, n),
+        ends[season] - rng.integers(EARLY_END_DAYS[0], EARLY_END_DAYS[1] + 1, n),
+    )
     # The first product of each season runs the whole season, so no day is without stock.
     first = np.searchsorted(season, np.arange(len(SEASONS)))
     sale_start[first] = starts
@@ -820,19 +977,21 @@ def _texts(rng, category, fabric, style, colour, fit, origin, certs) -> tuple[li
         style_name, fabric_name = STYLES[style[i]], FABRICS[fabric[i]]
         adjectives, phrases = STYLE_ADJECTIVES[style_name], STYLE_PHRASES[style_name]
         opener = OPENERS[p[2] % len(OPENERS)].format(
-            name=name, noun=noun.lower(), adj=adjectives[p[3] % 3], phrase=phrases[p[4] % 3])
+            name=name, noun=noun.lower(), adj=adjectives[p[3] % 3], phrase=phrases[p[4] % 3]
+        )
         middle = [
             FABRIC_SENTENCES[p[5] % len(FABRIC_SENTENCES)].format(fabric=FABRIC_PHRASES[fabric_name][p[6] % 3]),
-            COLOUR_SENTENCES[p[7] % len(COLOUR_SENTENCES)].format(
-                colour=COLOUR_PHRASES[COLOURS[colour[i]]][p[8] % 3]),
+            COLOUR_SENTENCES[p[7] % len(COLOUR_SENTENCES)].format(colour=COLOUR_PHRASES[COLOURS[colour[i]]][p[8] % 3]),
             FIT_SENTENCES[FITS[fit[i]]][p[9] % 2],
             ORIGIN_SENTENCES[p[10] % len(ORIGIN_SENTENCES)].format(origin=ORIGINS[origin[i]]),
         ]
         core = [opener] + [middle[j] for j in sentence_order[i]]
         core.append(CARE_SENTENCES[FABRIC_CARE_GROUP[fabric[i]]][p[11] % 2])
         held = [c for c, flag in zip(CERTIFICATIONS, certs[i]) if flag]
-        extras = [CERT_SENTENCES[p[12] % len(CERT_SENTENCES)].format(certs=_and_list(held)) if held else "",
-                  CLOSERS[p[13] % len(CLOSERS)]]
+        extras = [
+            CERT_SENTENCES[p[12] % len(CERT_SENTENCES)].format(certs=_and_list(held)) if held else "",
+            CLOSERS[p[13] % len(CLOSERS)],
+        ]
         names.append(name)
         descriptions.append(_within_word_limits(core, extras))
     return names, descriptions
@@ -858,22 +1017,28 @@ def _within_word_limits(core: list[str], extras: list[str]) -> str:
 def _products_table(products: _Products, reveal_truth: bool) -> pd.DataFrame:
     """products.csv rows, sorted by product_id, then season in time order."""
     cert_names = np.asarray(CERTIFICATIONS)
-    table = pd.DataFrame({
-        "product_id": _product_ids(products),
-        "season": np.asarray([code for code, _, _ in SEASONS])[products.season],
-        "name": products.name,
-        "description": products.description,
-        "category": np.asarray(CATEGORIES)[products.category],
-        "price_eur": _fmt_decimal(products.price, 2),
-        "certifications": ["|".join(cert_names[row]) for row in products.certs],
-        "tags": products.tags,
-        "sale_start": _fmt_days(products.sale_start),
-        "sale_end": _fmt_days(products.sale_end),
-    })
+    table = pd.DataFrame(
+        {
+            "product_id": _product_ids(products),
+            "season": np.asarray([code for code, _, _ in SEASONS])[products.season],
+            "name": products.name,
+            "description": products.description,
+            "category": np.asarray(CATEGORIES)[products.category],
+            "price_eur": _fmt_decimal(products.price, 2),
+            "certifications": ["|".join(cert_names[row]) for row in products.certs],
+            "tags": products.tags,
+            "sale_start": _fmt_days(products.sale_start),
+            "sale_end": _fmt_days(products.sale_end),
+        }
+    )
     if reveal_truth:
-        for column, values, labels in (("fabric", products.fabric, FABRICS), ("style", products.style, STYLES),
-                                       ("colour", products.colour, COLOURS), ("fit", products.fit, FITS),
-                                       ("origin", products.origin, ORIGINS)):
+        for column, values, labels in (
+            ("fabric", products.fabric, FABRICS),
+            ("style", products.style, STYLES),
+            ("colour", products.colour, COLOURS),
+            ("fit", products.fit, FITS),
+            ("origin", products.origin, ORIGINS),
+        ):
             table[f"true_{column}"] = np.asarray(labels)[values]
     order = np.lexsort((products.season, products.id_number))
     return table.iloc[order].reset_index(drop=True)
@@ -930,8 +1095,9 @@ def _make_customers(rng: np.random.Generator, n: int) -> _Customers:
     prefs = rng.gamma(alpha * CATEGORY_PREF_CONCENTRATION) + 1e-3
     category_logpref = np.log(_normalised(prefs) * len(CATEGORIES))
     activity = np.exp(rng.normal(0, ACTIVITY_SIGMA, n)) * _segment_param("activity")[segment]
-    return _Customers(signup, segment, age, region, channel, loyalty, interest, style, colour, fabric,
-                      category_logpref, activity)
+    return _Customers(
+        signup, segment, age, region, channel, loyalty, interest, style, colour, fabric, category_logpref, activity
+    )
 
 
 def _signup_days(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -947,16 +1113,18 @@ def _signup_days(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def _customers_table(customers: _Customers, reveal_truth: bool) -> pd.DataFrame:
     """customers.csv rows, sorted by customer_id."""
-    table = pd.DataFrame({
-        "customer_id": _customer_ids(customers),
-        "signup_date": _fmt_days(customers.signup),
-        "age_band": np.asarray(AGE_BANDS)[customers.age],
-        "region": np.asarray(REGIONS)[customers.region],
-        "preferred_channel": np.asarray(CHANNELS)[customers.channel],
-        "loyalty_tier": np.asarray(LOYALTY_TIERS)[customers.loyalty],
-        "sustainability_interest": np.asarray(INTEREST_LEVELS)[customers.interest],
-        "segment": np.asarray(SEGMENT_NAMES)[customers.segment],
-    })
+    table = pd.DataFrame(
+        {
+            "customer_id": _customer_ids(customers),
+            "signup_date": _fmt_days(customers.signup),
+            "age_band": np.asarray(AGE_BANDS)[customers.age],
+            "region": np.asarray(REGIONS)[customers.region],
+            "preferred_channel": np.asarray(CHANNELS)[customers.channel],
+            "loyalty_tier": np.asarray(LOYALTY_TIERS)[customers.loyalty],
+            "sustainability_interest": np.asarray(INTEREST_LEVELS)[customers.interest],
+            "segment": np.asarray(SEGMENT_NAMES)[customers.segment],
+        }
+    )
     if reveal_truth:
         table["true_style"] = np.asarray(STYLES)[customers.style]
         table["true_colour"] = np.asarray(COLOURS)[customers.colour]
@@ -978,9 +1146,11 @@ def _shift_mask(shift: Shift | None, customers: pd.DataFrame) -> np.ndarray:
 
 def _taste_match(products: _Products, customers: _Customers, cust: np.ndarray, prod: np.ndarray) -> np.ndarray:
     """Hidden-taste match: TASTE_WEIGHTS summed over style, colour and fabric agreement."""
-    return (TASTE_WEIGHTS["style"] * (customers.style[cust] == products.style[prod])
-            + TASTE_WEIGHTS["colour"] * (customers.colour[cust] == products.colour[prod])
-            + TASTE_WEIGHTS["fabric"] * (customers.fabric[cust] == products.fabric[prod]))
+    return (
+        TASTE_WEIGHTS["style"] * (customers.style[cust] == products.style[prod])
+        + TASTE_WEIGHTS["colour"] * (customers.colour[cust] == products.colour[prod])
+        + TASTE_WEIGHTS["fabric"] * (customers.fabric[cust] == products.fabric[prod])
+    )
 
 
 def _in_clearance(products: _Products, prod: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -994,8 +1164,9 @@ def _shown_price(products: _Products, prod: np.ndarray, day: np.ndarray) -> np.n
     return np.where(_in_clearance(products, prod, day), discounted, price)
 
 
-def _other_utility(products: _Products, customers: _Customers, cust: np.ndarray, prod: np.ndarray,
-                   day: np.ndarray | None) -> np.ndarray:
+def _other_utility(
+    products: _Products, customers: _Customers, cust: np.ndarray, prod: np.ndarray, day: np.ndarray | None
+) -> np.ndarray:
     """Everything but the hidden tastes: category preference, price fit, certifications x
     interest, classic tailoring, product appeal and, given a ``day``, the segment's appetite for
     new-in and clearance items (with the clearance price). ``day=None``: list price, no
@@ -1005,16 +1176,21 @@ def _other_utility(products: _Products, customers: _Customers, cust: np.ndarray,
     price = products.price[prod] if day is None else _shown_price(products, prod, day)
     rel_price = np.log(price / np.asarray(CATEGORY_MEDIAN_PRICE)[cat])
     cert_weight = _segment_param("cert_weight")[seg] * np.asarray(INTEREST_CERT_SCALE)[customers.interest[cust]]
-    utility = (customers.category_logpref[cust, cat]
-               + _segment_param("price_beta")[seg] * rel_price
-               + cert_weight * products.certs[prod].sum(axis=-1)
-               + _segment_param("classic_bonus")[seg] * (products.style[prod] == CLASSIC_STYLE)
-               + products.appeal[prod])
+    utility = (
+        customers.category_logpref[cust, cat]
+        + _segment_param("price_beta")[seg] * rel_price
+        + cert_weight * products.certs[prod].sum(axis=-1)
+        + _segment_param("classic_bonus")[seg] * (products.style[prod] == CLASSIC_STYLE)
+        + products.appeal[prod]
+    )
     if day is None:
         return utility
     new_in = (day - products.sale_start[prod] < NEW_IN_DAYS) & (day <= products.season_end[prod])
-    return (utility + _segment_param("new_in")[seg] * new_in
-            + _segment_param("clearance")[seg] * _in_clearance(products, prod, day))
+    return (
+        utility
+        + _segment_param("new_in")[seg] * new_in
+        + _segment_param("clearance")[seg] * _in_clearance(products, prod, day)
+    )
 
 
 @dataclass
@@ -1040,8 +1216,10 @@ def _on_sale(products: _Products, mask: np.ndarray | None = None) -> _OnSale:
     """Products on sale per day from TIMELINE_START to the export day (optionally only ``mask``)."""
     first, last = _day(TIMELINE_START), _day(EXPORT_TIME.date())
     eligible = np.flatnonzero(mask) if mask is not None else np.arange(len(products.season))
-    per_day = [eligible[(products.sale_start[eligible] <= d) & (products.sale_end[eligible] >= d)]
-               for d in range(first, last + 1)]
+    per_day = [
+        eligible[(products.sale_start[eligible] <= d) & (products.sale_end[eligible] >= d)]
+        for d in range(first, last + 1)
+    ]
     ptr = np.concatenate([[0], np.cumsum([len(r) for r in per_day])])
     return _OnSale(first, ptr, np.concatenate(per_day).astype(np.int64))
 
@@ -1083,8 +1261,7 @@ class _Events:
     season_missing: np.ndarray
 
 
-def _make_transactions(rng: np.random.Generator, products: _Products, customers: _Customers,
-                       n_rows: int) -> _Events:
+def _make_transactions(rng: np.random.Generator, products: _Products, customers: _Customers, n_rows: int) -> _Events:
     """Shopping episodes (browse -> wishlist -> purchase -> return), trimmed to ``n_rows`` events."""
     on_sale = _on_sale(products)
     rows_per_episode = 1 + WISHLIST_PER_BROWSE + PURCHASE_PER_BROWSE * (1 + RETURN_PER_PURCHASE)
@@ -1097,8 +1274,9 @@ def _make_transactions(rng: np.random.Generator, products: _Products, customers:
     return _trim_and_flatten(rng, episodes, products, n_rows)
 
 
-def _episodes(rng: np.random.Generator, products: _Products, customers: _Customers, on_sale: _OnSale,
-              expected: float) -> dict[str, np.ndarray]:
+def _episodes(
+    rng: np.random.Generator, products: _Products, customers: _Customers, on_sale: _OnSale, expected: float
+) -> dict[str, np.ndarray]:
     """About ``expected`` episodes, each a browse and possibly wishlist, purchase and return."""
     first, export = _day(TIMELINE_START), _second(EXPORT_TIME)
     export_day = _day(EXPORT_TIME.date())
@@ -1139,8 +1317,9 @@ def _episodes(rng: np.random.Generator, products: _Products, customers: _Custome
 
     # Times: wishlist minutes after browsing; purchase in the session or days later (while on
     # sale); return days after the purchase. Each step follows its (wall-time) predecessor.
-    wish_time = np.minimum(_wall_time(browse + 30 + _lognormal_seconds(rng, WISHLIST_DELAY_LOGNORMAL, n)),
-                           last_sale_second - 1)
+    wish_time = np.minimum(
+        _wall_time(browse + 30 + _lognormal_seconds(rng, WISHLIST_DELAY_LOGNORMAL, n)), last_sale_second - 1
+    )
     anchor = np.where(wish, wish_time, browse)
     session = _wall_time(anchor + 30 + _lognormal_seconds(rng, SESSION_PURCHASE_DELAY_LOGNORMAL, n))
     later = _wall_time(anchor + (rng.gamma(*LATER_PURCHASE_GAMMA, n) * 86400).astype(np.int64) + 3600)
@@ -1149,23 +1328,42 @@ def _episodes(rng: np.random.Generator, products: _Products, customers: _Custome
     ret_time = _wall_time(buy_time + ((rng.gamma(*RETURN_DELAY_GAMMA, n) + 1) * 86400).astype(np.int64))
     quantity = np.where(rng.random(n) < QUANTITY_TWO_SHARE, 2, 1)
     return_channel = np.where(channel == CHANNELS.index("store"), channel, CHANNELS.index("web"))
-    missing = rng.random((n, 4)) < np.asarray(SEASON_MISSING_BY_CHANNEL)[
-        np.column_stack([channel, channel, channel, return_channel])]
+    missing = (
+        rng.random((n, 4))
+        < np.asarray(SEASON_MISSING_BY_CHANNEL)[np.column_stack([channel, channel, channel, return_channel])]
+    )
 
     # Only what happened before the export is observed.
     wish &= wish_time < export
     buy &= buy_time < export
     ret &= buy & (ret_time < export)
     return {
-        "customer": cust, "product": prod, "channel": channel, "return_channel": return_channel,
-        "browse_time": browse, "wish_time": wish_time, "buy_time": buy_time, "ret_time": ret_time,
-        "wish": wish, "buy": buy, "ret": ret, "quantity": quantity, "missing": missing,
+        "customer": cust,
+        "product": prod,
+        "channel": channel,
+        "return_channel": return_channel,
+        "browse_time": browse,
+        "wish_time": wish_time,
+        "buy_time": buy_time,
+        "ret_time": ret_time,
+        "wish": wish,
+        "buy": buy,
+        "ret": ret,
+        "quantity": quantity,
+        "missing": missing,
         "n_events": 1 + wish.astype(int) + buy + ret,
     }
 
 
-def _choose_products(rng, products: _Products, customers: _Customers, on_sale: _OnSale, cust: np.ndarray,
-                     day: np.ndarray, chunk: int = 100_000):
+def _choose_products(
+    rng,
+    products: _Products,
+    customers: _Customers,
+    on_sale: _OnSale,
+    cust: np.ndarray,
+    day: np.ndarray,
+    chunk: int = 100_000,
+):
     """Per episode the product with the highest utility + Gumbel noise among CONSIDERATION_SET
     products on sale; also returns its taste match and other utility."""
     n = len(cust)
@@ -1173,20 +1371,19 @@ def _choose_products(rng, products: _Products, customers: _Customers, on_sale: _
     match = np.empty(n)
     other_u = np.empty(n)
     for lo in range(0, n, chunk):
-        c, d = cust[lo:lo + chunk, None], day[lo:lo + chunk, None]
-        cand = on_sale.sample(day[lo:lo + chunk], rng.random((len(c), CONSIDERATION_SET)))
+        c, d = cust[lo : lo + chunk, None], day[lo : lo + chunk, None]
+        cand = on_sale.sample(day[lo : lo + chunk], rng.random((len(c), CONSIDERATION_SET)))
         m = _taste_match(products, customers, c, cand)
         o = _other_utility(products, customers, c, cand, d)
         best = np.argmax(m + o + rng.gumbel(size=cand.shape), axis=1)
         pick = np.arange(len(c))
-        prod[lo:lo + chunk] = cand[pick, best]
-        match[lo:lo + chunk] = m[pick, best]
-        other_u[lo:lo + chunk] = o[pick, best]
+        prod[lo : lo + chunk] = cand[pick, best]
+        match[lo : lo + chunk] = m[pick, best]
+        other_u[lo : lo + chunk] = o[pick, best]
     return prod, match, other_u
 
 
-def _trim_and_flatten(rng: np.random.Generator, ep: dict[str, np.ndarray], products: _Products,
-                      n_rows: int) -> _Events:
+def _trim_and_flatten(rng: np.random.Generator, ep: dict[str, np.ndarray], products: _Products, n_rows: int) -> _Events:
     """Keep random episodes until exactly ``n_rows`` events; the last kept episode loses the
     tail of its chain (a return never outlives its purchase). Events sorted by time; prices
     are those shown at browse/wishlist, paid at purchase, refunded at return."""
@@ -1211,31 +1408,38 @@ def _trim_and_flatten(rng: np.random.Generator, ep: dict[str, np.ndarray], produ
     product = ep["product"][src]
     priced_at = np.where(step == RETURN, times[np.maximum(return_of, 0)], times)
     return _Events(
-        time=times, customer=ep["customer"][src], product=product, kind=step,
+        time=times,
+        customer=ep["customer"][src],
+        product=product,
+        kind=step,
         quantity=np.where(step >= PURCHASE, ep["quantity"][src], 1),
         price=_shown_price(products, product, priced_at // 86400),
         channel=np.where(step == RETURN, ep["return_channel"][src], ep["channel"][src]),
-        return_of=return_of, season_missing=ep["missing"][src, step],
+        return_of=return_of,
+        season_missing=ep["missing"][src, step],
     )
 
 
-def _transactions_table(events: _Events, products: _Products, customers: _Customers,
-                        reveal_truth: bool) -> pd.DataFrame:
+def _transactions_table(
+    events: _Events, products: _Products, customers: _Customers, reveal_truth: bool
+) -> pd.DataFrame:
     """transactions.csv rows (already sorted by event_time, event_id)."""
     event_id = _fmt_ids("T", np.arange(1, len(events.time) + 1), 7)
     season = np.asarray([code for code, _, _ in SEASONS])[products.season[events.product]]
-    table = pd.DataFrame({
-        "event_id": event_id,
-        "customer_id": _customer_ids(customers)[events.customer],
-        "product_id": _product_ids(products)[events.product],
-        "season": np.where(events.season_missing, "", season),
-        "event_type": np.asarray(EVENT_TYPES)[events.kind],
-        "event_time": _fmt_seconds(events.time),
-        "quantity": events.quantity.astype(str),
-        "unit_price_eur": _fmt_decimal(events.price, 2),
-        "channel": np.asarray(CHANNELS)[events.channel],
-        "return_of": np.where(events.return_of >= 0, event_id.to_numpy()[np.maximum(events.return_of, 0)], ""),
-    })
+    table = pd.DataFrame(
+        {
+            "event_id": event_id,
+            "customer_id": _customer_ids(customers)[events.customer],
+            "product_id": _product_ids(products)[events.product],
+            "season": np.where(events.season_missing, "", season),
+            "event_type": np.asarray(EVENT_TYPES)[events.kind],
+            "event_time": _fmt_seconds(events.time),
+            "quantity": events.quantity.astype(str),
+            "unit_price_eur": _fmt_decimal(events.price, 2),
+            "channel": np.asarray(CHANNELS)[events.channel],
+            "return_of": np.where(events.return_of >= 0, event_id.to_numpy()[np.maximum(events.return_of, 0)], ""),
+        }
+    )
     if reveal_truth:
         table["true_season"] = season
     return table
@@ -1273,9 +1477,17 @@ def _purchase_popularity(products: _Products, events: _Events) -> np.ndarray:
     return (log_pop - log_pop.mean()) / (log_pop.std() or 1.0)
 
 
-def _make_recommendations(rng: np.random.Generator, drift_rng: np.random.Generator, products: _Products,
-                          customers: _Customers, events: _Events, n: int, shift: Shift | None,
-                          shifted: np.ndarray, drift: bool) -> _Recs:
+def _make_recommendations(
+    rng: np.random.Generator,
+    drift_rng: np.random.Generator,
+    products: _Products,
+    customers: _Customers,
+    events: _Events,
+    n: int,
+    shift: Shift | None,
+    shifted: np.ndarray,
+    drift: bool,
+) -> _Recs:
     """A random sample of served recommendations with their outcomes.
 
     The production model is tabular (category preference, price, popularity keyed on
@@ -1316,16 +1528,21 @@ def _make_recommendations(rng: np.random.Generator, drift_rng: np.random.Generat
         old_pop = popularity[np.maximum(products.previous, 0)]
         mis_cand = mis_pool.sample(day[rows], mis_u[rows])
         product[rows] = mis_cand[np.arange(len(rows)), np.argmax(old_pop[mis_cand] + mis_noise[rows], axis=1)]
-        model_logit[rows] = _model_logit(products, customers, cust[rows], product[rows], day[rows],
-                                         old_pop[product[rows]])
+        model_logit[rows] = _model_logit(
+            products, customers, cust[rows], product[rows], day[rows], old_pop[product[rows]]
+        )
     score = _sigmoid(SCORE_SLOPE * model_logit + SCORE_INTERCEPT + rng.normal(0, SCORE_NOISE, n))
 
     # Outcomes: probabilities from taste match, position, segment; drift and shift multiply.
     # Time-invariant apart from drift and shift, so without them rates stay flat across the launch.
     match = _taste_match(products, customers, cust, product)
     other_u = _other_utility(products, customers, cust, product, None)
-    click_logit = (REC_CLICK_TASTE_WEIGHT * match + REC_OTHER_WEIGHT * other_u
-                   + _segment_param("click_offset")[seg] + POSITION_CLICK_SLOPE * (position - 1))
+    click_logit = (
+        REC_CLICK_TASTE_WEIGHT * match
+        + REC_OTHER_WEIGHT * other_u
+        + _segment_param("click_offset")[seg]
+        + POSITION_CLICK_SLOPE * (position - 1)
+    )
     buy_logit = REC_PURCHASE_TASTE_WEIGHT * match + REC_OTHER_WEIGHT * other_u
     ret_logit = REC_RETURN_TASTE_WEIGHT * match
     # Intercepts calibrated on the rows before the launch, which drift does not touch.
@@ -1344,8 +1561,22 @@ def _make_recommendations(rng: np.random.Generator, drift_rng: np.random.Generat
     clicked, purchased, returned = _outcome_times(rng, served, p_click, p_buy, p_ret)
     version = np.searchsorted([_day(d) for _, d in MODEL_VERSIONS], day, side="right") - 1
     rec_number = np.cumsum(rng.integers(1, REC_ID_MAX_GAP, n))
-    return _Recs(rec_number, served, cust, product, position, score, version, mis_keyed, match,
-                 p_click, p_click * p_buy, clicked, purchased, returned)
+    return _Recs(
+        rec_number,
+        served,
+        cust,
+        product,
+        position,
+        score,
+        version,
+        mis_keyed,
+        match,
+        p_click,
+        p_click * p_buy,
+        clicked,
+        purchased,
+        returned,
+    )
 
 
 def _eligible_customers(rng: np.random.Generator, customers: _Customers, day: np.ndarray) -> np.ndarray:
@@ -1362,8 +1593,11 @@ def _model_logit(products: _Products, customers: _Customers, cust, prod, day, po
     seg = customers.segment[cust]
     cat = products.category[prod]
     rel_price = np.log(_shown_price(products, prod, day) / np.asarray(CATEGORY_MEDIAN_PRICE)[cat])
-    return (popularity + MODEL_CATEGORY_WEIGHT * customers.category_logpref[cust, cat]
-            + MODEL_PRICE_WEIGHT * _segment_param("price_beta")[seg] * rel_price)
+    return (
+        popularity
+        + MODEL_CATEGORY_WEIGHT * customers.category_logpref[cust, cat]
+        + MODEL_PRICE_WEIGHT * _segment_param("price_beta")[seg] * rel_price
+    )
 
 
 def _outcome_times(rng: np.random.Generator, served, p_click, p_buy, p_ret):
@@ -1383,8 +1617,7 @@ def _status(observed: np.ndarray, window_end: np.ndarray, export: int) -> np.nda
     return np.where(observed, "yes", np.where(window_end > export, "pending", "no"))
 
 
-def _recommendations_table(recs: _Recs, products: _Products, customers: _Customers,
-                           reveal_truth: bool) -> pd.DataFrame:
+def _recommendations_table(recs: _Recs, products: _Products, customers: _Customers, reveal_truth: bool) -> pd.DataFrame:
     """production-recommendations-sample.csv rows, censored at EXPORT_TIME."""
     export = _second(EXPORT_TIME)
     seen_click = (recs.clicked >= 0) & (recs.clicked <= export)
@@ -1392,25 +1625,29 @@ def _recommendations_table(recs: _Recs, products: _Products, customers: _Custome
     seen_ret = (recs.returned >= 0) & (recs.returned <= export)
     purchase_status = _status(seen_buy, recs.served + PURCHASE_WINDOW_S, export)
     return_status = np.where(
-        purchase_status == "yes", _status(seen_ret, recs.purchased + RETURN_WINDOW_S, export),
-        np.where(purchase_status == "pending", "pending", "not_purchased"))
-    table = pd.DataFrame({
-        "rec_id": _fmt_ids("R", recs.rec_number, 7),
-        "served_at": _fmt_seconds(recs.served),
-        "customer_id": _customer_ids(customers)[recs.customer],
-        "product_id": _product_ids(products)[recs.product],
-        "season": np.asarray([code for code, _, _ in SEASONS])[products.season[recs.product]],
-        "position": recs.position.astype(str),
-        "score": _fmt_decimal(recs.score, 4),
-        "model_version": np.asarray([v for v, _ in MODEL_VERSIONS])[recs.version],
-        "clicked_at": _fmt_seconds(recs.clicked, ~seen_click),
-        "purchased_at": _fmt_seconds(recs.purchased, ~seen_buy),
-        "returned_at": _fmt_seconds(recs.returned, ~seen_ret),
-        "click_status": _status(seen_click, recs.served + CLICK_WINDOW_S, export),
-        "purchase_status": purchase_status,
-        "return_status": return_status,
-        "export_time": _fmt_seconds(np.full(len(recs.served), export)),
-    })
+        purchase_status == "yes",
+        _status(seen_ret, recs.purchased + RETURN_WINDOW_S, export),
+        np.where(purchase_status == "pending", "pending", "not_purchased"),
+    )
+    table = pd.DataFrame(
+        {
+            "rec_id": _fmt_ids("R", recs.rec_number, 7),
+            "served_at": _fmt_seconds(recs.served),
+            "customer_id": _customer_ids(customers)[recs.customer],
+            "product_id": _product_ids(products)[recs.product],
+            "season": np.asarray([code for code, _, _ in SEASONS])[products.season[recs.product]],
+            "position": recs.position.astype(str),
+            "score": _fmt_decimal(recs.score, 4),
+            "model_version": np.asarray([v for v, _ in MODEL_VERSIONS])[recs.version],
+            "clicked_at": _fmt_seconds(recs.clicked, ~seen_click),
+            "purchased_at": _fmt_seconds(recs.purchased, ~seen_buy),
+            "returned_at": _fmt_seconds(recs.returned, ~seen_ret),
+            "click_status": _status(seen_click, recs.served + CLICK_WINDOW_S, export),
+            "purchase_status": purchase_status,
+            "return_status": return_status,
+            "export_time": _fmt_seconds(np.full(len(recs.served), export)),
+        }
+    )
     if reveal_truth:
         table["true_clicked_at"] = _fmt_seconds(recs.clicked, recs.clicked < 0)
         table["true_purchased_at"] = _fmt_seconds(recs.purchased, recs.purchased < 0)

@@ -113,8 +113,10 @@ def choose_renderer(renderer: str | None = None) -> str:
     if choice == "auto":
         return "quarto" if find_quarto() else "python"
     if choice == "quarto" and find_quarto() is None:
-        raise SiteRenderError("renderer 'quarto' asked for, but quarto is not on PATH "
-                              "(install Quarto, or use the Python renderer: --renderer python)")
+        raise SiteRenderError(
+            "renderer 'quarto' asked for, but quarto is not on PATH "
+            "(install Quarto, or use the Python renderer: --renderer python)"
+        )
     return choice
 
 
@@ -160,4 +162,3 @@ def build_site(root: Path, renderer: str | None = None, output_dir: Path | None 
     if choose_renderer(renderer) == "quarto":
         return render_with_quarto(root, output_dir)
     return render_site(Path(root).resolve(), output_dir)
-

@@ -36,16 +36,26 @@ import http.server
 import json
 import re
 import threading
-from html.parser import HTMLParser
-from urllib.parse import unquote, urlsplit
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
-from typing import Iterator, Sequence
+from urllib.parse import unquote, urlsplit
 
 from stoffwechsel.browser import Browser, Tab
 
-__all__ = ["VIEWPORTS", "PageCheck", "serve", "check_page", "check_site", "broken_links", "owner_wording", "visible_text",
-           "MEASURE_JS", "inspect_page"]
+__all__ = [
+    "VIEWPORTS",
+    "PageCheck",
+    "serve",
+    "check_page",
+    "check_site",
+    "broken_links",
+    "owner_wording",
+    "visible_text",
+    "MEASURE_JS",
+    "inspect_page",
+]
 
 #: window sizes every page must be readable at
 VIEWPORTS: tuple[tuple[int, int], ...] = ((1280, 800), (1920, 1080))
@@ -255,7 +265,11 @@ def broken_links(site_dir: Path, pages: Sequence[str] | None = None) -> dict[str
     no such id. Links out of the site (a scheme, ``//host``) and the bare ``#`` are not followed
     here (the browser check forbids network requests)."""
     site_dir = Path(site_dir).resolve()
-    rels = list(pages) if pages is not None else sorted(p.relative_to(site_dir).as_posix() for p in site_dir.rglob("*.html"))
+    rels = (
+        list(pages)
+        if pages is not None
+        else sorted(p.relative_to(site_dir).as_posix() for p in site_dir.rglob("*.html"))
+    )
     out: dict[str, list[str]] = {}
     for rel in rels:
         page = site_dir / rel
@@ -283,10 +297,14 @@ _MONTHS = "January|February|March|April|May|June|July|August|September|October|N
 OWNER_FORBIDDEN = (
     ("release code", re.compile(r"\bprod-\d[\w.]*")),
     ("hash-like version", re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,64}\b")),
-    ("date not written like '2 March 2026'", re.compile(
-        r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b"
-        r"|\b\d{1,2} (?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\b\.?"
-        rf"|\b0\d (?:{_MONTHS})\b")),
+    (
+        "date not written like '2 March 2026'",
+        re.compile(
+            r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b"
+            r"|\b\d{1,2} (?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\b\.?"
+            rf"|\b0\d (?:{_MONTHS})\b"
+        ),
+    ),
 )
 
 
@@ -340,10 +358,16 @@ def check_site(
     """Open every HTML page of ``site_dir`` (or ``pages``, relative paths) from each source at each
     window size and measure it; screenshots (``file`` source only) go to ``screenshots``."""
     site_dir = Path(site_dir).resolve()
-    rels = list(pages) if pages is not None else sorted(p.relative_to(site_dir).as_posix() for p in site_dir.rglob("*.html"))
+    rels = (
+        list(pages)
+        if pages is not None
+        else sorted(p.relative_to(site_dir).as_posix() for p in site_dir.rglob("*.html"))
+    )
     links = broken_links(site_dir, rels)
     for rel in rels:  # owners read business names and one date format outside the analysts' folds
-        links[rel] = links[rel] + [f"owner wording: {w}" for w in owner_wording((site_dir / rel).read_text(encoding="utf-8"))]
+        links[rel] = links[rel] + [
+            f"owner wording: {w}" for w in owner_wording((site_dir / rel).read_text(encoding="utf-8"))
+        ]
     own = browser is None
     browser = browser or Browser()
     results: list[PageCheck] = []
@@ -359,8 +383,19 @@ def check_site(
                             shot = None
                             if screenshots is not None and source == "file":
                                 shot = str(tab.screenshot(Path(screenshots) / _shot_name(rel, viewport)))
-                            results.append(PageCheck(rel, source, tuple(viewport), info["url"], info["problems"] + links[rel],
-                                                     tab.console_errors(), tab.external_requests(), info["measured"], shot))
+                            results.append(
+                                PageCheck(
+                                    rel,
+                                    source,
+                                    tuple(viewport),
+                                    info["url"],
+                                    info["problems"] + links[rel],
+                                    tab.console_errors(),
+                                    tab.external_requests(),
+                                    info["measured"],
+                                    shot,
+                                )
+                            )
                         finally:
                             tab.close()
     finally:
@@ -466,8 +501,13 @@ def inspect_page(
         info = tab.evaluate(_INSPECT_JS % json.dumps(selectors))
         shot = tab.screenshot(Path(screenshot)) if screenshot is not None else None
         return {
-            "url": info["url"], "title": info["title"], "viewport": info["viewport"],
-            "scroll_height": info["scroll_height"], "elements": info["selectors"][selectors[0]],
-            "selectors": info["selectors"], "console_errors": tab.console_errors(),
-            "external_requests": tab.external_requests(), "screenshot": str(shot) if shot else None,
+            "url": info["url"],
+            "title": info["title"],
+            "viewport": info["viewport"],
+            "scroll_height": info["scroll_height"],
+            "elements": info["selectors"][selectors[0]],
+            "selectors": info["selectors"],
+            "console_errors": tab.console_errors(),
+            "external_requests": tab.external_requests(),
+            "screenshot": str(shot) if shot else None,
         }

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from stoffwechsel.site_project import (
     ATTR_BLOCK,
@@ -30,7 +31,7 @@ def slug(text: str) -> str:
     kept = "".join(ch for ch in text if ch.isalnum() or ch in "_-. \t\n")
     kept = re.sub(r"\s+", "-", kept.strip())
     m = re.search(r"[^\W\d_]", kept)
-    kept = kept[m.start():] if m else ""
+    kept = kept[m.start() :] if m else ""
     return kept or "section"
 
 
@@ -86,7 +87,12 @@ def _fenced_divs(text: str) -> list:
         stripped = line.rstrip("\n")
         m = _FENCE.match(stripped)
         if fence is not None:
-            if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not stripped.strip()[len(m.group(1)):].strip():
+            if (
+                m
+                and m.group(1)[0] == fence[0]
+                and len(m.group(1)) >= len(fence)
+                and not stripped.strip()[len(m.group(1)) :].strip()
+            ):
                 fence = None
             chunk.append(line)
             continue
@@ -153,9 +159,7 @@ class Markdown:
 
     def _render_children(self, children: list) -> str:
         """The contents of a fenced div: Markdown chunks and nested divs, in order."""
-        return "".join(
-            self._render_plain(c) if isinstance(c, str) else self._render_div(*c) for c in children
-        )
+        return "".join(self._render_plain(c) if isinstance(c, str) else self._render_div(*c) for c in children)
 
     def _render_div(self, attrs: dict, children: list) -> str:
         """A fenced div: ``.valuebox`` (title paragraph, value paragraph), ``.card`` (with its
@@ -169,8 +173,12 @@ class Markdown:
             title = paragraphs[0]
             value = " ".join(paragraphs[1:])
             return value_box_html(
-                title=self.inline(title), value=self.inline(value), icon=attrs.get("icon"),
-                color=attrs.get("color"), element_id=attrs.get("id"), title_is_html=True,
+                title=self.inline(title),
+                value=self.inline(value),
+                icon=attrs.get("icon"),
+                color=attrs.get("color"),
+                element_id=attrs.get("id"),
+                title_is_html=True,
             )
         if "card" in classes:
             title = attrs.get("title")
@@ -216,26 +224,68 @@ class Markdown:
 
 #: Bootstrap icon names (https://icons.getbootstrap.com) -> a symbol the system fonts have
 _ICONS = {
-    "exclamation-triangle": "\u26a0", "exclamation-diamond": "\u26a0", "exclamation-circle": "!",
-    "exclamation-octagon": "!", "exclamation": "!", "exclamation-lg": "!", "check": "\u2713",
-    "check-lg": "\u2713", "check2": "\u2713", "check-circle": "\u2713", "check2-circle": "\u2713",
-    "check-square": "\u2713", "shield-check": "\u2713", "x": "\u2717", "x-lg": "\u2717",
-    "x-circle": "\u2717", "x-octagon": "\u2717", "info": "i", "info-circle": "i", "info-lg": "i",
-    "question-circle": "?", "arrow-up": "\u2191", "arrow-down": "\u2193", "arrow-right": "\u2192",
-    "arrow-left": "\u2190", "arrow-up-right": "\u2197", "arrow-down-right": "\u2198",
-    "graph-up": "\u2197", "graph-up-arrow": "\u2197", "graph-down": "\u2198",
-    "graph-down-arrow": "\u2198", "caret-up": "\u25b2", "caret-down": "\u25bc", "star": "\u2605",
-    "heart": "\u2665", "pencil": "\u270e", "envelope": "\u2709", "chat": "\u2709",
-    "gear": "\u2699", "flag": "\u2691", "lightning": "\u26a1", "hourglass": "\u231b",
-    "clock": "\u25f7", "calendar": "\u25a6", "percent": "%", "currency-euro": "\u20ac",
-    "currency-dollar": "$", "trash": "\u2716", "people": "\u25cf", "person": "\u25cf",
-    "bar-chart": "\u2587", "pie-chart": "\u25d4", "cart": "\u25a3", "bag": "\u25a3",
-    "eye": "\u25c9", "search": "\u25cb", "bell": "\u25c6", "dash": "\u2013", "circle": "\u25cf",
+    "exclamation-triangle": "\u26a0",
+    "exclamation-diamond": "\u26a0",
+    "exclamation-circle": "!",
+    "exclamation-octagon": "!",
+    "exclamation": "!",
+    "exclamation-lg": "!",
+    "check": "\u2713",
+    "check-lg": "\u2713",
+    "check2": "\u2713",
+    "check-circle": "\u2713",
+    "check2-circle": "\u2713",
+    "check-square": "\u2713",
+    "shield-check": "\u2713",
+    "x": "\u2717",
+    "x-lg": "\u2717",
+    "x-circle": "\u2717",
+    "x-octagon": "\u2717",
+    "info": "i",
+    "info-circle": "i",
+    "info-lg": "i",
+    "question-circle": "?",
+    "arrow-up": "\u2191",
+    "arrow-down": "\u2193",
+    "arrow-right": "\u2192",
+    "arrow-left": "\u2190",
+    "arrow-up-right": "\u2197",
+    "arrow-down-right": "\u2198",
+    "graph-up": "\u2197",
+    "graph-up-arrow": "\u2197",
+    "graph-down": "\u2198",
+    "graph-down-arrow": "\u2198",
+    "caret-up": "\u25b2",
+    "caret-down": "\u25bc",
+    "star": "\u2605",
+    "heart": "\u2665",
+    "pencil": "\u270e",
+    "envelope": "\u2709",
+    "chat": "\u2709",
+    "gear": "\u2699",
+    "flag": "\u2691",
+    "lightning": "\u26a1",
+    "hourglass": "\u231b",
+    "clock": "\u25f7",
+    "calendar": "\u25a6",
+    "percent": "%",
+    "currency-euro": "\u20ac",
+    "currency-dollar": "$",
+    "trash": "\u2716",
+    "people": "\u25cf",
+    "person": "\u25cf",
+    "bar-chart": "\u2587",
+    "pie-chart": "\u25d4",
+    "cart": "\u25a3",
+    "bag": "\u25a3",
+    "eye": "\u25c9",
+    "search": "\u25cb",
+    "bell": "\u25c6",
+    "dash": "\u2013",
+    "circle": "\u25cf",
 }
 _COLOR_ALIASES = ("primary", "secondary", "success", "info", "warning", "danger", "light", "dark")
-_CSS_COLOR = re.compile(
-    r"#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,30}|(?:rgb|rgba|hsl|hsla)\(\s*[0-9.%,\s/]+\)"
-)
+_CSS_COLOR = re.compile(r"#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,30}|(?:rgb|rgba|hsl|hsla)\(\s*[0-9.%,\s/]+\)")
 
 
 def _icon_symbol(name: str) -> str:
@@ -244,9 +294,16 @@ def _icon_symbol(name: str) -> str:
     return _ICONS.get(name) or _ICONS.get(key) or "\u25cf"
 
 
-def value_box_html(*, title: str, value: Any, icon: Any = None, color: Any = None,
-                   element_id: str | None = None, title_is_html: bool = False,
-                   extra_classes: Sequence[str] = ()) -> str:
+def value_box_html(
+    *,
+    title: str,
+    value: Any,
+    icon: Any = None,
+    color: Any = None,
+    element_id: str | None = None,
+    title_is_html: bool = False,
+    extra_classes: Sequence[str] = (),
+) -> str:
     """A value box as Quarto writes it (``card bslib-value-box``): ``icon`` a Bootstrap icon name
     shown as a symbol the system fonts have, ``color`` a theme alias (``bg-warning``) or a CSS
     colour; ``title``/``value`` are escaped unless ``title_is_html``."""
@@ -262,7 +319,9 @@ def value_box_html(*, title: str, value: Any, icon: Any = None, color: Any = Non
             classes.append("value-box-custom")
             style = f' style="background-color: {html.escape(color)}; color: {_text_colour_for(color)}"'
         else:
-            raise SiteRenderError(f"value box colour {color!r} is neither a theme alias ({', '.join(_COLOR_ALIASES)}) nor a CSS colour")
+            raise SiteRenderError(
+                f"value box colour {color!r} is neither a theme alias ({', '.join(_COLOR_ALIASES)}) nor a CSS colour"
+            )
     id_attr = f' id="{html.escape(element_id)}"' if element_id else ""
     icon_html = ""
     if icon:
@@ -287,7 +346,7 @@ def _text_colour_for(color: str) -> str:
     hexa = m.group(1)
     if len(hexa) == 3:
         hexa = "".join(ch * 2 for ch in hexa)
-    r, g, b = (int(hexa[i:i + 2], 16) for i in (0, 2, 4))
+    r, g, b = (int(hexa[i : i + 2], 16) for i in (0, 2, 4))
     return "#212529" if (0.299 * r + 0.587 * g + 0.114 * b) > 150 else "#fff"
 
 
@@ -330,4 +389,3 @@ def split_headings(text: str) -> list[tuple[str, Any]]:
     if "".join(chunk).strip():
         items.append(("markdown", "".join(chunk)))
     return items
-

@@ -13,8 +13,8 @@ from __future__ import annotations
 import html
 import posixpath
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from stoffwechsel.site_project import (
     NOTEBOOK_SUFFIXES,
@@ -109,6 +109,7 @@ code{font-size:.9em}
 @media print{.navbar{display:none}.content{max-width:none}}
 """.strip()
 
+
 def _page_css(config: SiteConfig, page: Page) -> str:
     """The stylesheets the page's format lists (``css:`` in ``_quarto.yml`` or the front matter),
     read from the project and inlined after the renderer's own: one stylesheet serves both
@@ -123,7 +124,9 @@ def _page_css(config: SiteConfig, page: Page) -> str:
     return "".join("\n" + t for t in out)
 
 
-def page_html(config: SiteConfig, page: Page, body: str, location: str, active_source: str, pages: dict[str, Page]) -> str:
+def page_html(
+    config: SiteConfig, page: Page, body: str, location: str, active_source: str, pages: dict[str, Page]
+) -> str:
     """The HTML document of ``page`` at ``location`` (relative to the output folder): head with
     the inlined stylesheets, the navbar (``active_source`` marked), and ``body``."""
     nav = _navbar_html(config, location, active_source, pages)
@@ -157,20 +160,26 @@ def _nav_target(config: SiteConfig, href: str, pages: dict[str, Page]) -> tuple[
 
 def _navbar_html(config: SiteConfig, location: str, active_source: str, pages: dict[str, Page]) -> str:
     """The site's navbar for the page at ``location``: brand, left and right items, menus."""
+
     def item_html(item: dict) -> str:
         text = item.get("text")
         if item.get("menu"):
             sub = "".join(item_html(i) for i in item["menu"])
-            return (f'<li class="nav-item dropdown"><a class="nav-link dropdown-toggle" href="#" tabindex="0">'
-                    f"{html.escape(str(text or ''))}</a><ul class=\"dropdown-menu\">{sub}</ul></li>")
+            return (
+                f'<li class="nav-item dropdown"><a class="nav-link dropdown-toggle" href="#" tabindex="0">'
+                f'{html.escape(str(text or ""))}</a><ul class="dropdown-menu">{sub}</ul></li>'
+            )
         href = item.get("href")
         if not href:
             return f'<li class="nav-item"><span class="nav-text">{html.escape(str(text or ""))}</span></li>'
         target, source = _nav_target(config, str(href), pages)
         if text is None:
             text = pages[source].title if source else href
-        url = target if source is None and (re.match(r"^[a-zA-Z][\w+.-]*:", target) or target.startswith(("/", "#"))) \
+        url = (
+            target
+            if source is None and (re.match(r"^[a-zA-Z][\w+.-]*:", target) or target.startswith(("/", "#")))
             else relative_url(target, location)
+        )
         active = source is not None and source == active_source
         cls = "nav-link active" if active else "nav-link"
         current = ' aria-current="page"' if active else ""
@@ -180,8 +189,7 @@ def _navbar_html(config: SiteConfig, location: str, active_source: str, pages: d
     right = "".join(item_html(i) for i in config.navbar_right)
     brand = f'<a class="navbar-brand" href="{html.escape(relative_url("index.html", location))}">{html.escape(config.brand)}</a>'
     right_html = f'<ul class="navbar-nav navbar-right">{right}</ul>' if right else ""
-    return (f'<nav class="navbar" aria-label="Site">{brand}<ul class="navbar-nav">{left}</ul>'
-            f"{right_html}</nav>\n")
+    return f'<nav class="navbar" aria-label="Site">{brand}<ul class="navbar-nav">{left}</ul>{right_html}</nav>\n'
 
 
 # ------------------------------------------------------------------------------------------------
@@ -230,7 +238,6 @@ def index_redirect_html(config: SiteConfig, main: Page) -> str:
     return (
         '<html xmlns="http://www.w3.org/1999/xhtml">    \n  <head>      \n'
         f"    <title>Redirect to {url}</title>      \n"
-        f"    <meta http-equiv=\"refresh\" content=\"0;URL='{url}'\" />    \n"
+        f'    <meta http-equiv="refresh" content="0;URL=\'{url}\'" />    \n'
         "  </head>    \n  <body> \n  </body>  \n</html>     \n"
     )
-

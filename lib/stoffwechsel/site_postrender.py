@@ -39,9 +39,13 @@ _MODULE_SCRIPT = re.compile(
     r"<script\b(?=[^>]*\btype=[\"']module[\"'])(?=[^>]*\bsrc=[\"']([^\"']+)[\"'])[^>]*>\s*</script>",
     re.IGNORECASE,
 )
-_IMPORT_NAMESPACE = re.compile(r"""^[ \t]*import\s+\*\s+as\s+([A-Za-z_$][\w$]*)\s+from\s+["']([^"']+)["'];?[ \t]*$""", re.MULTILINE)
+_IMPORT_NAMESPACE = re.compile(
+    r"""^[ \t]*import\s+\*\s+as\s+([A-Za-z_$][\w$]*)\s+from\s+["']([^"']+)["'];?[ \t]*$""", re.MULTILINE
+)
 _ANY_IMPORT = re.compile(r"""^[ \t]*import\b(?!\s*\()""", re.MULTILINE)
-_EXPORT_DECL = re.compile(r"^([ \t]*)export\s+((?:async\s+)?function\*?|const|let|var|class)\s+([A-Za-z_$][\w$]*)", re.MULTILINE)
+_EXPORT_DECL = re.compile(
+    r"^([ \t]*)export\s+((?:async\s+)?function\*?|const|let|var|class)\s+([A-Za-z_$][\w$]*)", re.MULTILINE
+)
 _ANY_EXPORT = re.compile(r"^[ \t]*export\b", re.MULTILINE)
 _HTML_REF = re.compile(r"""\s(?:src|href)\s*=\s*(["'])(.*?)\1""", re.IGNORECASE | re.DOTALL)
 _CSS_URL = re.compile(r"""url\(\s*(["']?)([^"')]+)\1\s*\)""", re.IGNORECASE)
@@ -87,7 +91,9 @@ def bundle_module(path: Path, _stack: tuple[Path, ...] = ()) -> str:
         body = _EXPORT_DECL.sub(lambda m: f"{m.group(1)}{m.group(2)} {m.group(3)}", inner)
         rest = _ANY_EXPORT.search(body)
         if rest:
-            raise PostRenderError(f"{target}:{_line(body, rest.start())}: an export form the post-render step cannot bundle")
+            raise PostRenderError(
+                f"{target}:{_line(body, rest.start())}: an export form the post-render step cannot bundle"
+            )
         exported = ", ".join(names)
         return f"const {name} = (() => {{\n// {target.name}, bundled\n{body}\nreturn {{{exported}}};\n}})();"
 
@@ -100,7 +106,12 @@ def bundle_module(path: Path, _stack: tuple[Path, ...] = ()) -> str:
 
 def _local_target(url: str, page: Path, site_dir: Path) -> Path | None:
     """The file inside ``site_dir`` a relative URL on ``page`` points to, else None."""
-    if not url or url.startswith(("#", "data:", "mailto:", "javascript:")) or re.match(r"^[a-zA-Z][\w+.-]*:", url) or url.startswith("//"):
+    if (
+        not url
+        or url.startswith(("#", "data:", "mailto:", "javascript:"))
+        or re.match(r"^[a-zA-Z][\w+.-]*:", url)
+        or url.startswith("//")
+    ):
         return None
     path = unquote(urlparse(url).path)
     if not path:
@@ -122,7 +133,9 @@ def _inline_modules(page: Path, site_dir: Path, report: PostRenderReport) -> str
             raise PostRenderError(f"{page}: module script {match.group(1)} is not a file of the site")
         code = bundle_module(target).replace("</script", "<\\/script")
         report.inlined.append(f"{page.relative_to(site_dir).as_posix()}: {target.relative_to(site_dir).as_posix()}")
-        return f'<script type="module" data-inlined-from="{target.relative_to(site_dir).as_posix()}">\n{code}\n</script>'
+        return (
+            f'<script type="module" data-inlined-from="{target.relative_to(site_dir).as_posix()}">\n{code}\n</script>'
+        )
 
     return _MODULE_SCRIPT.sub(inline, text)
 
@@ -200,7 +213,9 @@ def finish_site(site_dir: Path, project_root: Path | None = None) -> PostRenderR
         if text != page.read_text(encoding="utf-8"):
             page.write_text(text, encoding="utf-8")
     keep = _referenced(site_dir, pages)
-    candidates = [p for p in (site_dir / "site_libs").rglob("*") if p.is_file()] if (site_dir / "site_libs").is_dir() else []
+    candidates = (
+        [p for p in (site_dir / "site_libs").rglob("*") if p.is_file()] if (site_dir / "site_libs").is_dir() else []
+    )
     candidates += [site_dir / name for name in _ROOT_EXTRAS if (site_dir / name).is_file()]
     for path in sorted(candidates):
         if path not in keep:
@@ -221,6 +236,8 @@ def main() -> int:
     root = Path.cwd()
     out = os.environ.get("QUARTO_PROJECT_OUTPUT_DIR") or "_site"
     report = finish_site(root / out, root)
-    print(f"post-render: {len(report.inlined)} module scripts inlined, {len(report.deleted)} unused files removed, "
-          f"{report.bytes_before / 1e6:.1f} MB -> {report.bytes_after / 1e6:.1f} MB")
+    print(
+        f"post-render: {len(report.inlined)} module scripts inlined, {len(report.deleted)} unused files removed, "
+        f"{report.bytes_before / 1e6:.1f} MB -> {report.bytes_after / 1e6:.1f} MB"
+    )
     return 0

@@ -231,7 +231,7 @@ def read_page(config: SiteConfig, source: str) -> Page:
                 raise SiteRenderError(f"{source}: front matter is not valid YAML: {exc}") from exc
             if not isinstance(meta, dict):
                 raise SiteRenderError(f"{source}: front matter must be a YAML mapping")
-            rest = text[m.end():]
+            rest = text[m.end() :]
             if cells[0]["cell_type"] == "markdown" and rest.strip():
                 cells[0] = {**cells[0], "source": rest}
             else:
@@ -266,7 +266,7 @@ def read_page(config: SiteConfig, source: str) -> Page:
             m = re.match(r"\A\s*#[ \t]+(.+?)[ \t]*#*[ \t]*(?:\n|\Z)", text)
             if m:
                 title = strip_heading_attrs(m.group(1))[0]
-                cells[i] = {**cell, "source": text[m.end():]}
+                cells[i] = {**cell, "source": text[m.end() :]}
             break
     if not title:
         title = Path(source).stem
@@ -302,7 +302,6 @@ def strip_heading_attrs(text: str) -> tuple[str, dict]:
     if not m:
         return text.strip(), {"classes": []}
     return text[: m.start()].strip(), parse_attrs(m.group(1))
-
 
 
 def as_list(value: Any) -> list:

@@ -14,8 +14,9 @@ import ast
 import base64
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from stoffwechsel.site_markdown import (
     Ids,
@@ -55,8 +56,25 @@ def _is_false(value: Any) -> bool:
 def _literal(text: str) -> Any:
     """A Python literal from a ``text/plain`` repr; numpy scalars (``np.float64(1.5)``) unwrap."""
     scalar_calls = {
-        "int", "float", "str", "bool", "Decimal", "int8", "int16", "int32", "int64", "uint8",
-        "uint16", "uint32", "uint64", "float16", "float32", "float64", "str_", "bool_", "Timestamp",
+        "int",
+        "float",
+        "str",
+        "bool",
+        "Decimal",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float16",
+        "float32",
+        "float64",
+        "str_",
+        "bool_",
+        "Timestamp",
     }
 
     def conv(node: ast.AST) -> Any:
@@ -119,8 +137,13 @@ class PageRenderer:
                     f"{self._where(index, options)}: the executed notebook holds an error "
                     f"({out.get('ename')}: {out.get('evalue')})"
                 )
-        if (_is_false(options.get("include")) or _is_false(options.get("output"))
-                or _is_false(options.get("eval")) or "remove-cell" in tags or "remove-output" in tags):
+        if (
+            _is_false(options.get("include"))
+            or _is_false(options.get("output"))
+            or _is_false(options.get("eval"))
+            or "remove-cell" in tags
+            or "remove-output" in tags
+        ):
             return None
         kind = options.get("content") or options.get("component")
         if kind == "valuebox":
@@ -131,10 +154,15 @@ class PageRenderer:
         asis = options.get("output") == "asis"
         show_stderr = not _is_false(options.get("warning"))
         # dynamic card title: a first stdout line 'title= ...'
-        if self.page.format == "dashboard" and outputs and outputs[0].get("output_type") == "stream" \
-                and outputs[0].get("name") == "stdout" and _text(outputs[0].get("text")).startswith("title="):
+        if (
+            self.page.format == "dashboard"
+            and outputs
+            and outputs[0].get("output_type") == "stream"
+            and outputs[0].get("name") == "stdout"
+            and _text(outputs[0].get("text")).startswith("title=")
+        ):
             first, _, rest = _text(outputs[0]["text"]).partition("\n")
-            title = first[len("title="):].strip()
+            title = first[len("title=") :].strip()
             outputs = ([{**outputs[0], "text": rest}] if rest.strip() else []) + outputs[1:]
         parts: list[str] = []
         image_no = 0
@@ -149,7 +177,9 @@ class PageRenderer:
                     if asis and name == "stdout":
                         parts.append(self.md.render(text))
                     else:
-                        parts.append(f'<pre class="cell-output cell-output-{name}">{html.escape(text.rstrip())}</pre>\n')
+                        parts.append(
+                            f'<pre class="cell-output cell-output-{name}">{html.escape(text.rstrip())}</pre>\n'
+                        )
             pending = None
 
         for out in outputs:
@@ -175,12 +205,16 @@ class PageRenderer:
             if mime == "text/html":
                 parts.append(f'<div class="cell-output cell-output-display">\n{value}\n</div>\n')
             elif mime.startswith("image/"):
-                parts.append(self._image(mime, value, (out.get("metadata") or {}).get(mime) or {}, options, image_no, title))
+                parts.append(
+                    self._image(mime, value, (out.get("metadata") or {}).get(mime) or {}, options, image_no, title)
+                )
                 image_no += 1
             elif mime == "text/markdown" or asis:
                 parts.append(f'<div class="cell-output cell-output-display">\n{self.md.render(value)}</div>\n')
             else:
-                parts.append(f'<pre class="cell-output cell-output-display">{html.escape(_ANSI.sub("", value))}</pre>\n')
+                parts.append(
+                    f'<pre class="cell-output cell-output-display">{html.escape(_ANSI.sub("", value))}</pre>\n'
+                )
         flush()
         if not parts:
             return None
@@ -206,24 +240,37 @@ class PageRenderer:
     def _value_box(self, index: int, options: dict, outputs: list) -> _Cell:
         """A ``content: valuebox`` cell: its options, overridden by the dict its last result shows."""
         spec: dict = {}
-        results = [o for o in outputs if o.get("output_type") in ("execute_result", "display_data")
-                   and "text/plain" in (o.get("data") or {})]
+        results = [
+            o
+            for o in outputs
+            if o.get("output_type") in ("execute_result", "display_data") and "text/plain" in (o.get("data") or {})
+        ]
         if results:
             text = _text(results[-1]["data"]["text/plain"])
             try:
                 spec = _literal(text)
             except (ValueError, SyntaxError) as exc:
-                raise SiteRenderError(f"{self._where(index, options)}: a value box cell must end with a dict "
-                                      f"(icon, color, value); got {text[:120]!r}") from exc
+                raise SiteRenderError(
+                    f"{self._where(index, options)}: a value box cell must end with a dict "
+                    f"(icon, color, value); got {text[:120]!r}"
+                ) from exc
             if not isinstance(spec, dict):
-                raise SiteRenderError(f"{self._where(index, options)}: a value box cell must end with a dict, got {text[:120]!r}")
-        merged = {**{k: options.get(k) for k in ("title", "icon", "color", "value") if options.get(k) is not None}, **spec}
+                raise SiteRenderError(
+                    f"{self._where(index, options)}: a value box cell must end with a dict, got {text[:120]!r}"
+                )
+        merged = {
+            **{k: options.get(k) for k in ("title", "icon", "color", "value") if options.get(k) is not None},
+            **spec,
+        }
         if "value" not in merged:
             raise SiteRenderError(f"{self._where(index, options)}: the value box has no 'value'")
         title = merged.get("title", "")
         label = options.get("label")
         box = value_box_html(
-            title=str(title), value=merged["value"], icon=merged.get("icon"), color=merged.get("color"),
+            title=str(title),
+            value=merged["value"],
+            icon=merged.get("icon"),
+            color=merged.get("color"),
             element_id=self.ids.claim(slug(str(label))) if label else None,
             extra_classes=[str(c) for c in as_list(options.get("classes"))],
         )
@@ -306,7 +353,9 @@ class PageRenderer:
                         elif re.match(r'\s*<div class="(card|[^"]*\bcard\b)', rendered):
                             layout.add_card(rendered)
                         else:
-                            layout.add_card(f'<div class="card card-text"><div class="card-body">\n{rendered}</div></div>\n')
+                            layout.add_card(
+                                f'<div class="card card-text"><div class="card-body">\n{rendered}</div></div>\n'
+                            )
         header = self._title_block("dashboard-title-block")
         return (
             f'<main class="dashboard dashboard-orientation-{orientation}" id="quarto-document-content">\n'
@@ -319,7 +368,9 @@ class PageRenderer:
         id_attr = f' id="{html.escape(self.ids.claim(slug(str(label))))}"' if label else ""
         classes = " ".join(["card", "cell", *(str(c) for c in as_list(cell.options.get("classes")))])
         header = f'<div class="card-header">{self.md.inline(cell.title)}</div>' if cell.title else ""
-        return f'<div class="{html.escape(classes)}"{id_attr}>{header}<div class="card-body">\n{cell.html}</div></div>\n'
+        return (
+            f'<div class="{html.escape(classes)}"{id_attr}>{header}<div class="card-body">\n{cell.html}</div></div>\n'
+        )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -363,8 +414,9 @@ class _DashboardLayout:
                 raise SiteRenderError(f"dashboard {kind} size {size!r} must be a number with % or px")
             number, unit = float(m.group(1)), m.group(2) or "px"
             if is_row:
-                style = (f"min-height: calc({number / 100:g} * (100vh - 7rem))" if unit == "%"
-                         else f"height: {number:g}px")
+                style = (
+                    f"min-height: calc({number / 100:g} * (100vh - 7rem))" if unit == "%" else f"height: {number:g}px"
+                )
             else:
                 style = f"flex: 0 1 {number:g}%" if unit == "%" else f"flex: 0 0 {number:g}px"
         return {"kind": kind, "attrs": attrs, "style": style, "items": []}
@@ -426,4 +478,3 @@ class _DashboardLayout:
                 group = []
             out.append(markup)
         return "".join(out)
-

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 from stoffwechsel.domain import CUSTOMER_ID_SHAPE
 from stoffwechsel.glossary import TECHNICAL_TERMS
@@ -60,8 +61,11 @@ def page_text(html_path: Path, exclude_classes: Sequence[str] = ("for-analysts",
 
 def _context(text: str, start: int, end: int, width: int = 50) -> str:
     """``width`` characters either side of ``text[start:end]``, with an ellipsis where cut."""
-    return ("\u2026" if start > width else "") + text[max(0, start - width):end + width] + (
-        "\u2026" if end + width < len(text) else "")
+    return (
+        ("\u2026" if start > width else "")
+        + text[max(0, start - width) : end + width]
+        + ("\u2026" if end + width < len(text) else "")
+    )
 
 
 def _allowed(rel: str, allowed_pages: Sequence[str]) -> bool:

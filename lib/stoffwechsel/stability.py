@@ -49,8 +49,9 @@ class Variant:
     changes: dict = field(default_factory=dict)  # params.yaml `train` keys changed from the committed values
 
 
-def variants(params: Mapping, extra_seeds: int = EXTRA_SEEDS,
-             changes: Sequence[tuple[str, object]] = EXAMPLE_CHANGES) -> list[Variant]:
+def variants(
+    params: Mapping, extra_seeds: int = EXTRA_SEEDS, changes: Sequence[tuple[str, object]] = EXAMPLE_CHANGES
+) -> list[Variant]:
     """The committed configuration, ``extra_seeds`` more seeds, and one variant per example change."""
     seed = int(params["seed"])
     out = [Variant(f"as committed (seed {seed})")]
@@ -62,19 +63,27 @@ def variants(params: Mapping, extra_seeds: int = EXTRA_SEEDS,
 def train_params(calendar, train: Mapping) -> dict:
     """The parameters the train stage uses: params.yaml's `train` section with the calendar's
     cutoff, first training moment and test window (as ``05_train.ipynb`` builds them)."""
-    return {**train, "cutoff": f"{calendar.cutoff:%Y-%m-%d}", "train_start": f"{calendar.train_start:%Y-%m-%d}",
-            "test_weeks": int(calendar.test_weeks)}
+    return {
+        **train,
+        "cutoff": f"{calendar.cutoff:%Y-%m-%d}",
+        "train_start": f"{calendar.train_start:%Y-%m-%d}",
+        "test_weeks": int(calendar.test_weeks),
+    }
 
 
 # --- the claim of one variant (pure: per-customer metrics in, a row out) ----------------------
 
-def claim_of(per_customer: Mapping[str, pd.DataFrame], n_boot: int, seed: int, baselines: Sequence[str],
-             chosen_by: str) -> dict:
+
+def claim_of(
+    per_customer: Mapping[str, pd.DataFrame], n_boot: int, seed: int, baselines: Sequence[str], chosen_by: str
+) -> dict:
     """The claim for one variant from per-customer metrics of ``tabular``, ``combined`` and the
     baselines: paired 95% bootstrap of combined - tabular and combined - best baseline (the
     baseline with the highest mean ``chosen_by``), lists of the metrics where an interval
     excludes 0, and the headline values."""
-    paired = evaluation.paired_bootstrap_diff(per_customer["tabular"], per_customer["combined"], n_boot=n_boot, seed=seed)
+    paired = evaluation.paired_bootstrap_diff(
+        per_customer["tabular"], per_customer["combined"], n_boot=n_boot, seed=seed
+    )
     means = {name: pc[evaluation.metric_columns(pc)].mean() for name, pc in per_customer.items()}
     present = [b for b in baselines if b in per_customer]
     best = max(present, key=lambda b: (means[b].get(chosen_by, float("-inf")), -present.index(b))) if present else None
@@ -84,9 +93,13 @@ def claim_of(per_customer: Mapping[str, pd.DataFrame], n_boot: int, seed: int, b
         "best_baseline": best,
         "combined_beats_best_baseline_on": [],
         "best_baseline_beats_combined_on": [],
-        "combined_minus_tabular": {r["metric"]: {"diff": _r(r["diff"]), "low": _r(r["low"]), "high": _r(r["high"])}
-                                   for _, r in paired.sort_values("metric").iterrows()},
-        "headline": {m: {chosen_by: _r(means[m][chosen_by])} for m in ("combined", "tabular", *([best] if best else []))},
+        "combined_minus_tabular": {
+            r["metric"]: {"diff": _r(r["diff"]), "low": _r(r["low"]), "high": _r(r["high"])}
+            for _, r in paired.sort_values("metric").iterrows()
+        },
+        "headline": {
+            m: {chosen_by: _r(means[m][chosen_by])} for m in ("combined", "tabular", *([best] if best else []))
+        },
     }
     if best:
         vs = evaluation.paired_bootstrap_diff(per_customer[best], per_customer["combined"], n_boot=n_boot, seed=seed)
@@ -111,31 +124,47 @@ def summarise(rows: Sequence[dict]) -> dict:
     base_wins = sum(bool(r["best_baseline_beats_combined_on"]) for r in rows)
     sizes = sorted(len(w) for w in wins)
     if holds == n and everywhere:
-        verdict = (f"The claim holds in all {n} variants: combined beats tabular-only on {', '.join(everywhere)} in every one "
-                   f"(paired 95% intervals), but on how many metrics varies from {sizes[0]} to {sizes[-1]} "
-                   f"of {len(rows[0].get('combined_minus_tabular', {})) or 'the'} metric@k.")
+        verdict = (
+            f"The claim holds in all {n} variants: combined beats tabular-only on {', '.join(everywhere)} in every one "
+            f"(paired 95% intervals), but on how many metrics varies from {sizes[0]} to {sizes[-1]} "
+            f"of {len(rows[0].get('combined_minus_tabular', {})) or 'the'} metric@k."
+        )
     elif holds == n:
-        verdict = (f"Combined beats tabular-only on some metric in all {n} variants, but on no single metric in every one: "
-                   f"which metrics show it depends on the seed and parameters.")
+        verdict = (
+            f"Combined beats tabular-only on some metric in all {n} variants, but on no single metric in every one: "
+            f"which metrics show it depends on the seed and parameters."
+        )
     elif holds:
-        verdict = (f"The claim is fragile: combined beats tabular-only on at least one metric in {holds} of {n} variants "
-                   f"and on none in the other {n - holds}.")
+        verdict = (
+            f"The claim is fragile: combined beats tabular-only on at least one metric in {holds} of {n} variants "
+            f"and on none in the other {n - holds}."
+        )
     else:
         verdict = f"No variant of {n} shows combined beating tabular-only on any metric."
     if reversed_:
         verdict += f" Tabular-only beats combined on some metric in {reversed_} of {n}."
     if base_wins:
         verdict += f" The best baseline beats the combined model on some metric in {base_wins} of {n}."
-    return {"variants": n, "combined_beats_tabular_in": holds, "tabular_beats_combined_in": reversed_,
-            "best_baseline_beats_combined_in": base_wins, "metrics_in_every_variant": everywhere, "fewest_metrics": sizes[0] if sizes else 0,
-            "most_metrics": sizes[-1] if sizes else 0,
-            "metrics_in_some_variant": anywhere, "statement": verdict}
+    return {
+        "variants": n,
+        "combined_beats_tabular_in": holds,
+        "tabular_beats_combined_in": reversed_,
+        "best_baseline_beats_combined_in": base_wins,
+        "metrics_in_every_variant": everywhere,
+        "fewest_metrics": sizes[0] if sizes else 0,
+        "most_metrics": sizes[-1] if sizes else 0,
+        "metrics_in_some_variant": anywhere,
+        "statement": verdict,
+    }
 
 
 def markdown(result: Mapping) -> str:
     """The sensitivity table and the verdict as Markdown (for docs/evaluation.md)."""
-    lines = ["| variant | combined beats tabular on | tabular beats combined on | vs best baseline | "
-             "hit_rate@10 combined / tabular |", "|---|---|---|---|---|"]
+    lines = [
+        "| variant | combined beats tabular on | tabular beats combined on | vs best baseline | "
+        "hit_rate@10 combined / tabular |",
+        "|---|---|---|---|---|",
+    ]
     for row in result["variants"]:
         base = row["best_baseline"] or "-"
         vs = []
@@ -145,9 +174,11 @@ def markdown(result: Mapping) -> str:
             vs.append(f"{base} better on {len(row['best_baseline_beats_combined_on'])}")
         head = row["headline"]
         key = next(iter(head["combined"]))
-        lines.append(f"| {row['name']} | {', '.join(row['combined_beats_tabular_on']) or 'none'} | "
-                     f"{', '.join(row['tabular_beats_combined_on']) or 'none'} | {base}: {'; '.join(vs) or 'no difference'} | "
-                     f"{head['combined'][key]:.3f} / {head['tabular'][key]:.3f} |")
+        lines.append(
+            f"| {row['name']} | {', '.join(row['combined_beats_tabular_on']) or 'none'} | "
+            f"{', '.join(row['tabular_beats_combined_on']) or 'none'} | {base}: {'; '.join(vs) or 'no difference'} | "
+            f"{head['combined'][key]:.3f} / {head['tabular'][key]:.3f} |"
+        )
     return "\n".join(lines) + "\n\n" + result["summary"]["statement"] + "\n"
 
 
@@ -159,6 +190,7 @@ def update_docs(text: str, block: str, markers: tuple[str, str] = DOCS_MARKERS) 
 
 
 # --- the run (re-trains; minutes) --------------------------------------------------------------
+
 
 def run(root: Path, chosen: Iterable[Variant] | None = None, log: Callable[[str], None] = print) -> dict:
     """Re-train and re-evaluate both rankers for every variant from the stores under ``root``;
@@ -192,10 +224,23 @@ def run(root: Path, chosen: Iterable[Variant] | None = None, log: Callable[[str]
             per_customer = dict(scored.per_customer)
             for name, ranker in rankers.items():
                 recs = modeling.top_k(scored.candidates, ranker.score(scored.candidates), k_max)
-                per_customer[name] = evaluation.per_customer_metrics(recs, scored.truth, ks=params["ks"], customers=scored.customers)
-        row = {"name": variant.name, "changes": dict(variant.changes),
-               **claim_of(per_customer, int(params["n_boot"]), int(params["seed"]), modeling.BASELINES, modeling.BASELINE_CHOSEN_BY)}
+                per_customer[name] = evaluation.per_customer_metrics(
+                    recs, scored.truth, ks=params["ks"], customers=scored.customers
+                )
+        row = {
+            "name": variant.name,
+            "changes": dict(variant.changes),
+            **claim_of(
+                per_customer,
+                int(params["n_boot"]),
+                int(params["seed"]),
+                modeling.BASELINES,
+                modeling.BASELINE_CHOSEN_BY,
+            ),
+        }
         rows.append(row)
-        log(f"[claim-stability] {variant.name}: combined beats tabular on {', '.join(row['combined_beats_tabular_on']) or 'nothing'}"
-            f" ({time.perf_counter() - t0:.0f} s, elapsed {time.perf_counter() - start:.0f} s)")
+        log(
+            f"[claim-stability] {variant.name}: combined beats tabular on {', '.join(row['combined_beats_tabular_on']) or 'nothing'}"
+            f" ({time.perf_counter() - t0:.0f} s, elapsed {time.perf_counter() - start:.0f} s)"
+        )
     return {"variants": rows, "summary": summarise(rows)}

@@ -125,8 +125,7 @@ def parse_dtype(dtype: str) -> pa.DataType:
     if m:
         return pa.list_(parse_dtype(m.group(1)))
     raise ValueError(
-        f"unknown dtype {dtype!r} (use one of {', '.join(_SCALAR_DTYPES)}, timestamp, "
-        "timestamp[<tz>], list<...>)"
+        f"unknown dtype {dtype!r} (use one of {', '.join(_SCALAR_DTYPES)}, timestamp, timestamp[<tz>], list<...>)"
     )
 
 
@@ -233,7 +232,11 @@ def _canonical_json(obj: Any, what: str) -> str:
 
     try:
         return json.dumps(
-            obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False,
+            obj,
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=True,
+            allow_nan=False,
             default=default,
         )
     except ValueError as exc:  # NaN / inf
@@ -274,17 +277,11 @@ class FeatureView:
         object.__setattr__(self, "fields", fields)
         if not entities:
             raise ValueError(f"feature view {self.name!r}: needs at least one entity")
-        if self.ttl is not None and (
-            not isinstance(self.ttl, timedelta) or self.ttl <= timedelta(0)
-        ):
-            raise ValueError(
-                f"feature view {self.name!r}: ttl must be a positive timedelta or None, "
-                f"got {self.ttl!r}"
-            )
+        if self.ttl is not None and (not isinstance(self.ttl, timedelta) or self.ttl <= timedelta(0)):
+            raise ValueError(f"feature view {self.name!r}: ttl must be a positive timedelta or None, got {self.ttl!r}")
         if not isinstance(self.definition, Mapping):
             raise TypeError(
-                f"feature view {self.name!r}: definition must be a dict, "
-                f"got {type(self.definition).__name__}"
+                f"feature view {self.name!r}: definition must be a dict, got {type(self.definition).__name__}"
             )
         names = [*self.join_keys, *self.timestamp_fields, *(f.name for f in fields)]
         seen: set[str] = set()
@@ -295,10 +292,7 @@ class FeatureView:
                     "(join keys, timestamps and fields must be distinct)"
                 )
             if _RESERVED.match(name):
-                raise ValueError(
-                    f"feature view {self.name!r}: column {name!r}: names starting with '__' "
-                    "are reserved"
-                )
+                raise ValueError(f"feature view {self.name!r}: column {name!r}: names starting with '__' are reserved")
             seen.add(name)
         _canonical_json(self.definition, f"feature view {self.name!r}: definition")  # JSON-able?
 
@@ -345,9 +339,7 @@ class FeatureView:
             "created_timestamp_field": self.created_timestamp_field,
             "schema": [[f.name, f.dtype] for f in self.fields],
             "ttl_us": self.ttl_us,
-            "definition": json.loads(
-                _canonical_json(self.definition, f"feature view {self.name!r}: definition")
-            ),
+            "definition": json.loads(_canonical_json(self.definition, f"feature view {self.name!r}: definition")),
         }
 
     @property
@@ -368,17 +360,13 @@ class FeatureView:
             "description": self.description,
             "source_stage": self.source_stage,
             "entities": [
-                {"name": e.name, "join_keys": list(e.join_keys), "description": e.description}
-                for e in self.entities
+                {"name": e.name, "join_keys": list(e.join_keys), "description": e.description} for e in self.entities
             ],
             "join_keys": list(self.join_keys),
             "timestamp_field": self.timestamp_field,
             "created_timestamp_field": self.created_timestamp_field,
             "ttl_seconds": None if self.ttl is None else self.ttl.total_seconds(),
-            "schema": [
-                {"name": f.name, "dtype": f.dtype, "description": f.description}
-                for f in self.fields
-            ],
+            "schema": [{"name": f.name, "dtype": f.dtype, "description": f.description} for f in self.fields],
             "definition": fp["definition"],
             "fingerprint_input": fp,
         }
@@ -391,8 +379,7 @@ class FeatureView:
         return cls(
             name=record["name"],
             entities=tuple(
-                Entity(e["name"], tuple(e["join_keys"]), e.get("description", ""))
-                for e in record["entities"]
+                Entity(e["name"], tuple(e["join_keys"]), e.get("description", "")) for e in record["entities"]
             ),
             fields=tuple(Field(f["name"], f["dtype"], f.get("description", "")) for f in record["schema"]),
             timestamp_field=record["timestamp_field"],
@@ -460,8 +447,7 @@ class FeatureStore:
             reg = json.load(fh)
         if reg.get("format") != REGISTRY_FORMAT:
             raise FeatureStoreError(
-                f"{self.registry_path}: registry format {reg.get('format')!r}, "
-                f"this code reads {REGISTRY_FORMAT}"
+                f"{self.registry_path}: registry format {reg.get('format')!r}, this code reads {REGISTRY_FORMAT}"
             )
         return reg
 
@@ -492,9 +478,7 @@ class FeatureStore:
             return reg["views"][view_name]
         except KeyError:
             have = ", ".join(sorted(reg["views"])) or "none"
-            raise UnknownViewError(
-                f"feature store {self.root}: no view {view_name!r} (have: {have})"
-            ) from None
+            raise UnknownViewError(f"feature store {self.root}: no view {view_name!r} (have: {have})") from None
 
     def _version_record(self, reg: dict, view_name: str, version: str | None) -> dict:
         entry = self._view_entry(reg, view_name)
@@ -522,9 +506,7 @@ class FeatureStore:
                 parts.append(f"missing column(s) {missing}")
             if extra:
                 parts.append(f"undeclared column(s) {extra}")
-            raise SchemaMismatchError(
-                f"feature view {view.name!r}: {'; '.join(parts)} (expected exactly {expected})"
-            )
+            raise SchemaMismatchError(f"feature view {view.name!r}: {'; '.join(parts)} (expected exactly {expected})")
         if df.columns.duplicated().any():
             dup = sorted(set(df.columns[df.columns.duplicated()]))
             raise SchemaMismatchError(f"feature view {view.name!r}: column(s) {dup} appear twice")
@@ -619,9 +601,7 @@ class FeatureStore:
                     "event_timestamp_min": _iso(pc.min(events).as_py()),
                     "event_timestamp_max": _iso(pc.max(events).as_py()),
                     "key_dtypes": {k: _dtype_name(table.schema.field(k).type) for k in view.join_keys},
-                    "timestamp_dtypes": {
-                        t: str(table.schema.field(t).type) for t in view.timestamp_fields
-                    },
+                    "timestamp_dtypes": {t: str(table.schema.field(t).type) for t in view.timestamp_fields},
                     "data_md5": io.md5_file(path),
                 }
             )
@@ -658,9 +638,7 @@ class FeatureStore:
 
     # read ---------------------------------------------------------------------------------
 
-    def read_arrow(
-        self, view_name: str, version: str | None = None, columns: Sequence[str] | None = None
-    ) -> pa.Table:
+    def read_arrow(self, view_name: str, version: str | None = None, columns: Sequence[str] | None = None) -> pa.Table:
         """A stored view version as an Arrow table (``None``: the current version)."""
         record = self._version_record(self.registry(), view_name, version)
         path = self.root / record["path"]
@@ -729,9 +707,7 @@ class FeatureStore:
         reg = self.registry()
         plan = self._plan(reg, features, versions)
         if spine_timestamp not in spine.columns:
-            raise SchemaMismatchError(
-                f"spine: no timestamp column {spine_timestamp!r} (have: {list(spine.columns)})"
-            )
+            raise SchemaMismatchError(f"spine: no timestamp column {spine_timestamp!r} (have: {list(spine.columns)})")
 
         # Output names.
         counts: dict[str, int] = {}
@@ -744,9 +720,7 @@ class FeatureStore:
             for n in names:
                 out = n if counts[n] == 1 and n not in spine.columns else f"{view.name}__{n}"
                 if out in spine.columns:
-                    raise ValueError(
-                        f"feature {view.name}:{n}: output column {out!r} is already a spine column"
-                    )
+                    raise ValueError(f"feature {view.name}:{n}: output column {out!r} is already a spine column")
                 cols.append(out)
             out_names.append(cols)
 
@@ -804,9 +778,7 @@ class FeatureStore:
                 feature_table, idx = self._match_rows(con, view, record, names, created_cutoff, t_np)
                 for name, out in zip(names, cols):
                     # A Series on the spine's own index: assign neither aligns nor copies it.
-                    new_columns[out] = pd.Series(
-                        _take(feature_table[name], idx), index=spine.index, copy=False
-                    )
+                    new_columns[out] = pd.Series(_take(feature_table[name], idx), index=spine.index, copy=False)
         finally:
             con.close()
         return spine.assign(**new_columns) if new_columns else spine.copy()
@@ -841,9 +813,7 @@ class FeatureStore:
             cols.insert(len(view.join_keys) + 1, view.created_timestamp_field)
         table = self.read_arrow(view.name, record["version"], columns=cols)
         m = table.num_rows
-        event_ns = _timestamp_ns(
-            table[view.timestamp_field].combine_chunks(), view.timestamp_field
-        ).to_numpy()
+        event_ns = _timestamp_ns(table[view.timestamp_field].combine_chunks(), view.timestamp_field).to_numpy()
         avail = event_ns
         if use_created:
             created_ns = _timestamp_ns(
@@ -992,8 +962,13 @@ def bench_retrieval(
         right = feats[["entity_id", on, *fnames]].sort_values(on, kind="stable")
         right = right.rename(columns={on: "__on"})
         merged = pd.merge_asof(
-            left, right, left_on="event_timestamp", right_on="__on", by="entity_id",
-            direction="backward", allow_exact_matches=True,
+            left,
+            right,
+            left_on="event_timestamp",
+            right_on="__on",
+            by="entity_id",
+            direction="backward",
+            allow_exact_matches=True,
         )
         merged = merged.sort_values("__pos").reset_index(drop=True)
         return merged[fnames]
@@ -1007,8 +982,11 @@ def bench_retrieval(
         return min(times), result
 
     out: dict[str, Any] = {
-        "n_spine": n_spine, "n_entities": n_entities, "n_feature_rows": n_feature_rows,
-        "n_features": n_features, "threads": threads,
+        "n_spine": n_spine,
+        "n_entities": n_entities,
+        "n_feature_rows": n_feature_rows,
+        "n_features": n_features,
+        "threads": threads,
     }
     with tempfile.TemporaryDirectory() as tmp:
         store = FeatureStore(Path(tmp), threads=threads)
@@ -1017,9 +995,7 @@ def bench_retrieval(
             ("store_feast", False, "event_timestamp"),
             ("store_cutoff", True, "created_timestamp"),
         ):
-            t_store, got = best_time(
-                lambda: store.get_historical_features(spine, ["bench"], created_cutoff=cutoff)
-            )
+            t_store, got = best_time(lambda: store.get_historical_features(spine, ["bench"], created_cutoff=cutoff))
             t_pandas, want = best_time(lambda: merge_asof(on))
             for name in fnames:
                 a = got[name].to_numpy(dtype=float, na_value=np.nan)

@@ -96,26 +96,38 @@ class Calendar:
     def as_dict(self) -> dict:
         return {
             "data": {"first_event": self.first_event.isoformat(), "last_event": self.last_event.isoformat()},
-            "cutoff": _day(self.cutoff), "cutoff_source": self.cutoff_source,
-            "test_end": _day(self.test_end), "test_weeks": round(self.test_weeks, 4),
-            "train_start": _day(self.train_start), "train_start_source": self.train_start_source,
+            "cutoff": _day(self.cutoff),
+            "cutoff_source": self.cutoff_source,
+            "test_end": _day(self.test_end),
+            "test_weeks": round(self.test_weeks, 4),
+            "train_start": _day(self.train_start),
+            "train_start_source": self.train_start_source,
             "history_weeks_before_cutoff": round(self.history_weeks, 1),
             "notes": list(self.notes),
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Calendar":
-        return cls(pd.Timestamp(d["data"]["first_event"]), pd.Timestamp(d["data"]["last_event"]), pd.Timestamp(d["cutoff"]),
-                   pd.Timestamp(d["test_end"]), pd.Timestamp(d["train_start"]), d["cutoff_source"], d["train_start_source"],
-                   tuple(d.get("notes", ())))
+    def from_dict(cls, d: dict) -> Calendar:
+        return cls(
+            pd.Timestamp(d["data"]["first_event"]),
+            pd.Timestamp(d["data"]["last_event"]),
+            pd.Timestamp(d["cutoff"]),
+            pd.Timestamp(d["test_end"]),
+            pd.Timestamp(d["train_start"]),
+            d["cutoff_source"],
+            d["train_start_source"],
+            tuple(d.get("notes", ())),
+        )
 
 
 def derive_calendar(event_times: pd.Series, split: dict) -> Calendar:
     """The calendar from the event times and params.yaml's ``split`` section (rules: module doc)."""
     times = pd.to_datetime(pd.Series(event_times)).dropna()
     if times.empty:
-        raise StageStop("no events: the calendar (cutoff, test window, first training moment) is derived from the event "
-                        "times in transactions.csv, and the file has no accepted rows")
+        raise StageStop(
+            "no events: the calendar (cutoff, test window, first training moment) is derived from the event "
+            "times in transactions.csv, and the file has no accepted rows"
+        )
     first, last = times.min(), times.max()
     test_weeks = int(split["test_weeks"])
     notes: list[str] = []
@@ -130,8 +142,10 @@ def derive_calendar(event_times: pd.Series, split: dict) -> Calendar:
         cutoff = data_end - test_weeks * WEEK
         earliest = monday_on_or_before(first) + WEEK
         if cutoff < earliest:
-            notes.append(f"the data ({_day(first)} to {_day(last)}) is shorter than the {test_weeks} test weeks plus a "
-                         f"training side: the cutoff is the first Monday after the first event, {_day(earliest)}")
+            notes.append(
+                f"the data ({_day(first)} to {_day(last)}) is shorter than the {test_weeks} test weeks plus a "
+                f"training side: the cutoff is the first Monday after the first event, {_day(earliest)}"
+            )
             cutoff = earliest
         test_end = max(data_end, cutoff)
         if test_end - cutoff < test_weeks * WEEK:
@@ -143,8 +157,10 @@ def derive_calendar(event_times: pd.Series, split: dict) -> Calendar:
         train_start_source = DERIVED
         train_start = monday_on_or_after(first.normalize() + int(split["min_history_weeks"]) * WEEK)
     if train_start >= cutoff:
-        notes.append(f"the first training moment {_day(train_start)} is not before the cutoff {_day(cutoff)}: "
-                     f"too little history for training")
+        notes.append(
+            f"the first training moment {_day(train_start)} is not before the cutoff {_day(cutoff)}: "
+            f"too little history for training"
+        )
     return Calendar(first, last, cutoff, test_end, train_start, cutoff_source, train_start_source, tuple(notes))
 
 
@@ -182,4 +198,5 @@ def require_training_history(calendar: Calendar, horizon_weeks: int) -> None:
         f"too little history: training needs at least {needed} weeks before the cutoff, the data has {has:g} "
         f"(events {_day(calendar.first_event)} to {_day(calendar.last_event)}, cutoff {_day(calendar.cutoff)}: the first "
         f"training moment, {_day(calendar.train_start)}, and the {horizon_weeks} weeks in which its purchases are seen "
-        f"must all lie before the cutoff)")
+        f"must all lie before the cutoff)"
+    )

@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from contextlib import closing
 import subprocess
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
@@ -46,8 +46,11 @@ EXPERIMENT = "stoffwechsel-recommendations"
 STORE_FILE = "mlflow.db"  # under the project root; git-ignored
 ARTIFACTS_DIR = "mlartifacts"  # under the project root; git-ignored
 # MLflow saves scikit-learn models with skops, which loads only listed types (no pickle).
-TRUSTED_TYPES = ["functools.partial", "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-                 "sklearn.utils.validation.check_array"]
+TRUSTED_TYPES = [
+    "functools.partial",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.utils.validation.check_array",
+]
 
 
 #: the alias of the newest registered (better) model, and the experiment type MLflow 3 records
@@ -129,8 +132,11 @@ def provenance(root: Path, model: str) -> tuple[str, dict[str, str]]:
     experiment = os.environ.get(DVC_EXP_ENV, "").strip()
     diff = params_diff(root)
     short = commit[:7] + ("-dirty" if dirty else "")
-    tags = {"git_commit": commit, "git_dirty": str(dirty).lower(),
-            "params_diff": "; ".join(f"{k}: {a} -> {b}" for k, (a, b) in diff.items()) or "none"}
+    tags = {
+        "git_commit": commit,
+        "git_dirty": str(dirty).lower(),
+        "params_diff": "; ".join(f"{k}: {a} -> {b}" for k, (a, b) in diff.items()) or "none",
+    }
     if dirty:
         tags["git_changed"] = ", ".join(changed[:20]) + (f" (+{len(changed) - 20} more)" if len(changed) > 20 else "")
     if experiment:
@@ -176,9 +182,15 @@ def store_paths(root: Path | None = None) -> tuple[str, str]:
 
 
 def _text_columns(con: sqlite3.Connection) -> list[tuple[str, str]]:
-    tables = [t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'") if t != "alembic_version"]
-    return [(t, c[1]) for t in tables for c in con.execute(f'PRAGMA table_info("{t}")')
-            if c[2].upper().startswith(("VARCHAR", "TEXT", "CHAR"))]
+    tables = [
+        t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'") if t != "alembic_version"
+    ]
+    return [
+        (t, c[1])
+        for t in tables
+        for c in con.execute(f'PRAGMA table_info("{t}")')
+        if c[2].upper().startswith(("VARCHAR", "TEXT", "CHAR"))
+    ]
 
 
 def rebase_artifact_store(root: Path | None = None) -> dict[str, int]:
@@ -200,8 +212,10 @@ def rebase_artifact_store(root: Path | None = None) -> dict[str, int]:
             return {}
         old = row[0]
         if not old.startswith("file:"):
-            raise RuntimeError(f"{db}: experiment '{EXPERIMENT}' keeps its artifacts at {old}, not in a local folder; "
-                               f"cannot re-point it at {location}")
+            raise RuntimeError(
+                f"{db}: experiment '{EXPERIMENT}' keeps its artifacts at {old}, not in a local folder; "
+                f"cannot re-point it at {location}"
+            )
         old_path = url2pathname(urlparse(old).path)  # file:///a/b%20c -> /a/b c
         new_path = (root / ARTIFACTS_DIR).as_posix()
         changed: dict[str, int] = {}
@@ -210,7 +224,8 @@ def rebase_artifact_store(root: Path | None = None) -> dict[str, int]:
                 cur = con.execute(
                     f'UPDATE "{table}" SET "{column}" = :after || substr("{column}", length(:before) + 1) '
                     f'WHERE "{column}" = :before OR substr("{column}", 1, length(:before) + 1) = :before || \'/\'',
-                    {"before": before, "after": after})
+                    {"before": before, "after": after},
+                )
                 if cur.rowcount > 0:
                     changed[f"{table}.{column}"] = changed.get(f"{table}.{column}", 0) + cur.rowcount
     return changed
@@ -229,8 +244,9 @@ def start(root: Path | None = None):
     if experiment is None:
         mlflow.create_experiment(EXPERIMENT, artifact_location=location)
     elif experiment.artifact_location != location:  # e.g. deleted and restored by hand: never log elsewhere
-        raise RuntimeError(f"{uri}: experiment '{EXPERIMENT}' keeps its artifacts at {experiment.artifact_location}, "
-                           f"not {location}")
+        raise RuntimeError(
+            f"{uri}: experiment '{EXPERIMENT}' keeps its artifacts at {experiment.artifact_location}, not {location}"
+        )
     experiment = mlflow.set_experiment(EXPERIMENT)
     for key, value in EXPERIMENT_KIND.items():
         if experiment.tags.get(key) != value:  # what MLflow's UI sets when one picks "model training"
@@ -245,9 +261,19 @@ def load_model(model_uri: str, root: Path | None = None):
     return mlflow.pyfunc.load_model(model_uri)
 
 
-def log_training_run(name: str, ranker, sample: pd.DataFrame, params: dict, metrics: dict[str, float],
-                     feature_views: dict[str, str], data_hashes: dict[str, str], figures: dict, register_as: str | None,
-                     root: Path | None = None, description: str | None = None) -> dict:
+def log_training_run(
+    name: str,
+    ranker,
+    sample: pd.DataFrame,
+    params: dict,
+    metrics: dict[str, float],
+    feature_views: dict[str, str],
+    data_hashes: dict[str, str],
+    figures: dict,
+    register_as: str | None,
+    root: Path | None = None,
+    description: str | None = None,
+) -> dict:
     """One MLflow run named by :func:`provenance`: parameters, metrics (with intervals), feature
     view versions, git commit, dirty flag, DVC experiment and params diff, DVC hashes of the
     training data, the model with its signature, the evaluation figures; optionally registered in
@@ -269,15 +295,27 @@ def log_training_run(name: str, ranker, sample: pd.DataFrame, params: dict, metr
         mlflow.set_tags(tags)
         for fname, fig in figures.items():
             mlflow.log_figure(fig, fname)
-        info = mlflow.sklearn.log_model(ranker.model, name="model", signature=infer_signature(x, ranker.model.predict_proba(x)[:, 1]),
-                                        input_example=x.head(3), registered_model_name=register_as,
-                                        skops_trusted_types=TRUSTED_TYPES, pip_requirements=pip_requirements())
+        info = mlflow.sklearn.log_model(
+            ranker.model,
+            name="model",
+            signature=infer_signature(x, ranker.model.predict_proba(x)[:, 1]),
+            input_example=x.head(3),
+            registered_model_name=register_as,
+            skops_trusted_types=TRUSTED_TYPES,
+            pip_requirements=pip_requirements(),
+        )
         if register_as:
             client = mlflow.MlflowClient()
             version = info.registered_model_version
             for key, value in tags.items():
                 client.set_model_version_tag(register_as, version, key, value)
             client.set_registered_model_alias(register_as, CHAMPION_ALIAS, version)
-            client.update_model_version(register_as, version, description=description or f"{name} ranker, run {run_name}")
-        return {"run_id": run.info.run_id, "run_name": run_name, "model_uri": info.model_uri,
-                "registered_version": info.registered_model_version}
+            client.update_model_version(
+                register_as, version, description=description or f"{name} ranker, run {run_name}"
+            )
+        return {
+            "run_id": run.info.run_id,
+            "run_name": run_name,
+            "model_uri": info.model_uri,
+            "registered_version": info.registered_model_version,
+        }

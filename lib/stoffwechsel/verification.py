@@ -81,8 +81,12 @@ def outputs_match_lock(root: Path, stages: tuple[str, ...]) -> dict:
 def target_reproduction(root: Path) -> Target:
     here = outputs_match_lock(root, ("resolve", "features", "embeddings"))
     clone = _json(root, "reports/test-artifacts/reproduction.json")
-    evidence = {"outputs_on_disk_match_dvc_lock": not here["mismatched"], "dvc_lock_md5": here["outputs"],
-                "mismatched": here["mismatched"], "previous_commit_check": clone}
+    evidence = {
+        "outputs_on_disk_match_dvc_lock": not here["mismatched"],
+        "dvc_lock_md5": here["outputs"],
+        "mismatched": here["mismatched"],
+        "previous_commit_check": clone,
+    }
     if here["mismatched"] or (clone and not clone.get("identical")):
         status = FAIL
     elif clone is None:
@@ -99,19 +103,39 @@ def target_composite_key(root: Path) -> Target:
     resolved = sum(v for k, v in rows.items() if k not in ("rows_read", "quarantined"))
     ok = rec["events_quarantined"] == 0 and resolved + rows["quarantined"] == rows["rows_read"]
     evidence = {"note": "no recycled ids in this data"} if rec["ids"] == 0 else {}
-    return Target(2, "The composite key (product_id + season) resolves every recycled product ID.", PASS if ok else FAIL,
-                  {**evidence, "recycled_ids": rec["ids"], "recycled_ids_with_events": rec["ids_with_events"],
-                   "events_on_recycled_ids_resolved": rec["events_resolved"], "events_on_recycled_ids_quarantined": rec["events_quarantined"],
-                   "transactions_read": rows["rows_read"], "resolved": resolved, "quarantined": rows["quarantined"], "by_rule": rows})
+    return Target(
+        2,
+        "The composite key (product_id + season) resolves every recycled product ID.",
+        PASS if ok else FAIL,
+        {
+            **evidence,
+            "recycled_ids": rec["ids"],
+            "recycled_ids_with_events": rec["ids_with_events"],
+            "events_on_recycled_ids_resolved": rec["events_resolved"],
+            "events_on_recycled_ids_quarantined": rec["events_quarantined"],
+            "transactions_read": rows["rows_read"],
+            "resolved": resolved,
+            "quarantined": rows["quarantined"],
+            "by_rule": rows,
+        },
+    )
 
 
 def target_training_only(root: Path, cutoff: str) -> Target:
     manifest = _json(root, "data/embeddings/artifacts/manifest.json")
     seen = {name: a["seen"] for name, a in manifest["artifacts"].items()}
     ok = all(s["last"] is not None and pd.Timestamp(s["last"]) < pd.Timestamp(cutoff) for s in seen.values())
-    return Target(3, "Embedding-side fitting uses training data only, then is applied to test data.", PASS if ok else FAIL,
-                  {"cutoff": cutoff, "artifacts_saw": seen, "artifact_sha256": manifest["sha256"],
-                   "perturbation_test": "tests/test_embeddings.py::test_test_period_changes_leave_every_fitted_artifact_identical"})
+    return Target(
+        3,
+        "Embedding-side fitting uses training data only, then is applied to test data.",
+        PASS if ok else FAIL,
+        {
+            "cutoff": cutoff,
+            "artifacts_saw": seen,
+            "artifact_sha256": manifest["sha256"],
+            "perturbation_test": "tests/test_embeddings.py::test_test_period_changes_leave_every_fitted_artifact_identical",
+        },
+    )
 
 
 def target_combined_beats_tabular(root: Path) -> Target:
@@ -123,26 +147,44 @@ def target_combined_beats_tabular(root: Path) -> Target:
     better = claim["combined_beats_tabular_on"]
     best = ev.get("best_baseline", {}).get("name")
     vs_best = ev.get("combined_minus_best_baseline", {})
-    return Target(4, "Tabular + embedding features beat tabular-only on at least one ranking metric.", PASS if better else FAIL,
-                  {"metrics": {m: ev["combined_minus_tabular"][m] for m in better} or ev["combined_minus_tabular"],
-                   "statement": claim["statement"], "customers": ev["evaluated_customers"],
-                   "best_baseline": best,
-                   "best_baseline_beats_combined_on": claim.get("best_baseline_beats_combined_on", []),
-                   "combined_beats_best_baseline_on": claim.get("combined_beats_best_baseline_on", []),
-                   "combined_minus_best_baseline": vs_best})
+    return Target(
+        4,
+        "Tabular + embedding features beat tabular-only on at least one ranking metric.",
+        PASS if better else FAIL,
+        {
+            "metrics": {m: ev["combined_minus_tabular"][m] for m in better} or ev["combined_minus_tabular"],
+            "statement": claim["statement"],
+            "customers": ev["evaluated_customers"],
+            "best_baseline": best,
+            "best_baseline_beats_combined_on": claim.get("best_baseline_beats_combined_on", []),
+            "combined_beats_best_baseline_on": claim.get("combined_beats_best_baseline_on", []),
+            "combined_minus_best_baseline": vs_best,
+        },
+    )
 
 
 def target_visible_alert(root: Path, browser: dict | None) -> Target:
     alerts = _json(root, "reports/monitoring/alerts.json")
     alerts = alerts["alerts"] if isinstance(alerts, dict) else alerts
     severe = [a for a in alerts if a["severity"] in ("critical", "warning")]
-    evidence = {"alerts": len(alerts), "severe": len(severe),
-                "first": {k: severe[0][k] for k in ("segment_column", "segment", "metric", "window_start", "severity", "message")} if severe else None,
-                "browser": browser, "injected_shift_test": "tests/test_dashboard.py::test_injected_shift_alert_is_visible_in_the_first_viewport"}
+    evidence = {
+        "alerts": len(alerts),
+        "severe": len(severe),
+        "first": {
+            k: severe[0][k] for k in ("segment_column", "segment", "metric", "window_start", "severity", "message")
+        }
+        if severe
+        else None,
+        "browser": browser,
+        "injected_shift_test": "tests/test_dashboard.py::test_injected_shift_alert_is_visible_in_the_first_viewport",
+    }
     if not severe:
         status = FAIL
     elif browser is None:
-        status, evidence["why"] = NOT_CHECKED, "no chromium here; the browser check runs in the test suite (CI installs chromium)"
+        status, evidence["why"] = (
+            NOT_CHECKED,
+            "no chromium here; the browser check runs in the test suite (CI installs chromium)",
+        )
     else:
         status = PASS if browser["visible_in_first_viewport"] and not browser["console_errors"] else FAIL
     return Target(5, "A simulated data shift triggers a visible alert in the dashboard.", status, evidence)
@@ -157,10 +199,23 @@ def target_segments_differ(root: Path, metric: str = "Purchases per 100 recommen
     ok = len(table) >= 2 and spread >= 0.5
     status, extra = (PASS if ok else FAIL), {}
     if len(table) < 2:  # one marketing segment (or none large enough): nothing to compare
-        status, extra = NOT_CHECKED, {"why": f"{len(table)} marketing segment(s) large enough in this data: segments cannot differ"}
-    return Target(6, "Per-segment metrics show the shift hitting segments differently.", status,
-                  {**extra, "metric": metric, "largest_drop": hit, "smallest_drop": spared, "spread_of_relative_change": round(spread, 4),
-                   "per_segment": json.loads(table.reset_index().to_json(orient="records"))})
+        status, extra = (
+            NOT_CHECKED,
+            {"why": f"{len(table)} marketing segment(s) large enough in this data: segments cannot differ"},
+        )
+    return Target(
+        6,
+        "Per-segment metrics show the shift hitting segments differently.",
+        status,
+        {
+            **extra,
+            "metric": metric,
+            "largest_drop": hit,
+            "smallest_drop": spared,
+            "spread_of_relative_change": round(spread, 4),
+            "per_segment": json.loads(table.reset_index().to_json(orient="records")),
+        },
+    )
 
 
 def target_business_language(site_dir: Path, customer_ids=()) -> Target:
@@ -171,29 +226,57 @@ def target_business_language(site_dir: Path, customer_ids=()) -> Target:
     from stoffwechsel.site_scan import customer_ids_report, forbidden_terms_report
 
     if not (site_dir / "index.html").is_file():
-        return Target(7, "The dashboard speaks business language, not raw metric names.", FAIL, {"why": f"{site_dir}/index.html missing"})
+        return Target(
+            7,
+            "The dashboard speaks business language, not raw metric names.",
+            FAIL,
+            {"why": f"{site_dir}/index.html missing"},
+        )
     hits = forbidden_terms_report(site_dir)  # the glossary's technical terms
     pattern = privacy.id_pattern(customer_ids)
     id_hits = customer_ids_report(site_dir, pattern) if pattern else []
     id_pages = pd.Series([h.page for h in id_hits], dtype=object).value_counts().sort_index()
     pages = sorted(str(p.relative_to(site_dir)) for p in site_dir.rglob("*.html"))
-    return Target(7, "The dashboard speaks business language, not raw metric names.", FAIL if hits or id_hits else PASS,
-                  {"pages_scanned": pages, "raw_terms_found": [{"page": h.page, "term": h.term, "context": h.context} for h in hits],
-                   "customer_ids_checked": len(set(map(str, customer_ids))),
-                   "customer_ids_found": [{"page": page, "count": int(n)} for page, n in id_pages.items()]})
+    return Target(
+        7,
+        "The dashboard speaks business language, not raw metric names.",
+        FAIL if hits or id_hits else PASS,
+        {
+            "pages_scanned": pages,
+            "raw_terms_found": [{"page": h.page, "term": h.term, "context": h.context} for h in hits],
+            "customer_ids_checked": len(set(map(str, customer_ids))),
+            "customer_ids_found": [{"page": page, "count": int(n)} for page, n in id_pages.items()],
+        },
+    )
 
 
 def target_readme(root: Path) -> Target:
     text = (root / "README.md").read_text(encoding="utf-8")
-    needed = ["make run", "make test", "dvc repro", "dvc exp run -S", "dvc metrics diff", "dvc plots diff", "git checkout",
-              "dvc checkout", "jupyter lab", "mlflow ui", "_site/index.html", "quarto render", "stoffwechsel validate"]
+    needed = [
+        "make run",
+        "make test",
+        "dvc repro",
+        "dvc exp run -S",
+        "dvc metrics diff",
+        "dvc plots diff",
+        "git checkout",
+        "dvc checkout",
+        "jupyter lab",
+        "mlflow ui",
+        "_site/index.html",
+        "quarto render",
+        "stoffwechsel validate",
+    ]
     missing = [n for n in needed if n not in text]
     run = _json(root, "reports/test-artifacts/readme-commands.json")
     evidence = {"sections_missing": missing, "fresh_clone_run": run}
     if missing or (run and not run.get("passed")):
         status = FAIL
     elif run is None:
-        status, evidence["why"] = NOT_CHECKED, "the README's commands run in a fresh clone in the test suite; no record of it yet"
+        status, evidence["why"] = (
+            NOT_CHECKED,
+            "the README's commands run in a fresh clone in the test suite; no record of it yet",
+        )
     else:
         status = PASS
     return Target(8, "The README documents the whole system with reproduction instructions.", status, evidence)
@@ -201,9 +284,16 @@ def target_readme(root: Path) -> Target:
 
 def verify_all(root: Path, cutoff: str, site_dir: Path, browser: dict | None, customer_ids=()) -> list[Target]:
     """The eight targets; ``customer_ids``: the accepted customer ids the site must not show."""
-    return [target_reproduction(root), target_composite_key(root), target_training_only(root, cutoff),
-            target_combined_beats_tabular(root), target_visible_alert(root, browser), target_segments_differ(root),
-            target_business_language(site_dir, customer_ids), target_readme(root)]
+    return [
+        target_reproduction(root),
+        target_composite_key(root),
+        target_training_only(root, cutoff),
+        target_combined_beats_tabular(root),
+        target_visible_alert(root, browser),
+        target_segments_differ(root),
+        target_business_language(site_dir, customer_ids),
+        target_readme(root),
+    ]
 
 
 def evidence_html(record: list[dict], limit: int = 3000):
@@ -212,9 +302,11 @@ def evidence_html(record: list[dict], limit: int = 3000):
     from stoffwechsel import pages
     from stoffwechsel.html_safety import Markup
 
-    body = Markup("").join(pages.heading(f"{t['id']}. {t['statement']}")
-                           + pages.preformatted(json.dumps(t["evidence"], indent=1, ensure_ascii=False)[:limit])
-                           for t in record)
+    body = Markup("").join(
+        pages.heading(f"{t['id']}. {t['statement']}")
+        + pages.preformatted(json.dumps(t["evidence"], indent=1, ensure_ascii=False)[:limit])
+        for t in record
+    )
     return pages.for_analysts(body, "For analysts: the evidence behind each target")
 
 
@@ -228,9 +320,12 @@ def browser_check(index_html: Path) -> dict | None:
         return None
     page = inspect_page(index_html.resolve(), ".alert[data-segment]")
     first = page["elements"][0] if page["elements"] else None
-    return {"console_errors": page["console_errors"], "external_requests": page["external_requests"],
-            "alert_segment": first["attributes"].get("data-segment") if first else None,
-            "visible_in_first_viewport": bool(first and first["visible"] and first["in_first_viewport"])}
+    return {
+        "console_errors": page["console_errors"],
+        "external_requests": page["external_requests"],
+        "alert_segment": first["attributes"].get("data-segment") if first else None,
+        "visible_in_first_viewport": bool(first and first["visible"] and first["in_first_viewport"]),
+    }
 
 
 def preview_site(root: Path, work: Path | None = None):
@@ -241,7 +336,6 @@ def preview_site(root: Path, work: Path | None = None):
     Without ``work`` it renders into a new ``site-preview-*`` folder in the system temp directory
     and removes it on leaving the block, also after an error; a ``work`` folder given by the
     caller is the caller's and stays."""
-    import shutil
     import tempfile
     from contextlib import contextmanager
 

@@ -36,19 +36,33 @@ the simulator; the test-mode shift comes from :mod:`stoffwechsel.shift`.
 
 from __future__ import annotations
 
-from .alerts import build_alerts, compare_to_reference
 from ..domain import DIAGNOSIS_METRIC_IDS
+from .alerts import build_alerts, compare_to_reference
 from .decomposition import DECOMPOSED, decomposition_table, shift_share
-from .diagnosis import model_cause, reused_cause
 from .delays import GRIDS_S, DelayCurve, delay_curve_table, fit_delay_curves
+from .diagnosis import model_cause, reused_cause
 from .drift import distribution_shift, drift_table
 from .estimates import METRIC_COLUMNS, PER_100, estimate_windows, window_metrics
 from .params import MonitorParams
-from .plots import (CHART_MIN_FONT, LAUNCH_NOTE, plot_decomposition, plot_group_change, plot_groups,
-                    plot_label_arrival, readable)
+from .plots import (
+    CHART_MIN_FONT,
+    LAUNCH_NOTE,
+    plot_decomposition,
+    plot_group_change,
+    plot_groups,
+    plot_label_arrival,
+    readable,
+)
 from .prepare import ALL, CUSTOMER_GROUPINGS, GROUPINGS, NEW, OTHER_GROUPS, RETURNING, Prepared, prepare, season_key
-from .results import (OUTPUT_FILES, OUTPUT_TABLES, MonitoringResult, json_number, json_significant, load_outputs,
-                      write_outputs)
+from .results import (
+    OUTPUT_FILES,
+    OUTPUT_TABLES,
+    MonitoringResult,
+    json_number,
+    json_significant,
+    load_outputs,
+    write_outputs,
+)
 from .run import run_monitoring
 from .tables import alerts_table, drift_overview, headline_table
 from .windows import Windows, aggregate, shown_groups

@@ -66,15 +66,18 @@ def _p_values(cmp: pd.DataFrame) -> np.ndarray:
     kept = np.isin(metric, ["kept_per_100", "revenue_per_100"])
     if kept.any():
         z = (cmp["log_mean_cur"] - cmp["log_mean_ref"]).to_numpy()[kept] / np.sqrt(
-            (cmp["log_var_cur"] + cmp["log_var_ref"]).to_numpy()[kept])
+            (cmp["log_var_cur"] + cmp["log_var_ref"]).to_numpy()[kept]
+        )
         p[kept] = 2 * stats.norm.sf(np.abs(z))
     # revenue needs the purchases behind it to have moved too (the larger of the two p-values: a few
     # expensive items must not raise a revenue alert on their own)
     revenue = np.flatnonzero(metric == "revenue_per_100")
     if len(revenue):
         keys = ["segment_column", "segment", "period", "window_start"]
-        purchases = pd.Series(p[metric == "purchases_per_100"],
-                              index=pd.MultiIndex.from_frame(cmp.loc[metric == "purchases_per_100", keys]))
+        purchases = pd.Series(
+            p[metric == "purchases_per_100"],
+            index=pd.MultiIndex.from_frame(cmp.loc[metric == "purchases_per_100", keys]),
+        )
         behind = purchases.reindex(pd.MultiIndex.from_frame(cmp.loc[revenue, keys])).fillna(1.0).to_numpy()
         p[revenue] = np.maximum(p[revenue], behind)
     return np.clip(np.nan_to_num(p, nan=1.0), 0.0, 1.0)
@@ -95,18 +98,40 @@ def _false_alarm_control(p: np.ndarray, all_customers: np.ndarray, share_all: fl
 def compare_to_reference(metrics: pd.DataFrame, params: MonitorParams, ref_end: pd.Timestamp) -> pd.DataFrame:
     """Every (group, metric, window after the reference) against the group's reference."""
     keys = ["segment_column", "segment", "metric_id"]
-    cols = ["recs", "customers", "events", "exposure", "exposure_low", "exposure_high", "completeness",
-            "estimate", "estimate_low", "estimate_high", "rate_low", "rate_high", "observed", "log_mean", "log_var"]
-    cur = metrics[metrics["metric_id"].isin(ALERT_METRIC_IDS)
-                  & (((metrics["period"] == "week") & (metrics["window_start"] > ref_end))
-                     | (metrics["period"] == "since"))]
+    cols = [
+        "recs",
+        "customers",
+        "events",
+        "exposure",
+        "exposure_low",
+        "exposure_high",
+        "completeness",
+        "estimate",
+        "estimate_low",
+        "estimate_high",
+        "rate_low",
+        "rate_high",
+        "observed",
+        "log_mean",
+        "log_var",
+    ]
+    cur = metrics[
+        metrics["metric_id"].isin(ALERT_METRIC_IDS)
+        & (((metrics["period"] == "week") & (metrics["window_start"] > ref_end)) | (metrics["period"] == "since"))
+    ]
     ref = metrics[metrics["metric_id"].isin(ALERT_METRIC_IDS) & (metrics["period"] == "reference")]
     cmp = cur[keys + ["period", "window_start", "window_end", "metric"] + cols].merge(
-        ref[keys + cols], on=keys, suffixes=("_cur", "_ref"), validate="m:1")
+        ref[keys + cols], on=keys, suffixes=("_cur", "_ref"), validate="m:1"
+    )
     cmp = cmp[cmp["estimate_ref"].notna() & cmp["estimate_cur"].notna()].reset_index(drop=True)
     cmp["p_value"] = _p_values(cmp)
-    cmp["q_value"] = _false_alarm_control(cmp["p_value"].to_numpy(), (cmp["segment_column"] == "all").to_numpy(),
-                                          params.fdr_all_customers) if len(cmp) else []
+    cmp["q_value"] = (
+        _false_alarm_control(
+            cmp["p_value"].to_numpy(), (cmp["segment_column"] == "all").to_numpy(), params.fdr_all_customers
+        )
+        if len(cmp)
+        else []
+    )
     ref_v, est = cmp["estimate_ref"], cmp["estimate_cur"]
     with np.errstate(divide="ignore", invalid="ignore"):
         cmp["change"] = np.where(ref_v > 0, est / ref_v - 1, np.where(est > 0, np.inf, 0.0))
@@ -116,22 +141,33 @@ def compare_to_reference(metrics: pd.DataFrame, params: MonitorParams, ref_end: 
     cmp["beyond_threshold"] = falls | rises
     cmp["alert"] = cmp["beyond_threshold"] & (cmp["q_value"] <= params.fdr)
     harmful = np.sign(cmp["change"]) == cmp["metric_id"].map(HARMFUL_DIRECTION)
-    critical = harmful & (cmp["q_value"] <= params.critical_q) & (
-        cmp["change"].abs() >= params.critical_relative_effect)
+    critical = (
+        harmful & (cmp["q_value"] <= params.critical_q) & (cmp["change"].abs() >= params.critical_relative_effect)
+    )
     cmp["severity"] = np.where(cmp["alert"], np.where(harmful, np.where(critical, "critical", "warning"), "info"), "")
-    return cmp.rename(columns={"estimate_ref": "expected", "observed_cur": "observed", "estimate_cur": "estimate",
-                               "estimate_low_cur": "estimate_low", "estimate_high_cur": "estimate_high",
-                               "rate_low_cur": "rate_low", "rate_high_cur": "rate_high",
-                               "completeness_cur": "completeness", "recs_cur": "recs", "customers_cur": "customers"})
-
+    return cmp.rename(
+        columns={
+            "estimate_ref": "expected",
+            "observed_cur": "observed",
+            "estimate_cur": "estimate",
+            "estimate_low_cur": "estimate_low",
+            "estimate_high_cur": "estimate_high",
+            "rate_low_cur": "rate_low",
+            "rate_high_cur": "rate_high",
+            "completeness_cur": "completeness",
+            "recs_cur": "recs",
+            "customers_cur": "customers",
+        }
+    )
 
 
 def _day(ts) -> str | None:
     return None if pd.isna(ts) else pd.Timestamp(ts).strftime("%Y-%m-%d")
 
 
-def build_alerts(cmp: pd.DataFrame, metrics: pd.DataFrame, prep: Prepared,
-                 params: MonitorParams | None = None) -> list[dict]:
+def build_alerts(
+    cmp: pd.DataFrame, metrics: pd.DataFrame, prep: Prepared, params: MonitorParams | None = None
+) -> list[dict]:
     """The alerts of the flagged comparisons, one per group x metric (the window with the strongest
     evidence), most severe first, each with its message in business words."""
     params = params or MonitorParams()
@@ -144,8 +180,9 @@ def build_alerts(cmp: pd.DataFrame, metrics: pd.DataFrame, prep: Prepared,
     flagged["onset_low"], flagged["onset_high"] = starts.transform("min"), starts.transform("max")
     # one alert per group x metric: the window with the strongest evidence (then the longer one)
     flagged["length"] = (flagged["window_end"] - flagged["window_start"]).dt.days
-    flagged = flagged.sort_values(["p_value", "length", "window_start"], ascending=[True, False, True],
-                                  kind="mergesort")
+    flagged = flagged.sort_values(
+        ["p_value", "length", "window_start"], ascending=[True, False, True], kind="mergesort"
+    )
     flagged = flagged.drop_duplicates(["segment_column", "segment", "metric_id"])
     order = {c: i for i, c in enumerate(GROUPINGS)}
     flagged = flagged.assign(_sev=flagged["severity"].map(SEVERITY_ORDER), _col=flagged["segment_column"].map(order))
@@ -157,19 +194,32 @@ def build_alerts(cmp: pd.DataFrame, metrics: pd.DataFrame, prep: Prepared,
         bad = technical_terms_in(own_words(message, a, prep))
         if bad:  # pragma: no cover - the package's own wording, guarded by tests
             raise AssertionError(f"alert wording uses technical terms {bad}: {message}")
-        out.append({
-            "segment_column": a["segment_column"], "segment": a["segment"],
-            "group": describe_group(a["segment_column"], a["segment"]),
-            "metric": a["metric"], "metric_id": a["metric_id"], "window": a["period"],
-            "window_start": a["window_start"].strftime("%Y-%m-%d"), "window_end": a["window_end"].strftime("%Y-%m-%d"),
-            "observed": json_number(a["observed"]), "expected": json_number(a["expected"]),
-            "estimate": json_number(a["estimate"]),
-            "estimate_low": json_number(a["estimate_low"]), "estimate_high": json_number(a["estimate_high"]),
-            "completeness": json_number(a["completeness"]), "change": json_number(a["change"]),
-            "recs": int(a["recs"]), "customers": int(a["customers"]),
-            "p_value": json_significant(a["p_value"]), "q_value": json_significant(a["q_value"]),
-            "onset_low": _day(a["onset_low"]), "onset_high": _day(a["onset_high"]),
-            "cause": hint_cause(check_first), "severity": a["severity"], "message": message,
-        })
+        out.append(
+            {
+                "segment_column": a["segment_column"],
+                "segment": a["segment"],
+                "group": describe_group(a["segment_column"], a["segment"]),
+                "metric": a["metric"],
+                "metric_id": a["metric_id"],
+                "window": a["period"],
+                "window_start": a["window_start"].strftime("%Y-%m-%d"),
+                "window_end": a["window_end"].strftime("%Y-%m-%d"),
+                "observed": json_number(a["observed"]),
+                "expected": json_number(a["expected"]),
+                "estimate": json_number(a["estimate"]),
+                "estimate_low": json_number(a["estimate_low"]),
+                "estimate_high": json_number(a["estimate_high"]),
+                "completeness": json_number(a["completeness"]),
+                "change": json_number(a["change"]),
+                "recs": int(a["recs"]),
+                "customers": int(a["customers"]),
+                "p_value": json_significant(a["p_value"]),
+                "q_value": json_significant(a["q_value"]),
+                "onset_low": _day(a["onset_low"]),
+                "onset_high": _day(a["onset_high"]),
+                "cause": hint_cause(check_first),
+                "severity": a["severity"],
+                "message": message,
+            }
+        )
     return out
-

@@ -25,7 +25,9 @@ def shift_share(w0: np.ndarray, m0: np.ndarray, w1: np.ndarray, m1: np.ndarray) 
 DECOMPOSED = ("ctr", "purchases_per_100", "kept_per_100", "revenue_per_100")
 
 
-def decomposition_table(metrics_all: pd.DataFrame, win: Windows, shown: np.ndarray, params: MonitorParams) -> pd.DataFrame:
+def decomposition_table(
+    metrics_all: pd.DataFrame, win: Windows, shown: np.ndarray, params: MonitorParams
+) -> pd.DataFrame:
     """Shift-share split of the change between the reference and the current period, per grouping.
     Groups not shown in both periods are pooled (their pooled rate is recomputed from counts)."""
     f = win.frame.reset_index(drop=True)
@@ -50,8 +52,9 @@ def decomposition_table(metrics_all: pd.DataFrame, win: Windows, shown: np.ndarr
         m = m.merge(g, on=["period", "segment"])
         # pooled value of a pooled group: recs-weighted mean of its members' estimates
         m["wv"] = m["estimate"] * m["recs"]
-        agg = m.groupby(["metric_id", "group", "period"], as_index=False).agg(recs=("recs", "sum"), wv=("wv", "sum"),
-                                                                              customers=("customers", "sum"))
+        agg = m.groupby(["metric_id", "group", "period"], as_index=False).agg(
+            recs=("recs", "sum"), wv=("wv", "sum"), customers=("customers", "sum")
+        )
         agg["value"] = agg["wv"] / agg["recs"]
         wide = agg.pivot_table(index=["metric_id", "group"], columns="period", values=["recs", "value", "customers"])
         wide = wide.fillna(0.0)
@@ -62,20 +65,52 @@ def decomposition_table(metrics_all: pd.DataFrame, win: Windows, shown: np.ndarr
             mix, within = shift_share(w0, m0, w1, m1)
             groups = block.index.get_level_values("group")
             small = (block[("customers", "reference")].to_numpy() < params.min_customers) | (
-                block[("customers", "current")].to_numpy() < params.min_customers)
-            rows = pd.DataFrame({"segment_column": col, "segment": groups, "metric_id": metric_id,
-                                 "reference_share": w0, "current_share": w1, "reference_value": m0,
-                                 "current_value": m1, "mix_effect": mix, "within_effect": within,
-                                 "total_change": mix + within})
-            total = pd.DataFrame({"segment_column": [col], "segment": [ALL], "metric_id": [metric_id],
-                                  "reference_share": [1.0], "current_share": [1.0],
-                                  "reference_value": [(w0 * m0).sum()], "current_value": [(w1 * m1).sum()],
-                                  "mix_effect": [mix.sum()], "within_effect": [within.sum()],
-                                  "total_change": [mix.sum() + within.sum()]})
+                block[("customers", "current")].to_numpy() < params.min_customers
+            )
+            rows = pd.DataFrame(
+                {
+                    "segment_column": col,
+                    "segment": groups,
+                    "metric_id": metric_id,
+                    "reference_share": w0,
+                    "current_share": w1,
+                    "reference_value": m0,
+                    "current_value": m1,
+                    "mix_effect": mix,
+                    "within_effect": within,
+                    "total_change": mix + within,
+                }
+            )
+            total = pd.DataFrame(
+                {
+                    "segment_column": [col],
+                    "segment": [ALL],
+                    "metric_id": [metric_id],
+                    "reference_share": [1.0],
+                    "current_share": [1.0],
+                    "reference_value": [(w0 * m0).sum()],
+                    "current_value": [(w1 * m1).sum()],
+                    "mix_effect": [mix.sum()],
+                    "within_effect": [within.sum()],
+                    "total_change": [mix.sum() + within.sum()],
+                }
+            )
             # a pooled group that is still too small is folded into the total only
             parts += [rows[~small], total]
     out = pd.concat(parts, ignore_index=True)
     out["metric"] = out["metric_id"].map(METRICS)
-    return out[["segment_column", "segment", "metric_id", "metric", "reference_share", "current_share",
-                "reference_value", "current_value", "mix_effect", "within_effect", "total_change"]]
-
+    return out[
+        [
+            "segment_column",
+            "segment",
+            "metric_id",
+            "metric",
+            "reference_share",
+            "current_share",
+            "reference_value",
+            "current_value",
+            "mix_effect",
+            "within_effect",
+            "total_change",
+        ]
+    ]

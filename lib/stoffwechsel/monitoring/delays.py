@@ -23,10 +23,14 @@ __all__ = ["GRIDS_S", "DELAY_PRIOR_EVENTS", "DelayCurve", "fit_delay_curves", "d
 
 #: grid edges (seconds) on which each delay curve is kept: fine where events are dense
 GRIDS_S = {
-    "click": np.unique(np.concatenate([np.arange(0, 3600, 60), np.arange(3600, 21600, 600),
-                                       np.arange(21600, WINDOWS_S["click"] + 1, 3600)])).astype(float),
-    "purchase": np.unique(np.concatenate([np.arange(0, 2 * DAY_S, 3600),
-                                          np.arange(2 * DAY_S, WINDOWS_S["purchase"] + 1, 6 * 3600)])).astype(float),
+    "click": np.unique(
+        np.concatenate(
+            [np.arange(0, 3600, 60), np.arange(3600, 21600, 600), np.arange(21600, WINDOWS_S["click"] + 1, 3600)]
+        )
+    ).astype(float),
+    "purchase": np.unique(
+        np.concatenate([np.arange(0, 2 * DAY_S, 3600), np.arange(2 * DAY_S, WINDOWS_S["purchase"] + 1, 6 * 3600)])
+    ).astype(float),
     "return": np.arange(0, WINDOWS_S["return"] + 1, 6 * 3600).astype(float),
 }
 #: pseudo-events spread evenly over a delay curve's grid (keeps the tail of a thin curve above 0)
@@ -111,10 +115,18 @@ def delay_curve_table(curves: dict[str, DelayCurve], interval: float, seed: int)
         c = curves[outcome]
         points = np.arange(0, c.window_s + 1, step)
         draws = np.stack([np.interp(points, c.edges, d) for d in c.draws(rng, 400)])
-        rows.append(pd.DataFrame({
-            "outcome": outcome, "delay": (points / step).astype(int), "delay_unit": unit,
-            "share_observed": c.cdf(points), "share_low": np.quantile(draws, q, axis=0),
-            "share_high": np.quantile(draws, 1 - q, axis=0), "events": c.events, "cohort": c.cohort,
-        }))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "outcome": outcome,
+                    "delay": (points / step).astype(int),
+                    "delay_unit": unit,
+                    "share_observed": c.cdf(points),
+                    "share_low": np.quantile(draws, q, axis=0),
+                    "share_high": np.quantile(draws, 1 - q, axis=0),
+                    "events": c.events,
+                    "cohort": c.cohort,
+                }
+            )
+        )
     return pd.concat(rows, ignore_index=True)
-

@@ -34,9 +34,13 @@ __all__ = ["reused_cause", "model_cause", "STEP_DAYS"]
 STEP_DAYS = 14
 
 #: per alerted metric: the recommendation flags (event, counted) of its step test at a model update
-_STEP_FLAGS = {"ctr": ("click_seen", "click_open"), "purchases_per_100": ("purchase_seen", "purchase_open"),
-               "kept_per_100": ("purchase_seen", "purchase_open"),
-               "revenue_per_100": ("purchase_seen", "purchase_open"), "sustainable_share": ("certified", None)}
+_STEP_FLAGS = {
+    "ctr": ("click_seen", "click_open"),
+    "purchases_per_100": ("purchase_seen", "purchase_open"),
+    "kept_per_100": ("purchase_seen", "purchase_open"),
+    "revenue_per_100": ("purchase_seen", "purchase_open"),
+    "sustainable_share": ("certified", None),
+}
 
 
 def _fisher_one_sided(x1: float, n1: float, x0: float, n0: float, rise: bool) -> float:
@@ -66,15 +70,18 @@ def reused_cause(alert: pd.Series, metrics: pd.DataFrame, params: MonitorParams)
     rise = s1 - s0
     if rise < params.hint_reused_points or s1 < params.hint_reused_factor * s0:
         return None
-    p = _fisher_one_sided(now.loc[key, "events"], now.loc[key, "recs"], ref.loc[key, "events"], ref.loc[key, "recs"],
-                          rise=True)
+    p = _fisher_one_sided(
+        now.loc[key, "events"], now.loc[key, "recs"], ref.loc[key, "events"], ref.loc[key, "recs"], rise=True
+    )
     if p > params.hint_cause_p:
         return None
     # the groups whose metric did not move in the same window
     outcome = _window_rows(metrics, alert, alert["metric_id"])
     columns = CUSTOMER_GROUPINGS if alert["segment_column"] == "all" else (alert["segment_column"],)
     calm = outcome[outcome["segment_column"].isin(columns) & (outcome["change"].abs() < params.min_relative_effect)]
-    calm_keys = [k for k in zip(calm["segment_column"], calm["segment"]) if k in now.index and k in ref.index and k != key]
+    calm_keys = [
+        k for k in zip(calm["segment_column"], calm["segment"]) if k in now.index and k in ref.index and k != key
+    ]
     evidence = ""
     if calm_keys:
         n = now.loc[calm_keys, "recs"].to_numpy(float)
@@ -82,10 +89,14 @@ def reused_cause(alert: pd.Series, metrics: pd.DataFrame, params: MonitorParams)
         calm_usual = float(np.dot(n, ref.loc[calm_keys, "estimate"].to_numpy(float)) / n.sum())
         if calm_now - calm_usual > params.hint_control_share * rise:
             return None
-        evidence = (f"; in the groups whose {METRICS[alert['metric_id']].lower()} did not change: {calm_now:.0f}%, "
-                    f"usually {calm_usual:.0f}%")
-    return (f"new-season products that reuse an old product number (now {s1:.0f}% of the recommendations, "
-            f"usually {s0:.0f}%{evidence})")
+        evidence = (
+            f"; in the groups whose {METRICS[alert['metric_id']].lower()} did not change: {calm_now:.0f}%, "
+            f"usually {calm_usual:.0f}%"
+        )
+    return (
+        f"new-season products that reuse an old product number (now {s1:.0f}% of the recommendations, "
+        f"usually {s0:.0f}%{evidence})"
+    )
 
 
 def model_cause(alert: pd.Series, prep: Prepared, params: MonitorParams) -> str | None:
@@ -119,6 +130,8 @@ def model_cause(alert: pd.Series, prep: Prepared, params: MonitorParams) -> str 
         shown_id = "ctr" if alert["metric_id"] == "ctr" else "sustainable_share" if event == "certified" else None
         fmt = (lambda v: format_value(shown_id, v * 100)) if shown_id else (lambda v: f"{v * 100:.1f} per 100")
         what = {"click_seen": "clicks", "purchase_seen": "purchases", "certified": "the sustainable share"}[event]
-        return (f"the model update that went live on {date_words(day)} ({what} in this group went from "
-                f"{fmt(r0)} in the two weeks before to {fmt(r1)} in the two weeks after)")
+        return (
+            f"the model update that went live on {date_words(day)} ({what} in this group went from "
+            f"{fmt(r0)} in the two weeks before to {fmt(r1)} in the two weeks after)"
+        )
     return None

@@ -48,8 +48,10 @@ def drift_table(win: Windows, shown: np.ndarray, prep: Prepared, params: Monitor
     f = win.frame.reset_index(drop=True)
     is_ref = (f["period"] == "reference").to_numpy()
     target = shown & f["period"].isin(["week", "current"]).to_numpy()
-    ref_row = pd.Series(np.flatnonzero(is_ref & shown), index=pd.MultiIndex.from_frame(
-        f.loc[is_ref & shown, ["segment_column", "segment"]]))
+    ref_row = pd.Series(
+        np.flatnonzero(is_ref & shown),
+        index=pd.MultiIndex.from_frame(f.loc[is_ref & shown, ["segment_column", "segment"]]),
+    )
     tgt = f[target]
     key = pd.MultiIndex.from_frame(tgt[["segment_column", "segment"]])
     has_ref = key.isin(ref_row.index)
@@ -58,8 +60,11 @@ def drift_table(win: Windows, shown: np.ndarray, prep: Prepared, params: Monitor
     parts = []
     for feat, counts in win.drift.items():
         psi, js, pv = distribution_shift(counts[rows_t], counts[rows_r])
-        parts.append(f.loc[rows_t, ["period", "window_start", "window_end", "segment_column", "segment"]].assign(
-            feature_id=feat, psi=psi, js_distance=js, p_value=pv, recs=win.sums[rows_t, 0].astype(int)))
+        parts.append(
+            f.loc[rows_t, ["period", "window_start", "window_end", "segment_column", "segment"]].assign(
+                feature_id=feat, psi=psi, js_distance=js, p_value=pv, recs=win.sums[rows_t, 0].astype(int)
+            )
+        )
     # traffic mix across the groups of each grouping (small groups pooled)
     for col in GROUPINGS[1:]:
         sel = f[(f["segment_column"] == col)].copy()
@@ -67,27 +72,54 @@ def drift_table(win: Windows, shown: np.ndarray, prep: Prepared, params: Monitor
         ref_groups = set(sel.loc[(sel["period"] == "reference") & sel["shown"], "segment"])
         sel["group"] = np.where(sel["segment"].isin(ref_groups), sel["segment"], OTHER_GROUPS)
         sel["n"] = win.sums[sel.index, 0]
-        pivot = sel.pivot_table(index=["period", "window_start", "window_end"], columns="group", values="n",
-                                aggfunc="sum", fill_value=0)
+        pivot = sel.pivot_table(
+            index=["period", "window_start", "window_end"], columns="group", values="n", aggfunc="sum", fill_value=0
+        )
         ref_counts = pivot.xs("reference", level="period").to_numpy()
         cur = pivot[pivot.index.get_level_values("period").isin(["week", "current"])]
         if cur.empty or ref_counts.size == 0:
             continue
         psi, js, pv = distribution_shift(cur.to_numpy(), np.repeat(ref_counts, len(cur), axis=0))
         idx = cur.index.to_frame(index=False)
-        parts.append(idx.assign(segment_column="all", segment=ALL, feature_id=f"traffic:{col}", psi=psi,
-                                js_distance=js, p_value=pv, recs=cur.to_numpy().sum(1).astype(int)))
+        parts.append(
+            idx.assign(
+                segment_column="all",
+                segment=ALL,
+                feature_id=f"traffic:{col}",
+                psi=psi,
+                js_distance=js,
+                p_value=pv,
+                recs=cur.to_numpy().sum(1).astype(int),
+            )
+        )
     drift = pd.concat(parts, ignore_index=True)
     drift["q_value"] = stats.false_discovery_control(drift["p_value"].to_numpy(), method="bh")
     drift["level"] = np.select(
-        [(drift["psi"] >= params.drift_major_psi) & (drift["q_value"] <= params.drift_major_q),
-         (drift["psi"] >= params.drift_moderate_psi) & (drift["q_value"] <= params.fdr)],
-        ["major shift", "moderate shift"], "stable")
+        [
+            (drift["psi"] >= params.drift_major_psi) & (drift["q_value"] <= params.drift_major_q),
+            (drift["psi"] >= params.drift_moderate_psi) & (drift["q_value"] <= params.fdr),
+        ],
+        ["major shift", "moderate shift"],
+        "stable",
+    )
     base = drift["feature_id"].str.split(":").str[0]
     by = drift["feature_id"].str.split(":").str[1]
-    drift["feature"] = base.map(DRIFT_FEATURES) + np.where(by.notna(), " (" + by.map(SEGMENT_COLUMN_LABELS).fillna("")
-                                                           + ")", "")
-    cols = ["period", "window_start", "window_end", "segment_column", "segment", "feature_id", "feature", "recs",
-            "psi", "js_distance", "p_value", "q_value", "level"]
+    drift["feature"] = base.map(DRIFT_FEATURES) + np.where(
+        by.notna(), " (" + by.map(SEGMENT_COLUMN_LABELS).fillna("") + ")", ""
+    )
+    cols = [
+        "period",
+        "window_start",
+        "window_end",
+        "segment_column",
+        "segment",
+        "feature_id",
+        "feature",
+        "recs",
+        "psi",
+        "js_distance",
+        "p_value",
+        "q_value",
+        "level",
+    ]
     return drift[cols]
-

@@ -16,29 +16,29 @@ __all__ = ["MonitorParams"]
 class MonitorParams:
     """The ``monitor`` section of params.yaml (flat keys; the notebook's parameters cell)."""
 
-    min_customers: int = 20            # groups with fewer distinct customers in a window are not shown
-    reference_weeks: int = 6           # first N Monday-Sunday weeks of the file = usual level
-    current_weeks: int = 4             # last N weeks = "now" for the headline and root cause
-    fdr: float = 0.05                  # false-alarm control (Benjamini-Hochberg) over all comparisons
-    fdr_all_customers: float = 0.5     # share of that budget for all customers' comparisons (the groups: the rest)
+    min_customers: int = 20  # groups with fewer distinct customers in a window are not shown
+    reference_weeks: int = 6  # first N Monday-Sunday weeks of the file = usual level
+    current_weeks: int = 4  # last N weeks = "now" for the headline and root cause
+    fdr: float = 0.05  # false-alarm control (Benjamini-Hochberg) over all comparisons
+    fdr_all_customers: float = 0.5  # share of that budget for all customers' comparisons (the groups: the rest)
     min_relative_effect: float = 0.25  # smallest relative change worth an alert
-    critical_q: float = 0.01           # critical: q at most this ...
+    critical_q: float = 0.01  # critical: q at most this ...
     critical_relative_effect: float = 0.5  # ... and a harmful change at least this large
-    interval: float = 0.9              # level of every interval
-    new_customer_days: int = 90        # new customer = signed up less than this many days before serving
-    draws: int = 1000                  # Monte Carlo draws per window for the intervals
-    seed: int = 0                      # seed of those draws (outputs are deterministic)
-    drift_major_psi: float = 0.25      # a mix is a "major shift" at PSI >= this ...
-    drift_major_q: float = 0.01        # ... and q <= this
-    drift_moderate_psi: float = 0.1    # a "moderate shift" at PSI >= this and q <= fdr
-    hint_reused_points: float = 10.0   # the hint names reused product numbers when their share rose by
-    hint_reused_factor: float = 1.25   # ... at least this many points and to at least this x its usual level
-    hint_cause_p: float = 0.01         # ... and a named cause's move (reused share, step at a model update) has
-                                       # a chance of a fluke of at most this
-    hint_control_share: float = 0.5    # ... and in groups whose outcome did not move the reused share rose by at
-                                       # most this share of the alert group's rise
-    first_screen_alerts: int = 6       # alerts on the dashboard's first screen (the rest: customer groups page)
-    inject_enabled: bool = False       # simulated shift on top of the materials (verification)
+    interval: float = 0.9  # level of every interval
+    new_customer_days: int = 90  # new customer = signed up less than this many days before serving
+    draws: int = 1000  # Monte Carlo draws per window for the intervals
+    seed: int = 0  # seed of those draws (outputs are deterministic)
+    drift_major_psi: float = 0.25  # a mix is a "major shift" at PSI >= this ...
+    drift_major_q: float = 0.01  # ... and q <= this
+    drift_moderate_psi: float = 0.1  # a "moderate shift" at PSI >= this and q <= fdr
+    hint_reused_points: float = 10.0  # the hint names reused product numbers when their share rose by
+    hint_reused_factor: float = 1.25  # ... at least this many points and to at least this x its usual level
+    hint_cause_p: float = 0.01  # ... and a named cause's move (reused share, step at a model update) has
+    # a chance of a fluke of at most this
+    hint_control_share: float = 0.5  # ... and in groups whose outcome did not move the reused share rose by at
+    # most this share of the alert group's rise
+    first_screen_alerts: int = 6  # alerts on the dashboard's first screen (the rest: customer groups page)
+    inject_enabled: bool = False  # simulated shift on top of the materials (verification)
     inject_column: str = "segment"
     inject_value: str = "Bargain Hunters"
     inject_start: str = "2026-02-16"
@@ -54,7 +54,7 @@ class MonitorParams:
         return tuple(f.name for f in fields(cls))
 
     @classmethod
-    def from_dict(cls, values: dict | None) -> "MonitorParams":
+    def from_dict(cls, values: dict | None) -> MonitorParams:
         values = dict(values or {})
         known = set(cls.names())
         unknown = set(values) - known - set(cls.NOT_MONITORING)
@@ -70,7 +70,7 @@ class MonitorParams:
         return params
 
     @classmethod
-    def from_namespace(cls, namespace: dict) -> "MonitorParams":
+    def from_namespace(cls, namespace: dict) -> MonitorParams:
         """The parameters from a namespace holding one variable per parameter (the notebook's
         parameters cell after papermill's overrides: ``MonitorParams.from_namespace(globals())``)."""
         missing = [name for name in cls.names() if name not in namespace]

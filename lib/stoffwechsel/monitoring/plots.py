@@ -16,8 +16,15 @@ from .prepare import ALL
 from .results import MonitoringResult
 from .wording import date_words
 
-__all__ = ["CHART_MIN_FONT", "LAUNCH_NOTE", "readable", "plot_groups", "plot_label_arrival", "plot_group_change",
-           "plot_decomposition"]
+__all__ = [
+    "CHART_MIN_FONT",
+    "LAUNCH_NOTE",
+    "readable",
+    "plot_groups",
+    "plot_label_arrival",
+    "plot_group_change",
+    "plot_decomposition",
+]
 
 #: the note at each season launch in the time charts
 LAUNCH_NOTE = "new season on sale"
@@ -70,11 +77,21 @@ def plot_groups(result: MonitoringResult, metric_id: str, column: str = "segment
         if len(ref):
             ax.axhline(ref.iloc[0], color=colour, lw=0.8, ls="--")
     ax.axvline(pd.Timestamp(result.reference[1]) + pd.Timedelta(hours=12), color="0.3", lw=0.8)
-    ax.text(pd.Timestamp(result.reference[1]), ax.get_ylim()[1], " usual period ends", va="top", ha="right",
-            fontsize=8, color="0.3")
+    ax.text(
+        pd.Timestamp(result.reference[1]),
+        ax.get_ylim()[1],
+        " usual period ends",
+        va="top",
+        ha="right",
+        fontsize=8,
+        color="0.3",
+    )
     _axes_dates(ax, result)
-    ax.set(title=f"{METRICS[metric_id]} per week ({SEGMENT_COLUMN_LABELS[column].lower()}); dashed: usual level",
-           xlabel="Week", ylabel=METRICS[metric_id])
+    ax.set(
+        title=f"{METRICS[metric_id]} per week ({SEGMENT_COLUMN_LABELS[column].lower()}); dashed: usual level",
+        xlabel="Week",
+        ylabel=METRICS[metric_id],
+    )
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # outside: it never covers a line or note
     readable(fig)
     fig.tight_layout()
@@ -92,14 +109,22 @@ def plot_label_arrival(result: MonitoringResult):
     for colour, (outcome, g) in zip(PALETTE, result.delay_curves.groupby("outcome", sort=False)):
         a1.plot(g["delay"], g["share_observed"] * 100, color=colour, label=names[outcome])
         a1.fill_between(g["delay"], g["share_low"] * 100, g["share_high"] * 100, color=colour, alpha=0.15, lw=0)
-    a1.set(title="How soon outcomes arrive", xlabel="Time after the recommendation (hours or days)",
-           ylabel="Final outcomes seen (%)")
+    a1.set(
+        title="How soon outcomes arrive",
+        xlabel="Time after the recommendation (hours or days)",
+        ylabel="Final outcomes seen (%)",
+    )
     a1.legend(loc="lower right", frameon=False)
     w = result.weekly[(result.weekly["segment_column"] == "all") & (result.weekly["period"] == "week")]
     for colour, metric_id in zip(PALETTE[1:], ("purchases_per_100", "kept_per_100")):
         g = w[w["metric_id"] == metric_id].sort_values("window_start")
-        a2.bar(g["window_start"] + pd.Timedelta(days=1 if metric_id == "kept_per_100" else -1),
-               g["completeness"] * 100, width=2.5, color=colour, label=METRICS[metric_id])
+        a2.bar(
+            g["window_start"] + pd.Timedelta(days=1 if metric_id == "kept_per_100" else -1),
+            g["completeness"] * 100,
+            width=2.5,
+            color=colour,
+            label=METRICS[metric_id],
+        )
     _axes_dates(a2, result)
     a2.set(title="Share of outcomes already in, per week", xlabel="Week", ylabel="Already in (%)")
     a2.set_ylim(0, 135)  # room above the bars for the legend
@@ -116,28 +141,35 @@ def plot_group_change(result: MonitoringResult, metric_ids=("ctr", "purchases_pe
 
     from ..profiling import PALETTE
 
-    w = result.weekly[(result.weekly["segment_column"] == column) & result.weekly["period"].isin(
-        ["reference", "current"])]
-    groups = sorted(set(w.loc[w["period"] == "current", "segment"]) & set(w.loc[w["period"] == "reference",
-                                                                                 "segment"]))
-    fig, axes = plt.subplots(1, len(metric_ids), figsize=(4 * len(metric_ids), 0.55 * len(groups) + 2.2),
-                             sharey=True, squeeze=False)
+    w = result.weekly[
+        (result.weekly["segment_column"] == column) & result.weekly["period"].isin(["reference", "current"])
+    ]
+    groups = sorted(set(w.loc[w["period"] == "current", "segment"]) & set(w.loc[w["period"] == "reference", "segment"]))
+    fig, axes = plt.subplots(
+        1, len(metric_ids), figsize=(4 * len(metric_ids), 0.55 * len(groups) + 2.2), sharey=True, squeeze=False
+    )
     y = np.arange(len(groups))
     for ax, metric_id in zip(axes[0], metric_ids):
         m = w[w["metric_id"] == metric_id].set_index(["period", "segment"])
-        for offset, period, colour, name in ((-0.15, "reference", "0.55", "usual period"),
-                                             (0.15, "current", PALETTE[3], "last weeks")):
+        for offset, period, colour, name in (
+            (-0.15, "reference", "0.55", "usual period"),
+            (0.15, "current", PALETTE[3], "last weeks"),
+        ):
             g = m.loc[period].reindex(groups)
             lo, hi = g["rate_low"].fillna(g["estimate"]), g["rate_high"].fillna(g["estimate"])
             err = [np.maximum(g["estimate"] - lo, 0), np.maximum(hi - g["estimate"], 0)]
-            ax.errorbar(g["estimate"], y + offset, xerr=err, fmt="o",
-                        color=colour, capsize=3, label=name)
+            ax.errorbar(g["estimate"], y + offset, xerr=err, fmt="o", color=colour, capsize=3, label=name)
         ax.set_yticks(y, groups)
         ax.set(title=textwrap.fill(METRICS[metric_id], 30), xlabel="with its plausible range")
         ax.set_xlim(left=0)
     axes[0][0].invert_yaxis()
-    fig.suptitle(f"Usual period ({date_words(result.reference[0])} to {date_words(result.reference[1])}) against "
-                 f"{date_words(result.current[0])} to {date_words(result.current[1])}", fontsize=11, x=0.02, ha="left")
+    fig.suptitle(
+        f"Usual period ({date_words(result.reference[0])} to {date_words(result.reference[1])}) against "
+        f"{date_words(result.current[0])} to {date_words(result.current[1])}",
+        fontsize=11,
+        x=0.02,
+        ha="left",
+    )
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(0.01, 0.94), ncol=2, frameon=False)
     readable(fig)
@@ -162,9 +194,11 @@ def plot_decomposition(result: MonitoringResult, metric_id: str = "purchases_per
     ax.axvline(0, color="0.3", lw=0.8)
     ax.set_yticks(y, [s if s != ALL else "All customers (total)" for s in d.index])
     ax.invert_yaxis()
-    ax.set(title=textwrap.fill(f"Why {METRICS[metric_id].lower()} changed", 40),
-           xlabel=f"Contribution to the change, last {len(pd.date_range(*result.current, freq='W-MON'))} weeks\n"
-                  f"against the usual period")
+    ax.set(
+        title=textwrap.fill(f"Why {METRICS[metric_id].lower()} changed", 40),
+        xlabel=f"Contribution to the change, last {len(pd.date_range(*result.current, freq='W-MON'))} weeks\n"
+        f"against the usual period",
+    )
     ax.legend(loc="best", framealpha=0.9)
     readable(fig)
     fig.tight_layout()

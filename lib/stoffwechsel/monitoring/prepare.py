@@ -17,8 +17,18 @@ from ..domain import WINDOWS_S
 from ..privacy import withhold_ids
 from .params import MonitorParams
 
-__all__ = ["ALL", "CUSTOMER_GROUPINGS", "GROUPINGS", "NEW", "RETURNING", "OTHER_GROUPS", "Prepared", "prepare", "season_key",
-           "current_season_key"]
+__all__ = [
+    "ALL",
+    "CUSTOMER_GROUPINGS",
+    "GROUPINGS",
+    "NEW",
+    "RETURNING",
+    "OTHER_GROUPS",
+    "Prepared",
+    "prepare",
+    "season_key",
+    "current_season_key",
+]
 
 ALL = "All customers"
 #: the customers.csv columns a marketer segments by: each one is a grouping
@@ -33,7 +43,7 @@ OTHER_GROUPS = "Other groups (each too small to show)"
 class Prepared:
     recs: pd.DataFrame
     export_time: pd.Timestamp
-    first_day: pd.Timestamp   # Monday of the first week
+    first_day: pd.Timestamp  # Monday of the first week
     n_days: int
     reference: tuple[pd.Timestamp, pd.Timestamp]
     current: tuple[pd.Timestamp, pd.Timestamp]
@@ -41,7 +51,7 @@ class Prepared:
     categories: list[str]
     certifications: list[str]
     rollouts: list[tuple[str, pd.Timestamp]]
-    cert_matrix: np.ndarray   # product version row x certification label (1 = carries it)
+    cert_matrix: np.ndarray  # product version row x certification label (1 = carries it)
 
 
 def season_key(season: pd.Series, sale_start: pd.Series | None = None) -> np.ndarray:
@@ -54,8 +64,11 @@ def season_key(season: pd.Series, sale_start: pd.Series | None = None) -> np.nda
     key = year * 2 + (season.str[:2] == "AW").to_numpy().astype(int)
     if conventional.all():
         return key
-    fallback = (current_season_key(pd.Series(pd.to_datetime(sale_start).to_numpy())) if sale_start is not None
-                else np.full(len(season), -1))
+    fallback = (
+        current_season_key(pd.Series(pd.to_datetime(sale_start).to_numpy()))
+        if sale_start is not None
+        else np.full(len(season), -1)
+    )
     return np.where(conventional, key, fallback)
 
 
@@ -83,19 +96,20 @@ def prepare(materials, params: MonitorParams | dict | None = None, strict: bool 
     if recs.empty:
         raise ValueError("no recommendations to monitor")
     export = pd.Timestamp(recs["export_time"].max())
-    r = recs[["rec_id", "served_at", "customer_id", "score", "model_version", "clicked_at", "purchased_at",
-              "returned_at"]].copy()
+    r = recs[
+        ["rec_id", "served_at", "customer_id", "score", "model_version", "clicked_at", "purchased_at", "returned_at"]
+    ].copy()
     # customers and product versions by position (no string merges over millions of rows)
     cust = materials.customers.reset_index(drop=True)
     ci = pd.Index(cust["customer_id"]).get_indexer(recs["customer_id"])
     prod = materials.products.reset_index(drop=True)
     pi = pd.MultiIndex.from_frame(prod[["product_id", "season"]]).get_indexer(
-        pd.MultiIndex.from_frame(recs[["product_id", "season"]]))
+        pd.MultiIndex.from_frame(recs[["product_id", "season"]])
+    )
     if (ci < 0).any() or (pi < 0).any():
         raise ValueError("recommendations point at customers or product versions that are not in the materials")
     # a customer id typed into a customer's attribute (region, age band, ...) never becomes a shown label
-    cust = cust.assign(**{col: withhold_ids(cust[col].astype(str), cust["customer_id"])
-                          for col in CUSTOMER_GROUPINGS})
+    cust = cust.assign(**{col: withhold_ids(cust[col].astype(str), cust["customer_id"]) for col in CUSTOMER_GROUPINGS})
     for col in CUSTOMER_GROUPINGS:
         r[col] = _categorical(cust[col].to_numpy(), ci)
     r["segment_x_age_band"] = _categorical((cust["segment"] + ", " + cust["age_band"]).to_numpy(), ci)
@@ -138,8 +152,20 @@ def prepare(materials, params: MonitorParams | dict | None = None, strict: bool 
     labels = prod["certifications"].where(prod["certifications"] != "", "none").str.get_dummies(sep="|")
     certs = ["none"] + sorted(c for c in labels.columns if c != "none")
     firsts = r.groupby("model_version")["served_at"].min().sort_values()
-    rollouts = [(withhold_ids(pd.Series([str(v)]), cust["customer_id"]).iloc[0], t.normalize())
-                for v, t in firsts.iloc[1:].items()]
-    return Prepared(r, export, first_day, n_days, (first_day, ref_end), (cur_start, last_day), score_edges,
-                    categories, certs, rollouts, labels[certs].to_numpy(float))
-
+    rollouts = [
+        (withhold_ids(pd.Series([str(v)]), cust["customer_id"]).iloc[0], t.normalize())
+        for v, t in firsts.iloc[1:].items()
+    ]
+    return Prepared(
+        r,
+        export,
+        first_day,
+        n_days,
+        (first_day, ref_end),
+        (cur_start, last_day),
+        score_edges,
+        categories,
+        certs,
+        rollouts,
+        labels[certs].to_numpy(float),
+    )

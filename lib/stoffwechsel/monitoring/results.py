@@ -17,8 +17,15 @@ import pandas as pd
 from ..io import write_csv, write_json
 from .params import MonitorParams
 
-__all__ = ["MonitoringResult", "OUTPUT_TABLES", "OUTPUT_FILES", "write_outputs", "load_outputs", "json_number",
-           "json_significant"]
+__all__ = [
+    "MonitoringResult",
+    "OUTPUT_TABLES",
+    "OUTPUT_FILES",
+    "write_outputs",
+    "load_outputs",
+    "json_number",
+    "json_significant",
+]
 
 _METRIC_KEY = ["period", "window_start", "segment_column", "segment", "metric_id"]
 #: The tidy tables of a :class:`MonitoringResult`: attribute -> (file, row order when written).
@@ -41,9 +48,9 @@ class MonitoringResult:
     export_time: pd.Timestamp
     reference: tuple[pd.Timestamp, pd.Timestamp]  # first and last day
     current: tuple[pd.Timestamp, pd.Timestamp]
-    weekly: pd.DataFrame        # estimates.METRIC_COLUMNS, period in {reference, week}
-    daily: pd.DataFrame         # estimates.METRIC_COLUMNS, period = day
-    comparisons: pd.DataFrame   # every test: group x metric x window, with p and q
+    weekly: pd.DataFrame  # estimates.METRIC_COLUMNS, period in {reference, week}
+    daily: pd.DataFrame  # estimates.METRIC_COLUMNS, period = day
+    comparisons: pd.DataFrame  # every test: group x metric x window, with p and q
     alerts: list[dict]
     drift: pd.DataFrame
     decomposition: pd.DataFrame
@@ -124,8 +131,12 @@ def load_outputs(out_dir: Path | str, params: MonitorParams | dict | None = None
     params = params if isinstance(params, MonitorParams) else MonitorParams.from_dict(params)
     span = lambda key: (pd.Timestamp(summary[key]["start"]), pd.Timestamp(summary[key]["end"]))  # noqa: E731
     return MonitoringResult(
-        params=params.as_dict(), export_time=pd.Timestamp(summary["export_time"]), reference=span("reference"),
-        current=span("current"), alerts=json.loads((out / "alerts.json").read_text(encoding="utf-8"))["alerts"],
-        summary=summary, delay_evaluation=json.loads(evaluation.read_text(encoding="utf-8")) if evaluation.is_file() else None,
-        **tables)
-
+        params=params.as_dict(),
+        export_time=pd.Timestamp(summary["export_time"]),
+        reference=span("reference"),
+        current=span("current"),
+        alerts=json.loads((out / "alerts.json").read_text(encoding="utf-8"))["alerts"],
+        summary=summary,
+        delay_evaluation=json.loads(evaluation.read_text(encoding="utf-8")) if evaluation.is_file() else None,
+        **tables,
+    )

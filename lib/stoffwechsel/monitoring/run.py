@@ -36,13 +36,16 @@ def run_monitoring(materials, params: MonitorParams | dict | None = None) -> Mon
     if len(materials.recommendations) == 0:
         from stoffwechsel.errors import StageStop
 
-        raise StageStop("no recommendation log: monitoring needs the production recommendations "
-                        "(production-recommendations-sample.csv with served recommendations and their outcomes), "
-                        "the file has no accepted rows")
+        raise StageStop(
+            "no recommendation log: monitoring needs the production recommendations "
+            "(production-recommendations-sample.csv with served recommendations and their outcomes), "
+            "the file has no accepted rows"
+        )
     params = params if isinstance(params, MonitorParams) else MonitorParams.from_dict(params)
     if params.inject_enabled:
-        shift = Shift(params.inject_column, params.inject_value, pd.Timestamp(params.inject_start).date(),
-                      params.inject_effect)
+        shift = Shift(
+            params.inject_column, params.inject_value, pd.Timestamp(params.inject_start).date(), params.inject_effect
+        )
         recs = inject_shift(materials.recommendations, materials.customers, shift, params.inject_seed)
         materials = SimpleNamespace(recommendations=recs, customers=materials.customers, products=materials.products)
     prep = prepare(materials, params)
@@ -56,13 +59,44 @@ def run_monitoring(materials, params: MonitorParams | dict | None = None) -> Mon
     keep = METRIC_COLUMNS
     weekly = metrics[metrics["period"].isin(["week", "reference", "current"])][keep].reset_index(drop=True)
     daily = metrics[metrics["period"] == "day"][keep].reset_index(drop=True)
-    cmp_cols = ["period", "window_start", "window_end", "segment_column", "segment", "metric_id", "metric", "recs",
-                "customers", "observed", "completeness", "estimate", "estimate_low", "estimate_high", "expected",
-                "change", "p_value", "q_value", "beyond_threshold", "alert", "severity"]
+    cmp_cols = [
+        "period",
+        "window_start",
+        "window_end",
+        "segment_column",
+        "segment",
+        "metric_id",
+        "metric",
+        "recs",
+        "customers",
+        "observed",
+        "completeness",
+        "estimate",
+        "estimate_low",
+        "estimate_high",
+        "expected",
+        "change",
+        "p_value",
+        "q_value",
+        "beyond_threshold",
+        "alert",
+        "severity",
+    ]
     result = MonitoringResult(
-        params=params.as_dict(), export_time=prep.export_time, reference=prep.reference, current=prep.current,
-        weekly=weekly, daily=daily, comparisons=cmp[cmp_cols], alerts=alerts, drift=drift,
-        decomposition=decomposition, delay_curves=curves_table, summary={}, curves=curves)
+        params=params.as_dict(),
+        export_time=prep.export_time,
+        reference=prep.reference,
+        current=prep.current,
+        weekly=weekly,
+        daily=daily,
+        comparisons=cmp[cmp_cols],
+        alerts=alerts,
+        drift=drift,
+        decomposition=decomposition,
+        delay_curves=curves_table,
+        summary={},
+        curves=curves,
+    )
     result.summary = _summary(result, metrics, prep, win, shown)
     return result
 
@@ -75,10 +109,18 @@ def _summary(res: MonitoringResult, metrics: pd.DataFrame, prep: Prepared, win: 
         if metric_id not in cur.index:
             continue
         c = cur.loc[metric_id]
-        headline.append({"metric_id": metric_id, "metric": name, "usual_level": json_number(c["reference"]),
-                         "now": json_number(c["estimate"]), "now_low": json_number(c["estimate_low"]),
-                         "now_high": json_number(c["estimate_high"]), "change": json_number(c["change"]),
-                         "share_of_outcomes_in": json_number(c["completeness"])})
+        headline.append(
+            {
+                "metric_id": metric_id,
+                "metric": name,
+                "usual_level": json_number(c["reference"]),
+                "now": json_number(c["estimate"]),
+                "now_low": json_number(c["estimate_low"]),
+                "now_high": json_number(c["estimate_high"]),
+                "change": json_number(c["change"]),
+                "share_of_outcomes_in": json_number(c["completeness"]),
+            }
+        )
     f = win.frame
     is_week = (f["period"] == "week").to_numpy()
     groups = f[is_week].assign(shown=shown[is_week])
@@ -86,8 +128,12 @@ def _summary(res: MonitoringResult, metrics: pd.DataFrame, prep: Prepared, win: 
     r = prep.recs
     return {
         "export_time": prep.export_time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "data": {"recommendations": int(len(r)), "customers": int(r["customer_id"].nunique()),
-                 "first_day": r["day"].min().strftime("%Y-%m-%d"), "last_day": r["day"].max().strftime("%Y-%m-%d")},
+        "data": {
+            "recommendations": int(len(r)),
+            "customers": int(r["customer_id"].nunique()),
+            "first_day": r["day"].min().strftime("%Y-%m-%d"),
+            "last_day": r["day"].max().strftime("%Y-%m-%d"),
+        },
         "reference": {"start": prep.reference[0].strftime("%Y-%m-%d"), "end": prep.reference[1].strftime("%Y-%m-%d")},
         "current": {"start": prep.current[0].strftime("%Y-%m-%d"), "end": prep.current[1].strftime("%Y-%m-%d")},
         "headline": headline,
@@ -96,10 +142,11 @@ def _summary(res: MonitoringResult, metrics: pd.DataFrame, prep: Prepared, win: 
         "comparisons": int(len(res.comparisons)),
         "group_weeks_shown": int(groups["shown"].sum()),
         "group_weeks_not_shown": int((~groups["shown"]).sum()),
-        "delays": {k: {"events_learned_from": c.events, "median_hours": round(c.median_delay_s() / 3600, 2)}
-                   for k, c in res.curves.items()},
+        "delays": {
+            k: {"events_learned_from": c.events, "median_hours": round(c.median_delay_s() / 3600, 2)}
+            for k, c in res.curves.items()
+        },
         "model_rollouts": [{"model_version": v, "first_day": d.strftime("%Y-%m-%d")} for v, d in prep.rollouts],
         "interval": res.params["interval"],
         "settings": dict(res.params),
     }
-

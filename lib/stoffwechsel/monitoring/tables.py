@@ -13,11 +13,17 @@ __all__ = ["headline_table", "alerts_table", "drift_overview"]
 
 def headline_table(result: MonitoringResult) -> pd.DataFrame:
     """The headline numbers: usual level, now (expected final value and its range), change."""
-    rows = [{"Metric": h["metric"], "Usual level": h["usual_level"], "Now (expected final value)": h["now"],
-             "Range once all outcomes are in": f"{_fmt_plain(h['now_low'])} to {_fmt_plain(h['now_high'])}",
-             "Change": None if h["change"] is None else f"{h['change'] * 100:+.0f}%",
-             "Share of outcomes already in": f"{h['share_of_outcomes_in'] * 100:.0f}%"}
-            for h in result.summary["headline"]]
+    rows = [
+        {
+            "Metric": h["metric"],
+            "Usual level": h["usual_level"],
+            "Now (expected final value)": h["now"],
+            "Range once all outcomes are in": f"{_fmt_plain(h['now_low'])} to {_fmt_plain(h['now_high'])}",
+            "Change": None if h["change"] is None else f"{h['change'] * 100:+.0f}%",
+            "Share of outcomes already in": f"{h['share_of_outcomes_in'] * 100:.0f}%",
+        }
+        for h in result.summary["headline"]
+    ]
     return pd.DataFrame(rows)
 
 
@@ -28,17 +34,24 @@ def _fmt_plain(v) -> str:
 def alerts_table(result: MonitoringResult, column: str | None = None) -> pd.DataFrame:
     """Alerts as the client reads them (optionally for one grouping only)."""
     rows = [a for a in result.alerts if column is None or a["segment_column"] == column]
-    return pd.DataFrame({"Severity": [a["severity"] for a in rows],
-                         "Customer group": [a["group"] for a in rows],
-                         "Metric": [a["metric"] for a in rows],
-                         "What happened": [a["message"] for a in rows]})
+    return pd.DataFrame(
+        {
+            "Severity": [a["severity"] for a in rows],
+            "Customer group": [a["group"] for a in rows],
+            "Metric": [a["metric"] for a in rows],
+            "What happened": [a["message"] for a in rows],
+        }
+    )
 
 
 def drift_overview(result: MonitoringResult, column: str = "segment") -> pd.DataFrame:
     """Shift level of each mix for each group of one grouping, current period against the usual one."""
     d = result.drift
-    d = d[(d["period"] == "current") & d["segment_column"].isin([column, "all"]) & ~d["feature_id"].str.startswith(
-        "traffic")]
+    d = d[
+        (d["period"] == "current")
+        & d["segment_column"].isin([column, "all"])
+        & ~d["feature_id"].str.startswith("traffic")
+    ]
     table = d.pivot_table(index="feature", columns="segment", values="level", aggfunc="first")
     table.columns.name, table.index.name = "Customer group", "What is compared"
     return table

@@ -22,29 +22,71 @@ from .prepare import ALL, GROUPINGS, Prepared
 
 __all__ = ["SUMS", "Windows", "aggregate", "shown_groups"]
 
-SUMS = ("n", "click_x", "click_cn", "click_cx", "purchase_x", "purchase_cn", "purchase_cx", "return_x",
-         "return_pn", "kept_cn", "kept_cx", "revenue_x", "revenue_sq_x", "revenue_cx", "price_all", "price_pending",
-         "pending_w", "certified", "new_season", "reused")
+SUMS = (
+    "n",
+    "click_x",
+    "click_cn",
+    "click_cx",
+    "purchase_x",
+    "purchase_cn",
+    "purchase_cx",
+    "return_x",
+    "return_pn",
+    "kept_cn",
+    "kept_cx",
+    "revenue_x",
+    "revenue_sq_x",
+    "revenue_cx",
+    "price_all",
+    "price_pending",
+    "pending_w",
+    "certified",
+    "new_season",
+    "reused",
+)
 
 
 def _rec_sums(prep: Prepared, curves: dict[str, DelayCurve]) -> dict[str, np.ndarray]:
     """Per recommendation the additive quantities (``SUMS``)."""
     r = prep.recs
-    b = {c: r[c].to_numpy(dtype=bool) for c in ("click_seen", "click_open", "purchase_seen", "purchase_open",
-                                                 "return_seen", "return_open", "certified", "new_season", "reused")}
+    b = {
+        c: r[c].to_numpy(dtype=bool)
+        for c in (
+            "click_seen",
+            "click_open",
+            "purchase_seen",
+            "purchase_open",
+            "return_seen",
+            "return_open",
+            "certified",
+            "new_season",
+            "reused",
+        )
+    }
     price = r["price_eur"].to_numpy(float)
     f_purchase = np.where(b["purchase_open"], curves["purchase"].cdf(r["purchase_age"].to_numpy(float)), 1.0)
     kept_matured = ~b["purchase_open"] & ~(b["purchase_seen"] & b["return_open"])
     cols = {
         "n": None,
-        "click_x": b["click_seen"], "click_cn": ~b["click_open"], "click_cx": b["click_seen"] & ~b["click_open"],
-        "purchase_x": b["purchase_seen"], "purchase_cn": ~b["purchase_open"],
+        "click_x": b["click_seen"],
+        "click_cn": ~b["click_open"],
+        "click_cx": b["click_seen"] & ~b["click_open"],
+        "purchase_x": b["purchase_seen"],
+        "purchase_cn": ~b["purchase_open"],
         "purchase_cx": b["purchase_seen"] & ~b["purchase_open"],
-        "return_x": b["return_seen"], "return_pn": b["purchase_seen"],
-        "kept_cn": kept_matured, "kept_cx": kept_matured & b["purchase_seen"] & ~b["return_seen"],
-        "revenue_x": price * b["purchase_seen"], "revenue_sq_x": price ** 2 * b["purchase_seen"], "revenue_cx": price * (b["purchase_seen"] & ~b["purchase_open"]),
-        "price_all": price, "price_pending": price * (1 - f_purchase), "pending_w": 1 - f_purchase,
-        "certified": b["certified"], "new_season": b["new_season"], "reused": b["reused"],
+        "return_x": b["return_seen"],
+        "return_pn": b["purchase_seen"],
+        "kept_cn": kept_matured,
+        "kept_cx": kept_matured & b["purchase_seen"] & ~b["return_seen"],
+        "revenue_x": price * b["purchase_seen"],
+        "revenue_sq_x": price**2 * b["purchase_seen"],
+        "revenue_cx": price * (b["purchase_seen"] & ~b["purchase_open"]),
+        "price_all": price,
+        "price_pending": price * (1 - f_purchase),
+        "pending_w": 1 - f_purchase,
+        "certified": b["certified"],
+        "new_season": b["new_season"],
+        "reused": b["reused"],
     }
     return {c: (None if cols[c] is None else np.asarray(cols[c], dtype=float)) for c in SUMS}
 
@@ -67,8 +109,10 @@ def _drift_codes(prep: Prepared) -> dict[str, tuple[np.ndarray, list[str]]]:
     r = prep.recs
     cats = pd.Categorical(r["category"], categories=prep.categories).codes.astype(np.int64)
     return {
-        "score": (np.searchsorted(prep.score_edges, r["score"].to_numpy(float), side="right"),
-                  [f"score bin {i + 1}" for i in range(len(prep.score_edges) + 1)]),
+        "score": (
+            np.searchsorted(prep.score_edges, r["score"].to_numpy(float), side="right"),
+            [f"score bin {i + 1}" for i in range(len(prep.score_edges) + 1)],
+        ),
         "category": (cats, list(prep.categories)),
         "season": ((~r["new_season"].to_numpy(bool)).astype(np.int64), ["current season", "older season"]),
         "reused_id": (r["reused"].to_numpy(bool).astype(np.int64), ["first use", "reused number"]),
@@ -88,10 +132,10 @@ def _cell_sum(cell: np.ndarray, n_cells: int, weights=None, codes=None, width: i
 class Windows:
     """Window x group rows (``frame``) with their sums, delay histograms and drift counts."""
 
-    frame: pd.DataFrame                 # period, window_start, window_end, segment_column, segment, customers
-    sums: np.ndarray                    # rows x len(SUMS)
-    hist: dict[str, np.ndarray]         # outcome -> rows x (G+2) interpolation weights
-    drift: dict[str, np.ndarray]        # feature -> rows x values
+    frame: pd.DataFrame  # period, window_start, window_end, segment_column, segment, customers
+    sums: np.ndarray  # rows x len(SUMS)
+    hist: dict[str, np.ndarray]  # outcome -> rows x (G+2) interpolation weights
+    drift: dict[str, np.ndarray]  # feature -> rows x values
     drift_labels: dict[str, list[str]]
 
 
@@ -118,16 +162,18 @@ def _window_defs(prep: Prepared, kinds) -> pd.DataFrame:
     if "since" in kinds:
         later = mondays[(mondays > ref_end) & (mondays + 6 < last)]  # the last week is a week window
         defs.append(pd.DataFrame({"period": "since", "a": later, "b": last}))
-    defs.append(pd.DataFrame({"period": ["reference", "current", "file"], "a": [0, cur_start, 0],
-                              "b": [ref_end, last, last]}))
+    defs.append(
+        pd.DataFrame({"period": ["reference", "current", "file"], "a": [0, cur_start, 0], "b": [ref_end, last, last]})
+    )
     out = pd.concat(defs, ignore_index=True)
     out["window_start"] = start + pd.to_timedelta(out["a"], unit="D")
     out["window_end"] = start + pd.to_timedelta(out["b"], unit="D")
     return out
 
 
-def aggregate(prep: Prepared, curves: dict[str, DelayCurve], kinds=("day", "week", "since"),
-               groupings=GROUPINGS) -> Windows:
+def aggregate(
+    prep: Prepared, curves: dict[str, DelayCurve], kinds=("day", "week", "since"), groupings=GROUPINGS
+) -> Windows:
     """Every window of ``kinds`` (plus reference, current and file) x group of ``groupings``
     with its sums, delay histograms and drift counts; rows without recommendations are dropped."""
     r = prep.recs
@@ -140,14 +186,16 @@ def aggregate(prep: Prepared, curves: dict[str, DelayCurve], kinds=("day", "week
     data_day = np.searchsorted(data_days, day_idx)
     interp = {
         "click": _interp_columns(r["click_age"].to_numpy(float), r["click_open"].to_numpy(bool), GRIDS_S["click"]),
-        "purchase": _interp_columns(r["purchase_age"].to_numpy(float), r["purchase_open"].to_numpy(bool),
-                                    GRIDS_S["purchase"]),
-        "return": _interp_columns(r["return_age"].to_numpy(float), r["return_open"].to_numpy(bool),
-                                  GRIDS_S["return"]),
+        "purchase": _interp_columns(
+            r["purchase_age"].to_numpy(float), r["purchase_open"].to_numpy(bool), GRIDS_S["purchase"]
+        ),
+        "return": _interp_columns(r["return_age"].to_numpy(float), r["return_open"].to_numpy(bool), GRIDS_S["return"]),
     }
     # return exposure: all seen purchases ("return"), and those not returned yet ("return_kept")
-    hist_weight = {"return": r["purchase_seen"].to_numpy(float),
-                   "return_kept": (r["purchase_seen"] & ~r["return_seen"]).to_numpy(float)}
+    hist_weight = {
+        "return": r["purchase_seen"].to_numpy(float),
+        "return_kept": (r["purchase_seen"] & ~r["return_seen"]).to_numpy(float),
+    }
     interp["return_kept"] = interp["return"]
     dcodes = _drift_codes(prep)
     customer = pd.factorize(r["customer_id"])[0]
@@ -188,12 +236,18 @@ def aggregate(prep: Prepared, curves: dict[str, DelayCurve], kinds=("day", "week
                 h = np.column_stack([_cell_sum(cell, n_cells, vals[:, j]) for j in range(vals.shape[1])])
             drifts[feat].append((member @ h)[keep])
     frame = pd.concat(frames, ignore_index=True)
-    return Windows(frame, np.vstack(sums), {k: np.vstack(v) for k, v in hists.items()},
-                   {k: np.vstack(v) for k, v in drifts.items()}, {k: v[1] for k, v in dcodes.items()})
+    return Windows(
+        frame,
+        np.vstack(sums),
+        {k: np.vstack(v) for k, v in hists.items()},
+        {k: np.vstack(v) for k, v in drifts.items()},
+        {k: v[1] for k, v in dcodes.items()},
+    )
 
 
-def _distinct_customers(customer: np.ndarray, unit: np.ndarray, day: np.ndarray, defs: pd.DataFrame,
-                        n_units: int) -> np.ndarray:
+def _distinct_customers(
+    customer: np.ndarray, unit: np.ndarray, day: np.ndarray, defs: pd.DataFrame, n_units: int
+) -> np.ndarray:
     """Distinct customers per (window, unit), in the row order of :func:`aggregate`."""
     triples = pd.DataFrame({"u": unit, "c": customer, "d": day}).drop_duplicates()
     out = np.zeros(len(defs) * n_units)
@@ -211,7 +265,6 @@ def _distinct_customers(customer: np.ndarray, unit: np.ndarray, day: np.ndarray,
     return out.astype(np.int64)
 
 
-
 def shown_groups(win: Windows, prep: Prepared, params: MonitorParams) -> np.ndarray:
     """Which window x group rows the outputs may show: at least ``min_customers`` customers, and
     no hidden group recoverable by subtraction from the shown ones (:func:`privacy.complement_safe`:
@@ -219,8 +272,10 @@ def shown_groups(win: Windows, prep: Prepared, params: MonitorParams) -> np.ndar
     band)."""
     f = win.frame
     cust = prep.recs.drop_duplicates("segment_x_age_band")
-    parts = dict(zip(cust["segment_x_age_band"].astype(str), zip(cust["segment"].astype(str), cust["age_band"].astype(str))))
-    relations = group_relations(f[["segment_column", "segment"]], ("all", ALL), "segment_x_age_band", parts,
-                                overlapping=("customer_type",))
+    parts = dict(
+        zip(cust["segment_x_age_band"].astype(str), zip(cust["segment"].astype(str), cust["age_band"].astype(str)))
+    )
+    relations = group_relations(
+        f[["segment_column", "segment"]], ("all", ALL), "segment_x_age_band", parts, overlapping=("customer_type",)
+    )
     return complement_safe(f, params.min_customers, relations, protected=[("all", ALL)])
-

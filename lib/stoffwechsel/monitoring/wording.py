@@ -16,8 +16,17 @@ from .diagnosis import model_cause, reused_cause
 from .params import MonitorParams
 from .prepare import NEW, Prepared
 
-__all__ = ["date_words", "describe_group", "format_value", "DEFAULT_HINTS", "hint", "hint_cause", "false_alarm_words",
-           "alert_message", "own_words"]
+__all__ = [
+    "date_words",
+    "describe_group",
+    "format_value",
+    "DEFAULT_HINTS",
+    "hint",
+    "hint_cause",
+    "false_alarm_words",
+    "alert_message",
+    "own_words",
+]
 
 
 def date_words(ts) -> str:
@@ -37,8 +46,11 @@ def describe_group(column: str, value: str) -> str:
     if column == "region":
         return f"customers in {value}" if value != "Other Germany" else "customers elsewhere in Germany"
     if column == "preferred_channel":
-        return {"web": "customers who prefer the web shop", "app": "customers who prefer the app",
-                "store": "customers who prefer the store"}.get(value, f"customers who prefer {value}")
+        return {
+            "web": "customers who prefer the web shop",
+            "app": "customers who prefer the app",
+            "store": "customers who prefer the store",
+        }.get(value, f"customers who prefer {value}")
     if column == "loyalty_tier":
         return "customers without a loyalty tier" if value == "none" else f"customers in the {value} loyalty tier"
     if column == "sustainability_interest":
@@ -73,8 +85,7 @@ def hint(alert: pd.Series, metrics: pd.DataFrame, prep: Prepared, params: Monito
     numbers that rose in the alert's group and window and not in the groups that did not move; a
     model update at which the group's outcome stepped), else the metric's runbook line."""
     params = params or MonitorParams()
-    return (reused_cause(alert, metrics, params) or model_cause(alert, prep, params)
-            or DEFAULT_HINTS[alert["metric_id"]])
+    return reused_cause(alert, metrics, params) or model_cause(alert, prep, params) or DEFAULT_HINTS[alert["metric_id"]]
 
 
 def hint_cause(text: str) -> str:
@@ -121,15 +132,18 @@ def alert_message(a: pd.Series, hint: str, fdr: float = MonitorParams.fdr) -> st
     who = describe_group(a["segment_column"], a["segment"])
     numbers = f"(from {format_value(a['metric_id'], a['expected'])} to {format_value(a['metric_id'], a['estimate'])}"
     if a["completeness"] < 0.99:
-        numbers += (f", expected final value; about {a['completeness'] * 100:.0f}% of the outcomes are in, so it will "
-                    f"most likely end between {format_value(a['metric_id'], a['estimate_low'])} and "
-                    f"{format_value(a['metric_id'], a['estimate_high'])}")
+        numbers += (
+            f", expected final value; about {a['completeness'] * 100:.0f}% of the outcomes are in, so it will "
+            f"most likely end between {format_value(a['metric_id'], a['estimate_low'])} and "
+            f"{format_value(a['metric_id'], a['estimate_high'])}"
+        )
     numbers += _change_range(a) + ")"
     size = f"by {abs(a['change']) * 100:.0f}% " if a["expected"] > 0 else ""
     subject = a["metric"] if a["metric_id"] != "ctr" else "The click rate"
     subject = subject[0].upper() + subject[1:]
-    return (f"{subject} for {who} {verb} {size}{numbers} {_onset_words(a)}; "
-            f"{false_alarm_words(fdr)}; check first: {hint}.")
+    return (
+        f"{subject} for {who} {verb} {size}{numbers} {_onset_words(a)}; {false_alarm_words(fdr)}; check first: {hint}."
+    )
 
 
 def own_words(message: str, alert: pd.Series, prep: Prepared) -> str:
@@ -141,4 +155,3 @@ def own_words(message: str, alert: pd.Series, prep: Prepared) -> str:
         if text:
             message = message.replace(text, " ")
     return message
-
