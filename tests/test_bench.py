@@ -107,8 +107,8 @@ def test_cli_renders_the_table_from_saved_figures(tmp_path: Path):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "p.md").read_text() == bench.performance_markdown(figures)
     assert (
-        "the embedding stage's first encode of 8,000 new descriptions takes 1.0 of the 1.8 minutes; all other stages together take 0.8 minutes"
-        in (tmp_path / "p.md").read_text()
+        "the embedding stage's first encode of 8,000 new descriptions takes 1.0 of the 1.8 minutes; "
+        "all other stages together take 0.8 minutes" in (tmp_path / "p.md").read_text()
     )
     missing = CliRunner().invoke(app, ["bench", "--render-only", "--out", str(tmp_path / "none.json")])
     assert missing.exit_code != 0 and "none.json" in missing.output

@@ -48,7 +48,8 @@ def findings(m) -> list[tuple]:
 REAL_STYLE = {
     P: (
         "product_id,season,name,description,category,price_eur,certifications,tags,sale_start,sale_end\n"
-        "85123A,2011,WHITE HANGING HEART T-LIGHT HOLDER,WHITE HANGING HEART T-LIGHT HOLDER,giftware,2.55,,,2011-11-25,2011-12-09\n"
+        "85123A,2011,WHITE HANGING HEART T-LIGHT HOLDER,WHITE HANGING HEART T-LIGHT HOLDER,"
+        "giftware,2.55,,,2011-11-25,2011-12-09\n"
         "22457,2011,NATURAL SLATE HEART CHALKBOARD,,giftware,2.95,,,2011-11-25,2011-12-09\n"
         "20868,2011,SILVER FABRIC MIRROR,SILVER FABRIC MIRROR,home,0.39,,,2011-11-25,2011-12-09\n"
     ),
@@ -373,7 +374,10 @@ def test_open_vocabularies_are_findings(folder):
     ]
 
 
-CHINESE = "这款连衣裙采用有机棉面料，手感柔软，透气舒适。经典圆领设计，腰部收褶，修饰身形。适合日常通勤和周末出游，可机洗，不易变形。"
+CHINESE = (
+    "这款连衣裙采用有机棉面料，手感柔软，透气舒适。经典圆领设计，腰部收褶，修饰身形。"
+    "适合日常通勤和周末出游，可机洗，不易变形。"
+)
 
 
 @pytest.mark.parametrize(
@@ -510,7 +514,8 @@ def test_a_file_with_no_accepted_row_always_stops(folder):
     with pytest.raises(QuarantineLimitError) as info:
         load_materials(folder, max_quarantine_share=1.0)
     assert str(info.value) == (
-        "customers.csv: no row accepted (all 4 quarantined); top reasons: preferred_channel: required value is empty (4)"
+        "customers.csv: no row accepted (all 4 quarantined); "
+        "top reasons: preferred_channel: required value is empty (4)"
     )
     assert "\n" not in str(info.value)
 

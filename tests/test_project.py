@@ -78,8 +78,8 @@ def test_every_stage_is_a_notebook_with_its_own_params_section():
 
 
 def test_lock_pins_every_package_and_torch_cpu():
-    lines = [l for l in (ROOT / "requirements.lock").read_text().splitlines() if l and not l.startswith("#")]
-    assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[^=\s]+", l) for l in lines), "every lock line must be NAME==VERSION"
+    lines = [ln for ln in (ROOT / "requirements.lock").read_text().splitlines() if ln and not ln.startswith("#")]
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[^=\s]+", ln) for ln in lines), "every lock line must be NAME==VERSION"
     assert "torch==2.13.0" in lines
     for name in (
         "dvc==3.67.1",
@@ -98,7 +98,7 @@ def test_environment_yml_mirrors_the_lock():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     assert "python=3.11" in env["dependencies"]
     (pip_section,) = [d["pip"] for d in env["dependencies"] if isinstance(d, dict)]
-    lock = [l for l in (ROOT / "requirements.lock").read_text().splitlines() if l and not l.startswith("#")]
+    lock = [ln for ln in (ROOT / "requirements.lock").read_text().splitlines() if ln and not ln.startswith("#")]
     assert sorted(pip_section) == sorted(lock)
 
 

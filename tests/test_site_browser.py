@@ -167,13 +167,15 @@ def test_checks_catch_squeezed_alerts_clipped_boxes_and_network(tmp_path, browse
     page.write_text(
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>t</title>"
         "<script src='https://cdnjs.example.org/jquery.min.js'></script></head><body>"
-        "<nav class='navbar'><a class='navbar-brand' style='display:block;width:60px;overflow:hidden;white-space:nowrap'>"
+        "<nav class='navbar'><a class='navbar-brand' "
+        "style='display:block;width:60px;overflow:hidden;white-space:nowrap'>"
         "Stoffwechsel · Recommendations</a></nav><main>"
         "<div><div class='alert' style='height:20px'>Line one of a long alert<br>line two<br>line three</div>"
         "<div class='alert' style='margin-top:-10px'>second alert overlapping the first</div></div>"
         "<div class='value-box' style='height:30px;overflow:hidden'><p>7.7</p><p>(-12%) provisional</p></div>"
         "<div class='card-body' style='display:flex;flex-direction:column;height:60px'>"
-        "<div style='flex:1 1 0;min-height:0'>Test mode note<br>line two<br>line three<br>line four</div><div>alerts</div></div>"
+        "<div style='flex:1 1 0;min-height:0'>Test mode note<br>line two<br>line three<br>line four</div>"
+        "<div>alerts</div></div>"
         "<p>Enough text on this page to count as a page.</p></main></body></html>",
         encoding="utf-8",
     )

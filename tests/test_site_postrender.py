@@ -35,7 +35,8 @@ def make_site(root: Path) -> Path:
         'import * as tabsets from "./tabsets/tabsets.js";\nconst x = "</script>";\ntabsets.init();\n', encoding="utf-8"
     )
     (libs / "quarto-html" / "tabsets" / "tabsets.js").write_text(
-        "// tabsets\nexport function init() {\n  window.TABSETS = (window.TABSETS || 0) + 1;\n}\nexport const kind = 'tabs';\n",
+        "// tabsets\nexport function init() {\n  window.TABSETS = (window.TABSETS || 0) + 1;\n}\n"
+        "export const kind = 'tabs';\n",
         encoding="utf-8",
     )
     (libs / "bootstrap" / "bootstrap.min.js").write_text("window.BS = 1;\n", encoding="utf-8")

@@ -275,9 +275,11 @@ def performance_markdown(f: dict) -> str:
     lines = [
         "# Performance",
         "",
-        f"Measured by `make bench` (`stoffwechsel bench`) on this machine: {f['cores']} cores, shared with other jobs, so",
+        f"Measured by `make bench` (`stoffwechsel bench`) on this machine: {f['cores']} cores, "
+        "shared with other jobs, so",
         "absolute times are noisy; medians of several runs with min-max where runs were repeated; ratios are taken",
-        f"within the same run. Raw figures: `reports/benchmarks.json`{' (run started ' + f['started'] + ')' if 'started' in f else ''}.",
+        "within the same run. Raw figures: `reports/benchmarks.json`"
+        f"{' (run started ' + f['started'] + ')' if 'started' in f else ''}.",
         "",
     ]
     st = f["startup"]
@@ -322,13 +324,16 @@ def performance_markdown(f: dict) -> str:
             f"content-addressed cache holds the descriptions. No-op `dvc repro`: median {noop} s "
             f"(min {full['noop_repro_seconds']['min']}, max {full['noop_repro_seconds']['max']}).",
             "",
-            f"Where the time goes: each of the {n_nb} notebook stages starts the runner ({r} s: CLI and Papermill) and a "
-            f"kernel ({k} s), {round(fixed, 1)} s in all, about {round(100 * fixed / cold)}% of the cold run; DVC itself "
+            f"Where the time goes: each of the {n_nb} notebook stages starts the runner ({r} s: CLI and Papermill) "
+            f"and a kernel ({k} s), {round(fixed, 1)} s in all, about {round(100 * fixed / cold)}% of the cold run; "
+            "DVC itself "
             f"starts in {d} s. Measured per stage (scale-1 column below: stage wall time minus the notebook's own "
             f"duration as Papermill records it), {round(outside, 1)} s of the {n_nb} notebook stages' "
-            f"{round(outside + inside, 1)} s ({round(100 * outside / (outside + inside))}%) pass outside the notebooks' "
+            f"{round(outside + inside, 1)} s ({round(100 * outside / (outside + inside))}%) pass outside the "
+            "notebooks' "
             "cells: DVC hashing and locking, the runner, kernel start and shutdown; library imports happen inside "
-            f"the cells (their cost is in the start-up table). With an empty cache the embedding stage encodes all {s1['rows']['products']:,} descriptions "
+            "the cells (their cost is in the start-up table). With an empty cache the embedding stage encodes all "
+            f"{s1['rows']['products']:,} descriptions "
             f"at about {emb['bare_texts_per_s']} texts/s (bare encode, measured below), "
             f"{round(s1['rows']['products'] / emb['bare_texts_per_s'], 1)} s of model time. The stage-by-stage table "
             "is the scale-1 column below.",
@@ -476,8 +481,9 @@ def performance_markdown(f: dict) -> str:
         "",
         "## Embeddings",
         "",
-        f"{e['texts']:,} descriptions, medians of {e.get('repeats', '?')} runs: the stage's path (cache look-up, equal-length "
-        f"batches, cache write) {e['stage_texts_per_s']} texts/s vs bare `SentenceTransformer.encode` {e['bare_texts_per_s']} "
+        f"{e['texts']:,} descriptions, medians of {e.get('repeats', '?')} runs: the stage's path (cache look-up, "
+        f"equal-length batches, cache write) {e['stage_texts_per_s']} texts/s vs bare `SentenceTransformer.encode` "
+        f"{e['bare_texts_per_s']} "
         f"texts/s on the same texts (stage/bare time {e['stage_over_bare']}). Re-run with "
         f"{e.get('rerun_changed_texts', 1)} changed descriptions (1%): {rerun.get('median_s')} s, "
         f"{e.get('rerun_over_full', '?')} of a full embedding.",
@@ -524,7 +530,8 @@ durations in `reports/notebooks/*.ipynb` of a `dvc repro` on the same code, 2026
 - Scale 1 under 60 s (about 138 s with an empty embedding cache, 114 s with it filled): no single
   cause. `train` (about 40 s: retrieving and building 130,685 candidate rows and fitting the two
   gradient-boosted rankers, 24 s; MLflow logging, 10 s with an existing store, of which importing MLflow
-  and skops is about 6 s; a fresh SQLite store adds about 4 s of migrations) and `embeddings` (29 s on an empty cache: 13 s
+  and skops is about 6 s; a fresh SQLite store adds about 4 s of migrations) and `embeddings` \
+(29 s on an empty cache: 13 s
   of encoding 800 long descriptions on two cores plus 8 s importing sentence-transformers; 6 s
   with the cache filled) are the largest; `monitor` (15 s in the kernel, 10 s of it the
   delayed-label backtest, already on both cores) and `verify` (11 s: five page kernels and a
@@ -546,10 +553,22 @@ BEYOND_ONE_MACHINE = """## Beyond one machine (on paper)
 
 | stage | where this machine runs out | on a retailer's distributed stack | what changes, what stays |
 |---|---|---|---|
-| contract, resolve | pandas in memory: roughly 10^8 transaction rows | the same checks as SQL or Spark (pandera has a PySpark backend) | checks and reasons stay; the loader changes |
-| features | DuckDB aggregation is streaming and multi-threaded; the weekly rows grow with events | the window SQL of `_weekly_rolling` runs as is on Spark SQL or a warehouse; Parquet to object storage | feature definitions, fingerprints and the registry stay; the engine and the store path change |
-| point-in-time retrieval | DuckDB ASOF join, millions of spine rows per second here | Spark or warehouse ASOF/range joins, or an offline store such as Feast's | the retrieval rule (event <= t, created <= t) stays |
-| embeddings | CPU encode, tens of texts per second on two cores | batch encode on GPU workers (thousands per second), same model hash | the content-addressed cache and the train-only fitting stay |
-| training, evaluation | one process; training already sampled per spine | the same scikit-learn model on a larger sample, or a distributed ranker | the paired bootstrap and the claim rule stay |
-| monitoring | vectorised pandas on the recommendation log | the same aggregates in SQL on the event stream, daily | the delay curves, intervals and false-alarm control stay |
+| contract, resolve | pandas in memory: roughly 10^8 transaction rows \
+| the same checks as SQL or Spark (pandera has a PySpark backend) \
+| checks and reasons stay; the loader changes |
+| features | DuckDB aggregation is streaming and multi-threaded; the weekly rows grow with events \
+| the window SQL of `_weekly_rolling` runs as is on Spark SQL or a warehouse; Parquet to object storage \
+| feature definitions, fingerprints and the registry stay; the engine and the store path change |
+| point-in-time retrieval | DuckDB ASOF join, millions of spine rows per second here \
+| Spark or warehouse ASOF/range joins, or an offline store such as Feast's \
+| the retrieval rule (event <= t, created <= t) stays |
+| embeddings | CPU encode, tens of texts per second on two cores \
+| batch encode on GPU workers (thousands per second), same model hash \
+| the content-addressed cache and the train-only fitting stay |
+| training, evaluation | one process; training already sampled per spine \
+| the same scikit-learn model on a larger sample, or a distributed ranker \
+| the paired bootstrap and the claim rule stay |
+| monitoring | vectorised pandas on the recommendation log \
+| the same aggregates in SQL on the event stream, daily \
+| the delay curves, intervals and false-alarm control stay |
 """

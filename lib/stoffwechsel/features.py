@@ -202,7 +202,8 @@ def _weekly_rolling(
     cum = ", ".join(f"SUM(COALESCE({c}, 0)) OVER w_all AS {c}" for c in sums)
     cum_max = ", ".join(f"MAX({c}) OVER w_all AS {c}" for c in maxes)
     rolling = ", ".join(
-        f"SUM(COALESCE({col}, 0)) OVER (PARTITION BY {entity} ORDER BY week RANGE BETWEEN {n - 1} PRECEDING AND CURRENT ROW) AS {name}"
+        f"SUM(COALESCE({col}, 0)) OVER (PARTITION BY {entity} ORDER BY week "
+        f"RANGE BETWEEN {n - 1} PRECEDING AND CURRENT ROW) AS {name}"
         for name, (col, n) in windows.items()
     )
     sql = f"""
@@ -546,7 +547,8 @@ def catalogue_markdown(stores: list[FeatureStore]) -> str:
         "|---|---|---|",
     ]
     lines += [
-        f"| `{f.name}` | {', '.join(f'`{n}`' for n in f.sources[:3])}{' ...' if len(f.sources) > 3 else ''} | {f.description} |"
+        f"| `{f.name}` | {', '.join(f'`{n}`' for n in f.sources[:3])}{' ...' if len(f.sources) > 3 else ''} "
+        f"| {f.description} |"
         for f in feature_repo.ON_DEMAND_FEATURES.values()
     ]
     lines += [
@@ -559,7 +561,8 @@ def catalogue_markdown(stores: list[FeatureStore]) -> str:
         "|---|---|---|---|",
     ]
     lines += [
-        f"| `{s.name}` | {', '.join(f'`{r}`' for r in s.features)} | {', '.join(f'`{n}`' for n in s.on_demand)} | {s.description} |"
+        f"| `{s.name}` | {', '.join(f'`{r}`' for r in s.features)} | {', '.join(f'`{n}`' for n in s.on_demand)} "
+        f"| {s.description} |"
         for s in feature_repo.SERVICES.values()
     ]
     return "\n".join(lines) + "\n"

@@ -212,7 +212,8 @@ def build_training_set(stores: Stores, events: pd.DataFrame, cutoff: pd.Timestam
     spine = pd.concat(frames, ignore_index=True)
     if len(spine) == 0 or int(spine["label"].sum()) == 0:
         raise StageStop(
-            f"no purchases to learn from: training needs purchases by active customers within {int(params['horizon_weeks'])} "
+            "no purchases to learn from: training needs purchases by active customers within "
+            f"{int(params['horizon_weeks'])} "
             f"weeks of a training moment ({len(spines)} moments from {spines[0]:%Y-%m-%d}), the data has "
             f"{len(spine)} candidate pairs and none of them was bought"
         )
@@ -572,7 +573,8 @@ def registry_description(name: str, report: dict) -> str:
     value = lambda m: report["models"][m][k]["value"]  # noqa: E731
     best = report["best_baseline"]["name"]
     return (
-        f"Gradient-boosted {name} ranker ({what}) over the candidate sources. At the cutoff {report['test_window']['start']}, "
+        f"Gradient-boosted {name} ranker ({what}) over the candidate sources. "
+        f"At the cutoff {report['test_window']['start']}, "
         f"{k} = {value(name):.3f} on {report['evaluated_customers']} customers (combined {value('combined'):.3f}, "
         f"tabular {value('tabular'):.3f}, best baseline {best} {value(best):.3f}). {report['claim']['statement']}"
     )

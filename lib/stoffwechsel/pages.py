@@ -191,7 +191,8 @@ def resolution_sentence(facts: dict) -> str:
     """The sentence above :func:`resolution_table`, naming what each number counts."""
     return (
         f"Of the {number(facts['read'])} transactions read, {number(facts['reused'])} are of the "
-        f"{number(facts['ids'])} article numbers that were reused; {number(facts['reused'] - facts['reused_set_aside'])} "
+        f"{number(facts['ids'])} article numbers that were reused; "
+        f"{number(facts['reused'] - facts['reused_set_aside'])} "
         f"of these were tied to one product and season ({number(facts['reused_set_aside'])} set aside). "
         f"The table counts every transaction by how its product and season were found."
     )
@@ -311,7 +312,8 @@ def offline_result_sentences(evaluation: dict) -> list[str]:
     sentences = [
         f"We replayed the {number(evaluation['evaluated_customers'])} customers who bought something in the "
         f"{number(evaluation['test_window']['weeks'])} weeks after {date_words(evaluation['test_window']['start'])}.",
-        f"For {pct('combined', 'hit_rate@10')} of them, the first 10 recommendations contained a product they then bought; "
+        f"For {pct('combined', 'hit_rate@10')} of them, the first 10 recommendations contained a product they "
+        "then bought; "
         f"without product descriptions {pct('tabular', 'hit_rate@10')}; {rule} {pct(best, 'hit_rate@10')}.",
     ]
     if base_wins:
@@ -321,8 +323,9 @@ def offline_result_sentences(evaluation: dict) -> list[str]:
         )
     if better:
         sentences.append(
-            f"Adding what product descriptions say made the recommendations measurably better than without them on at least one "
-            f"measure of {_lists(better)} (the improvement's 95% range stays above zero); elsewhere the difference is within chance."
+            "Adding what product descriptions say made the recommendations measurably better than without them "
+            f"on at least one measure of {_lists(better)} (the improvement's 95% range stays above zero); "
+            "elsewhere the difference is within chance."
         )
     else:
         sentences.append("Adding what product descriptions say did not make the recommendations measurably better.")
@@ -334,7 +337,8 @@ def offline_result_sentences(evaluation: dict) -> list[str]:
     elif not base_wins:
         sentences.append(f"Against the best simple rule ({rule}), our model was not measurably better or worse.")
     sentences.append(
-        f"The candidate products cover {evaluation['candidate_recall']:.0%} of what customers bought; no ranking can find the rest."
+        f"The candidate products cover {evaluation['candidate_recall']:.0%} of what customers bought; "
+        "no ranking can find the rest."
     )
     return sentences
 
@@ -412,13 +416,15 @@ def alerts_html(alerts: list[dict], segments_page: str, total: int) -> Markup:
     text from the alerts escaped)."""
     if not alerts:
         return markup(
-            '<div class="alert alert-success" role="status"><span class="alert-icon">✓</span> No alert: every customer group is within its usual range.</div>'
+            '<div class="alert alert-success" role="status"><span class="alert-icon">✓</span> '
+            "No alert: every customer group is within its usual range.</div>"
         )
     lines = []
     for a in alerts:
         style, icon, word = SEVERITY_STYLE.get(a["severity"], ("info", "•", ""))
         lines.append(
-            f'<div class="alert alert-{style}" role="alert" data-segment="{text(a["segment"])}" data-severity="{text(a["severity"])}">'
+            f'<div class="alert alert-{style}" role="alert" data-segment="{text(a["segment"])}" '
+            f'data-severity="{text(a["severity"])}">'
             f'<span class="alert-icon" aria-label="{word}">{icon}</span> <strong>{word}:</strong> {text(a["message"])} '
             f'<a href="{text(segments_page)}#{group_anchor(a["segment_column"], a["segment"])}">details</a></div>'
         )

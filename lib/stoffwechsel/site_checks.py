@@ -60,8 +60,9 @@ __all__ = [
 #: window sizes every page must be readable at
 VIEWPORTS: tuple[tuple[int, int], ...] = ((1280, 800), (1920, 1080))
 
-#: JavaScript returning {problems: [...], measured: {...}} for the page as shown
-MEASURE_JS = r"""
+#: JavaScript returning {problems: [...], measured: {...}} for the page as shown (not a raw string: a backslash
+#: at a line's end continues the line, so long JavaScript lines stay one line)
+MEASURE_JS = """
 (() => {
   const problems = [];
   const measured = {alerts: [], value_boxes: [], navbar: null};
@@ -70,8 +71,9 @@ MEASURE_JS = r"""
     const r = el.getBoundingClientRect(), cs = getComputedStyle(el);
     return r.width > 0 && r.height > 0 && cs.visibility !== 'hidden' && cs.display !== 'none';
   };
-  const label = (el) => (el.innerText || el.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 70);
-  const clips = (el) => { const cs = getComputedStyle(el); return cs.overflowX !== 'visible' || cs.overflowY !== 'visible'; };
+  const label = (el) => (el.innerText || el.textContent || '').replace(/\\s+/g, ' ').trim().slice(0, 70);
+  const clips = (el) => { const cs = getComputedStyle(el); \
+return cs.overflowX !== 'visible' || cs.overflowY !== 'visible'; };
   const scrolls = (el) => { const cs = getComputedStyle(el); return /auto|scroll/.test(cs.overflowY + cs.overflowX); };
   const overlap = (a, b) => {
     const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
@@ -113,7 +115,8 @@ MEASURE_JS = r"""
       while (ok && el && el !== box.parentElement) {
         if (clips(el)) {
           const r = el.getBoundingClientRect();
-          ok = rect.left >= r.left - tol && rect.right <= r.right + tol && rect.top >= r.top - tol && rect.bottom <= r.bottom + tol;
+          ok = rect.left >= r.left - tol && rect.right <= r.right + tol \
+&& rect.top >= r.top - tol && rect.bottom <= r.bottom + tol;
         }
         el = el.parentElement;
       }
@@ -127,7 +130,8 @@ MEASURE_JS = r"""
     if (!shown(el) || !clips(el) || scrolls(el)) continue;
     if (el.closest('.navbar, pre, code, .value-box-showcase, svg, figure')) continue;
     if (el.scrollHeight > el.clientHeight + 2 && (el.innerText || '').trim())
-      problems.push(`content cut off (${el.clientHeight}px shown of ${el.scrollHeight}px): <${el.tagName.toLowerCase()} class="${el.className}"> ${label(el)}`);
+      problems.push(`content cut off (${el.clientHeight}px shown of ${el.scrollHeight}px): \
+<${el.tagName.toLowerCase()} class="${el.className}"> ${label(el)}`);
   }
   // 3b. nothing squeezed: a block in a card keeps the height of its content (Quarto's fill layout
   //     shrank a note above the alerts to 0 px, and the alerts covered it)
@@ -135,7 +139,8 @@ MEASURE_JS = r"""
     if (!(el instanceof HTMLElement) || !shown(el) && !(el.innerText || '').trim()) continue;
     if (clips(el) || el.closest('.value-box, .bslib-value-box, figure, svg, pre')) continue;
     if ((el.innerText || '').trim() && el.scrollHeight > el.clientHeight + 2 && el.clientHeight < el.scrollHeight * 0.9)
-      problems.push(`squeezed: ${el.clientHeight}px box for ${el.scrollHeight}px of content: <${el.tagName.toLowerCase()} class="${el.className}"> ${label(el)}`);
+      problems.push(`squeezed: ${el.clientHeight}px box for ${el.scrollHeight}px of content: \
+<${el.tagName.toLowerCase()} class="${el.className}"> ${label(el)}`);
   }
   // 4. navbar: one line with the full title, or collapsed to its toggle button
   const nav = document.querySelector('nav.navbar, .navbar');
@@ -489,8 +494,8 @@ def inspect_page(
     leave the machine), ``"screenshot": path or None}``. Each element is ``{text, visible,
     in_first_viewport, shown_height, rect, attributes}``; ``in_first_viewport`` means its top
     edge and first line (24 px) show in the window as first opened, not hidden by a card or other
-    ancestor that clips or scrolls (no scrolling of the page nor of the card). A meta-refresh redirect (the site's ``index.html``) is
-    followed. Raises ``FileNotFoundError`` without a Chromium binary.
+    ancestor that clips or scrolls (no scrolling of the page nor of the card). A meta-refresh redirect
+    (the site's ``index.html``) is followed. Raises ``FileNotFoundError`` without a Chromium binary.
     """
     html_path = Path(html_path).resolve()
     if not html_path.is_file():

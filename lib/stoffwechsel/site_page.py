@@ -30,9 +30,11 @@ __all__ = ["page_html", "rewrite_urls", "notebook_links_to_html", "check_self_co
 _CSS = """
 *,*::before,*::after{box-sizing:border-box}
 html{font-size:16px}
-body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue","Liberation Sans","DejaVu Sans",Arial,sans-serif;line-height:1.5;color:#212529;background:#f4f6f8}
+body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue","Liberation Sans","DejaVu Sans",\
+Arial,sans-serif;line-height:1.5;color:#212529;background:#f4f6f8}
 a{color:#0b5ed7}
-.navbar{display:flex;flex-wrap:wrap;align-items:center;gap:.25rem 1.25rem;padding:.6rem 1.25rem;background:#1f3a5f;color:#fff}
+.navbar{display:flex;flex-wrap:wrap;align-items:center;gap:.25rem 1.25rem;padding:.6rem 1.25rem;background:#1f3a5f;\
+color:#fff}
 .navbar a{color:#dfe7f1;text-decoration:none}
 .navbar a:hover,.navbar a:focus{color:#fff;text-decoration:underline}
 .navbar-brand{font-weight:600;font-size:1.15rem;color:#fff!important;margin-right:.75rem}
@@ -40,7 +42,8 @@ a{color:#0b5ed7}
 .navbar-nav.navbar-right{margin-left:auto}
 .nav-link.active{color:#fff;font-weight:600;border-bottom:2px solid #fff}
 .nav-item{position:relative}
-.dropdown-menu{display:none;position:absolute;z-index:10;list-style:none;margin:0;padding:.4rem .8rem;background:#1f3a5f;min-width:12rem}
+.dropdown-menu{display:none;position:absolute;z-index:10;list-style:none;margin:0;padding:.4rem .8rem;\
+background:#1f3a5f;min-width:12rem}
 .nav-item:hover>.dropdown-menu,.nav-item:focus-within>.dropdown-menu{display:block}
 .content{max-width:72rem;margin:0 auto;padding:1.5rem 1.25rem 3rem;background:#fff;min-height:calc(100vh - 3rem)}
 .title{font-size:1.9rem;margin:.25rem 0 .5rem}
@@ -53,15 +56,18 @@ h1,h2,h3,h4{line-height:1.25;margin:1.5rem 0 .6rem}
 .dashboard-page-title{font-size:1.25rem;margin:1.25rem 0 .5rem}
 .dashboard-rows,.dashboard-column{display:flex;flex-direction:column;gap:1rem}
 .dashboard-columns,.dashboard-row{display:flex;flex-direction:row;flex-wrap:wrap;gap:1rem;align-items:stretch}
-.dashboard-rows>.dashboard-row>*,.dashboard-columns>.dashboard-column,.dashboard-row>.dashboard-column,.dashboard-column>.dashboard-row>*{flex:1 1 0;min-width:14rem}
+.dashboard-rows>.dashboard-row>*,.dashboard-columns>.dashboard-column,.dashboard-row>.dashboard-column,\
+.dashboard-column>.dashboard-row>*{flex:1 1 0;min-width:14rem}
 .dashboard-column>*{min-width:0}
 .dashboard-leading{margin:0 0 .5rem}
-.card{display:flex;flex-direction:column;background:#fff;border:1px solid #dee2e6;border-radius:.5rem;box-shadow:0 1px 2px rgba(0,0,0,.05);overflow:hidden;min-width:0}
+.card{display:flex;flex-direction:column;background:#fff;border:1px solid #dee2e6;border-radius:.5rem;\
+box-shadow:0 1px 2px rgba(0,0,0,.05);overflow:hidden;min-width:0}
 .card-header{padding:.5rem .9rem;font-weight:600;border-bottom:1px solid #dee2e6;background:#f8f9fa}
 .card-body{padding:.75rem .9rem;overflow:auto;flex:1 1 auto}
 .card-body>:first-child{margin-top:0}
 .card-body>:last-child{margin-bottom:0}
-.value-box{flex-direction:row;align-items:center;gap:.9rem;padding:.9rem 1.1rem;border:none;color:#fff;min-height:6.5rem}
+.value-box{flex-direction:row;align-items:center;gap:.9rem;padding:.9rem 1.1rem;border:none;color:#fff;\
+min-height:6.5rem}
 .value-box-showcase{font-size:2.4rem;line-height:1;opacity:.85}
 .value-box-area{display:flex;flex-direction:column}
 .value-box-title{margin:0;font-size:.95rem;font-weight:500}
@@ -84,12 +90,14 @@ td.num,th.num,.dataframe td{text-align:right}
 figure{margin:.5rem 0}
 img{max-width:100%;height:auto}
 figcaption{color:#555;font-size:.9rem;margin-top:.3rem}
-pre{background:#f6f8fa;border:1px solid #e1e4e8;border-radius:.3rem;padding:.6rem .8rem;overflow:auto;font-size:.85rem;white-space:pre-wrap}
+pre{background:#f6f8fa;border:1px solid #e1e4e8;border-radius:.3rem;padding:.6rem .8rem;overflow:auto;\
+font-size:.85rem;white-space:pre-wrap}
 .cell-output-stderr{background:#fff8e1;border-color:#ffe08a}
 code{font-size:.9em}
 .cell{margin:.75rem 0}
 .card.cell{margin:0}
-.alert{position:relative;display:flex;gap:.6rem;align-items:flex-start;padding:.7rem .9rem;margin:0 0 .6rem;border:1px solid transparent;border-left-width:.35rem;border-radius:.35rem}
+.alert{position:relative;display:flex;gap:.6rem;align-items:flex-start;padding:.7rem .9rem;margin:0 0 .6rem;\
+border:1px solid transparent;border-left-width:.35rem;border-radius:.35rem}
 .alert:last-child{margin-bottom:0}
 .alert-icon{font-size:1.1rem;line-height:1.4}
 .alert-danger{color:#58151c;background:#f8d7da;border-color:#f1aeb5;border-left-color:#dc3545}
@@ -98,9 +106,11 @@ code{font-size:.9em}
 .alert-info{color:#055160;background:#cff4fc;border-color:#9eeaf9;border-left-color:#0dcaf0}
 .alert a{color:inherit;font-weight:600}
 .provisional{border-style:dashed!important;opacity:.92}
-.provisional-badge,.badge{display:inline-block;padding:.1rem .45rem;border-radius:.7rem;font-size:.75rem;font-weight:600;background:#e9ecef;color:#495057;vertical-align:middle}
+.provisional-badge,.badge{display:inline-block;padding:.1rem .45rem;border-radius:.7rem;font-size:.75rem;\
+font-weight:600;background:#e9ecef;color:#495057;vertical-align:middle}
 .provisional-badge{background:#fff3cd;color:#664d03;border:1px dashed #cc9a06}
-.for-analysts{margin:.75rem 0;padding:.5rem .8rem;border:1px solid #ced4da;border-radius:.35rem;background:#f8f9fa;font-size:.9rem}
+.for-analysts{margin:.75rem 0;padding:.5rem .8rem;border:1px solid #ced4da;border-radius:.35rem;background:#f8f9fa;\
+font-size:.9rem}
 .for-analysts>summary{cursor:pointer;font-weight:600;color:#495057}
 .callout{margin:1rem 0;padding:.7rem .9rem;border-left:.3rem solid #0dcaf0;background:#f1fbfe}
 .callout-warning{border-left-color:#ffc107;background:#fffaeb}
@@ -183,11 +193,17 @@ def _navbar_html(config: SiteConfig, location: str, active_source: str, pages: d
         active = source is not None and source == active_source
         cls = "nav-link active" if active else "nav-link"
         current = ' aria-current="page"' if active else ""
-        return f'<li class="nav-item"><a class="{cls}"{current} href="{html.escape(url)}">{html.escape(str(text))}</a></li>'
+        return (
+            f'<li class="nav-item"><a class="{cls}"{current} href="{html.escape(url)}">'
+            f"{html.escape(str(text))}</a></li>"
+        )
 
     left = "".join(item_html(i) for i in config.navbar_left)
     right = "".join(item_html(i) for i in config.navbar_right)
-    brand = f'<a class="navbar-brand" href="{html.escape(relative_url("index.html", location))}">{html.escape(config.brand)}</a>'
+    brand = (
+        f'<a class="navbar-brand" href="{html.escape(relative_url("index.html", location))}">'
+        f"{html.escape(config.brand)}</a>"
+    )
     right_html = f'<ul class="navbar-nav navbar-right">{right}</ul>' if right else ""
     return f'<nav class="navbar" aria-label="Site">{brand}<ul class="navbar-nav">{left}</ul>{right_html}</nav>\n'
 

@@ -240,7 +240,8 @@ def run(root: Path, chosen: Iterable[Variant] | None = None, log: Callable[[str]
         }
         rows.append(row)
         log(
-            f"[claim-stability] {variant.name}: combined beats tabular on {', '.join(row['combined_beats_tabular_on']) or 'nothing'}"
+            f"[claim-stability] {variant.name}: combined beats tabular on "
+            f"{', '.join(row['combined_beats_tabular_on']) or 'nothing'}"
             f" ({time.perf_counter() - t0:.0f} s, elapsed {time.perf_counter() - start:.0f} s)"
         )
     return {"variants": rows, "summary": summarise(rows)}

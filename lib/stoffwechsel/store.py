@@ -995,8 +995,9 @@ def bench_retrieval(
             ("store_feast", False, "event_timestamp"),
             ("store_cutoff", True, "created_timestamp"),
         ):
-            t_store, got = best_time(lambda: store.get_historical_features(spine, ["bench"], created_cutoff=cutoff))
-            t_pandas, want = best_time(lambda: merge_asof(on))
+            # best_time calls fn() at once, with no arguments: the defaults bind this iteration's values
+            t_store, got = best_time(lambda c=cutoff: store.get_historical_features(spine, ["bench"], created_cutoff=c))
+            t_pandas, want = best_time(lambda o=on: merge_asof(o))
             for name in fnames:
                 a = got[name].to_numpy(dtype=float, na_value=np.nan)
                 b = want[name].to_numpy(dtype=float, na_value=np.nan)

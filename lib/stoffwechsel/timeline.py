@@ -196,7 +196,8 @@ def require_training_history(calendar: Calendar, horizon_weeks: int) -> None:
     has = math.floor(calendar.history_weeks * 10) / 10
     raise StageStop(
         f"too little history: training needs at least {needed} weeks before the cutoff, the data has {has:g} "
-        f"(events {_day(calendar.first_event)} to {_day(calendar.last_event)}, cutoff {_day(calendar.cutoff)}: the first "
+        f"(events {_day(calendar.first_event)} to {_day(calendar.last_event)}, cutoff {_day(calendar.cutoff)}: "
+        "the first "
         f"training moment, {_day(calendar.train_start)}, and the {horizon_weeks} weeks in which its purchases are seen "
         f"must all lie before the cutoff)"
     )

@@ -133,7 +133,8 @@ def target_training_only(root: Path, cutoff: str) -> Target:
             "cutoff": cutoff,
             "artifacts_saw": seen,
             "artifact_sha256": manifest["sha256"],
-            "perturbation_test": "tests/test_embeddings.py::test_test_period_changes_leave_every_fitted_artifact_identical",
+            "perturbation_test": "tests/test_embeddings.py::"
+            "test_test_period_changes_leave_every_fitted_artifact_identical",
         },
     )
 

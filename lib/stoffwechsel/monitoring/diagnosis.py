@@ -128,7 +128,7 @@ def model_cause(alert: pd.Series, prep: Prepared, params: MonitorParams) -> str 
         if _fisher_one_sided(x1, n1, x0, n0, rise=not fall) > params.hint_cause_p:
             continue
         shown_id = "ctr" if alert["metric_id"] == "ctr" else "sustainable_share" if event == "certified" else None
-        fmt = (lambda v: format_value(shown_id, v * 100)) if shown_id else (lambda v: f"{v * 100:.1f} per 100")
+        fmt = (lambda v, m=shown_id: format_value(m, v * 100)) if shown_id else (lambda v: f"{v * 100:.1f} per 100")
         what = {"click_seen": "clicks", "purchase_seen": "purchases", "certified": "the sustainable share"}[event]
         return (
             f"the model update that went live on {date_words(day)} ({what} in this group went from "

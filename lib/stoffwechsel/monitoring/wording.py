@@ -3,9 +3,9 @@
 Everything the alerts say is built here: :func:`describe_group` ("customers aged 25-34"),
 :func:`date_words` ("2 March 2026"), :func:`hint` (what to check first: a cause only where
 :mod:`.diagnosis` finds it in the data) and :func:`alert_message` (the size of the change and its
-onset with their ranges, and how rare false alarms are at this setting; never "how sure we are"). The metric labels come from :data:`stoffwechsel.glossary.METRICS`; the
-alerts' wording is held to business language (:func:`own_words` strips the client's own texts
-before that check).
+onset with their ranges, and how rare false alarms are at this setting; never "how sure we are").
+The metric labels come from :data:`stoffwechsel.glossary.METRICS`; the alerts' wording is held to
+business language (:func:`own_words` strips the client's own texts before that check).
 """
 
 from __future__ import annotations
