@@ -19,6 +19,11 @@
 - Everything fitted (centring + PCA, k-means clusters) is fitted on the training window only:
   the fit functions take the cutoff and raise :class:`LeakageError` on any later row, and each
   fitted artifact records the rows and time range it saw.
+
+Why one module of over 600 lines: model integrity, the cache key, the fixed-shape encoder and
+the training-only fitting must agree on one byte-reproducibility story (docs/embeddings.md);
+tests/test_embeddings.py checks them together. A split (encoder, cache, fitting) is the next step
+when it grows.
 """
 
 from __future__ import annotations

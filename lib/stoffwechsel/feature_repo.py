@@ -28,6 +28,9 @@ resolved only where its view is built (:meth:`ViewDecl.feature_view`), by the st
 
 The open vocabularies' column naming rule lives here too (:func:`slug`, :class:`Vocabulary`,
 :func:`category_column`): it decides the schema's column names.
+
+Why one module of over 600 lines: it is the feature repository, one place for every
+declaration by design (issue 15); the functions next to their schemas are short.
 """
 
 from __future__ import annotations
