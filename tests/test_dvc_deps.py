@@ -26,7 +26,7 @@ PAGE_RUNNERS = ("verify",)
 CLI_STAGES = {"site": ("build_site_command", "cli")}
 #: Stages that render executed notebooks they do not execute: what those show depends on the
 #: code the notebooks import, so the renderer re-runs when that code changes.
-RENDERED = {"site": ("notebooks/06_monitor.ipynb", "notebooks/07_verify.ipynb", "notebooks/pages/*.ipynb")}
+RENDERED = {"site": ("notebooks/07_verify.ipynb", "notebooks/pages/*.ipynb")}
 #: Modules imported everywhere for reasons that cannot change a stage's outputs.
 NOT_DEPS = {
     "__init__": "holds only the package docstring and version",

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.pipeline
 #: small groups are shown down to this size (the materials are simulated at half scale)
 MONITOR_MIN_CUSTOMERS = 5
 #: the pages that show customer groups by name: each must show payloads as text
-GROUP_PAGES = ("reports/notebooks/06_monitor.html", "reports/notebooks/pages/segments.html")
+GROUP_PAGES = ("reports/notebooks/pages/overview.html", "reports/notebooks/pages/segments.html")
 
 needs_quarto = pytest.mark.skipif(
     site.find_quarto() is None,

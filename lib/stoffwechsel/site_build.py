@@ -5,8 +5,8 @@ pure-Python renderer of the same pages.
 (``project.render``) and the navigation bar (``website.navbar``). :func:`build_site` runs
 ``quarto render`` (:func:`render_with_quarto`) when :func:`choose_renderer` picks Quarto and
 otherwise :func:`render_site`, which reads the same ``_quarto.yml`` and the executed notebooks and
-writes the same page layout: ``reports/notebooks/06_monitor.ipynb`` becomes
-``_site/reports/notebooks/06_monitor.html``, and ``_site/index.html`` redirects to the main page
+writes the same page layout: ``reports/notebooks/pages/overview.ipynb`` becomes
+``_site/reports/notebooks/pages/overview.html``, and ``_site/index.html`` redirects to the main page
 (the page with ``format: dashboard``, else the first page of the render list).
 
 The Python renderer supports the subset of Quarto that the pipeline's notebooks use (see

@@ -226,7 +226,7 @@ def _is_relative_url(url: str) -> bool:
 
 
 def notebook_links_to_html(url: str) -> str:
-    """Links to notebooks become links to their pages (``06_monitor.ipynb#x`` -> ``06_monitor.html#x``)."""
+    """Links to notebooks become links to their pages (``segments.ipynb#x`` -> ``segments.html#x``)."""
     if not _is_relative_url(url):
         return url
     m = re.match(r"^(.*?)\.(ipynb|qmd)((?:[?#].*)?)$", url, re.IGNORECASE)
