@@ -198,6 +198,24 @@ def _size(site_dir: Path) -> int:
     return sum(p.stat().st_size for p in site_dir.rglob("*") if p.is_file())
 
 
+#: a start tag of one of Quarto's dashboard cards (bslib), and one ``name="value"`` attribute in it
+_CARD_TAG = re.compile(r"<div [^<>]*data-bslib-card-init[^<>]*>")
+_ATTRIBUTE = re.compile(r'([\w:-]+)(?:="([^"]*)")?')
+
+
+def _stable_card_attributes(text: str) -> str:
+    """Quarto's dashboard writes a card's ``data-title`` and ``data-fill`` in either order from one
+    render to the next (same data, same Quarto): sort each card tag's attributes after ``class`` so
+    the same site is the same bytes (DVC hashes ``_site``)."""
+
+    def sort_tag(match: re.Match) -> str:
+        pairs = _ATTRIBUTE.findall(match.group(0)[len("<div ") : -1])
+        pairs.sort(key=lambda kv: (kv[0] != "class", kv[0]))
+        return "<div " + " ".join(f'{k}="{v}"' for k, v in pairs) + ">"
+
+    return _CARD_TAG.sub(sort_tag, text)
+
+
 def finish_site(site_dir: Path, project_root: Path | None = None) -> PostRenderReport:
     """Make Quarto's output in ``site_dir`` small, offline and openable from ``file://`` (see the
     module's docstring); ``project_root`` (with ``_quarto.yml``) is used for the index redirect."""
@@ -209,7 +227,7 @@ def finish_site(site_dir: Path, project_root: Path | None = None) -> PostRenderR
     dupes = _duplicates(site_dir)
     for page in pages:
         text = _inline_modules(page, site_dir, report)
-        text = _repoint(text, page, site_dir, dupes)
+        text = _stable_card_attributes(_repoint(text, page, site_dir, dupes))
         if text != page.read_text(encoding="utf-8"):
             page.write_text(text, encoding="utf-8")
     keep = _referenced(site_dir, pages)
