@@ -263,9 +263,9 @@ class Browser:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def open(self, url: str, viewport: tuple[int, int] = (1280, 800), settle: float = 0.3) -> Tab:
-        """Load ``url`` (a path is turned into a ``file:`` URL) in a new tab of ``viewport`` size;
-        follows a meta refresh; waits for fonts and ``settle`` seconds of late events."""
+    def _navigate(self, url: str | Path, viewport: dict | None) -> tuple[_DevTools, str, Tab, int]:
+        """A new tab (of ``viewport`` size, if given) navigating to ``url`` (a path becomes a
+        ``file:`` URL): the client, the tab's session, the tab and the index of its first event."""
         if isinstance(url, Path) or ":" not in str(url)[:10]:
             path = Path(url).resolve()
             if not path.is_file():
@@ -273,21 +273,28 @@ class Browser:
             url = path.as_uri()
         client = self.client
         assert client is not None
-        width, height = viewport
         target = client.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = client.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "Runtime", "Log", "Network"):
             client.send(f"{domain}.enable", session=session)
-        client.send(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
-            session=session,
-        )
+        if viewport is not None:
+            client.send(
+                "Emulation.setDeviceMetricsOverride",
+                {**viewport, "deviceScaleFactor": 1, "mobile": False},
+                session=session,
+            )
         first = len(client.events)
         tab = Tab(client, session, target, first)
         navigated = client.send("Page.navigate", {"url": str(url)}, session=session)
         if navigated.get("errorText"):
             raise RuntimeError(f"Chromium could not open {url}: {navigated['errorText']}")
+        return client, session, tab, first
+
+    def open(self, url: str, viewport: tuple[int, int] = (1280, 800), settle: float = 0.3) -> Tab:
+        """Load ``url`` (a path is turned into a ``file:`` URL) in a new tab of ``viewport`` size;
+        follows a meta refresh; waits for fonts and ``settle`` seconds of late events."""
+        width, height = viewport
+        client, session, tab, first = self._navigate(url, {"width": width, "height": height})
         loaded = client.wait_for("Page.loadEventFired", session, after=first)
         for _ in range(5):  # a meta refresh (the site's index.html) navigates once more
             mark = client.events.index(loaded) + 1
@@ -313,22 +320,7 @@ class Browser:
         calls ``alert()`` would otherwise hang before its load event), and the tab's
         :meth:`Tab.dialogs` lists them. Waits for the load event and ``settle`` seconds more (late
         timers and handlers); does not follow a meta refresh."""
-        if isinstance(url, Path) or ":" not in str(url)[:10]:
-            path = Path(url).resolve()
-            if not path.is_file():
-                raise FileNotFoundError(path)
-            url = path.as_uri()
-        client = self.client
-        assert client is not None
-        target = client.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = client.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            client.send(f"{domain}.enable", session=session)
-        first = len(client.events)
-        tab = Tab(client, session, target, first)
-        navigated = client.send("Page.navigate", {"url": str(url)}, session=session)
-        if navigated.get("errorText"):
-            raise RuntimeError(f"Chromium could not open {url}: {navigated['errorText']}")
+        client, session, tab, first = self._navigate(url, None)
         seen, loaded = first, False
         deadline = time.monotonic() + (timeout or self.timeout)
         settled: float | None = None
