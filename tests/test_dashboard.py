@@ -84,18 +84,24 @@ def test_injected_shift_raises_its_alert(shifted):
     alerts = json.loads((shifted / "reports" / "monitoring" / "alerts.json").read_text())
     alerts = alerts["alerts"] if isinstance(alerts, dict) else alerts
     hit = [a for a in alerts if a["segment_column"] == "segment" and a["segment"] == "Bargain Hunters"]
-    assert hit and hit[0]["window_start"] >= "2026-02-16"
+    assert hit and hit[0]["onset"] >= "2026-02-09"
     assert {
         "segment_column",
         "segment",
         "metric",
-        "window_start",
-        "window_end",
-        "observed",
+        "onset",
+        "onset_low",
+        "onset_high",
         "expected",
+        "estimate",
+        "change_low",
+        "change_high",
         "severity",
         "message",
     } <= set(hit[0])
+    # told once, as the most urgent incident, with no cause the data does not show
+    incidents = json.loads((shifted / "reports" / "monitoring" / "alerts.json").read_text())["incidents"]
+    assert incidents[0]["headline"].startswith("Bargain Hunters click") and incidents[0]["cause"] == ""
 
 
 @needs_browser
@@ -117,6 +123,12 @@ def test_injected_shift_alert_is_visible_in_the_first_viewport(shifted, renderer
     alert = page["elements"][0]
     assert alert["visible"] and alert["in_first_viewport"], alert
     assert alert["rect"]["width"] > 0 and alert["rect"]["height"] > 0
+    assert "incident" in alert["attributes"].get("class", "") and "Groups inside" in alert["text"]
+    # honest tiles: no value box that is "not clear yet" is green or carries a check mark
+    boxes = site.inspect_page((out / "index.html").resolve(), ".value-box, .bslib-value-box")["elements"]
+    unclear = [b for b in boxes if "not clear yet" in b["text"]]
+    assert unclear, [b["text"] for b in boxes]
+    assert all("bg-success" not in b["attributes"].get("class", "") and "\u2713" not in b["text"] for b in unclear)
     checks = site_checks.check_site(out, screenshots=shots)
     failed = [
         (c.page, c.source, c.viewport, c.problems, c.console_errors, c.external_requests) for c in checks if not c.ok

@@ -105,8 +105,20 @@ def test_value_box_finds_its_alert_by_metric_id(renamed):
         "segment_column": "all",
         "severity": "critical",
     }
-    assert pages.valuebox(headline, [alert])["color"] == "danger"
-    assert pages.valuebox(headline, [alert | {"metric_id": "purchases_per_100"}])["color"] == "success"
+    from stoffwechsel.monitoring import MonitorParams
+    from stoffwechsel.monitoring.silence import tile_status
+
+    # the monitor stage finds a tile's alert by metric id (whatever the labels said when it ran) ...
+    params = MonitorParams()
+    assert tile_status("ctr", -0.1, 0.02, [alert], params)[0] == "critical"
+    assert tile_status("ctr", -0.1, 0.02, [alert | {"metric_id": "purchases_per_100"}], params)[0] == "fine"
+    # ... and the page colours the box by the status it wrote
+    assert pages.valuebox(headline | {"status": "critical"})["color"] == "danger"
+    assert pages.valuebox(headline | {"status": "fine"})["color"] == "success"
+    not_clear = pages.valuebox(headline | {"status": "not_clear"})
+    assert (
+        not_clear["color"] == "light" and not_clear["icon"] != "check-circle" and "not clear yet" in not_clear["value"]
+    )
 
 
 def test_first_screen_limit_defaults_to_the_monitor_parameter():
@@ -121,6 +133,7 @@ def test_first_screen_limit_defaults_to_the_monitor_parameter():
             "metric": "x",
             "observed": 1.0,
             "expected": 2.0,
+            "change": -0.5,
         }
         for i in range(20)
     ]

@@ -306,7 +306,7 @@ def power_study_command(
     size: str = typer.Option(
         "small",
         help="Grid of params.yaml power_study: small (CI, about a minute) or full "
-        "(docs/monitoring.md, about 40 minutes with --jobs 2).",
+        "(docs/monitoring.md, about 15 minutes with --jobs 2).",
     ),
     jobs: int = typer.Option(2, help="Scenarios simulated and monitored side by side."),
     out: Path = typer.Option(Path("reports/monitoring/power_study.json"), help="Per-cell results as JSON."),

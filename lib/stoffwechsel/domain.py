@@ -33,6 +33,7 @@ __all__ = [
     "METRIC_IDS",
     "ALERT_METRIC_IDS",
     "OUTCOME_ALERT_METRIC_IDS",
+    "PRIMARY_METRIC_IDS",
     "DIAGNOSIS_METRIC_IDS",
     "HARMFUL_DIRECTION",
     "TOTAL_METRIC_IDS",
@@ -129,6 +130,8 @@ DIAGNOSIS_METRIC_IDS = ("reused_id_share",)
 #: on traffic and sampling: revenue per 100 recommendations is the revenue metric alerted on; the
 #: new-season share changes by design at every season launch; diagnoses are not alarms)
 ALERT_METRIC_IDS = tuple(m for m in HARMFUL_DIRECTION if m not in DIAGNOSIS_METRIC_IDS)
+#: the alert metrics every recommendation has an outcome for (weighted up in the false-alarm control)
+PRIMARY_METRIC_IDS = ("ctr", "purchases_per_100")
 #: the outcomes of the recommendations among them (a diagnosis can explain an alert on these)
 OUTCOME_ALERT_METRIC_IDS = ("ctr", "purchases_per_100", "kept_per_100", "revenue_per_100")
 #: metrics that are totals over a window (their usual level scales with the window's length)

@@ -396,7 +396,7 @@ def top_alerts(alerts: list[dict], n: int | None = None) -> list[dict]:
         key=lambda a: (
             SEVERITY_ORDER.get(a["severity"], unranked),
             a["segment_column"] not in ("segment", "all"),
-            -abs((a["observed"] - a["expected"]) / a["expected"]) if a["expected"] else 0,
+            -abs(a["change"] or 0),
             a["segment_column"],
             a["segment"],
             a["metric_id"],
@@ -434,20 +434,88 @@ def alerts_html(alerts: list[dict], segments_page: str, total: int) -> Markup:
     return markup("\n".join(lines))
 
 
-def valuebox(metric: dict, alerts: list[dict], fmt: str = "{:.1f}") -> dict:
-    """A Quarto value box for a headline metric, coloured by the worst alert on it."""
-    severities = {
-        a["severity"] for a in alerts if a["metric_id"] == metric["metric_id"] and a["segment_column"] == "all"
-    }
-    color = "danger" if "critical" in severities else "warning" if "warning" in severities else "success"
-    icon = "exclamation-triangle" if color != "success" else "check-circle"
+def valuebox(metric: dict, alerts: list[dict] | None = None, fmt: str = "{:.1f}") -> dict:
+    """A Quarto value box for a headline metric, coloured by its honest status
+    (:func:`stoffwechsel.monitoring.silence.tile_status`, written by the monitor stage): an alert's
+    severity; green with a check mark only when the range rules out a harmful change of the
+    minimum effect; otherwise neutral, "not clear yet" (never a check mark for mere silence)."""
+    from stoffwechsel.monitoring.silence import TILE_STYLE
+
+    color, icon, words = TILE_STYLE[metric.get("status", "not_clear")]
     value = fmt.format(metric["now"])
     change = metric.get("change")
     if change is not None and change == change:
         value += f" ({change:+.0%})"
-    if metric.get("share_of_outcomes_in", 1) < 0.999:
+    if metric.get("status", "not_clear") == "not_clear":
+        value += " not clear yet"
+    elif metric.get("share_of_outcomes_in", 1) < 0.999:
         value += " provisional"
     return dict(icon=icon, color=color, value=value)
+
+
+def tile_sentences(headline: list[dict], metric_ids: tuple[str, ...]) -> list[str]:
+    """What each headline tile without an alert means, in words: 'Purchases per 100 recommendations:
+    not clear yet: ...' (a tile with an alert is told by its incident)."""
+    by_id = {h["metric_id"]: h for h in headline}
+    quiet = [m for m in metric_ids if m in by_id and by_id[m].get("status") in ("fine", "not_clear")]
+    return [f"{glossary.METRICS[m]}: {by_id[m]['status_words']}." for m in quiet]
+
+
+def incidents_html(incidents: list[dict], segments_page: str, quiet: list[str] | None = None) -> Markup:
+    """The incidents, most urgent first: headline, when and how much (with ranges), the groups inside,
+    the likely cause with its evidence, what to check first, a link to the groups' details; then
+    what the silence of the rest means (``quiet``). Every text escaped."""
+    lines = []
+    if not incidents:
+        lines.append(
+            '<div class="alert alert-light" role="status"><span class="alert-icon">…</span> '
+            "<strong>No alert:</strong> no change that today's data can show. That is not the same as "
+            "no change: what could be seen by now is below and on the customer groups page.</div>"
+        )
+    for inc in incidents:
+        style, icon, word = SEVERITY_STYLE.get(inc["severity"], ("info", "•", ""))
+        groups = ", ".join(
+            f"{g['group']} ({glossary.METRICS[g['metric_id']].lower()} {g['change']:+.0%})" for g in inc["groups"]
+        )
+        cause = (
+            f"<li>Likely cause: {text(inc['cause_evidence'])}</li>"
+            if inc["cause"]
+            else "<li>No cause found in the data (reused product numbers and model updates were checked).</li>"
+        )
+        check = "" if inc["cause"] else f"<li>Check first: {text(inc['check_first'])}</li>"
+        lead = inc["groups"][0]
+        lines.append(
+            f'<div class="alert alert-{style} incident" role="alert" id="{text(inc["id"])}" '
+            f'data-severity="{text(inc["severity"])}" data-segment="{text(lead["segment"])}">'
+            f'<span class="alert-icon" aria-label="{word}">{icon}</span> '
+            f"<strong>{word}: {text(inc['headline'])}</strong>"
+            f"<ul><li>When: {text(inc['when'])}; {text(inc['size'])}.</li>"
+            f"<li>Groups inside: {text(groups)}.</li>{cause}{check}</ul>"
+            f'<a href="{text(segments_page)}#{group_anchor(lead["segment_column"], lead["segment"])}">details</a></div>'
+        )
+    if quiet:
+        lines.append("<p><strong>Where no alert fired:</strong></p><ul>")
+        lines.extend(f"<li>{text(q)}</li>" for q in quiet)
+        lines.append("</ul>")
+    return markup("\n".join(lines))
+
+
+def silence_lines(
+    changes: pd.DataFrame, column: str, segment: str, params, since=None, metric_ids=("ctr", "purchases_per_100")
+):
+    """What could have been seen by now in one group, per metric without an alert, for a change from
+    ``since`` (the current period's start) on (the monitor stage's ``changes.csv``)."""
+    from stoffwechsel.monitoring.silence import silence_sentence
+
+    rows = changes[
+        (changes["segment_column"] == column)
+        & (changes["segment"].astype(str) == str(segment))
+        & changes["metric_id"].isin(metric_ids)
+        & ~changes["alert"].astype(bool)
+    ]
+    order = {m: i for i, m in enumerate(metric_ids)}
+    rows = rows.assign(_o=rows["metric_id"].map(order)).sort_values("_o")
+    return [silence_sentence(r, params, since) for _, r in rows.iterrows()]
 
 
 #: the metrics of the customer group tables, by id, in the order shown (labels: glossary.METRICS)

@@ -143,11 +143,16 @@ def run_scenario(sc: Scenario, monitor_params: dict) -> dict:
     result = monitoring.run_monitoring(materials, monitor_params)
     alerts = list(result.alerts)
     row = {**asdict(sc), "alerts": len(alerts)}
+    # the number of group x metric comparisons in the planted group's false-alarm family: the price
+    # any detector pays for not knowing group, metric and onset (the oracle at that multiplicity)
+    family = int((result.changes["segment_column"] != "all").sum())
+    row["family_size"] = family
     if not sc.planted:
         return {
             **row,
             "detected": False,
             "oracle_detected": False,
+            "oracle_multiplicity_detected": False,
             "other_group_alerts": len(alerts),
             "all_customers_only": False,
             "onset_error_days": None,
@@ -157,12 +162,14 @@ def run_scenario(sc: Scenario, monitor_params: dict) -> dict:
     hits = [a for a in moved if _covers(a, sc)]
     others = [a for a in alerts if not _covers(a, sc) and a["segment_column"] != "all"]
     onset = pd.Timestamp(onset_day(sc.onset_share))
-    first = min((pd.Timestamp(a["window_start"]) for a in hits), default=None)
+    first = min((pd.Timestamp(a["onset"]) for a in hits), default=None)
     p = oracle_p_value(materials.recommendations, materials.customers, sc, pd.Timestamp(EXPORT_TIME))
+    fdr, share_groups = float(monitor_params["fdr"]), 1 - float(monitor_params["fdr_all_customers"])
     return {
         **row,
         "detected": bool(hits),
-        "oracle_detected": p < float(monitor_params["fdr"]),
+        "oracle_detected": p < fdr,
+        "oracle_multiplicity_detected": p * max(family, 1) < fdr * share_groups,
         "oracle_p": p,
         "other_group_alerts": len(others),
         "all_customers_only": not hits and any(a["segment_column"] == "all" for a in moved),
@@ -201,6 +208,7 @@ def summarise(rows: pd.DataFrame, goals: dict) -> dict:
     cells = []
     for key, g in planted.groupby(["scale", "column", "value", "effect", "onset_share"], sort=True):
         ours, oracle = float(g["detected"].mean()), float(g["oracle_detected"].mean())
+        matched = float(g["oracle_multiplicity_detected"].mean())
         errors = g["onset_error_days"].dropna().astype(float)
         ratio = ours / oracle if oracle > 0 else None
         cell = dict(zip(["scale", "column", "value", "effect", "onset_share"], key))
@@ -209,6 +217,7 @@ def summarise(rows: pd.DataFrame, goals: dict) -> dict:
             runs=len(g),
             detection=ours,
             oracle_detection=oracle,
+            oracle_multiplicity_detection=matched,
             ratio=ratio,
             other_group_alerts=float(g["other_group_alerts"].mean()),
             all_customers_only=int(g["all_customers_only"].sum()),
@@ -236,18 +245,25 @@ def markdown_table(summary: dict) -> str:
         return "-" if v is None else f"{100 * v:.0f}%"
 
     lines = [
-        "| scale | group | change | onset | ours | oracle | ours / oracle | other-group alerts per run "
-        "| onset error (days, median) | goal |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| scale | group | change | onset | ours | oracle | ours / oracle | oracle at our multiplicity "
+        "| other-group alerts per run | onset error (days, median) | goal |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in summary["cells"]:
         verdict = (
             "met"
             if c["meets_ratio"] and c["meets_onset"]
             else (
-                "missed: detection below 0.8 of the oracle" if not c["meets_ratio"] else "missed: onset later than goal"
+                "missed: detection below 0.8 of the oracle"
+                if not c["meets_ratio"]
+                else f"missed: the onset is more than {summary['goals']['onset_within_days']} days off in some run"
             )
         )
+        if not c["meets_ratio"] and c["oracle_multiplicity_detection"] < summary["goals"]["oracle_at_least"]:
+            verdict += " (the price of not knowing group, metric and onset: the oracle itself, paying for our "
+            verdict += "number of comparisons, finds it in under half the runs)"
+        elif not c["meets_ratio"]:
+            verdict += " (below what the oracle reaches even at our number of comparisons: a weakness of our test)"
         if c["oracle_detection"] < summary["goals"]["oracle_at_least"]:
             verdict = "out of reach (the oracle sees it in under half the runs)"
         onset = "-" if c["median_onset_error_days"] is None else f"{c['median_onset_error_days']:+.0f}"
@@ -255,7 +271,8 @@ def markdown_table(summary: dict) -> str:
         lines.append(
             f"| {c['scale']:g} | {c['column']} = {c['value']} | {c['effect']:+.0%} "
             f"| {c['onset_share']:.0%} of window | {pct(c['detection'])} | {pct(c['oracle_detection'])} "
-            f"| {ratio} | {c['other_group_alerts']:.1f} | {onset} | {verdict} |"
+            f"| {ratio} | {pct(c.get('oracle_multiplicity_detection'))} | {c['other_group_alerts']:.1f} | {onset} "
+            f"| {verdict} |"
         )
     nd = summary["no_drift"]
     lines.append("")

@@ -104,6 +104,8 @@ border:1px solid transparent;border-left-width:.35rem;border-radius:.35rem}
 .alert-warning{color:#664d03;background:#fff3cd;border-color:#ffe69c;border-left-color:#ffc107}
 .alert-success{color:#0a3622;background:#d1e7dd;border-color:#a3cfbb;border-left-color:#198754}
 .alert-info{color:#055160;background:#cff4fc;border-color:#9eeaf9;border-left-color:#0dcaf0}
+.alert-light{color:#495057;background:#fcfcfd;border-color:#e9ecef;border-left-color:#adb5bd}
+.alert ul{margin:.35rem 0 .35rem 1.2rem;padding:0}
 .alert a{color:inherit;font-weight:600}
 .provisional{border-style:dashed!important;opacity:.92}
 .provisional-badge,.badge{display:inline-block;padding:.1rem .45rem;border-radius:.7rem;font-size:.75rem;\

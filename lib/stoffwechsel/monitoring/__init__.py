@@ -13,14 +13,20 @@ reads them back). The method is written up in ``docs/monitoring.md``; in short:
   mean of F(export - anchor) over its recommendations; ``estimate`` = events seen / sum F(age).
 * **Intervals** (:mod:`.estimates`). ``estimate_low/high``: where the window's final value will
   land once all outcomes are in; ``rate_low/high``: plausible range of the underlying rate.
-* **Alerts** (:mod:`.alerts`). Each customer group x metric x window is tested against the
-  group's reference period with an exact test; Benjamini-Hochberg in two families sharing ``fdr``
-  (all customers, the groups); an
-  alert needs q <= ``fdr`` and the whole final-value range beyond reference x
-  (1 +/- ``min_relative_effect``). Messages in business words: :mod:`.wording`.
+* **Alerts** (:mod:`.changepoint`, :mod:`.alerts`). Per customer group and metric a change-point
+  scan tries every day as the onset (the days from it on against the days before it, exact tests
+  on completeness-adjusted exposure, clustering measured); its false-alarm rate is Siegmund's
+  approximation for such a scan; weighted Benjamini-Hochberg in two families sharing ``fdr`` (all
+  customers, the groups); an alert needs q <= ``fdr`` and an estimated change of at least
+  ``min_relative_effect``. It reports the onset and the size with their ranges. Messages in
+  business words: :mod:`.wording`. Alerts with one cause form **incidents** (:mod:`.incidents`).
+* **Honest silence** (:mod:`.silence`): for each group and metric without an alert, the smallest
+  harmful change that would show by now; headline tiles are green only when their range rules out
+  a harmful change of ``min_relative_effect``, else "not clear yet".
 * **Diagnoses** (:mod:`.diagnosis`): the share of reused product numbers and model updates are
-  never alerts; an alert's "check first" names one only where it moved in the alert's group and
-  time (and not in the groups that did not move).
+  never alerts; an alert's "check first" names one only where the data shows it in the alert's
+  group and time (reused numbers: their share rose from the onset on and those items did worse
+  than the others).
 * **Drift** (:mod:`.drift`: PSI, Jensen-Shannon, chi-square) of score, item mix and traffic mix;
   **root cause** (:mod:`.decomposition`) by a shift-share split of the headline change into
   customer-mix and within-group parts.
@@ -28,7 +34,8 @@ reads them back). The method is written up in ``docs/monitoring.md``; in short:
 The package, one concern per module (after NannyML's calculator / result / thresholds / plots):
 :mod:`.params` (settings and thresholds), :mod:`.prepare`, :mod:`.delays`, :mod:`.windows`
 (recommendations aggregated once per grouping into (group, day) cells; every window is a sparse
-sum of cells), :mod:`.estimates`, :mod:`.alerts`, :mod:`.wording`, :mod:`.drift`,
+sum of cells), :mod:`.estimates`, :mod:`.changepoint`, :mod:`.alerts`, :mod:`.incidents`,
+:mod:`.silence`, :mod:`.wording`, :mod:`.drift`,
 :mod:`.decomposition`, :mod:`.run` (the entry point), :mod:`.results` (result and files),
 :mod:`.tables` and :mod:`.plots` (what the dashboard shows). Production monitoring never imports
 the simulator; the test-mode shift comes from :mod:`stoffwechsel.shift`.
@@ -66,7 +73,7 @@ from .results import (
 from .run import run_monitoring
 from .tables import alerts_table, drift_overview, headline_table
 from .windows import Windows, aggregate, shown_groups
-from .wording import DEFAULT_HINTS, alert_message, date_words, describe_group, format_value, hint, own_words
+from .wording import DEFAULT_HINTS, change_message, date_words, describe_group, format_value, hint, own_words
 
 __all__ = [
     "MonitorParams",
@@ -96,7 +103,7 @@ __all__ = [
     "hint",
     "reused_cause",
     "model_cause",
-    "alert_message",
+    "change_message",
     "own_words",
     "season_key",
     "json_number",

@@ -20,14 +20,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..domain import ALERT_METRIC_IDS, HARMFUL_DIRECTION, SEVERITY_ORDER
+from ..domain import ALERT_METRIC_IDS, HARMFUL_DIRECTION, PRIMARY_METRIC_IDS, SEVERITY_ORDER
 from ..glossary import technical_terms_in
+from .diagnosis import model_cause, reused_cause_since
 from .params import MonitorParams
 from .prepare import GROUPINGS, Prepared
 from .results import json_number, json_significant
-from .wording import alert_message, describe_group, hint, hint_cause, own_words
+from .wording import DEFAULT_HINTS, change_message, describe_group, hint_cause, own_words
 
-__all__ = ["compare_to_reference", "build_alerts"]
+__all__ = ["compare_to_reference", "scan_weights", "alert_on_changes", "build_alerts", "false_alarm_control"]
 
 
 def _two_sided(lower_tail: np.ndarray, upper_tail: np.ndarray, direction: np.ndarray) -> np.ndarray:
@@ -83,7 +84,7 @@ def _p_values(cmp: pd.DataFrame) -> np.ndarray:
     return np.clip(np.nan_to_num(p, nan=1.0), 0.0, 1.0)
 
 
-def _false_alarm_control(p: np.ndarray, all_customers: np.ndarray, share_all: float) -> np.ndarray:
+def false_alarm_control(p: np.ndarray, all_customers: np.ndarray, share_all: float) -> np.ndarray:
     """q-values against the one false-alarm setting ``fdr``: Benjamini-Hochberg within two families,
     all customers' comparisons (``share_all`` of the budget) and the customer groups' (the rest),
     each family's adjusted p-value divided by its share. An alert needs q <= fdr; the share of
@@ -126,7 +127,7 @@ def compare_to_reference(metrics: pd.DataFrame, params: MonitorParams, ref_end: 
     cmp = cmp[cmp["estimate_ref"].notna() & cmp["estimate_cur"].notna()].reset_index(drop=True)
     cmp["p_value"] = _p_values(cmp)
     cmp["q_value"] = (
-        _false_alarm_control(
+        false_alarm_control(
             cmp["p_value"].to_numpy(), (cmp["segment_column"] == "all").to_numpy(), params.fdr_all_customers
         )
         if len(cmp)
@@ -165,32 +166,71 @@ def _day(ts) -> str | None:
     return None if pd.isna(ts) else pd.Timestamp(ts).strftime("%Y-%m-%d")
 
 
+def scan_weights(scan: pd.DataFrame, params: MonitorParams) -> np.ndarray:
+    """Per scan row its weight in the weighted Benjamini-Hochberg: ``scan_weight_primary`` for click
+    rate and purchases per 100 (the other metrics share the rest), times ``scan_weight_crossed`` for
+    crossed groups; scaled to average 1 in each false-alarm family (all customers, the groups)."""
+    primary = scan["metric_id"].isin(PRIMARY_METRIC_IDS).to_numpy()
+    n_metrics = len(ALERT_METRIC_IDS)
+    n_primary = len(PRIMARY_METRIC_IDS)
+    rest = max(n_metrics - params.scan_weight_primary * n_primary, 1e-6) / max(n_metrics - n_primary, 1)
+    w = np.where(primary, params.scan_weight_primary, rest)
+    w = w * np.where(scan["segment_column"].str.contains("_x_").to_numpy(), params.scan_weight_crossed, 1.0)
+    family = (scan["segment_column"] == "all").to_numpy()
+    for f in (family, ~family):
+        if f.any():
+            w[f] = w[f] / w[f].mean()
+    return w
+
+
+def alert_on_changes(scan: pd.DataFrame, params: MonitorParams) -> pd.DataFrame:
+    """The change-point scan's rows (:func:`.changepoint.scan_changes`) with their weights and
+    q-values (weighted Benjamini-Hochberg in the two false-alarm families), the alert flag
+    (q <= ``fdr`` and an estimated change of at least ``min_relative_effect`` in the scan's
+    direction) and the severity."""
+    scan = scan.copy()
+    p = scan["p_value"].fillna(1.0).to_numpy()
+    all_customers = (scan["segment_column"] == "all").to_numpy()
+    scan["weight"] = scan_weights(scan, params)
+    # weighted Benjamini-Hochberg: p / weight (above 1 where a small weight meets a large p: such a
+    # row can never be an alert, so it enters the ranking as 1)
+    weighted = np.minimum(p / scan["weight"].to_numpy(), 1.0)
+    scan["q_value"] = false_alarm_control(weighted, all_customers, params.fdr_all_customers)
+    change = scan["change"].to_numpy(float)
+    big = np.nan_to_num(np.abs(change)) >= params.min_relative_effect
+    same_way = np.sign(np.nan_to_num(change)) == scan["direction"].to_numpy()
+    scan["alert"] = (scan["q_value"] <= params.fdr) & big & same_way
+    harmful = np.sign(np.nan_to_num(change)) == scan["metric_id"].map(HARMFUL_DIRECTION).to_numpy()
+    critical = harmful & (scan["q_value"] <= params.critical_q) & (np.abs(change) >= params.critical_relative_effect)
+    scan["severity"] = np.where(scan["alert"], np.where(harmful, np.where(critical, "critical", "warning"), "info"), "")
+    return scan
+
+
 def build_alerts(
-    cmp: pd.DataFrame, metrics: pd.DataFrame, prep: Prepared, params: MonitorParams | None = None
+    scan: pd.DataFrame, metrics: pd.DataFrame, prep: Prepared, params: MonitorParams | None = None
 ) -> list[dict]:
-    """The alerts of the flagged comparisons, one per group x metric (the window with the strongest
-    evidence), most severe first, each with its message in business words."""
+    """The alerts of the scan rows flagged by :func:`alert_on_changes`, most severe first, each with
+    its message in business words (size and onset with their ranges, what to check first)."""
     params = params or MonitorParams()
-    flagged = cmp[cmp["alert"]].copy()
+    flagged = scan[scan["alert"]].copy()
     if flagged.empty:
         return []
-    # the onset's range: the first and the last start of the group x metric's flagged "since" windows
-    since = flagged["window_start"].where(flagged["period"] == "since")
-    starts = since.groupby([flagged["segment_column"], flagged["segment"], flagged["metric_id"]])
-    flagged["onset_low"], flagged["onset_high"] = starts.transform("min"), starts.transform("max")
-    # one alert per group x metric: the window with the strongest evidence (then the longer one)
-    flagged["length"] = (flagged["window_end"] - flagged["window_start"]).dt.days
-    flagged = flagged.sort_values(
-        ["p_value", "length", "window_start"], ascending=[True, False, True], kind="mergesort"
-    )
-    flagged = flagged.drop_duplicates(["segment_column", "segment", "metric_id"])
     order = {c: i for i, c in enumerate(GROUPINGS)}
     flagged = flagged.assign(_sev=flagged["severity"].map(SEVERITY_ORDER), _col=flagged["segment_column"].map(order))
     flagged = flagged.sort_values(["_sev", "_col", "q_value", "segment", "metric_id"], kind="mergesort")
+    last_day = prep.recs["day"].max()
     out = []
     for _, a in flagged.iterrows():
-        check_first = hint(a, metrics, prep, params)
-        message = alert_message(a, check_first, params.fdr)
+        # the diagnoses: reused numbers in the group from the onset on; a model update in the onset's range
+        check_first = reused_cause_since(a, prep, params)
+        if check_first is None:
+            step = a.copy()
+            step["expected"], step["estimate"] = a["before"], a["after"]
+            step["window_start"] = a["onset_low"]
+            step["window_end"] = a["onset_high"] + pd.Timedelta(days=7)
+            check_first = model_cause(step, prep, params)
+        check_first = check_first or DEFAULT_HINTS[a["metric_id"]]
+        message = change_message(a, check_first, params.fdr)
         bad = technical_terms_in(own_words(message, a, prep))
         if bad:  # pragma: no cover - the package's own wording, guarded by tests
             raise AssertionError(f"alert wording uses technical terms {bad}: {message}")
@@ -201,23 +241,23 @@ def build_alerts(
                 "group": describe_group(a["segment_column"], a["segment"]),
                 "metric": a["metric"],
                 "metric_id": a["metric_id"],
-                "window": a["period"],
-                "window_start": a["window_start"].strftime("%Y-%m-%d"),
-                "window_end": a["window_end"].strftime("%Y-%m-%d"),
-                "observed": json_number(a["observed"]),
-                "expected": json_number(a["expected"]),
-                "estimate": json_number(a["estimate"]),
-                "estimate_low": json_number(a["estimate_low"]),
-                "estimate_high": json_number(a["estimate_high"]),
-                "completeness": json_number(a["completeness"]),
-                "change": json_number(a["change"]),
-                "recs": int(a["recs"]),
-                "customers": int(a["customers"]),
-                "p_value": json_significant(a["p_value"]),
-                "q_value": json_significant(a["q_value"]),
+                "window": "since",
+                "window_start": a["onset"].strftime("%Y-%m-%d"),
+                "window_end": last_day.strftime("%Y-%m-%d"),
+                "onset": a["onset"].strftime("%Y-%m-%d"),
                 "onset_low": _day(a["onset_low"]),
                 "onset_high": _day(a["onset_high"]),
+                "expected": json_number(a["before"]),
+                "estimate": json_number(a["after"]),
+                "change": json_number(a["change"]),
+                "change_low": json_number(a["change_low"]),
+                "change_high": json_number(a["change_high"]),
+                "completeness": json_number(a["completeness_after"]),
+                "recs": int(a["recs_after"]),
+                "p_value": json_significant(a["p_value"]),
+                "q_value": json_significant(a["q_value"]),
                 "cause": hint_cause(check_first),
+                "check_first": check_first,
                 "severity": a["severity"],
                 "message": message,
             }

@@ -28,7 +28,7 @@ from ..glossary import METRICS
 from .params import MonitorParams
 from .prepare import CUSTOMER_GROUPINGS, Prepared
 
-__all__ = ["reused_cause", "model_cause", "STEP_DAYS"]
+__all__ = ["reused_cause", "reused_cause_since", "model_cause", "STEP_DAYS"]
 
 #: days before and after a model update compared for the step at the update
 STEP_DAYS = 14
@@ -96,6 +96,59 @@ def reused_cause(alert: pd.Series, metrics: pd.DataFrame, params: MonitorParams)
     return (
         f"new-season products that reuse an old product number (now {s1:.0f}% of the recommendations, "
         f"usually {s0:.0f}%{evidence})"
+    )
+
+
+#: per alerted metric: the recommendation flags (event, still open) of the reused-number comparison
+_OUTCOME_FLAGS = {
+    "ctr": ("click_seen", "click_open"),
+    "purchases_per_100": ("purchase_seen", "purchase_open"),
+    "kept_per_100": ("purchase_seen", "purchase_open"),
+    "revenue_per_100": ("purchase_seen", "purchase_open"),
+}
+
+
+def reused_cause_since(alert: pd.Series, prep: Prepared, params: MonitorParams) -> str | None:
+    """The reused-number hint of a change-point alert (a scan row: group, metric, ``onset``, ``change``)
+    when the data supports it, else None. In the alert's group, from the onset on against before it:
+    the reused share rose by at least ``hint_reused_points`` points, to at least ``hint_reused_factor``
+    x, with a chance of a fluke of at most ``hint_cause_p``; and the recommendations of reused
+    numbers did worse than the others since the onset (outcomes all in, in the alert's direction,
+    chance of a fluke at most ``hint_cause_p``): the items that did not change keying are the group's
+    own control, so a cause is named only where the drop sits in the reused items."""
+    flags = _OUTCOME_FLAGS.get(alert["metric_id"])
+    if flags is None or pd.isna(alert["onset"]):
+        return None
+    event, open_ = flags
+    r = prep.recs
+    group = (
+        r if alert["segment_column"] == "all" else r[r[alert["segment_column"]].astype(str) == str(alert["segment"])]
+    )
+    after = (group["day"] >= alert["onset"]).to_numpy()
+    reused = group["reused"].to_numpy(bool)
+    n1, n0 = after.sum(), (~after).sum()
+    if n1 == 0 or n0 == 0:
+        return None
+    s1, s0 = reused[after].mean() * 100, reused[~after].mean() * 100
+    rise = s1 - s0
+    if rise < params.hint_reused_points or s1 < params.hint_reused_factor * s0:
+        return None
+    if _fisher_one_sided(reused[after].sum(), n1, reused[~after].sum(), n0, rise=True) > params.hint_cause_p:
+        return None
+    done = after & ~group[open_].to_numpy(bool)
+    hit = group[event].to_numpy(bool)
+    xr, nr = float((hit & done & reused).sum()), float((done & reused).sum())
+    xo, no = float((hit & done & ~reused).sum()), float((done & ~reused).sum())
+    if nr == 0 or no == 0:
+        return None
+    fall = alert["change"] < 0
+    if (xr / nr < xo / no) != fall or _fisher_one_sided(xr, nr, xo, no, rise=not fall) > params.hint_cause_p:
+        return None
+    what = "clicks" if event == "click_seen" else "purchases"
+    return (
+        f"new-season products that reuse an old product number (now {s1:.0f}% of the recommendations, "
+        f"before {s0:.0f}%; since then {what} per 100 of them: {100 * xr / nr:.1f}, of the others: "
+        f"{100 * xo / no:.1f})"
     )
 
 

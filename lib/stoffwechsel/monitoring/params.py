@@ -22,6 +22,14 @@ class MonitorParams:
     fdr: float = 0.05  # false-alarm control (Benjamini-Hochberg) over all comparisons
     fdr_all_customers: float = 0.5  # share of that budget for all customers' comparisons (the groups: the rest)
     min_relative_effect: float = 0.25  # smallest relative change worth an alert
+    scan_min_days_before: int = 14  # a change's onset: at least this many days after the file's first day ...
+    scan_min_days_after: int = 3  # ... and at least this many days before its last (the change-point scan)
+    scan_power: float = 0.8  # "would show by now": the scan finds a change this size with this probability
+    scan_harmful_share: float = 0.75  # share of each test's level for a harmful change (the rest: a change
+    # for the better)
+    scan_weight_primary: float = 1.75  # false-alarm weight of click rate and purchases per 100 (the other
+    # alert metrics share the rest; weights average 1 in each family: weighted Benjamini-Hochberg)
+    scan_weight_crossed: float = 0.5  # ... and of crossed groups (segment x age band) against single-column ones
     critical_q: float = 0.01  # critical: q at most this ...
     critical_relative_effect: float = 0.5  # ... and a harmful change at least this large
     interval: float = 0.9  # level of every interval
@@ -65,6 +73,12 @@ class MonitorParams:
             raise ValueError("interval, fdr and fdr_all_customers must lie strictly between 0 and 1")
         if params.reference_weeks < 1 or params.current_weeks < 1 or params.draws < 100:
             raise ValueError("reference_weeks and current_weeks must be >= 1, draws >= 100")
+        if not 0 < params.scan_harmful_share < 1:
+            raise ValueError(f"scan_harmful_share must lie strictly between 0 and 1, got {params.scan_harmful_share}")
+        if params.scan_weight_primary <= 0 or params.scan_weight_crossed <= 0:
+            raise ValueError("scan_weight_primary and scan_weight_crossed must be > 0")
+        if params.scan_min_days_before < 1 or params.scan_min_days_after < 1 or not 0 < params.scan_power < 1:
+            raise ValueError("scan_min_days_before and scan_min_days_after must be >= 1, scan_power in (0, 1)")
         if params.first_screen_alerts < 1:
             raise ValueError(f"first_screen_alerts must be >= 1, got {params.first_screen_alerts}")
         return params

@@ -33,6 +33,7 @@ OUTPUT_TABLES = {
     "weekly": ("weekly_metrics.csv", _METRIC_KEY),
     "daily": ("daily_metrics.csv", _METRIC_KEY),
     "comparisons": ("comparisons.csv", _METRIC_KEY),
+    "changes": ("changes.csv", ["segment_column", "segment", "metric_id"]),
     "drift": ("drift.csv", ["period", "window_start", "segment_column", "segment", "feature_id"]),
     "decomposition": ("decomposition.csv", ["segment_column", "metric_id", "segment"]),
     "delay_curves": ("delay_curves.csv", ["outcome", "delay"]),
@@ -50,13 +51,15 @@ class MonitoringResult:
     current: tuple[pd.Timestamp, pd.Timestamp]
     weekly: pd.DataFrame  # estimates.METRIC_COLUMNS, period in {reference, week}
     daily: pd.DataFrame  # estimates.METRIC_COLUMNS, period = day
-    comparisons: pd.DataFrame  # every test: group x metric x window, with p and q
+    comparisons: pd.DataFrame  # each week after the usual period against it (descriptive), with p and q
+    changes: pd.DataFrame  # the change-point scan: group x metric, onset, size, q, alert, what could be seen
     alerts: list[dict]
     drift: pd.DataFrame
     decomposition: pd.DataFrame
     delay_curves: pd.DataFrame
     summary: dict
     delay_evaluation: dict | None = None
+    incidents: list[dict] = field(default_factory=list)  # alerts with one cause (:mod:`.incidents`)
     curves: dict = field(default_factory=dict, repr=False)
 
 
@@ -97,7 +100,11 @@ def write_outputs(result: MonitoringResult, out_dir: Path | str) -> dict[str, Pa
     """Write the monitoring outputs deterministically (sorted rows, fixed float format)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = {"alerts.json": write_json({"alerts": result.alerts, "count": len(result.alerts)}, out / "alerts.json")}
+    written = {
+        "alerts.json": write_json(
+            {"alerts": result.alerts, "count": len(result.alerts), "incidents": result.incidents}, out / "alerts.json"
+        )
+    }
     for attr, (name, order) in OUTPUT_TABLES.items():
         written[name] = write_csv(_for_csv(getattr(result, attr)), out / name, order)
     written["summary.json"] = write_json(result.summary, out / "summary.json")
@@ -119,7 +126,15 @@ def load_outputs(out_dir: Path | str, params: MonitorParams | dict | None = None
     tables = {}
     for attr, (name, _) in OUTPUT_TABLES.items():
         frame = pd.read_csv(out / name)
-        for col in ("window_start", "window_end"):
+        for col in (
+            "window_start",
+            "window_end",
+            "onset",
+            "onset_low",
+            "onset_high",
+            "first_candidate",
+            "last_candidate",
+        ):
             if col in frame.columns:
                 frame[col] = pd.to_datetime(frame[col]).astype("datetime64[us]")
         for col in ("recs_matured", "events"):  # fractional where estimated, so float as computed
@@ -127,6 +142,7 @@ def load_outputs(out_dir: Path | str, params: MonitorParams | dict | None = None
                 frame[col] = frame[col].astype("float64")
         tables[attr] = frame
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    alerts = json.loads((out / "alerts.json").read_text(encoding="utf-8"))
     evaluation = out / "delay_evaluation.json"
     params = params if isinstance(params, MonitorParams) else MonitorParams.from_dict(params)
     span = lambda key: (pd.Timestamp(summary[key]["start"]), pd.Timestamp(summary[key]["end"]))  # noqa: E731
@@ -135,7 +151,8 @@ def load_outputs(out_dir: Path | str, params: MonitorParams | dict | None = None
         export_time=pd.Timestamp(summary["export_time"]),
         reference=span("reference"),
         current=span("current"),
-        alerts=json.loads((out / "alerts.json").read_text(encoding="utf-8"))["alerts"],
+        alerts=alerts["alerts"],
+        incidents=alerts.get("incidents", []),
         summary=summary,
         delay_evaluation=json.loads(evaluation.read_text(encoding="utf-8")) if evaluation.is_file() else None,
         **tables,

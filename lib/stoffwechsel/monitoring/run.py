@@ -17,14 +17,17 @@ import pandas as pd
 from ..domain import SEVERITY_ORDER
 from ..glossary import METRICS
 from ..shift import Shift, inject_shift
-from .alerts import build_alerts, compare_to_reference
+from .alerts import alert_on_changes, build_alerts, compare_to_reference
+from .changepoint import SCAN_COLUMNS, day_series, detectable_change, scan_changes
 from .decomposition import decomposition_table
 from .delays import delay_curve_table, fit_delay_curves
 from .drift import drift_table
 from .estimates import METRIC_COLUMNS, window_metrics
+from .incidents import build_incidents
 from .params import MonitorParams
 from .prepare import Prepared, prepare
 from .results import MonitoringResult, json_number
+from .silence import tile_status
 from .windows import Windows
 
 __all__ = ["run_monitoring"]
@@ -52,7 +55,8 @@ def run_monitoring(materials, params: MonitorParams | dict | None = None) -> Mon
     curves = fit_delay_curves(prep)
     metrics, win, shown, metrics_all = window_metrics(prep, curves, params)
     cmp = compare_to_reference(metrics, params, prep.reference[1])
-    alerts = build_alerts(cmp, metrics, prep, params)
+    changes = _changes(win, curves, shown, prep, params)
+    alerts = build_alerts(changes, metrics, prep, params)
     drift = drift_table(win, shown, prep, params)
     decomposition = decomposition_table(metrics_all, win, shown, params)
     curves_table = delay_curve_table(curves, params.interval, params.seed)
@@ -78,9 +82,6 @@ def run_monitoring(materials, params: MonitorParams | dict | None = None) -> Mon
         "change",
         "p_value",
         "q_value",
-        "beyond_threshold",
-        "alert",
-        "severity",
     ]
     result = MonitoringResult(
         params=params.as_dict(),
@@ -90,25 +91,46 @@ def run_monitoring(materials, params: MonitorParams | dict | None = None) -> Mon
         weekly=weekly,
         daily=daily,
         comparisons=cmp[cmp_cols],
+        changes=changes[SCAN_COLUMNS],
         alerts=alerts,
+        incidents=build_incidents(alerts),
         drift=drift,
         decomposition=decomposition,
         delay_curves=curves_table,
         summary={},
         curves=curves,
     )
-    result.summary = _summary(result, metrics, prep, win, shown)
+    result.summary = _summary(result, metrics, prep, win, shown, changes)
     return result
 
 
-def _summary(res: MonitoringResult, metrics: pd.DataFrame, prep: Prepared, win: Windows, shown: np.ndarray) -> dict:
+def _changes(win: Windows, curves, shown: np.ndarray, prep: Prepared, params: MonitorParams) -> pd.DataFrame:
+    """The change-point scan (:mod:`.changepoint`) of every group shown in the current period, its
+    alerts (:func:`.alerts.alert_on_changes`) and what could be seen by now."""
+    f = win.frame.reset_index(drop=True)
+    current = f[(f["period"] == "current").to_numpy() & shown][["segment_column", "segment"]]
+    series = day_series(win, curves, current.drop_duplicates().reset_index(drop=True), prep.first_day)
+    scan = alert_on_changes(scan_changes(series, prep, params), params)
+    family = np.where(scan["segment_column"] == "all", "all", "groups")
+    family_size = pd.Series(family).map(pd.Series(family).value_counts())
+    return detectable_change(scan, params, family_size)
+
+
+def _summary(
+    res: MonitoringResult, metrics: pd.DataFrame, prep: Prepared, win: Windows, shown: np.ndarray, changes: pd.DataFrame
+) -> dict:
     """summary.json: the data's extent, the periods, the headline numbers, alert counts, settings."""
     cur = metrics[(metrics["period"] == "current") & (metrics["segment_column"] == "all")].set_index("metric_id")
+    scan_all = changes[changes["segment_column"] == "all"].set_index("metric_id")
+    params = MonitorParams.from_dict(res.params)
     headline = []
     for metric_id, name in METRICS.items():
         if metric_id not in cur.index:
             continue
         c = cur.loc[metric_id]
+        low = scan_all.loc[metric_id, "current_change_low"] if metric_id in scan_all.index else None
+        high = scan_all.loc[metric_id, "current_change_high"] if metric_id in scan_all.index else None
+        status, words = tile_status(metric_id, json_number(low), json_number(high), res.alerts, params)
         headline.append(
             {
                 "metric_id": metric_id,
@@ -119,6 +141,10 @@ def _summary(res: MonitoringResult, metrics: pd.DataFrame, prep: Prepared, win: 
                 "now_high": json_number(c["estimate_high"]),
                 "change": json_number(c["change"]),
                 "share_of_outcomes_in": json_number(c["completeness"]),
+                "current_change_low": json_number(low),
+                "current_change_high": json_number(high),
+                "status": status,
+                "status_words": words,
             }
         )
     f = win.frame
@@ -139,6 +165,7 @@ def _summary(res: MonitoringResult, metrics: pd.DataFrame, prep: Prepared, win: 
         "headline": headline,
         "alerts": {"total": len(res.alerts), **{s: int((sev == s).sum()) for s in SEVERITY_ORDER}},
         "top_alerts": [a["message"] for a in res.alerts[:5]],
+        "incidents": [i["headline"] for i in res.incidents],
         "comparisons": int(len(res.comparisons)),
         "group_weeks_shown": int(groups["shown"].sum()),
         "group_weeks_not_shown": int((~groups["shown"]).sum()),

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from ..domain import WINDOWS_S
 from ..privacy import complement_safe, group_relations
 from .delays import GRIDS_S, DelayCurve
 from .params import MonitorParams
@@ -43,6 +44,8 @@ SUMS = (
     "certified",
     "new_season",
     "reused",
+    "kept_fn",
+    "kept_fx",
 )
 
 
@@ -66,6 +69,9 @@ def _rec_sums(prep: Prepared, curves: dict[str, DelayCurve]) -> dict[str, np.nda
     price = r["price_eur"].to_numpy(float)
     f_purchase = np.where(b["purchase_open"], curves["purchase"].cdf(r["purchase_age"].to_numpy(float)), 1.0)
     kept_matured = ~b["purchase_open"] & ~(b["purchase_seen"] & b["return_open"])
+    # fully matured by age alone (purchase and return windows closed whatever happened): no selection
+    # by the outcome, so the change-point scan of purchases kept can compare these without bias
+    full = r["purchase_age"].to_numpy(float) >= WINDOWS_S["purchase"] + WINDOWS_S["return"]
     cols = {
         "n": None,
         "click_x": b["click_seen"],
@@ -87,6 +93,8 @@ def _rec_sums(prep: Prepared, curves: dict[str, DelayCurve]) -> dict[str, np.nda
         "certified": b["certified"],
         "new_season": b["new_season"],
         "reused": b["reused"],
+        "kept_fn": full,
+        "kept_fx": full & b["purchase_seen"] & ~b["return_seen"],
     }
     return {c: (None if cols[c] is None else np.asarray(cols[c], dtype=float)) for c in SUMS}
 

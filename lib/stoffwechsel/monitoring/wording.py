@@ -2,7 +2,7 @@
 
 Everything the alerts say is built here: :func:`describe_group` ("customers aged 25-34"),
 :func:`date_words` ("2 March 2026"), :func:`hint` (what to check first: a cause only where
-:mod:`.diagnosis` finds it in the data) and :func:`alert_message` (the size of the change and its
+:mod:`.diagnosis` finds it in the data) and `change_message` (the size of the change and its
 onset with their ranges, and how rare false alarms are at this setting; never "how sure we are").
 The metric labels come from :data:`stoffwechsel.glossary.METRICS`; the alerts' wording is held to
 business language (:func:`own_words` strips the client's own texts before that check).
@@ -24,7 +24,9 @@ __all__ = [
     "hint",
     "hint_cause",
     "false_alarm_words",
-    "alert_message",
+    "percent_range",
+    "onset_words",
+    "change_message",
     "own_words",
 ]
 
@@ -103,46 +105,46 @@ def false_alarm_words(fdr: float) -> str:
     return f"on average at most 1 in {round(1 / fdr):,} alerts like this is a false alarm"
 
 
-def _change_range(a: pd.Series) -> str:
-    """The range of the size of the change: 'the fall is probably between 25% and 55%' (the plausible
-    range of the group's rate against its usual level); empty where there is none."""
-    lo, hi = a.get("rate_low"), a.get("rate_high")
-    if not a["expected"] > 0 or lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
-        return ""
-    noun = "fall" if a["estimate"] < a["expected"] else "rise"
-    ends = sorted(abs(v / a["expected"] - 1) * 100 for v in (lo, hi))
-    if (lo - a["expected"]) * (hi - a["expected"]) > 0:
-        return f"; the {noun} is probably between {ends[0]:.0f}% and {ends[1]:.0f}%"
-    return f"; the {noun} is probably at most {ends[1]:.0f}%"
+def percent_range(low: float, high: float) -> str:
+    """A relative change's range in words: 'between 70% and 93% lower', 'between 5% lower and 20% higher'."""
+
+    def word(v: float) -> str:
+        return f"{abs(v) * 100:.0f}% {'lower' if v < 0 else 'higher'}"
+
+    if pd.isna(low) or pd.isna(high):
+        return "not known yet"
+    if low < 0 < high:
+        return f"between {word(low)} and {word(high)}"
+    lo, hi = sorted((low, high), key=abs)
+    return f"between {abs(lo) * 100:.0f}% and {word(hi)}"
 
 
-def _onset_words(a: pd.Series) -> str:
-    """Since when, with the range of starts at which the change shows (the alert's flagged windows)."""
-    when = ("in the week of " if a["period"] == "week" else "since about the week of ") + date_words(a["window_start"])
-    lo, hi = a.get("onset_low"), a.get("onset_high")
-    if a["period"] != "week" and lo is not None and hi is not None and pd.notna(lo) and pd.notna(hi) and lo < hi:
-        when += f" (it shows from any week starting between {date_words(lo)} and {date_words(hi)})"
+def onset_words(onset, low, high) -> str:
+    """Since when, with its range: 'since about 2 March 2026 (it started between 27 February and 4 March)'."""
+    when = f"since about {date_words(onset)}"
+    if pd.notna(low) and pd.notna(high) and pd.Timestamp(low) < pd.Timestamp(high):
+        when += f" (it started between {date_words(low)} and {date_words(high)})"
     return when
 
 
-def alert_message(a: pd.Series, hint: str, fdr: float = MonitorParams.fdr) -> str:
+def change_message(a: pd.Series, hint: str, fdr: float = MonitorParams.fdr) -> str:
     """One alert in a sentence: who, which metric, how much (with its range), since when (with its
-    range), how rare false alarms are at this setting, what to check first."""
-    verb = "fell" if a["estimate"] < a["expected"] else "rose"
+    range), how much of the outcomes since then are in, how rare false alarms are at this setting,
+    what to check first. ``a``: a row of the change-point scan (:mod:`.changepoint`)."""
+    verb = "fell" if a["change"] < 0 else "rose"
     who = describe_group(a["segment_column"], a["segment"])
-    numbers = f"(from {format_value(a['metric_id'], a['expected'])} to {format_value(a['metric_id'], a['estimate'])}"
-    if a["completeness"] < 0.99:
-        numbers += (
-            f", expected final value; about {a['completeness'] * 100:.0f}% of the outcomes are in, so it will "
-            f"most likely end between {format_value(a['metric_id'], a['estimate_low'])} and "
-            f"{format_value(a['metric_id'], a['estimate_high'])}"
-        )
-    numbers += _change_range(a) + ")"
-    size = f"by {abs(a['change']) * 100:.0f}% " if a["expected"] > 0 else ""
     subject = a["metric"] if a["metric_id"] != "ctr" else "The click rate"
     subject = subject[0].upper() + subject[1:]
+    numbers = (
+        f"from {format_value(a['metric_id'], a['before'])} before to {format_value(a['metric_id'], a['after'])} "
+        f"since then; the true change is probably {percent_range(a['change_low'], a['change_high'])}"
+    )
+    if a["completeness_after"] < 0.99:
+        numbers += f"; about {a['completeness_after'] * 100:.0f}% of the outcomes since then are in"
     return (
-        f"{subject} for {who} {verb} {size}{numbers} {_onset_words(a)}; {false_alarm_words(fdr)}; check first: {hint}."
+        f"{subject} for {who} {verb} by {abs(a['change']) * 100:.0f}% "
+        f"{onset_words(a['onset'], a['onset_low'], a['onset_high'])} ({numbers}); "
+        f"{false_alarm_words(fdr)}; check first: {hint}."
     )
 
 
