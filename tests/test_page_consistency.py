@@ -236,23 +236,24 @@ def test_alert_hints_name_a_model_update_by_its_day_not_its_release_code():
             "day": days,
             "click_open": False,
             "click_seen": (days < "2026-02-16") & (np.arange(len(days)) % 5 == 0),
+            "reused": False,
         }
     )
     prep = type("Prep", (), {"rollouts": [("prod-2.4.0", pd.Timestamp("2026-02-16"))], "recs": recs})()
-    alert = pd.Series(
+    alert = pd.Series(  # a change-point alert: clicks fell to nothing from 16 February
         {
             "metric_id": "ctr",
             "segment_column": "all",
             "segment": "All customers",
-            "period": "since",
-            "window_start": pd.Timestamp("2026-02-16"),
-            "window_end": pd.Timestamp("2026-03-01"),
-            "estimate": 0.0,
-            "expected": 20.0,
+            "onset": pd.Timestamp("2026-02-16"),
+            "onset_low": pd.Timestamp("2026-02-15"),
+            "onset_high": pd.Timestamp("2026-02-17"),
+            "before": 20.0,
+            "after": 0.0,
+            "change": -1.0,
         }
     )
-    metrics = pd.DataFrame(columns=["segment_column", "segment", "metric_id", "period", "window_start", "estimate"])
-    hint = mon.hint(alert, metrics, prep)
+    hint = mon.hint(alert, prep)
     assert hint.startswith("the model update that went live on 16 February 2026 (")
     assert not CODE.search(hint)
 

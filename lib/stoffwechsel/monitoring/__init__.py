@@ -47,7 +47,7 @@ from ..domain import DIAGNOSIS_METRIC_IDS
 from .alerts import build_alerts, compare_to_reference
 from .decomposition import DECOMPOSED, decomposition_table, shift_share
 from .delays import GRIDS_S, DelayCurve, delay_curve_table, fit_delay_curves
-from .diagnosis import model_cause, reused_cause
+from .diagnosis import model_cause, reused_cause_since
 from .drift import distribution_shift, drift_table
 from .estimates import METRIC_COLUMNS, PER_100, estimate_windows, window_metrics
 from .params import MonitorParams
@@ -101,7 +101,7 @@ __all__ = [
     "date_words",
     "format_value",
     "hint",
-    "reused_cause",
+    "reused_cause_since",
     "model_cause",
     "change_message",
     "own_words",

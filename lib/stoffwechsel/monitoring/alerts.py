@@ -1,17 +1,17 @@
-"""Alerts: every window after the usual period tested against it, false alarms controlled, severity.
+"""Alerts: the change-point scan's rows weighed, false alarms controlled, severity, messages.
 
-:func:`compare_to_reference` tests each customer group x metric x window (weeks after the
-reference period and "since week w" windows) against the group's reference with an exact test
-(Fisher where every outcome is in; a binomial test on completeness-weighted exposure while
-outcomes are still arriving; a normal test on the log rate for purchases kept and revenue, the
-latter only as far as the purchases behind it moved), then Benjamini-Hochberg in two families that
-share the false-alarm budget ``fdr``: all customers (``fdr_all_customers`` of it) and the customer
-groups (the rest). An alert needs q <= ``fdr`` and the whole final-value
-range beyond reference x (1 +/- ``min_relative_effect``); a harmful one is *critical* at
-q <= ``critical_q`` and a change of at least ``critical_relative_effect``, else a *warning*; a
-change for the better is *info*. :func:`build_alerts` keeps one alert per group and metric.
-Diagnoses (the share of reused product numbers) are not compared here: they are named as an
-alert's likely cause by :mod:`.diagnosis`.
+:func:`alert_on_changes` takes the scan (:mod:`.changepoint`, one row per customer group x metric)
+through weighted Benjamini-Hochberg (:func:`scan_weights`, :func:`false_alarm_control`) in two
+families that share the false-alarm budget ``fdr``: all customers (``fdr_all_customers`` of it)
+and the customer groups (the rest). An alert needs q <= ``fdr`` and an estimated change of at least
+``min_relative_effect`` in the scan's direction; a harmful one is *critical* at q <= ``critical_q``
+and a change of at least ``critical_relative_effect``, else a *warning*; a change for the better
+is *info*. :func:`build_alerts` writes each alert with its message and what to check first
+(:func:`.wording.hint`). Diagnoses (the share of reused product numbers) are never alerts.
+
+:func:`compare_to_reference` describes each week (and "since week w" window) after the usual
+period against it with an exact test and q-values (``comparisons.csv``, for the tables); it
+decides no alert.
 """
 
 from __future__ import annotations
@@ -22,11 +22,10 @@ from scipy import stats
 
 from ..domain import ALERT_METRIC_IDS, HARMFUL_DIRECTION, PRIMARY_METRIC_IDS, SEVERITY_ORDER
 from ..glossary import technical_terms_in
-from .diagnosis import model_cause, reused_cause_since
 from .params import MonitorParams
 from .prepare import GROUPINGS, Prepared
 from .results import json_number, json_significant
-from .wording import DEFAULT_HINTS, change_message, describe_group, hint_cause, own_words
+from .wording import change_message, describe_group, hint, hint_cause, own_words
 
 __all__ = ["compare_to_reference", "scan_weights", "alert_on_changes", "build_alerts", "false_alarm_control"]
 
@@ -136,16 +135,6 @@ def compare_to_reference(metrics: pd.DataFrame, params: MonitorParams, ref_end: 
     ref_v, est = cmp["estimate_ref"], cmp["estimate_cur"]
     with np.errstate(divide="ignore", invalid="ignore"):
         cmp["change"] = np.where(ref_v > 0, est / ref_v - 1, np.where(est > 0, np.inf, 0.0))
-    m = params.min_relative_effect
-    falls = (cmp["estimate_high_cur"] <= ref_v * (1 - m)) & (est < ref_v)
-    rises = (cmp["estimate_low_cur"] >= ref_v * (1 + m)) & (est > ref_v) & (cmp["estimate_low_cur"] > 0)
-    cmp["beyond_threshold"] = falls | rises
-    cmp["alert"] = cmp["beyond_threshold"] & (cmp["q_value"] <= params.fdr)
-    harmful = np.sign(cmp["change"]) == cmp["metric_id"].map(HARMFUL_DIRECTION)
-    critical = (
-        harmful & (cmp["q_value"] <= params.critical_q) & (cmp["change"].abs() >= params.critical_relative_effect)
-    )
-    cmp["severity"] = np.where(cmp["alert"], np.where(harmful, np.where(critical, "critical", "warning"), "info"), "")
     return cmp.rename(
         columns={
             "estimate_ref": "expected",
@@ -206,9 +195,7 @@ def alert_on_changes(scan: pd.DataFrame, params: MonitorParams) -> pd.DataFrame:
     return scan
 
 
-def build_alerts(
-    scan: pd.DataFrame, metrics: pd.DataFrame, prep: Prepared, params: MonitorParams | None = None
-) -> list[dict]:
+def build_alerts(scan: pd.DataFrame, prep: Prepared, params: MonitorParams | None = None) -> list[dict]:
     """The alerts of the scan rows flagged by :func:`alert_on_changes`, most severe first, each with
     its message in business words (size and onset with their ranges, what to check first)."""
     params = params or MonitorParams()
@@ -221,15 +208,7 @@ def build_alerts(
     last_day = prep.recs["day"].max()
     out = []
     for _, a in flagged.iterrows():
-        # the diagnoses: reused numbers in the group from the onset on; a model update in the onset's range
-        check_first = reused_cause_since(a, prep, params)
-        if check_first is None:
-            step = a.copy()
-            step["expected"], step["estimate"] = a["before"], a["after"]
-            step["window_start"] = a["onset_low"]
-            step["window_end"] = a["onset_high"] + pd.Timedelta(days=7)
-            check_first = model_cause(step, prep, params)
-        check_first = check_first or DEFAULT_HINTS[a["metric_id"]]
+        check_first = hint(a, prep, params)
         message = change_message(a, check_first, params.fdr)
         bad = technical_terms_in(own_words(message, a, prep))
         if bad:  # pragma: no cover - the package's own wording, guarded by tests

@@ -350,6 +350,11 @@ def _onset(split: _Split, direction: np.ndarray, cutoff: float) -> tuple[np.ndar
     return np.where(has, best, -1), np.where(has, low, -1), np.where(has, high, -1)
 
 
+def _exposure_name(metric_id: str) -> str:
+    """The sum a metric's scan divides by (revenue: the purchases' completeness-adjusted exposure)."""
+    return "curve:purchase" if metric_id == "revenue_per_100" else COUNT_METRICS[metric_id][1]
+
+
 def _splits(series: DaySeries, cols: np.ndarray) -> dict[str, _Split]:
     out = {}
     for metric_id in ALERT_METRIC_IDS:
@@ -359,10 +364,6 @@ def _splits(series: DaySeries, cols: np.ndarray) -> dict[str, _Split]:
             x, e = COUNT_METRICS[metric_id]
             out[metric_id] = _count_split(series.sums[x], series.sums[e], cols)
     return out
-
-
-def _day(ts) -> pd.Timestamp:
-    return pd.Timestamp(ts) if pd.notna(ts) else pd.NaT
 
 
 def scan_changes(series: DaySeries, prep: Prepared, params: MonitorParams) -> pd.DataFrame:
@@ -398,8 +399,7 @@ def scan_changes(series: DaySeries, prep: Prepared, params: MonitorParams) -> pd
             log_ratio = np.log(np.maximum(ratio, 1e-12))
         onset_col = np.where(has, cols[pick] if len(cols) else 0, -1)
         n_a = _cum_split(series.sums["n"], cols)[1]
-        e_name = "curve:purchase" if metric_id == "revenue_per_100" else COUNT_METRICS[metric_id][1]
-        e_a = _cum_split(series.sums[e_name], cols)[1]
+        e_a = _cum_split(series.sums[_exposure_name(metric_id)], cols)[1]
         after_n = np.nan_to_num(take(n_a))
         after_e = np.nan_to_num(take(e_a))
         # the current period against the days before it: the range of its change (tiles, silence)
@@ -437,9 +437,9 @@ def scan_changes(series: DaySeries, prep: Prepared, params: MonitorParams) -> pd
                     "current_change_high": cur_hi,
                     "_t0": st["t0"],
                     "_t1": st["t1"],
-                    "_cur_e_after": _current_exposure(series, metric_id, cur_col, after=True),
-                    "_cur_e_before": _current_exposure(series, metric_id, cur_col, after=False),
-                    "_cur_n_after": _current_exposure(series, "recs", cur_col, after=True),
+                    "_cur_e_after": _current_exposure(series, _exposure_name(metric_id), cur_col, after=True),
+                    "_cur_e_before": _current_exposure(series, _exposure_name(metric_id), cur_col, after=False),
+                    "_cur_n_after": _current_exposure(series, "n", cur_col, after=True),
                     "_rate": _overall_rate(series, metric_id),
                 }
             )
@@ -447,17 +447,11 @@ def scan_changes(series: DaySeries, prep: Prepared, params: MonitorParams) -> pd
     return pd.concat(frames, ignore_index=True)
 
 
-def _current_exposure(series: DaySeries, metric_id: str, cur_col: np.ndarray, after: bool) -> np.ndarray:
-    """Exposure from the current period's start on (``after``) or before it, per group."""
-    if metric_id == "recs":
-        e = series.sums["n"]
-    elif metric_id == "revenue_per_100":
-        e = series.sums["curve:purchase"]
-    else:
-        e = series.sums[COUNT_METRICS[metric_id][1]]
+def _current_exposure(series: DaySeries, name: str, cur_col: np.ndarray, after: bool) -> np.ndarray:
+    """The sum ``name`` from the current period's start on (``after``) or before it, per group."""
     if not len(series.days):
         return np.full(len(series.groups), np.nan)
-    b, a = _cum_split(e, cur_col)
+    b, a = _cum_split(series.sums[name], cur_col)
     return (a if after else b)[:, 0]
 
 
@@ -495,8 +489,8 @@ def detectable_change(scan: pd.DataFrame, params: MonitorParams, family_size: pd
     period's start on that the scan would find with probability ``scan_power`` (a lone alert in
     its false-alarm family: p <= its share of ``fdr`` / the family's size), with today's exposure
     (``detectable_change``, NaN: not even a complete loss), and the weeks of further traffic
-    (at the current period's pace, outcomes all in) the minimum effect needs (0: it would show
-    by now)."""
+    (at the current period's pace, outcomes all in) the minimum effect needs (0: no more traffic,
+    only the outcomes still arriving; NaN: more than 26 weeks)."""
     all_rows = (scan["segment_column"] == "all").to_numpy()
     share = np.where(all_rows, params.fdr_all_customers, 1 - params.fdr_all_customers)
     weight = scan["weight"].to_numpy(float) if "weight" in scan else 1.0
@@ -527,11 +521,10 @@ def detectable_change(scan: pd.DataFrame, params: MonitorParams, family_size: pd
     n_after = scan["_cur_n_after"].to_numpy(float)
     weeks_now = max(params.current_weeks, 1)
     per_week = n_after / weeks_now
-    e_final = np.where(ok, n_after * np.where(ea > 0, 1.0, 0.0), 0.0)
     weeks = np.full(len(scan), np.nan)
     m = params.min_relative_effect
     for k in range(0, 27):
-        e_k = np.where(k == 0, ea, e_final + k * per_week)
+        e_k = np.where(ok, n_after + k * per_week, 0.0)  # once the outcomes of k more weeks are in
         found = ok & np.isnan(weeks) & (_expected_z(np.full(len(scan), m), rate, e_k, eb, sign) >= needed)
         weeks = np.where(found, k, weeks)
     out["weeks_to_min_effect"] = weeks

@@ -4,17 +4,17 @@ The share of reused product numbers and the model version explain outcome change
 alerts on their own (:data:`stoffwechsel.domain.DIAGNOSIS_METRIC_IDS`). An alert's "check first"
 names one only with evidence from the alert's own group and time:
 
-* :func:`reused_cause` (outcome alerts: clicks, purchases, purchases kept, revenue): in the alert's
-  group and window the reused share rose by at least ``hint_reused_points`` points, to at least
-  ``hint_reused_factor`` x its usual level, with a chance of a fluke (one-sided Fisher test against
-  the group's usual period) of at most ``hint_cause_p``; and in the groups of the same grouping
-  whose metric did not move in that window (change smaller than ``min_relative_effect``; for all
-  customers: the groups of every customer column) it rose by at most ``hint_control_share`` x that
-  rise (recommendation-weighted).
+* :func:`reused_cause_since` (outcome alerts: clicks, purchases, purchases kept, revenue): in the
+  alert's group the reused share rose from the onset on by at least ``hint_reused_points`` points,
+  to at least ``hint_reused_factor`` x its level before, with a chance of a fluke (one-sided exact
+  test) of at most ``hint_cause_p``; and since the onset the recommendations of reused numbers did
+  worse than the group's other recommendations (same test level): the items whose keying did not
+  change are the group's own control.
 * :func:`model_cause`: a model update went live between a week before the alert's window and its
-  end, and in the alert's group the outcome stepped at that day: the two weeks after against the
-  two weeks before (outcomes all in only), in the alert's direction, by at least
-  ``min_relative_effect``, with a chance of a fluke of at most ``hint_cause_p``.
+  end (for a change-point alert: a week around the onset's range), and in the alert's group the
+  outcome stepped at that day: the two weeks after against the two weeks before (outcomes all in
+  only), in the alert's direction, by at least ``min_relative_effect``, with a chance of a fluke
+  of at most ``hint_cause_p``.
 """
 
 from __future__ import annotations
@@ -24,16 +24,16 @@ import pandas as pd
 from scipy import stats
 
 from ..domain import OUTCOME_ALERT_METRIC_IDS
-from ..glossary import METRICS
 from .params import MonitorParams
-from .prepare import CUSTOMER_GROUPINGS, Prepared
+from .prepare import Prepared
 
-__all__ = ["reused_cause", "reused_cause_since", "model_cause", "STEP_DAYS"]
+__all__ = ["reused_cause_since", "model_cause", "STEP_DAYS"]
 
 #: days before and after a model update compared for the step at the update
 STEP_DAYS = 14
 
-#: per alerted metric: the recommendation flags (event, counted) of its step test at a model update
+#: per alerted metric: the recommendation flags (event, still open) of its tests (a step at a model
+#: update; reused against first-use items)
 _STEP_FLAGS = {
     "ctr": ("click_seen", "click_open"),
     "purchases_per_100": ("purchase_seen", "purchase_open"),
@@ -51,63 +51,6 @@ def _fisher_one_sided(x1: float, n1: float, x0: float, n0: float, rise: bool) ->
     return float(stats.hypergeom.sf(x1 - 1, M, K, N) if rise else stats.hypergeom.cdf(x1, M, K, N))
 
 
-def _window_rows(metrics: pd.DataFrame, alert: pd.Series, metric_id: str) -> pd.DataFrame:
-    m = metrics[metrics["metric_id"] == metric_id]
-    return m[(m["period"] == alert["period"]) & (m["window_start"] == alert["window_start"])]
-
-
-def reused_cause(alert: pd.Series, metrics: pd.DataFrame, params: MonitorParams) -> str | None:
-    """The reused-number hint of an outcome alert when the data supports it, else None."""
-    if alert["metric_id"] not in OUTCOME_ALERT_METRIC_IDS:
-        return None
-    reused = metrics[metrics["metric_id"] == "reused_id_share"]
-    ref = reused[reused["period"] == "reference"].set_index(["segment_column", "segment"])
-    now = _window_rows(metrics, alert, "reused_id_share").set_index(["segment_column", "segment"])
-    key = (alert["segment_column"], alert["segment"])
-    if key not in now.index or key not in ref.index:
-        return None
-    s1, s0 = now.loc[key, "estimate"], ref.loc[key, "estimate"]
-    rise = s1 - s0
-    if rise < params.hint_reused_points or s1 < params.hint_reused_factor * s0:
-        return None
-    p = _fisher_one_sided(
-        now.loc[key, "events"], now.loc[key, "recs"], ref.loc[key, "events"], ref.loc[key, "recs"], rise=True
-    )
-    if p > params.hint_cause_p:
-        return None
-    # the groups whose metric did not move in the same window
-    outcome = _window_rows(metrics, alert, alert["metric_id"])
-    columns = CUSTOMER_GROUPINGS if alert["segment_column"] == "all" else (alert["segment_column"],)
-    calm = outcome[outcome["segment_column"].isin(columns) & (outcome["change"].abs() < params.min_relative_effect)]
-    calm_keys = [
-        k for k in zip(calm["segment_column"], calm["segment"]) if k in now.index and k in ref.index and k != key
-    ]
-    evidence = ""
-    if calm_keys:
-        n = now.loc[calm_keys, "recs"].to_numpy(float)
-        calm_now = float(np.dot(n, now.loc[calm_keys, "estimate"].to_numpy(float)) / n.sum())
-        calm_usual = float(np.dot(n, ref.loc[calm_keys, "estimate"].to_numpy(float)) / n.sum())
-        if calm_now - calm_usual > params.hint_control_share * rise:
-            return None
-        evidence = (
-            f"; in the groups whose {METRICS[alert['metric_id']].lower()} did not change: {calm_now:.0f}%, "
-            f"usually {calm_usual:.0f}%"
-        )
-    return (
-        f"new-season products that reuse an old product number (now {s1:.0f}% of the recommendations, "
-        f"usually {s0:.0f}%{evidence})"
-    )
-
-
-#: per alerted metric: the recommendation flags (event, still open) of the reused-number comparison
-_OUTCOME_FLAGS = {
-    "ctr": ("click_seen", "click_open"),
-    "purchases_per_100": ("purchase_seen", "purchase_open"),
-    "kept_per_100": ("purchase_seen", "purchase_open"),
-    "revenue_per_100": ("purchase_seen", "purchase_open"),
-}
-
-
 def reused_cause_since(alert: pd.Series, prep: Prepared, params: MonitorParams) -> str | None:
     """The reused-number hint of a change-point alert (a scan row: group, metric, ``onset``, ``change``)
     when the data supports it, else None. In the alert's group, from the onset on against before it:
@@ -116,10 +59,9 @@ def reused_cause_since(alert: pd.Series, prep: Prepared, params: MonitorParams) 
     numbers did worse than the others since the onset (outcomes all in, in the alert's direction,
     chance of a fluke at most ``hint_cause_p``): the items that did not change keying are the group's
     own control, so a cause is named only where the drop sits in the reused items."""
-    flags = _OUTCOME_FLAGS.get(alert["metric_id"])
-    if flags is None or pd.isna(alert["onset"]):
+    if alert["metric_id"] not in OUTCOME_ALERT_METRIC_IDS or pd.isna(alert["onset"]):
         return None
-    event, open_ = flags
+    event, open_ = _STEP_FLAGS[alert["metric_id"]]
     r = prep.recs
     group = (
         r if alert["segment_column"] == "all" else r[r[alert["segment_column"]].astype(str) == str(alert["segment"])]

@@ -43,8 +43,6 @@ class MonitorParams:
     hint_reused_factor: float = 1.25  # ... at least this many points and to at least this x its usual level
     hint_cause_p: float = 0.01  # ... and a named cause's move (reused share, step at a model update) has
     # a chance of a fluke of at most this
-    hint_control_share: float = 0.5  # ... and in groups whose outcome did not move the reused share rose by at
-    # most this share of the alert group's rise
     first_screen_alerts: int = 6  # alerts on the dashboard's first screen (the rest: customer groups page)
     inject_enabled: bool = False  # simulated shift on top of the materials (verification)
     inject_column: str = "segment"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .diagnosis import model_cause, reused_cause
+from .diagnosis import model_cause, reused_cause_since
 from .params import MonitorParams
 from .prepare import NEW, Prepared
 
@@ -82,12 +82,19 @@ DEFAULT_HINTS = {
 }
 
 
-def hint(alert: pd.Series, metrics: pd.DataFrame, prep: Prepared, params: MonitorParams | None = None) -> str:
-    """What to check first: a likely cause the data supports (:mod:`.diagnosis`: reused product
-    numbers that rose in the alert's group and window and not in the groups that did not move; a
-    model update at which the group's outcome stepped), else the metric's runbook line."""
+def hint(alert: pd.Series, prep: Prepared, params: MonitorParams | None = None) -> str:
+    """What to check first for a change-point alert (a scan row: group, metric, ``onset`` with its
+    range, ``before``, ``after``, ``change``): a likely cause the data supports (:mod:`.diagnosis`:
+    reused product numbers whose share rose in the group from the onset on and which did worse than
+    the group's other items; a model update within a week of the onset's range at which the
+    group's outcome stepped), else the metric's runbook line."""
     params = params or MonitorParams()
-    return reused_cause(alert, metrics, params) or model_cause(alert, prep, params) or DEFAULT_HINTS[alert["metric_id"]]
+    step = alert.copy()  # the model update's test reads a window and the two levels
+    step["expected"], step["estimate"] = alert["before"], alert["after"]
+    step["window_start"], step["window_end"] = alert["onset_low"], alert["onset_high"] + pd.Timedelta(days=7)
+    return (
+        reused_cause_since(alert, prep, params) or model_cause(step, prep, params) or DEFAULT_HINTS[alert["metric_id"]]
+    )
 
 
 def hint_cause(text: str) -> str:
