@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run test test-fast lint format bench nb-clean nbdime clean-venv
+.PHONY: setup run push pull test test-fast lint format bench nb-clean nbdime clean-venv
 
 setup: $(STAMP)
 
@@ -23,6 +23,20 @@ $(STAMP): requirements.lock pyproject.toml
 
 run: setup
 	$(BIN)/dvc repro
+
+# Upload every cached output of the workspace's dvc.lock to the default DVC remote (.dvc/config:
+# a folder in ~/.cache shared by the clones on this machine, or the team's shared remote; README,
+# "Sharing outputs: the DVC remote"). Run it after `make run`, and commit dvc.lock as usual.
+push: setup
+	$(BIN)/dvc push
+
+# The other route to the same bytes: download the outputs dvc.lock names instead of recomputing
+# them (those the remote lacks are skipped), then `dvc repro`, which runs nothing when every output
+# came down and recomputes only the rest; the website (_site/, not cached) is rebuilt if missing.
+pull: setup
+	$(BIN)/dvc pull --allow-missing
+	$(BIN)/dvc repro
+	test -f _site/index.html || $(BIN)/stoffwechsel build-site
 
 # The whole suite on two workers (pytest-xdist; tests that share the one `dvc repro` clone stay in
 # one worker), a progress line per finished test, the slowest tests at the end.

@@ -84,6 +84,7 @@ PIPELINE_CLONE_FILES = (
     "test_dvc_deps.py",
     "test_modeling.py",
     "test_pipeline.py",
+    "test_remote.py",
     "test_stage_grain.py",
 )
 
