@@ -141,7 +141,7 @@ def test_vectors_do_not_depend_on_the_batch(model, materials, tmp_path):
     assert len(texts) >= 1000 and lengths.min() <= 3 and (lengths == model.max_seq_length).sum() >= 10
     empty_cache, r1 = embeddings.embed_texts(pd.Series(texts), SPEC, tmp_path, model=model)
     assert r1.embedded == len(set(texts))
-    alone = np.stack([embeddings.encode_fixed_shape(model, [t])[0] for t in texts])
+    alone = np.stack([embeddings.encode_exact(model, [t])[0] for t in texts])
     differ = np.flatnonzero((alone != empty_cache).any(axis=1))
     assert differ.size == 0, f"{differ.size} texts differ alone vs in batch, e.g. {[texts[i] for i in differ[:3]]}"
     full_cache, r2 = embeddings.embed_texts(pd.Series(texts), SPEC, tmp_path, model=model)
@@ -151,7 +151,7 @@ def test_vectors_do_not_depend_on_the_batch(model, materials, tmp_path):
     changed.iloc[picked] = changed.iloc[picked] + " Limited edition."
     rerun, r3 = embeddings.embed_texts(changed, SPEC, tmp_path, model=model)
     assert r3.embedded == len(set(changed.iloc[picked]))
-    alone_changed = embeddings.encode_fixed_shape(model, changed.iloc[picked].tolist()[::-1])[::-1]  # other partners
+    alone_changed = embeddings.encode_exact(model, changed.iloc[picked].tolist()[::-1])[::-1]  # other partners
     assert rerun[picked].tobytes() == alone_changed.tobytes()
     keep = np.setdiff1d(np.arange(len(texts)), picked)
     assert rerun[keep].tobytes() == empty_cache[keep].tobytes()

@@ -40,7 +40,8 @@ GOALS = {
     "full_repro_scale_1_s": 60,
     "noop_repro_s": 2,
     "retrieval_rows_per_s_at_1e7": 1e6,
-    "embedding_overhead": 0.10,
+    "embedding_overhead": 0.20,  # the stage's path vs the bare exact encode (#27: within 1.2x)
+    "exact_over_plain": 2.0,  # exact encode vs plain float32 encode (#22: aim 1.5x, show why where over 2x)
     "scale_100_total_s": 15 * 60,
     "scale_100_peak_mb": 8 * 1024,
     "site_page_mb": 5,
@@ -334,8 +335,8 @@ def performance_markdown(f: dict) -> str:
             "cells: DVC hashing and locking, the runner, kernel start and shutdown; library imports happen inside "
             "the cells (their cost is in the start-up table). With an empty cache the embedding stage encodes all "
             f"{s1['rows']['products']:,} descriptions "
-            f"at about {emb['bare_texts_per_s']} texts/s (bare encode, measured below), "
-            f"{round(s1['rows']['products'] / emb['bare_texts_per_s'], 1)} s of model time. The stage-by-stage table "
+            f"at about {emb['exact_texts_per_s']} texts/s (exact encode, measured below), "
+            f"{round(s1['rows']['products'] / emb['exact_texts_per_s'], 1)} s of model time. The stage-by-stage table "
             "is the scale-1 column below.",
             "",
         ]
@@ -467,26 +468,35 @@ def performance_markdown(f: dict) -> str:
             )
         )
     e = f["embeddings"]
-    over = e["stage_over_bare"] - 1
+    over = e["stage_over_exact"] - 1
     goals.append(
         (
-            "embedding stage vs bare encode",
+            "embedding stage vs bare exact encode",
             f"{over:+.0%} time",
-            "overhead under 10%",
+            "overhead under 20%",
             _met(over < GOALS["embedding_overhead"]),
         )
     )
-    rerun = e.get("rerun_changed", e.get("rerun_one_changed", {}))
+    goals.append(
+        (
+            "exact encode vs plain float32 encode (2 threads)",
+            f"{e['exact_over_plain']:.2f}x time",
+            f"at most {GOALS['exact_over_plain']}x",
+            _met(e["exact_over_plain"] <= GOALS["exact_over_plain"]),
+        )
+    )
+    rerun = e.get("rerun_changed", {})
     lines += [
         "",
         "## Embeddings",
         "",
-        f"{e['texts']:,} descriptions, medians of {e.get('repeats', '?')} runs: the stage's path (cache look-up, "
-        f"equal-length batches, cache write) {e['stage_texts_per_s']} texts/s vs bare `SentenceTransformer.encode` "
-        f"{e['bare_texts_per_s']} "
-        f"texts/s on the same texts (stage/bare time {e['stage_over_bare']}). Re-run with "
-        f"{e.get('rerun_changed_texts', 1)} changed descriptions (1%): {rerun.get('median_s')} s, "
-        f"{e.get('rerun_over_full', '?')} of a full embedding.",
+        f"{e['texts']:,} descriptions, medians of {e.get('repeats', '?')} runs on {e.get('cores', '?')} cores: "
+        f"plain float32 `SentenceTransformer.encode` {e['plain_texts_per_s']} texts/s (the machine's practical "
+        f"limit, not exact across machines); the exact encoding ({e.get('encoding', '?')}: float64 forward pass, "
+        f"rounded to a grid) {e['exact_texts_per_s']} texts/s ({e['exact_over_plain']}x the plain time); the "
+        f"stage's path (cache look-up, exact encoding, cache write) {e['stage_texts_per_s']} texts/s (stage/exact "
+        f"time {e['stage_over_exact']}). Re-run with {e.get('rerun_changed_texts', 1)} changed descriptions (1%): "
+        f"{rerun.get('median_s')} s, {e.get('rerun_over_full', '?')} of a full embedding.",
         "",
         "## Monitoring aggregation (`run_monitoring`)",
         "",

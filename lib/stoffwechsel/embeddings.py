@@ -9,18 +9,17 @@
 - :func:`embedding_texts` decides, in one place, the text a product is embedded by: its
   description, else its name, else its category, else its id (a missing description never
   crashes the stage).
-- Texts are encoded by :func:`encode_fixed_shape`: every forward pass has the same shape for a
-  given token length (``ENCODE_CHUNK`` texts of equal token length, no padding, the chunk filled
-  up with copies) on ``ENCODE_THREADS`` thread(s). Matrix-multiply kernels on CPU pick their
-  blocking and thread split by the matrix's shape, so a text's vector depends on the shape of
-  its batch (alone vs. with others: up to 2.6e-7 apart); with the shape fixed it depends on the
-  text alone, whichever texts share its chunk or came from the cache, so the stage's files are
-  byte-reproducible.
+- Texts are encoded by :func:`encode_exact`: the model runs in float64 and each vector is rounded
+  to a multiple of ``2**-GRID_BITS`` (:func:`snap`). Float32 kernels give other last bits on
+  another instruction set, thread count or batch; in float64 those differences are ~1e-16, far
+  below the grid, so a vector is a function of (weights, text) on any machine (the flip rate is
+  measured in docs/embeddings.md). Everything fitted or derived from the vectors (reduction,
+  clusters, taste profiles) is written on the same grid.
 - Everything fitted (centring + PCA, k-means clusters) is fitted on the training window only:
   the fit functions take the cutoff and raise :class:`LeakageError` on any later row, and each
   fitted artifact records the rows and time range it saw.
 
-Why one module of over 600 lines: model integrity, the cache key, the fixed-shape encoder and
+Why one module of over 600 lines: model integrity, the cache key, the exact encoder and
 the training-only fitting must agree on one byte-reproducibility story (docs/embeddings.md);
 tests/test_embeddings.py checks them together. A split (encoder, cache, fitting) is the next step
 when it grows.
@@ -33,7 +32,6 @@ import json
 import os
 import re
 import unicodedata
-from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -147,11 +145,35 @@ def embedding_texts(products: pd.DataFrame) -> pd.Series:
     return pd.Series(texts, index=products.index, dtype=object)
 
 
-#: The encoding scheme (see :func:`encode_fixed_shape`); part of every cache key, so vectors
-#: computed another way are never mixed in.
-ENCODE_CHUNK = 4
-ENCODE_THREADS = 1
-ENCODING_SCHEME = f"fixed-shape-chunk{ENCODE_CHUNK}-threads{ENCODE_THREADS}"
+#: The exact encoding (see :func:`encode_exact`): the model runs in float64 and every vector is
+#: rounded to a multiple of ``2**-GRID_BITS``. Part of every cache key, so vectors computed
+#: another way are never mixed in.
+GRID_BITS = 20
+ENCODING_SCHEME = f"float64-grid{GRID_BITS}"
+
+
+def check_encoding(params: dict) -> None:
+    """``params.yaml`` ``embeddings.encoding`` names the encoding the vectors are made with; it is
+    declared so that ``dvc.lock`` records it, and this version makes one."""
+    named = params.get("encoding", ENCODING_SCHEME)
+    if named != ENCODING_SCHEME:
+        raise ValueError(
+            f"params.yaml embeddings.encoding: {named!r} is not an encoding this version makes "
+            f"(it makes {ENCODING_SCHEME!r}: a float64 forward pass, vectors rounded to multiples of 2**-{GRID_BITS})"
+        )
+
+
+def snap(values, bits: int = GRID_BITS) -> np.ndarray:
+    """``values`` rounded (half to even) to the nearest multiple of ``2**-bits``, as float32.
+
+    The written precision of every embedding-side float: a float64 result that differs between
+    machines in its last bits (kernels, threads, instruction sets sum in other orders) lands on
+    the same multiple unless it lies within that difference of a midpoint between two multiples
+    (measured: docs/embeddings.md). Any multiple of 2**-20 below 16 in magnitude is exact in
+    float32, so the float32 copy is the rounded value itself."""
+    x = np.asarray(values, dtype=np.float64)
+    scale = float(2**bits)
+    return (np.round(x * scale) / scale).astype(np.float32)
 
 
 def cache_key(model_sha: str, text: str) -> str:
@@ -188,41 +210,21 @@ def token_lengths(model, texts: list[str]) -> np.ndarray:
     )
 
 
-@contextmanager
-def _torch_threads(n: int):
-    try:
-        import torch
-    except ImportError:  # a stand-in model without torch
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def encode_fixed_shape(model, texts: list[str], chunk: int = ENCODE_CHUNK) -> np.ndarray:
-    """Encode texts so that each vector depends on its text alone: texts are grouped by token
-    length and encoded ``chunk`` at a time, the last chunk of a group filled up with copies of
-    its last text, on ``ENCODE_THREADS`` thread(s). Every forward pass for a given length then
-    has one shape (chunk x length, no padding), and the kernels sum in one order for it."""
+def encode_exact(model, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    """Encode texts so that each vector is a function of (weights, text) alone, on any machine:
+    the model runs in float64 (on every thread torch has; batches sorted by length and padded,
+    as sentence-transformers does) and the vectors are rounded by :func:`snap`. The float32
+    kernels' last bits depend on the instruction set (AVX-512, AVX2, none), the thread count and
+    the batch; in float64 those differences are ~1e-16, far below the 2**-20 grid."""
     if not texts:
         return np.zeros((0, model.get_embedding_dimension()), dtype=np.float32)
-    lengths = token_lengths(model, texts)
-    out = np.zeros((len(texts), model.get_embedding_dimension()), dtype=np.float32)
-    with _torch_threads(ENCODE_THREADS):
-        for length in np.unique(lengths):
-            idx = np.flatnonzero(lengths == length)
-            for start in range(0, len(idx), chunk):
-                part = idx[start : start + chunk]
-                batch = [texts[i] for i in part]
-                batch += [batch[-1]] * (chunk - len(batch))
-                out[part] = model.encode(batch, batch_size=chunk, convert_to_numpy=True, show_progress_bar=False)[
-                    : len(part)
-                ]
-    return out
+    import torch
+
+    if isinstance(model, torch.nn.Module):  # else a stand-in with an ``encode`` (tests)
+        model.to(torch.float64)
+    with torch.inference_mode():
+        vectors = model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
+    return snap(vectors)
 
 
 @dataclass
@@ -236,9 +238,8 @@ class EmbedReport:
 def embed_texts(
     texts: pd.Series, spec: ModelSpec, cache_dir: Path, batch_size: int = 64, model=None
 ) -> tuple[np.ndarray, EmbedReport]:
-    """Embeddings of ``texts`` (rows in order), embedding only texts the cache does not hold.
-    ``batch_size`` is kept for callers; the forward passes are ``ENCODE_CHUNK`` texts each
-    (:func:`encode_fixed_shape`), which is what makes the vectors reproducible."""
+    """Embeddings of ``texts`` (rows in order), embedding only texts the cache does not hold,
+    each distinct text once, by :func:`encode_exact`."""
     model_sha = verify_weights(spec) or spec.name
     cache = EmbeddingCache(cache_dir, model_sha)
     keys = [cache_key(model_sha, t) for t in texts]
@@ -248,7 +249,7 @@ def embed_texts(
             missing[key] = normalise_text(text)
     if missing:
         model = model or load_model(spec)
-        vectors = encode_fixed_shape(model, list(missing.values()))
+        vectors = encode_exact(model, list(missing.values()), batch_size)
         for key, vec in zip(missing, vectors):
             cache.vectors[key] = vec
         cache.save()
@@ -289,7 +290,10 @@ class Reducer:
     seen: dict
 
     def transform(self, vectors: np.ndarray) -> np.ndarray:
-        return ((vectors - self.mean) @ self.components.T).astype(np.float32)
+        """The reduced form, computed in float64 and written at the grid's precision (the matrix
+        product's last bits depend on the BLAS kernel)."""
+        x = np.asarray(vectors, dtype=np.float64) - self.mean.astype(np.float64)
+        return snap(x @ self.components.astype(np.float64).T)
 
 
 def fit_reducer(
@@ -304,7 +308,7 @@ def fit_reducer(
     comps = vt[:n_components]
     signs = np.sign(comps[np.arange(len(comps)), np.abs(comps).argmax(axis=1)])
     comps = comps * signs[:, None]
-    return Reducer(mean.astype(np.float32), comps.astype(np.float32), _seen(keys, times))
+    return Reducer(snap(mean), snap(comps), _seen(keys, times))
 
 
 @dataclass
@@ -313,7 +317,10 @@ class Clusters:
     seen: dict
 
     def assign(self, reduced: np.ndarray) -> np.ndarray:
-        d = ((reduced[:, None, :] - self.centres[None, :, :]) ** 2).sum(axis=2)
+        """Nearest centre. On the grid's values (:func:`snap`) the float64 distances are exact, so
+        the choice is the same on every machine."""
+        x, c = np.asarray(reduced, np.float64), self.centres.astype(np.float64)
+        d = ((x[:, None, :] - c[None, :, :]) ** 2).sum(axis=2)
         return d.argmin(axis=1).astype(np.int64)
 
 
@@ -328,7 +335,7 @@ def fit_clusters(
     km = KMeans(n_clusters=n_clusters, n_init=4, random_state=seed).fit(reduced[order].astype(np.float64))
     centres = km.cluster_centers_
     centres = centres[np.lexsort(centres.T[::-1])]  # canonical order of the clusters
-    return Clusters(centres.astype(np.float32), _seen(keys, times))
+    return Clusters(snap(centres), _seen(keys, times))
 
 
 def save_artifacts(reducer: Reducer, clusters: Clusters, folder: Path, cutoff: pd.Timestamp, spec: ModelSpec) -> dict:
@@ -402,8 +409,8 @@ def product_embedding_frame(
             "product_key": product_keys.astype(str).to_numpy(),
             "event_timestamp": ts,
             "created_timestamp": ts,
-            "embedding": list(vectors.astype(np.float32)),
-            "embedding_reduced": list(unit_rows(reduced)),
+            "embedding": list(snap(vectors)),
+            "embedding_reduced": list(snap(unit_rows(reduced))),
             "style_cluster": clusters.assign(reduced),
         }
     )
@@ -437,8 +444,8 @@ def customer_taste_frame(
     cum_full = cum.reindex(pd.MultiIndex.from_frame(all_rows)).groupby(level="customer_id").ffill().fillna(0.0)
     recent = cum_full.to_numpy() - _asof_cumulative(cum_full, recent_weeks)
     out = all_rows.copy()
-    out["taste_all"] = list(unit_rows(cum_full.to_numpy()[:, :dims]).astype(np.float32))
-    out["taste_recent"] = list(unit_rows(recent[:, :dims]).astype(np.float32))
+    out["taste_all"] = list(snap(unit_rows(cum_full.to_numpy()[:, :dims])))
+    out["taste_recent"] = list(snap(unit_rows(recent[:, :dims])))
     ts = week_end(out["week"]).astype("datetime64[us]")
     return pd.DataFrame(
         {
@@ -503,6 +510,7 @@ def build_embedding_store(
     and write both views to the store."""
     from stoffwechsel.keys import product_key
 
+    check_encoding(params)
     spec = ModelSpec.from_params(params)
     keys = product_key(products["product_id"], products["season"]).astype(str).reset_index(drop=True)
     sale_start = products["sale_start"].reset_index(drop=True)
@@ -639,21 +647,28 @@ def benchmark(
     batch_size: int = 64,
     changed_share: float = 0.01,
 ) -> dict:
-    """Throughput of the stage's embedding path vs a bare ``SentenceTransformer.encode`` on the
-    same texts in the same run (medians of ``repeats``; min-max kept), and the cost of a re-run
-    with ``changed_share`` of the descriptions changed (at least one). Not a test: timings here
-    are noisy."""
+    """Throughput, on the same texts in the same run (medians of ``repeats``; min-max kept), of:
+    the plain float32 ``SentenceTransformer.encode`` on every core (the machine's practical
+    limit), the exact encoding alone (:func:`encode_exact`), and the stage's path (cache look-up,
+    exact encoding, cache write); and the cost of a re-run with ``changed_share`` of the
+    descriptions changed (at least one). Not a test: timings here are noisy."""
     import shutil
     import time
+
+    import torch
 
     model = load_model(spec)
     texts = texts.map(normalise_text).reset_index(drop=True)
     n_changed = max(1, round(changed_share * len(texts)))
-    bare, stage, rerun = [], [], []
+    plain, exact, stage, rerun = [], [], [], []
     for i in range(repeats):
+        model.to(torch.float32)
         t0 = time.perf_counter()
         model.encode(texts.tolist(), batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
-        bare.append(time.perf_counter() - t0)
+        plain.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        encode_exact(model, texts.tolist(), batch_size)
+        exact.append(time.perf_counter() - t0)
         cache = Path(work_dir) / f"cache-{i}"
         shutil.rmtree(cache, ignore_errors=True)
         t0 = time.perf_counter()
@@ -672,12 +687,16 @@ def benchmark(
         "texts": int(len(texts)),
         "repeats": repeats,
         "cores": os.cpu_count(),
-        "bare_encode": summary(bare),
+        "encoding": ENCODING_SCHEME,
+        "plain_encode": summary(plain),
+        "exact_encode": summary(exact),
         "stage_embed": summary(stage),
         "rerun_changed": summary(rerun),
         "rerun_changed_texts": n_changed,
-        "bare_texts_per_s": round(len(texts) / med(bare), 1),
+        "plain_texts_per_s": round(len(texts) / med(plain), 1),
+        "exact_texts_per_s": round(len(texts) / med(exact), 1),
         "stage_texts_per_s": round(len(texts) / med(stage), 1),
-        "stage_over_bare": round(med(stage) / med(bare), 3),
+        "exact_over_plain": round(med(exact) / med(plain), 3),
+        "stage_over_exact": round(med(stage) / med(exact), 3),
         "rerun_over_full": round(med(rerun) / med(stage), 3),
     }

@@ -377,7 +377,8 @@ PRODUCT_EMBEDDING = ViewDecl(
     source="embeddings:product_embedding_frame",
     categories=("style_cluster",),
     code=(
-        "embeddings:encode_fixed_shape",
+        "embeddings:encode_exact",
+        "embeddings:snap",
         "embeddings:ENCODING_SCHEME",
         "embeddings:embedding_texts",
         "embeddings:TEXT_SOURCES",

@@ -123,8 +123,9 @@ def generate_candidates(
             .set_index("product_key")
             .loc[live["product_key"], "embedding_reduced"]
         )
-        P = np.stack(emb.to_numpy()).astype(np.float32)
-        C = np.stack(taste.loc[known, "taste_all"].to_numpy()).astype(np.float32)
+        # float64 products of the embeddings' grid values are exact: the ranking is the same on every machine
+        P = np.stack(emb.to_numpy()).astype(np.float64)
+        C = np.stack(taste.loc[known, "taste_all"].to_numpy()).astype(np.float64)
         sims = C @ P.T
         n = min(per_source, P.shape[0])
         best = np.argsort(-sims, axis=1, kind="stable")[:, :n]
