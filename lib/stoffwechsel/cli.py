@@ -111,7 +111,15 @@ def validate(folder: Path = typer.Argument(..., help="Folder holding the four cl
     for name in MATERIAL_FILES:
         c = materials.counts[name]
         line = f"{name}: {c['read']} read, {c['accepted']} accepted, {c['quarantined']} quarantined"
+        cascaded = materials.cascaded.get(name, 0)
+        if cascaded:
+            own = c["quarantined"] - cascaded
+            line += f" ({own} with a problem of their own, {cascaded} only because a row they refer to was)"
         typer.echo(line + (f" (no rows: {materials.missing[name]})" if name in materials.missing else ""))
+    typer.echo("files read as (materials.dialects in params.yaml fixes a wrong guess):")
+    for name in MATERIAL_FILES:
+        if name in materials.dialects and name not in materials.missing:
+            typer.echo(f"  {name}: {materials.dialects[name].describe()}")
     q = materials.quarantine
     if not q.empty:
         typer.echo("quarantined problems by reason:")
