@@ -507,7 +507,8 @@ def test_top_three_reasons_by_count(folder):
     with pytest.raises(QuarantineLimitError) as info:
         load_materials(folder)
     assert str(info.value).endswith(
-        "top reasons: product_id: required value is empty (3), return_of: return_of refers to a quarantined purchase (2), "
+        "top reasons: product_id: required value is empty (3), "
+        "return_of: return_of refers to a quarantined purchase (2), "
         "unit_price_eur: not a number (2)"
     )
 
@@ -518,8 +519,7 @@ def test_a_file_with_no_accepted_row_always_stops(folder):
     with pytest.raises(QuarantineLimitError) as info:
         load_materials(folder, max_quarantine_share=1.0)
     assert str(info.value) == (
-        "customers.csv: no row accepted (all 4 quarantined); "
-        "top reasons: signup_date: required value is empty (4)"
+        "customers.csv: no row accepted (all 4 quarantined); top reasons: signup_date: required value is empty (4)"
     )
     assert "\n" not in str(info.value)
 

@@ -98,7 +98,13 @@ def kernel_manager_class():
 
     A kernel on TCP warns "Kernel is running over TCP without encryption" at every start (six
     times in ``verify``) and listens on loopback ports; over IPC each kernel talks through sockets
-    of its own in the temp folder, so there is nothing to warn about and nothing listens."""
+    of its own in the temp folder, so there is nothing to warn about and nothing listens.
+
+    It also does not interrupt a kernel it is shutting down: jupyter_client sends SIGINT before
+    every shutdown request, and the kernel, busy with that request, logs ``[IPKernelApp] ERROR |
+    KeyboardInterrupt caught in kernel.`` into a successful stage's log. nbclient shuts the kernel
+    down only after the last cell (or after its own timeout interrupt), so there is nothing left
+    to interrupt; an interrupt asked for while the kernel runs is sent as before."""
     from jupyter_client.manager import AsyncKernelManager
 
     class IPCKernelManager(AsyncKernelManager):
@@ -108,6 +114,11 @@ def kernel_manager_class():
             # A socket path of its own: the default ("kernel-ipc-N" in the working folder) is shared
             # by kernels started side by side (the site's pages), which then read each other's messages.
             self.ip = os.path.join(tempfile.gettempdir(), f"stoffwechsel-kernel-{uuid.uuid4().hex[:12]}")
+
+        async def _async_interrupt_kernel(self) -> None:
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
 
     return IPCKernelManager
 
