@@ -98,7 +98,8 @@ def validate(folder: Path = typer.Argument(..., help="Folder holding the four cl
     """Check a folder of materials against the data contract (settings: params.yaml `materials`);
     print counts per file, quarantined problems and findings grouped by reason; exit 1 on a
     file-level problem or when a file has too many quarantined rows."""
-    from stoffwechsel.config import MATERIAL_FILES
+    from stoffwechsel import timeline
+    from stoffwechsel.config import MATERIAL_FILES, TRANSACTIONS_FILE
     from stoffwechsel.contract import ContractError, QuarantineLimitError, load_materials
 
     stop = None
@@ -135,6 +136,14 @@ def validate(folder: Path = typer.Argument(..., help="Folder holding the four cl
                 continue
             example = f" (e.g. {r.example!r})" if r.example else ""
             typer.echo(f"  {r.file}: {r.column}: {r.finding}: {r.rows} rows{example}")
+    recs = materials.recommendations
+    export_time = recs["export_time"].max() if materials.has_recommendation_log and len(recs) else None
+    _, stray = timeline.stray_events(materials.transactions["event_time"], export_time)
+    if stray:
+        typer.echo("events left out of the calendar (rows kept; stoffwechsel.timeline):")
+        for g in stray:
+            span = g["first"] if g["first"] == g["last"] else f"{g['first']} to {g['last']}"
+            typer.echo(f"  {TRANSACTIONS_FILE}: event_time: {g['rows']} events on {span}: {g['why']}")
     if stop:
         _fail(stop)
 
