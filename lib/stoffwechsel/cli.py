@@ -156,21 +156,27 @@ def run_notebook(stage: str = typer.Argument(..., help="DVC stage name, e.g. pro
     one-line reason is printed as ``error: stage 'STAGE' stopped: REASON`` (exit 1), without
     the notebook's traceback."""
     from stoffwechsel.errors import StageStop
-    from stoffwechsel.notebooks import import_papermill, run_stage_notebook
+    from stoffwechsel.notebooks import import_papermill, restore_tracked_outputs, run_stage_notebook
 
     import_papermill()
     from papermill.exceptions import PapermillExecutionError
+
+    def fail(message: str) -> None:
+        restored = restore_tracked_outputs(stage)  # DVC removed them before the stage ran
+        if restored:
+            typer.echo(f"restored {len(restored)} committed file(s) of the stage: {', '.join(restored)}", err=True)
+        _fail(message)
 
     try:
         target = run_stage_notebook(stage)
     except KeyError as exc:
         _fail(str(exc.args[0]))
     except StageStop as exc:
-        _fail(f"stage '{stage}' stopped: {exc}")
+        fail(f"stage '{stage}' stopped: {exc}")
     except PapermillExecutionError as exc:
         if exc.ename == StageStop.__name__:
-            _fail(f"stage '{stage}' stopped: {' '.join(str(exc.evalue).split())}")
-        _fail(
+            fail(f"stage '{stage}' stopped: {' '.join(str(exc.evalue).split())}")
+        fail(
             f"stage '{stage}' failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
             f"(executed notebook: reports/notebooks/)"
         )

@@ -60,6 +60,44 @@ def stage_parameters(stage: str, params_file: Path | None = None) -> dict:
     return merged
 
 
+def stage_outputs(stage: str) -> list[str]:
+    """The paths a stage declares in dvc.yaml (``outs``, ``metrics``, ``plots``)."""
+    with open(config.ROOT / "dvc.yaml", encoding="utf-8") as fh:
+        spec = yaml.safe_load(fh)["stages"].get(stage, {})
+    paths = []
+    for kind in ("outs", "metrics", "plots"):
+        for entry in spec.get(kind, []) or []:
+            paths += [entry] if isinstance(entry, str) else list(entry)
+    return [p for p in paths if "${" not in p]
+
+
+def restore_tracked_outputs(stage: str) -> list[str]:
+    """Put back the stage's git-tracked outputs that are missing, from git's index, and return
+    their paths.
+
+    DVC removes a stage's outputs before it runs its command. When the stage then stops (too
+    little history, no recommendation log, ...) or fails, the committed reports it would have
+    rewritten (``reports/metrics/*.json``, ...) would be gone from the user's working copy: the
+    runner restores them, so a stage that does not finish deletes no tracked file. Outputs
+    DVC caches (``data/...``) are not in git; ``dvc checkout`` restores those. Outside a git
+    checkout (or without git) nothing is done."""
+    import subprocess
+
+    paths = stage_outputs(stage)
+    if not paths:
+        return []
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--", *paths], cwd=config.ROOT, capture_output=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    missing = [p for p in listed.decode().split("\0") if p and not (config.ROOT / p).exists()]
+    if missing:
+        subprocess.run(["git", "checkout", "--", *missing], cwd=config.ROOT, capture_output=True, check=True)
+    return missing
+
+
 def _kernel_environment() -> None:
     """Environment the notebook kernels inherit."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
