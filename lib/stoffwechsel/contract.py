@@ -20,6 +20,12 @@ Three outcomes:
   vocabulary, an empty or short description, a season outside the ``SS26``/``AW25`` convention,
   no recommendation log. :attr:`Materials.findings` counts them per (file, column, finding).
 
+Each file is read in its own dialect (delimiter, decimal mark, encoding, line ends), detected
+by :mod:`stoffwechsel.dialect` or set in ``materials.dialects``. Optional *attributes* (customer
+age band, region, ...; ``FileSpec.attributes``) may be blank or absent: they read as
+``unknown``, a finding. Rows quarantined only because a row they refer to was are the cascade,
+counted apart (``Materials.cascaded``).
+
 The checks run in three passes, all vectorised:
 
 1. *Parsing* (pandas/pyarrow): cells are trimmed and mapped (``materials.mapping``); required
