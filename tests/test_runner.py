@@ -40,6 +40,8 @@ def test_runner_prints_one_line_per_code_cell_and_no_tcp_warning(tmp_path, capfd
     assert nbformat.read(target, as_version=4).cells[2].outputs[0]["text"] == "2\n"
     captured = capfd.readouterr()
     assert "without encryption" not in captured.out + captured.err
+    # jupyter_client interrupts a kernel before shutting it down; ours does not (issue 24)
+    assert "KeyboardInterrupt" not in captured.out + captured.err and "ERROR" not in captured.err, captured.err
 
 
 def test_cell_label_prefers_the_first_comment_and_shortens():
@@ -156,3 +158,35 @@ def test_a_killed_run_leaves_no_kernel_behind(tmp_path):
     finally:
         if alive(kernel):
             os.kill(kernel, signal.SIGKILL)
+
+
+def test_a_stopped_stage_puts_back_the_committed_outputs_dvc_removed(tmp_path, monkeypatch):
+    """DVC removes a stage's outputs before it runs; when the stage stops, the runner restores the
+    git-tracked ones (issue 24), and leaves untracked outputs and other stages' files alone."""
+    import subprocess
+
+    from stoffwechsel import config
+
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n"
+        "  train:\n"
+        "    cmd: stoffwechsel run-notebook train\n"
+        "    outs:\n      - data/models\n      - reports/claims.json:\n          cache: false\n"
+        "    metrics:\n      - reports/evaluation.json:\n          cache: false\n"
+        "  other:\n    cmd: x\n    outs:\n      - reports/other.json\n"
+    )
+    (tmp_path / "reports").mkdir()
+    for name in ("claims.json", "evaluation.json", "other.json"):
+        (tmp_path / "reports" / name).write_text(f'{{"{name}": 1}}\n')
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], cwd=tmp_path, check=True)
+    for name in ("claims.json", "evaluation.json", "other.json"):
+        (tmp_path / "reports" / name).unlink()
+    monkeypatch.setattr(config, "ROOT", tmp_path)
+    assert notebooks.stage_outputs("train") == ["data/models", "reports/claims.json", "reports/evaluation.json"]
+    assert notebooks.restore_tracked_outputs("train") == ["reports/claims.json", "reports/evaluation.json"]
+    assert (tmp_path / "reports" / "claims.json").read_text() == '{"claims.json": 1}\n'
+    assert not (tmp_path / "reports" / "other.json").exists()
+    assert notebooks.restore_tracked_outputs("train") == []  # nothing missing: nothing done

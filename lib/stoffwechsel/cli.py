@@ -98,7 +98,8 @@ def validate(folder: Path = typer.Argument(..., help="Folder holding the four cl
     """Check a folder of materials against the data contract (settings: params.yaml `materials`);
     print counts per file, quarantined problems and findings grouped by reason; exit 1 on a
     file-level problem or when a file has too many quarantined rows."""
-    from stoffwechsel.config import MATERIAL_FILES
+    from stoffwechsel import timeline
+    from stoffwechsel.config import MATERIAL_FILES, TRANSACTIONS_FILE
     from stoffwechsel.contract import ContractError, QuarantineLimitError, load_materials
 
     stop = None
@@ -111,7 +112,15 @@ def validate(folder: Path = typer.Argument(..., help="Folder holding the four cl
     for name in MATERIAL_FILES:
         c = materials.counts[name]
         line = f"{name}: {c['read']} read, {c['accepted']} accepted, {c['quarantined']} quarantined"
+        cascaded = materials.cascaded.get(name, 0)
+        if cascaded:
+            own = c["quarantined"] - cascaded
+            line += f" ({own} with a problem of their own, {cascaded} only because a row they refer to was)"
         typer.echo(line + (f" (no rows: {materials.missing[name]})" if name in materials.missing else ""))
+    typer.echo("files read as (materials.dialects in params.yaml fixes a wrong guess):")
+    for name in MATERIAL_FILES:
+        if name in materials.dialects and name not in materials.missing:
+            typer.echo(f"  {name}: {materials.dialects[name].describe()}")
     q = materials.quarantine
     if not q.empty:
         typer.echo("quarantined problems by reason:")
@@ -127,6 +136,14 @@ def validate(folder: Path = typer.Argument(..., help="Folder holding the four cl
                 continue
             example = f" (e.g. {r.example!r})" if r.example else ""
             typer.echo(f"  {r.file}: {r.column}: {r.finding}: {r.rows} rows{example}")
+    recs = materials.recommendations
+    export_time = recs["export_time"].max() if materials.has_recommendation_log and len(recs) else None
+    _, stray = timeline.stray_events(materials.transactions["event_time"], export_time)
+    if stray:
+        typer.echo("events left out of the calendar (rows kept; stoffwechsel.timeline):")
+        for g in stray:
+            span = g["first"] if g["first"] == g["last"] else f"{g['first']} to {g['last']}"
+            typer.echo(f"  {TRANSACTIONS_FILE}: event_time: {g['rows']} events on {span}: {g['why']}")
     if stop:
         _fail(stop)
 
@@ -139,21 +156,27 @@ def run_notebook(stage: str = typer.Argument(..., help="DVC stage name, e.g. pro
     one-line reason is printed as ``error: stage 'STAGE' stopped: REASON`` (exit 1), without
     the notebook's traceback."""
     from stoffwechsel.errors import StageStop
-    from stoffwechsel.notebooks import import_papermill, run_stage_notebook
+    from stoffwechsel.notebooks import import_papermill, restore_tracked_outputs, run_stage_notebook
 
     import_papermill()
     from papermill.exceptions import PapermillExecutionError
+
+    def fail(message: str) -> None:
+        restored = restore_tracked_outputs(stage)  # DVC removed them before the stage ran
+        if restored:
+            typer.echo(f"restored {len(restored)} committed file(s) of the stage: {', '.join(restored)}", err=True)
+        _fail(message)
 
     try:
         target = run_stage_notebook(stage)
     except KeyError as exc:
         _fail(str(exc.args[0]))
     except StageStop as exc:
-        _fail(f"stage '{stage}' stopped: {exc}")
+        fail(f"stage '{stage}' stopped: {exc}")
     except PapermillExecutionError as exc:
         if exc.ename == StageStop.__name__:
-            _fail(f"stage '{stage}' stopped: {' '.join(str(exc.evalue).split())}")
-        _fail(
+            fail(f"stage '{stage}' stopped: {' '.join(str(exc.evalue).split())}")
+        fail(
             f"stage '{stage}' failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
             f"(executed notebook: reports/notebooks/)"
         )

@@ -20,6 +20,12 @@ Three outcomes:
   vocabulary, an empty or short description, a season outside the ``SS26``/``AW25`` convention,
   no recommendation log. :attr:`Materials.findings` counts them per (file, column, finding).
 
+Each file is read in its own dialect (delimiter, decimal mark, encoding, line ends), detected
+by :mod:`stoffwechsel.dialect` or set in ``materials.dialects``. Optional *attributes* (customer
+age band, region, ...; ``FileSpec.attributes``) may be blank or absent: they read as
+``unknown``, a finding. Rows quarantined only because a row they refer to was are the cascade,
+counted apart (``Materials.cascaded``).
+
 The checks run in three passes, all vectorised:
 
 1. *Parsing* (pandas/pyarrow): cells are trimmed and mapped (``materials.mapping``); required
@@ -57,7 +63,7 @@ import pyarrow
 import pyarrow.compute as pc
 import pyarrow.csv as pyarrow_csv
 
-from . import config, domain
+from . import config, dialect, domain
 from .config import (
     CUSTOMERS_FILE,
     MATERIAL_FILES,
@@ -65,6 +71,7 @@ from .config import (
     RECOMMENDATIONS_FILE,
     TRANSACTIONS_FILE,
 )
+from .dialect import Dialect, DialectError
 from .io import sort_frame, write_csv
 
 __all__ = [
@@ -77,6 +84,7 @@ __all__ = [
     "write_quarantine",
     "QUARANTINE_COLUMNS",
     "FINDING_COLUMNS",
+    "CASCADE_REASONS",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -105,7 +113,8 @@ EXAMPLE_CHARACTERS = 80  # longer example values in findings are cut
 TIMEZONE = "Europe/Berlin"
 TIMESTAMP_UNIT = "datetime64[us]"
 MULTI_SEPARATOR = "|"
-ENCODING = "utf-8"
+ENCODING = "utf-8"  # of the text handed to the CSV readers (files: stoffwechsel.dialect)
+UNKNOWN = domain.UNKNOWN  # a blank attribute cell, or every cell of an absent attribute column
 PARAMS_SECTION = "materials"
 #: The one file that may be absent or header-only ("no recommendation log").
 OPTIONAL_FILES = (RECOMMENDATIONS_FILE,)
@@ -128,7 +137,7 @@ TIMESTAMP_PATTERN = (
     r"(?::(?P<s>[0-9]{2})(?:[.,](?P<f>[0-9]{1,9}))?)? ?(?P<z>Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?$"
 )
 DATE_PATTERN = rf"^(?P<d>{_YMD})(?:[T ]00:00(?::00(?:[.,]0{{1,9}})?)?)?$"
-DECIMAL_SHAPE = r"-?[0-9]+(\.[0-9]+)?"
+DECIMAL_SHAPE = dialect.DECIMAL_SHAPES["."]
 INTEGER_SHAPE = r"-?[0-9]+"
 INT64_DIGITS = {False: "9223372036854775807", True: "9223372036854775808"}  # by sign (negative?)
 _CONTROL_ANY = r"[\x00-\x1f\x7f-\x9f]"
@@ -155,6 +164,14 @@ NOT_A_DATE = "not a date"
 NOT_A_TIMESTAMP = "not a timestamp"
 DST_GAP = f"time does not exist in {TIMEZONE} (DST gap)"
 UNKNOWN_VALUE = "unknown value (allowed: {allowed})"
+THOUSANDS_SEPARATOR = "number with a thousands separator (write it without)"
+#: Reasons that quarantine a row only because a row it refers to was quarantined: the cascade,
+#: counted apart from the rows with a problem of their own (``Materials.cascaded``).
+QUARANTINED_CUSTOMER = "customer_id refers to a quarantined customer"
+QUARANTINED_PRODUCT = "product_id refers to a quarantined product"
+QUARANTINED_VERSION = "product version (product_id, season) is quarantined"
+QUARANTINED_PURCHASE = "return_of refers to a quarantined purchase"
+CASCADE_REASONS = (QUARANTINED_CUSTOMER, QUARANTINED_PRODUCT, QUARANTINED_VERSION, QUARANTINED_PURCHASE)
 
 # Findings.
 OUTSIDE_KNOWN = "value outside the known list"
@@ -164,16 +181,23 @@ DECIMAL_ID = "id written as a decimal number (kept as text)"
 DESCRIPTION_EMPTY = "description is empty"
 DESCRIPTION_SHORT = "description shorter than {n} words"
 NO_RECOMMENDATION_LOG = "no recommendation log: {why}"
+ATTRIBUTE_BLANK = f"attribute is blank (read as '{UNKNOWN}')"
+ATTRIBUTE_ABSENT = f"attribute column absent from the file (every row '{UNKNOWN}')"
+LIST_ABSENT = "attribute column absent from the file (every row: none)"
 WITHHELD = "(withheld: a customer id)"
 
 
 @dataclass(frozen=True)
 class FileSpec:
-    """One file of the contract: its columns ``name -> (kind, required)`` and its key."""
+    """One file of the contract: its columns ``name -> (kind, required)``, its key, and its
+    *attributes*: optional describing columns (never needed to use a row) that may be blank or
+    absent from the file altogether; a blank vocabulary attribute reads as :data:`UNKNOWN`, a
+    blank list as none. Both are findings, never a quarantine."""
 
     name: str
     columns: dict[str, tuple[str, bool]]
     key: tuple[str, ...]
+    attributes: tuple[str, ...] = ()
 
 
 SPECS = {
@@ -192,20 +216,22 @@ SPECS = {
             "sale_end": (DATE, True),
         },
         ("product_id", "season"),
+        ("certifications", "tags"),
     ),
     CUSTOMERS_FILE: FileSpec(
         CUSTOMERS_FILE,
         {
             "customer_id": (ID, True),
             "signup_date": (DATE, True),
-            "age_band": (VOCAB, True),
-            "region": (VOCAB, True),
-            "preferred_channel": (VOCAB, True),
-            "loyalty_tier": (VOCAB, True),
-            "sustainability_interest": (VOCAB, True),
-            "segment": (VOCAB, True),
+            "age_band": (VOCAB, False),
+            "region": (VOCAB, False),
+            "preferred_channel": (VOCAB, False),
+            "loyalty_tier": (VOCAB, False),
+            "sustainability_interest": (VOCAB, False),
+            "segment": (VOCAB, False),
         },
         ("customer_id",),
+        ("age_band", "region", "preferred_channel", "loyalty_tier", "sustainability_interest", "segment"),
     ),
     TRANSACTIONS_FILE: FileSpec(
         TRANSACTIONS_FILE,
@@ -218,10 +244,11 @@ SPECS = {
             "event_time": (TIMESTAMP, True),
             "quantity": (INTEGER, True),
             "unit_price_eur": (DECIMAL, True),
-            "channel": (VOCAB, True),
+            "channel": (VOCAB, False),
             "return_of": (ID, False),
         },
         ("event_id",),
+        ("channel",),
     ),
     RECOMMENDATIONS_FILE: FileSpec(
         RECOMMENDATIONS_FILE,
@@ -288,6 +315,7 @@ class ContractSettings:
     max_quantity: int  # transactions.quantity is 1..max_quantity
     max_price_eur: float  # prices above this are quarantined
     description_min_words: int  # shorter descriptions are a finding
+    dialects: Mapping  # file -> {encoding, delimiter, decimal, line_ends} fixed where detection is wrong
 
     @classmethod
     def from_params(cls, section: Mapping | None = None) -> ContractSettings:
@@ -326,6 +354,7 @@ class ContractSettings:
             )
         object.__setattr__(self, "date_ranges", ranges)
         object.__setattr__(self, "mapping", _normalise_mapping(self.mapping))
+        object.__setattr__(self, "dialects", dialect.normalise_dialects(self.dialects, MATERIAL_FILES))
 
     def date_range(self, column: str) -> tuple[str, str]:
         """(earliest, latest) plausible day of a date or timestamp column, as ``YYYY-MM-DD``."""
@@ -354,6 +383,11 @@ class Materials:
     findings: pd.DataFrame = field(default_factory=lambda: _empty_findings())
     #: Optional files that held no rows (absent or header-only): {file: why}.
     missing: dict[str, str] = field(default_factory=dict)
+    #: How each file was written (detected, or set in params.yaml ``materials.dialects``).
+    dialects: dict[str, Dialect] = field(default_factory=dict)
+    #: Per file, the quarantined rows whose only problems are CASCADE_REASONS: rows lost because
+    #: a row they refer to was quarantined (included in ``counts[file]["quarantined"]``).
+    cascaded: dict[str, int] = field(default_factory=dict)
 
     def frame(self, file: str) -> pd.DataFrame:
         """The accepted frame of a file, by its name in :mod:`stoffwechsel.config`."""
@@ -387,7 +421,10 @@ def load_materials(
     if overrides:
         settings = dataclasses.replace(settings, **overrides)
     folder = Path(folder)
-    read = {name: _read_file(folder, SPECS[name], settings.mapping.get(name, {})) for name in MATERIAL_FILES}
+    read = {
+        name: _read_file(folder, SPECS[name], settings.mapping.get(name, {}), settings.dialects.get(name, {}))
+        for name in MATERIAL_FILES
+    }
     raw = {name: r.raw for name, r in read.items()}
     text = {name: r.text for name, r in read.items()}
     missing = {name: r.missing for name, r in read.items() if r.missing}
@@ -395,7 +432,9 @@ def load_materials(
     typed: dict[str, pd.DataFrame] = {}
     problems: dict[str, list[pd.DataFrame]] = {}
     for name in MATERIAL_FILES:
-        typed[name], parse_problems = _parse(text[name], SPECS[name], settings, read[name].controls)
+        typed[name], parse_problems = _parse(
+            text[name], SPECS[name], settings, read[name].controls, read[name].dialect.decimal or "."
+        )
         problems[name] = [parse_problems, _validate(typed[name], schemas[name])]
 
     def accepted(name: str) -> pd.DataFrame:
@@ -409,13 +448,15 @@ def load_materials(
     problems[tx_name].append(_return_problems(typed[tx_name], _problem_rows(problems[tx_name])))
     problems[rec_name] += _reference_problems(typed[rec_name], text, products, customers)
 
-    kept, frames, reports, counts = {}, {}, [], {}
+    kept, frames, reports, counts, cascaded = {}, {}, [], {}, {}
     for name in MATERIAL_FILES:
         found = pd.concat(problems[name], ignore_index=True)
         reports.append(_render(found, raw[name], name))
         kept[name] = accepted(name)
         frames[name] = _finish(kept[name], SPECS[name])
         counts[name] = _count(name, len(raw[name]), len(frames[name]), found["row"].nunique())
+        own = found.loc[~found["reason"].isin(CASCADE_REASONS), "row"]
+        cascaded[name] = int(found["row"].nunique() - own.nunique())
     materials = Materials(
         products=frames[PRODUCTS_FILE],
         customers=frames[CUSTOMERS_FILE],
@@ -423,8 +464,10 @@ def load_materials(
         recommendations=frames[RECOMMENDATIONS_FILE],
         quarantine=sort_frame(pd.concat(reports, ignore_index=True), QUARANTINE_SORT),
         counts=counts,
-        findings=_findings(kept, missing, settings),
+        findings=_findings(kept, missing, settings, {name: r.attributes for name, r in read.items()}),
         missing=missing,
+        dialects={name: r.dialect for name, r in read.items()},
+        cascaded=cascaded,
     )
     _check_quarantine_share(materials, settings.max_quarantine_share)
     return materials
@@ -532,22 +575,26 @@ _QUOTED = r'"(?:[^"]|"")*"'
 
 class _File(NamedTuple):
     raw: pd.DataFrame  # the cells as written (str, "" = empty); index = line number of each row
-    text: pd.DataFrame  # the same, trimmed and value-mapped
+    text: pd.DataFrame  # the same, trimmed and value-mapped; blank vocabulary attributes UNKNOWN
     missing: str  # why an optional file has no rows ("" if it has some)
     controls: bool  # whether a cell may hold a control character (if not, cells are not searched)
+    dialect: Dialect  # how the file is written
+    attributes: dict  # attribute column -> mask of its blank rows, or None when the column is absent
 
 
-def _read_file(folder: Path, spec: FileSpec, mapping: dict) -> _File:
-    """The file as text frames; raises :class:`ContractError` for every file-level problem."""
+def _read_file(folder: Path, spec: FileSpec, mapping: dict, fixed: dict | None = None) -> _File:
+    """The file as text frames; raises :class:`ContractError` for every file-level problem.
+    ``fixed``: the parts of the file's dialect set in params.yaml (``materials.dialects``)."""
     name, path = spec.name, folder / spec.name
     optional = name in OPTIONAL_FILES
+    fixed = fixed or {}
 
-    def no_rows(problem: str, why: str):
+    def no_rows(problem: str, why: str, found: Dialect = Dialect()):
         if not optional:
             raise ContractError(name, problem)
         empty = pd.DataFrame({c: pd.Series([], dtype="str") for c in spec.columns})
         empty.index = pd.Index([], dtype="int64", name="row")
-        return _File(empty, empty.copy(), why, False)
+        return _File(empty, empty.copy(), why, False, found, {})
 
     if path.is_dir():
         raise ContractError(name, f"is a directory, not a file (in {folder})")
@@ -563,32 +610,59 @@ def _read_file(folder: Path, spec: FileSpec, mapping: dict) -> _File:
         return no_rows(f"file is empty ({len(data)} bytes)", "file is empty")
     if b"\x00" in data:
         raise ContractError(name, "contains NUL bytes: a binary file or not UTF-8 (e.g. UTF-16)")
-    text = _line_ends(_decode(name, data))
-    records = _scan_records(name, text)
-    header = _header(name, records["text"].iloc[0], spec, mapping.get("columns", {}))
+    try:
+        decoded, encoding = dialect.decode(data, fixed.get("encoding"))
+    except DialectError as err:
+        raise ContractError(name, str(err)) from None
+    line_ends = fixed.get("line_ends") or dialect.detect_line_ends(decoded)
+    text = dialect.to_lf(decoded, line_ends, "line_ends" in fixed)
+    first = next((line for line in text.split("\n", 64) if line.strip()), "")
+    columns = mapping.get("columns", {})
+    ours = {theirs: our for our, theirs in columns.items()}
+    expected = {columns.get(c, c) for c in spec.columns} | set(ours)
+    delimiter = fixed.get("delimiter") or dialect.detect_delimiter(first, expected)
+    has_decimals = any(k == DECIMAL for k, _ in spec.columns.values())
+    found = Dialect(encoding, delimiter, fixed.get("decimal", ".") if has_decimals else None, line_ends, tuple(fixed))
+    records = _scan_records(name, text, delimiter)
+    header, absent = _header(name, records["text"].iloc[0], spec, columns, found)
     if len(records) == 1:
-        return no_rows("file has a header but no data rows", "file has a header but no data rows")
-    expected = records["fields"].iloc[0]
+        return no_rows("file has a header but no data rows", "file has a header but no data rows", found)
+    expected_fields = records["fields"].iloc[0]
     rows = records.iloc[1:]
-    wrong = rows[rows["fields"] != expected]
+    wrong = rows[rows["fields"] != expected_fields]
     if len(wrong):
         line, fields = wrong["line"].iloc[0], wrong["fields"].iloc[0]
         more = f" (and {len(wrong) - 1} more such lines)" if len(wrong) > 1 else ""
-        problem = f"cannot parse CSV: line {line} has {fields} fields, expected {expected}{more}"
+        problem = f"cannot parse CSV: line {line} has {fields} fields, expected {expected_fields}{more}"
+        if delimiter != ",":
+            problem += f" ({dialect.DELIMITERS[delimiter]}-separated)"
         raise ContractError(name, problem)
-    frame = _cells(name, text, header)
+    frame = _cells(name, text, header, delimiter)
     if len(frame) != len(records) - 1:  # pragma: no cover - a CSV dialect the scan misreads
         raise ContractError(name, f"cannot parse CSV: {len(frame)} rows but {len(records) - 1} records")
+    for column in absent:
+        frame[column] = pd.Series("", index=frame.index, dtype="str")
     raw = frame[list(spec.columns)].astype(str)
     raw.index = pd.Index(records["line"].iloc[1:].to_numpy(), name="row")
     cleaned = pd.DataFrame({c: raw[c].str.strip() for c in raw.columns}, index=raw.index)
     for column, codes in mapping.get("values", {}).items():
         cleaned[column] = cleaned[column].replace(codes)
+    if has_decimals and "decimal" not in fixed:
+        numbers = [cleaned[c] for c, (k, _) in spec.columns.items() if k == DECIMAL and c not in absent]
+        found = dataclasses.replace(found, decimal=dialect.detect_decimal(pd.concat(numbers), delimiter))
+    attributes = {}
+    for column in spec.attributes:
+        blank = None if column in absent else cleaned[column] == ""
+        attributes[column] = blank
+        if spec.columns[column][0] == VOCAB:
+            cleaned.loc[cleaned[column] == "", column] = UNKNOWN
     _check_unique_key(name, cleaned, spec.key)
-    return _File(raw, cleaned, "", _has_control_characters(data) or bool(records.attrs["multiline"]))
+    utf8 = data if encoding.startswith("utf-8") else decoded.encode(ENCODING)
+    controls = _has_control_characters(utf8) or bool(records.attrs["multiline"])
+    return _File(raw, cleaned, "", controls, found, attributes)
 
 
-def _cells(name: str, text: str, header: list[str]) -> pd.DataFrame:
+def _cells(name: str, text: str, header: list[str], delimiter: str = ",") -> pd.DataFrame:
     """All cells as ``str`` ("" for an empty cell), columns named ``header``; blank lines are
     skipped (as by the scan). pyarrow's reader (fast, threaded) unless a stray ``\r`` is in
     the text (pyarrow would end a line there); pandas' reader otherwise or if pyarrow fails."""
@@ -600,7 +674,7 @@ def _cells(name: str, text: str, header: list[str]) -> pd.DataFrame:
                 read_options=pyarrow_csv.ReadOptions(
                     column_names=[f"c{i}" for i in range(len(header))], skip_rows=1, block_size=1 << 24
                 ),
-                parse_options=pyarrow_csv.ParseOptions(newlines_in_values=True),
+                parse_options=pyarrow_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
                 convert_options=pyarrow_csv.ConvertOptions(
                     column_types={f"c{i}": pyarrow.large_string() for i in range(len(header))},
                     strings_can_be_null=False,
@@ -612,7 +686,9 @@ def _cells(name: str, text: str, header: list[str]) -> pd.DataFrame:
         else:
             return pd.DataFrame({h: pd.array(column, dtype="str") for h, column in zip(header, table.columns)})
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False, lineterminator="\n")
+        frame = pd.read_csv(
+            io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, na_filter=False, lineterminator="\n"
+        )
     except Exception as err:  # noqa: BLE001 - any parser failure is one line naming the file
         raise ContractError(name, f"cannot parse CSV: {err}") from None
     if len(frame.columns) != len(header):  # pragma: no cover - the scan counted the fields
@@ -630,35 +706,13 @@ def _has_control_characters(data: bytes) -> bool:
     return b"\xc2" in data and re.search(rb"\xc2[\x80-\x9f]", data) is not None
 
 
-def _decode(name: str, data: bytes) -> str:
-    """UTF-8 text (a leading byte-order mark is dropped), or :class:`ContractError`."""
-    try:
-        text = data.decode(ENCODING)
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise ContractError(
-            name, f"not valid UTF-8: byte 0x{data[err.start]:02X} at offset {err.start} (line {line})"
-        ) from None
-    return text.removeprefix("\ufeff")
-
-
-def _line_ends(text: str) -> str:
-    """``\\n`` line ends: ``\\r\\n`` becomes ``\\n``; a file whose lines end in ``\\r`` alone
-    (more ``\\r`` than ``\\n`` left) has every ``\\r`` read as ``\\n``. A stray ``\\r`` elsewhere
-    stays a character of its cell."""
-    text = text.replace("\r\n", "\n")
-    if text.count("\r") > text.count("\n"):
-        text = text.replace("\r", "\n")
-    return text
-
-
-def _scan_records(name: str, text: str) -> pd.DataFrame:
+def _scan_records(name: str, text: str, delimiter: str = ",") -> pd.DataFrame:
     """Every non-blank CSV record, header included: its first ``line``, its ``fields`` count
     and its ``text``.
 
     Vectorised over physical lines: a line with an odd number of quotes opens (or closes) a
     quoted field running across lines, so records are runs of lines; fields are counted as the
-    commas outside quoted text. (pandas would silently pad a short row with empty cells.)
+    delimiters outside quoted text. (pandas would silently pad a short row with empty cells.)
     """
     lines = pd.Series(text.split("\n"), dtype="str")
     odd = _count_literal(lines, '"') % 2 == 1
@@ -674,7 +728,7 @@ def _scan_records(name: str, text: str) -> pd.DataFrame:
     records = records[records != ""]
     unquoted = records.str.replace(_QUOTED, "", regex=True) if '"' in text else records
     out = pd.DataFrame(
-        {"line": records.index + 1, "fields": _count_literal(unquoted, ",") + 1, "text": records}
+        {"line": records.index + 1, "fields": _count_literal(unquoted, delimiter) + 1, "text": records}
     ).reset_index(drop=True)
     out.attrs["multiline"] = not starts.all()  # a quoted cell spans lines
     return out
@@ -686,10 +740,16 @@ def _count_literal(s: pd.Series, needle: str) -> pd.Series:
     return pd.Series(counts, index=s.index, dtype="int64")
 
 
-def _header(name: str, line: str, spec: FileSpec, columns: dict[str, str]) -> list[str]:
-    """The header's column names (trimmed, then renamed by the mapping ``{ours: theirs}``)."""
+HEADER_SHOWN = 120  # characters of a header line quoted in an error
+
+
+def _header(
+    name: str, line: str, spec: FileSpec, columns: dict[str, str], found: Dialect
+) -> tuple[list[str], list[str]]:
+    """The header's column names (trimmed, then renamed by the mapping ``{ours: theirs}``) and
+    the attribute columns absent from it."""
     try:
-        header = [h.strip() for h in next(csv.reader([line]))]
+        header = dialect.split_header(line, found.delimiter)
     except csv.Error as err:  # e.g. a field over the csv module's 128 KiB limit
         raise ContractError(name, f"cannot parse CSV header (line 1): {err}") from None
     ours = {theirs: our for our, theirs in columns.items()}
@@ -702,11 +762,19 @@ def _header(name: str, line: str, spec: FileSpec, columns: dict[str, str]) -> li
     if duplicated:
         detail = [f"{c} (mapped from {columns[c]})" if c in columns else c for c in duplicated]
         raise ContractError(name, f"duplicate column name(s): {', '.join(detail)}")
-    missing = [c for c in spec.columns if c not in seen]
+    if not seen & set(spec.columns):
+        shown = line if len(line) <= HEADER_SHOWN else line[: HEADER_SHOWN - 1] + "…"
+        raise ContractError(
+            name,
+            f"no expected column in the header, read as {found.describe()}: {shown!r} "
+            f"(set the file's dialect in params.yaml {dialect.PARAMS_KEY}, or its column names in "
+            f"{PARAMS_SECTION}.mapping)",
+        )
+    missing = [c for c in spec.columns if c not in seen and c not in spec.attributes]
     if missing:
         detail = [f"{c} (mapped from {columns[c]})" if c in columns else c for c in missing]
         raise ContractError(name, f"missing required column(s): {', '.join(detail)}")
-    return renamed
+    return renamed, [c for c in spec.attributes if c not in seen]
 
 
 def _check_unique_key(name: str, frame: pd.DataFrame, key: tuple[str, ...]) -> None:
@@ -734,10 +802,11 @@ def _check_unique_key(name: str, frame: pd.DataFrame, key: tuple[str, ...]) -> N
 
 
 def _parse(
-    text: pd.DataFrame, spec: FileSpec, settings: ContractSettings, controls: bool = True
+    text: pd.DataFrame, spec: FileSpec, settings: ContractSettings, controls: bool = True, decimal: str = "."
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Typed frame (same index; bad or empty cells are NaN/NaT/NA) and parse problems.
-    ``controls=False``: the file holds no control character, so cells are not searched for one."""
+    ``controls=False``: the file holds no control character, so cells are not searched for one.
+    ``decimal``: the file's decimal mark (:mod:`stoffwechsel.dialect`)."""
     typed, found = {}, []
     for column, (kind, required) in spec.columns.items():
         s = text[column]
@@ -762,7 +831,7 @@ def _parse(
         elif kind == INTEGER:
             value, column_problems = _parse_integer(s, filled)
         else:
-            value, column_problems = _parse_decimal(s, filled)
+            value, column_problems = _parse_decimal(s, filled, decimal)
         found += [_problems(mask, column, reason) for reason, mask in column_problems]
         typed[column] = value
     return pd.DataFrame(typed, index=text.index), pd.concat(found, ignore_index=True)
@@ -818,13 +887,16 @@ def _parse_integer(s: pd.Series, filled: pd.Series) -> tuple[pd.Series, list]:
     return _cast(s.where(fits), pyarrow.int64(), "Int64"), problems
 
 
-def _parse_decimal(s: pd.Series, filled: pd.Series) -> tuple[pd.Series, list]:
-    """Finite decimals written ``-?[0-9]+(.[0-9]+)?`` (no exponent, no ``,``, no ``nan``/``inf``)."""
-    shape = s.str.fullmatch(DECIMAL_SHAPE).fillna(False).astype(bool)
-    value = _cast(s.where(shape), pyarrow.float64(), "float64")  # too many digits: inf
+def _parse_decimal(s: pd.Series, filled: pd.Series, decimal: str = ".") -> tuple[pd.Series, list]:
+    """Finite decimals written ``-?[0-9]+(.[0-9]+)?`` (``,`` for the mark in a decimal-comma
+    file; no exponent, no ``nan``/``inf``); a number with thousands separators is refused."""
+    shape = s.str.fullmatch(dialect.DECIMAL_SHAPES[decimal]).fillna(False).astype(bool)
+    number = s if decimal == "." else s.str.replace(decimal, ".", regex=False)
+    value = _cast(number.where(shape), pyarrow.float64(), "float64")  # too many digits: inf
     finite = pd.Series(np.isfinite(value.to_numpy()), index=s.index)
-    problems = _number_shape_problem(s, filled, shape, NOT_A_NUMBER)
-    problems.append((NOT_FINITE, shape & ~finite))
+    thousands = filled & ~shape & s.str.fullmatch(dialect.THOUSANDS_SHAPES[decimal]).fillna(False).astype(bool)
+    problems = _number_shape_problem(s, filled, shape | thousands, NOT_A_NUMBER)
+    problems += [(THOUSANDS_SEPARATOR, thousands), (NOT_FINITE, shape & ~finite)]
     return value.where(finite), problems
 
 
@@ -1151,13 +1223,13 @@ def _reference_problems(
         _problems(
             customer & known_customer & ~_keys_in(child, ["customer_id"], customers),
             "customer_id",
-            "customer_id refers to a quarantined customer",
+            QUARANTINED_CUSTOMER,
         ),
         _problems(product & ~known_id, "product_id", "unknown product_id"),
         _problems(
             product & known_id & ~season & ~_keys_in(child, ["product_id"], products),
             "product_id",
-            "product_id refers to a quarantined product",
+            QUARANTINED_PRODUCT,
         ),
         _problems(
             product & known_id & season & ~known_version, "season", "unknown product version (product_id, season)"
@@ -1165,7 +1237,7 @@ def _reference_problems(
         _problems(
             product & season & known_version & ~accepted_version,
             "season",
-            "product version (product_id, season) is quarantined",
+            QUARANTINED_VERSION,
         ),
     ]
 
@@ -1201,7 +1273,7 @@ def _return_problems(tx: pd.DataFrame, quarantined_rows: pd.Index) -> pd.DataFra
             _problems(
                 found & linked["p_row"].isin(quarantined_rows),
                 "return_of",
-                "return_of refers to a quarantined purchase",
+                QUARANTINED_PURCHASE,
             ),
         ],
         ignore_index=True,
@@ -1227,11 +1299,25 @@ def description_words(s: pd.Series) -> pd.Series:
     return words + unspaced / CHARACTERS_PER_WORD_UNSPACED
 
 
-def _findings(kept: dict[str, pd.DataFrame], missing: dict[str, str], settings: ContractSettings) -> pd.DataFrame:
+def _findings(
+    kept: dict[str, pd.DataFrame],
+    missing: dict[str, str],
+    settings: ContractSettings,
+    attributes: dict[str, dict] | None = None,
+) -> pd.DataFrame:
     """One row per (file, column, finding) over the accepted rows: how many rows, one example
-    (the most frequent value, ties by first occurrence; a customer id is withheld)."""
+    (the most frequent value, ties by first occurrence; a customer id is withheld).
+    ``attributes``: per file, attribute column -> mask of blank rows (None: column absent)."""
     found: list[tuple[str, str, str, pd.Series]] = []  # file, column, finding, values of the rows
+    absent: list[tuple[str, str, str]] = []  # file, column, finding: about a whole column
     for name, frame in kept.items():
+        for column, blank in (attributes or {}).get(name, {}).items():
+            is_list = SPECS[name].columns[column][0] == MULTI
+            if blank is None:
+                absent.append((name, column, LIST_ABSENT if is_list else ATTRIBUTE_ABSENT))
+            elif not is_list:  # a blank list is "none", as always
+                rows = blank.reindex(frame.index, fill_value=False).to_numpy(dtype=bool)
+                found.append((name, column, ATTRIBUTE_BLANK, frame.loc[rows, column]))
         for column, (kind, _) in SPECS[name].columns.items():
             s = frame[column]
             if kind == ID:
@@ -1246,7 +1332,10 @@ def _findings(kept: dict[str, pd.DataFrame], missing: dict[str, str], settings: 
                     )
                 )
             elif kind == VOCAB:
-                found.append((name, column, OUTSIDE_KNOWN, s[s.notna() & ~s.isin(KNOWN_VALUES[column])]))
+                outside = (
+                    s.notna() & ~s.isin(KNOWN_VALUES[column]) & ~((s == UNKNOWN) & (column in SPECS[name].attributes))
+                )
+                found.append((name, column, OUTSIDE_KNOWN, s[outside]))
             elif column == "certifications":
                 tokens = s[s.fillna("") != ""].str.split(MULTI_SEPARATOR).explode().str.strip()
                 unknown = tokens[~tokens.isin(CERTIFICATIONS)]
@@ -1270,6 +1359,9 @@ def _findings(kept: dict[str, pd.DataFrame], missing: dict[str, str], settings: 
             rows.append((name, column, finding, len(values), example))
     for name, why in missing.items():
         rows.append((name, "", NO_RECOMMENDATION_LOG.format(why=why), 0, ""))
+    for name, column, finding in absent:
+        if name not in missing:
+            rows.append((name, column, finding, len(kept[name]), ""))
     if not rows:
         return _empty_findings()
     out = pd.DataFrame(rows, columns=list(FINDING_COLUMNS)).astype({"rows": "int64"})

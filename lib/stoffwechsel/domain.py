@@ -84,6 +84,10 @@ INTEREST_LEVELS = ("low", "medium", "high")
 #: 2025/26 (1 Sep - end of Feb). Other codes are kept (a finding); they have no calendar bounds.
 SEASON_CODE = r"(SS|AW)([0-9]{2})"
 
+#: The value of a customer or transaction attribute that is blank or whose column is absent
+#: (data contract; an invoice export's missing attributes): its own group, never a bad row.
+UNKNOWN = "unknown"
+
 #: Known values of the open vocabularies: used for wording and for findings, never to reject a row.
 KNOWN_VALUES: dict[str, tuple[str, ...]] = {
     "category": CATEGORIES,

@@ -36,6 +36,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from . import domain
 from .config import CUSTOMERS_FILE, PRODUCTS_FILE, RECOMMENDATIONS_FILE, TRANSACTIONS_FILE
 from .contract import SPECS
 from .io import sha256_file, write_csv, write_json
@@ -62,8 +63,8 @@ QUARANTINE_COLUMNS = ("file", "row", "column", "value", "reason")
 #: The roles an export's columns play; a profile maps each to the source's column name.
 ROLES = ("invoice", "stock_code", "description", "quantity", "invoice_time", "unit_price", "customer_id", "country")
 
-#: Value written for customer attributes an invoice export does not hold.
-UNKNOWN = "unknown"
+#: Value written for customer attributes an invoice export does not hold (the contract's too).
+UNKNOWN = domain.UNKNOWN
 
 #: The outcome of a source line: rule id -> (role whose cell is reported, reason). The first rule
 #: that applies wins (dict order), so each line is counted once. ``purchase`` and ``return`` are

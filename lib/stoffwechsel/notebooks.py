@@ -60,6 +60,44 @@ def stage_parameters(stage: str, params_file: Path | None = None) -> dict:
     return merged
 
 
+def stage_outputs(stage: str) -> list[str]:
+    """The paths a stage declares in dvc.yaml (``outs``, ``metrics``, ``plots``)."""
+    with open(config.ROOT / "dvc.yaml", encoding="utf-8") as fh:
+        spec = yaml.safe_load(fh)["stages"].get(stage, {})
+    paths = []
+    for kind in ("outs", "metrics", "plots"):
+        for entry in spec.get(kind, []) or []:
+            paths += [entry] if isinstance(entry, str) else list(entry)
+    return [p for p in paths if "${" not in p]
+
+
+def restore_tracked_outputs(stage: str) -> list[str]:
+    """Put back the stage's git-tracked outputs that are missing, from git's index, and return
+    their paths.
+
+    DVC removes a stage's outputs before it runs its command. When the stage then stops (too
+    little history, no recommendation log, ...) or fails, the committed reports it would have
+    rewritten (``reports/metrics/*.json``, ...) would be gone from the user's working copy: the
+    runner restores them, so a stage that does not finish deletes no tracked file. Outputs
+    DVC caches (``data/...``) are not in git; ``dvc checkout`` restores those. Outside a git
+    checkout (or without git) nothing is done."""
+    import subprocess
+
+    paths = stage_outputs(stage)
+    if not paths:
+        return []
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--", *paths], cwd=config.ROOT, capture_output=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    missing = [p for p in listed.decode().split("\0") if p and not (config.ROOT / p).exists()]
+    if missing:
+        subprocess.run(["git", "checkout", "--", *missing], cwd=config.ROOT, capture_output=True, check=True)
+    return missing
+
+
 def _kernel_environment() -> None:
     """Environment the notebook kernels inherit."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -98,7 +136,13 @@ def kernel_manager_class():
 
     A kernel on TCP warns "Kernel is running over TCP without encryption" at every start (six
     times in ``verify``) and listens on loopback ports; over IPC each kernel talks through sockets
-    of its own in the temp folder, so there is nothing to warn about and nothing listens."""
+    of its own in the temp folder, so there is nothing to warn about and nothing listens.
+
+    It also does not interrupt a kernel it is shutting down: jupyter_client sends SIGINT before
+    every shutdown request, and the kernel, busy with that request, logs ``[IPKernelApp] ERROR |
+    KeyboardInterrupt caught in kernel.`` into a successful stage's log. nbclient shuts the kernel
+    down only after the last cell (or after its own timeout interrupt), so there is nothing left
+    to interrupt; an interrupt asked for while the kernel runs is sent as before."""
     from jupyter_client.manager import AsyncKernelManager
 
     class IPCKernelManager(AsyncKernelManager):
@@ -108,6 +152,11 @@ def kernel_manager_class():
             # A socket path of its own: the default ("kernel-ipc-N" in the working folder) is shared
             # by kernels started side by side (the site's pages), which then read each other's messages.
             self.ip = os.path.join(tempfile.gettempdir(), f"stoffwechsel-kernel-{uuid.uuid4().hex[:12]}")
+
+        async def _async_interrupt_kernel(self) -> None:
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
 
     return IPCKernelManager
 

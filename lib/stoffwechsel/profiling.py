@@ -99,7 +99,8 @@ def key_figures(m: Materials) -> dict:
     status = outcome_status(recs)
     quarantine = m.quarantine
     return {
-        "rows": {name: dict(counts) for name, counts in sorted(m.counts.items())},
+        # cascaded: quarantined only because a row they refer to was (counted in "quarantined")
+        "rows": {name: {**counts, "cascaded": m.cascaded.get(name, 0)} for name, counts in sorted(m.counts.items())},
         "transactions": {
             "first_event": _day(tx["event_time"].min()),
             "last_event": _day(tx["event_time"].max()),

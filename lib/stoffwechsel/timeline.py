@@ -22,6 +22,18 @@ Monday 00:00, as in the feature store):
    ``split.min_history_weeks`` weeks: the first moment with a full window of customer history
    behind it (the customer features' longest window is ``features.recent_weeks``, 13 weeks).
 
+Stray dates do not move the calendar: the rules above use the *bulk* of the event times
+(:func:`stray_events`). Events after the recommendation log's ``export_time`` (they cannot have
+happened yet when the shop exported), and events beyond a gap of more than
+:data:`STRAY_GAP_WEEKS` weeks without any event at either end of the data, when such an outlying
+group holds at most :data:`STRAY_MAX_SHARE` of the events (a clock error, test rows), are left
+out of the calendar's dates; the calendar lists them (``left_out``: count, dates, why) and
+``stoffwechsel validate`` prints them. The rows stay in the data: they are not bad rows, only no
+evidence of where the shop's history begins or ends.
+
+The weeks of history (:attr:`Calendar.history_weeks_shown`) are one number, rounded down to a
+tenth of a week (never more history than there is), in ``calendar.json`` and in the stop message.
+
 A date in params.yaml (``"2025-12-01"``) overrides its rule; the test window then ends
 ``test_weeks`` after the cutoff. The profile stage computes the calendar once, from the event
 times the data contract accepted, and writes it to ``reports/profile/calendar.json``; every later
@@ -44,6 +56,13 @@ WEEK = pd.Timedelta(weeks=1)
 DAY = pd.Timedelta(days=1)
 CALENDAR_FILE = Path("reports") / "profile" / "calendar.json"  # relative to the project root
 DERIVED, FIXED = "derived from the data", "fixed in params.yaml"
+#: A gap of more than this many weeks without any event separates an outlying group of events ...
+STRAY_GAP_WEEKS = 8
+#: ... which is left out of the calendar when it lies at either end and holds at most this share
+#: of the events (a shop closed for a season keeps both sides: each holds more).
+STRAY_MAX_SHARE = 0.01
+AFTER_EXPORT = "after the recommendation log's export_time {export}"
+BEYOND_GAP = "beyond a gap of {weeks:.0f} weeks without events, {share:.2%} of the events"
 
 
 def monday_on_or_before(ts: pd.Timestamp) -> pd.Timestamp:
@@ -82,6 +101,8 @@ class Calendar:
     cutoff_source: str = DERIVED
     train_start_source: str = DERIVED
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: Event groups left out of the dates: ({"rows", "first", "last", "why"}, ...) (stray_events).
+    left_out: tuple[dict, ...] = field(default_factory=tuple)
 
     @property
     def test_weeks(self) -> float:
@@ -93,6 +114,11 @@ class Calendar:
         """Weeks of data before the cutoff."""
         return max(0.0, (self.cutoff - self.first_event) / WEEK)
 
+    @property
+    def history_weeks_shown(self) -> float:
+        """:attr:`history_weeks` rounded down to a tenth: the one figure reports and messages show."""
+        return math.floor(round(self.history_weeks * 10, 6)) / 10
+
     def as_dict(self) -> dict:
         return {
             "data": {"first_event": self.first_event.isoformat(), "last_event": self.last_event.isoformat()},
@@ -102,8 +128,9 @@ class Calendar:
             "test_weeks": round(self.test_weeks, 4),
             "train_start": _day(self.train_start),
             "train_start_source": self.train_start_source,
-            "history_weeks_before_cutoff": round(self.history_weeks, 1),
+            "history_weeks_before_cutoff": self.history_weeks_shown,
             "notes": list(self.notes),
+            "left_out": [dict(group) for group in self.left_out],
         }
 
     @classmethod
@@ -117,17 +144,59 @@ class Calendar:
             d["cutoff_source"],
             d["train_start_source"],
             tuple(d.get("notes", ())),
+            tuple(d.get("left_out", ())),
         )
 
 
-def derive_calendar(event_times: pd.Series, split: dict) -> Calendar:
-    """The calendar from the event times and params.yaml's ``split`` section (rules: module doc)."""
+def stray_events(event_times: pd.Series, export_time: pd.Timestamp | None = None) -> tuple[pd.Series, list[dict]]:
+    """Which events make up the bulk of the data (a boolean Series on ``event_times``' index) and
+    the groups left out: ``[{"rows", "first", "last", "why"}]`` (rules: module doc)."""
+    times = pd.to_datetime(pd.Series(event_times))
+    bulk = times.notna()
+    groups: list[dict] = []
+
+    def leave_out(mask: pd.Series, why: str) -> None:
+        left = times[mask & bulk]
+        if len(left):
+            groups.append({"rows": int(len(left)), "first": _day(left.min()), "last": _day(left.max()), "why": why})
+            bulk[mask] = False
+
+    if export_time is not None and not pd.isna(export_time):
+        leave_out(times > export_time, AFTER_EXPORT.format(export=pd.Timestamp(export_time).isoformat()))
+    ordered = times[bulk].sort_values(kind="mergesort")
+    if len(ordered) < 2:
+        return bulk, groups
+    gap = ordered.diff() > STRAY_GAP_WEEKS * WEEK
+    cluster = gap.cumsum()
+    share = cluster.value_counts(normalize=True, sort=False).sort_index()
+    big = share[share > STRAY_MAX_SHARE].index
+    if len(big) == 0:
+        return bulk, groups
+    weeks = ordered.diff().where(gap) / WEEK
+    for c in share.index:
+        if big.min() <= c <= big.max():
+            continue
+        # the gap that separates this group from the bulk: before it (late groups) or after it
+        separating = weeks[cluster == c].iloc[0] if c > big.max() else weeks[cluster == c + 1].iloc[0]
+        leave_out(
+            times.index.isin(cluster[cluster == c].index), BEYOND_GAP.format(weeks=separating, share=float(share[c]))
+        )
+    groups.sort(key=lambda g: (g["first"], g["why"]))
+    return bulk, groups
+
+
+def derive_calendar(event_times: pd.Series, split: dict, export_time: pd.Timestamp | None = None) -> Calendar:
+    """The calendar from the event times and params.yaml's ``split`` section (rules: module doc);
+    ``export_time``: the recommendation log's, where there is one (later events are stray)."""
     times = pd.to_datetime(pd.Series(event_times)).dropna()
     if times.empty:
         raise StageStop(
             "no events: the calendar (cutoff, test window, first training moment) is derived from the event "
             "times in transactions.csv, and the file has no accepted rows"
         )
+    bulk, left_out = stray_events(times, export_time)
+    if bulk.any():
+        times = times[bulk]
     first, last = times.min(), times.max()
     test_weeks = int(split["test_weeks"])
     notes: list[str] = []
@@ -161,7 +230,12 @@ def derive_calendar(event_times: pd.Series, split: dict) -> Calendar:
             f"the first training moment {_day(train_start)} is not before the cutoff {_day(cutoff)}: "
             f"too little history for training"
         )
-    return Calendar(first, last, cutoff, test_end, train_start, cutoff_source, train_start_source, tuple(notes))
+    for group in left_out:
+        span = group["first"] if group["first"] == group["last"] else f"{group['first']} to {group['last']}"
+        notes.append(f"{group['rows']} events ({span}) left out of the calendar: {group['why']}")
+    return Calendar(
+        first, last, cutoff, test_end, train_start, cutoff_source, train_start_source, tuple(notes), tuple(left_out)
+    )
 
 
 def calendar_path(root: Path | None = None) -> Path:
@@ -193,7 +267,7 @@ def require_training_history(calendar: Calendar, horizon_weeks: int) -> None:
     if calendar.train_start + horizon <= calendar.cutoff:
         return
     needed = math.ceil(round((calendar.train_start + horizon - calendar.first_event) / WEEK, 6))
-    has = math.floor(calendar.history_weeks * 10) / 10
+    has = calendar.history_weeks_shown
     raise StageStop(
         f"too little history: training needs at least {needed} weeks before the cutoff, the data has {has:g} "
         f"(events {_day(calendar.first_event)} to {_day(calendar.last_event)}, cutoff {_day(calendar.cutoff)}: "
