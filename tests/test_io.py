@@ -146,7 +146,21 @@ def test_write_csv_is_deterministic(tmp_path):
     io.write_csv(df.iloc[[2, 0, 1]], tmp_path / "b.csv", sort_by=["id"])
     a = (tmp_path / "a.csv").read_bytes()
     assert a == (tmp_path / "b.csv").read_bytes()
-    assert a == b"id,x,s\n1,0.333333333333333,\n2,,b\n3,0.3,c\n"
+    assert a == b"id,x,s\n1,0.33333333,\n2,,b\n3,0.3,c\n"
+
+
+def test_floats_are_written_at_the_precision_they_mean(tmp_path):
+    """CSV and JSON carry SIGNIFICANT_DIGITS digits: two results that differ in the last bits of
+    a float64, as another machine's summation order makes them, are the same bytes."""
+    x = 0.1234567890123
+    other_machine = np.nextafter(np.nextafter(x, 1.0), 1.0)  # two float64 steps away
+    assert other_machine != x
+    for i, v in enumerate((x, other_machine)):
+        io.write_csv(pd.DataFrame({"v": [v]}), tmp_path / f"{i}.csv", sort_by=[])
+        io.write_json({"v": v, "nested": [{"w": v}]}, tmp_path / f"{i}.json")
+    assert (tmp_path / "0.csv").read_bytes() == (tmp_path / "1.csv").read_bytes() == b"v\n0.12345679\n"
+    assert (tmp_path / "0.json").read_bytes() == (tmp_path / "1.json").read_bytes()
+    assert json.loads((tmp_path / "0.json").read_text()) == {"v": 0.12345679, "nested": [{"w": 0.12345679}]}
 
 
 def test_write_json_is_sorted_indented_with_newline(tmp_path):

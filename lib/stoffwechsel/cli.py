@@ -280,9 +280,37 @@ def bench_embeddings(
         )
     io.write_json(figures, out)
     typer.echo(
-        f"{out}: stage {figures['stage_texts_per_s']} texts/s vs bare {figures['bare_texts_per_s']} texts/s "
-        f"(ratio {figures['stage_over_bare']}); re-run with {figures['rerun_changed_texts']} changed "
+        f"{out}: plain float32 {figures['plain_texts_per_s']} texts/s, exact {figures['exact_texts_per_s']} "
+        f"texts/s ({figures['exact_over_plain']}x the time), stage {figures['stage_texts_per_s']} texts/s "
+        f"(stage/exact {figures['stage_over_exact']}); re-run with {figures['rerun_changed_texts']} changed "
         f"{figures['rerun_changed']['median_s']} s"
+    )
+
+
+@app.command("encoding-flip-rate")
+def encoding_flip_rate(
+    texts_csv: list[Path] = typer.Argument(..., help="CSV files whose description column is encoded."),
+    out: Path = typer.Option(Path("reports/benchmarks/flip_rate.json"), help="Where to write the figures (JSON)."),
+) -> None:
+    """How often the exact encoding's rounding could differ between two machines (stand-in settings)."""
+    import pandas as pd
+
+    from stoffwechsel import config, embeddings, io
+    from stoffwechsel.machine_settings import OTHER_MACHINES, flip_rate
+
+    texts: set[str] = set()
+    for path in texts_csv:
+        frame = pd.read_csv(path, dtype=str)
+        column = next(c for c in frame.columns if c.lower() == "description")
+        texts |= {embeddings.normalise_text(t) for t in frame[column].dropna()}
+    spec = embeddings.ModelSpec.from_params(config.load_params("embeddings"))
+    settings = tuple(OTHER_MACHINES)[:2]
+    figures = flip_rate(sorted(texts), spec, settings)
+    io.write_json(figures, out)
+    typer.echo(
+        f"{out}: {figures['texts']} texts, {figures['float64_values_differing']} of {figures['values']} float64 "
+        f"values differ (largest {figures['largest_float64_difference']:.2e}); grid flips observed "
+        f"{figures['flips_observed']}, expected {figures['flips_expected']:.3g}"
     )
 
 

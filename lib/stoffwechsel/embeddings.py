@@ -170,10 +170,11 @@ def snap(values, bits: int = GRID_BITS) -> np.ndarray:
     machines in its last bits (kernels, threads, instruction sets sum in other orders) lands on
     the same multiple unless it lies within that difference of a midpoint between two multiples
     (measured: docs/embeddings.md). Any multiple of 2**-20 below 16 in magnitude is exact in
-    float32, so the float32 copy is the rounded value itself."""
+    float32, so the float32 copy is the rounded value itself; zero is always +0.0."""
     x = np.asarray(values, dtype=np.float64)
     scale = float(2**bits)
-    return (np.round(x * scale) / scale).astype(np.float32)
+    # + 0.0 turns -0.0 into 0.0: a value of +-1e-17 on two machines is one grid point, one bit pattern
+    return (np.round(x * scale) / scale + 0.0).astype(np.float32)
 
 
 def cache_key(model_sha: str, text: str) -> str:

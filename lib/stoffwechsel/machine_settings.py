@@ -61,6 +61,11 @@ model = embeddings.load_model(spec)
 texts = args["texts"]
 if args["method"] == "exact":
     out = embeddings.encode_exact(model, texts, args["batch_size"])
+elif args["method"] == "float64":  # the exact encoding before its rounding (flip-rate measurement)
+    import torch
+    model.to(torch.float64)
+    with torch.inference_mode():
+        out = model.encode(texts, batch_size=args["batch_size"], convert_to_numpy=True, show_progress_bar=False)
 else:  # the plain float32 encode, as a control that the settings change the kernels
     out = model.encode(texts, batch_size=args["batch_size"], convert_to_numpy=True, show_progress_bar=False)
 np.save(args["out"], out)
@@ -71,8 +76,8 @@ def encode_elsewhere(
     texts: list[str], spec, setting: str, method: str = "exact", batch_size: int = 64, env: dict | None = None
 ) -> np.ndarray:
     """``texts`` encoded in a new process under :data:`OTHER_MACHINES` ``[setting]`` (plus
-    ``env``): ``method`` "exact" (:func:`stoffwechsel.embeddings.encode_exact`) or "float32"
-    (the plain ``model.encode``)."""
+    ``env``): ``method`` "exact" (:func:`stoffwechsel.embeddings.encode_exact`), "float64" (the
+    same before its rounding) or "float32" (the plain ``model.encode``)."""
     with tempfile.TemporaryDirectory(prefix="encode-elsewhere-") as tmp:
         args = Path(tmp) / "args.json"
         out = Path(tmp) / "out.npy"
@@ -96,3 +101,27 @@ def encode_elsewhere(
         if proc.returncode != 0:
             raise RuntimeError(f"encoding under {setting!r} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
         return np.load(out)
+
+
+def flip_rate(texts: list[str], spec, settings: tuple[str, str], batch_size: int = 64) -> dict:
+    """How often the exact encoding's rounding could give another machine other bits: the
+    float64 vectors of ``texts`` under two settings, how many values differ and by how much, the
+    values whose rounded (grid) value differs, and the expected number of such flips (a value
+    whose two float64 results are ``d`` apart lands on different grid points with probability
+    ``d / 2**-GRID_BITS``, its position on the grid being uniform)."""
+    from stoffwechsel.embeddings import GRID_BITS, snap
+
+    a, b = (encode_elsewhere(texts, spec, s, "float64", batch_size) for s in settings)
+    d = np.abs(a - b)
+    step = 2.0**-GRID_BITS
+    return {
+        "settings": list(settings),
+        "texts": len(texts),
+        "values": int(d.size),
+        "float64_values_differing": int((d > 0).sum()),
+        "largest_float64_difference": float(d.max()),
+        "grid_step": step,
+        "flips_observed": int((snap(a) != snap(b)).sum()),
+        "flips_expected": float(np.minimum(d / step, 1.0).sum()),
+        "flips_expected_per_million_values": float(np.minimum(d / step, 1.0).sum() / d.size * 1e6),
+    }

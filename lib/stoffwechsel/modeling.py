@@ -293,7 +293,24 @@ def train_ranker(train: pd.DataFrame, feature_set: str, params: dict) -> Ranker:
         random_state=int(params["seed"]),
     )
     ranker.model = model.fit(x, train["label"].to_numpy())
+    # scikit-learn keeps the thread count it fitted with (a fact about the machine, not the model;
+    # the trees do not depend on it): cleared, so the saved model is the same bytes on every machine
+    ranker.model._bin_mapper.n_threads = None
     return ranker
+
+
+def ranker_bytes(ranker: Ranker) -> bytes:
+    """The ranker as a pickle whose bytes depend on the fitted model only: the pickler keeps no
+    memo (``fast``), since which equal strings and arrays are one object (what Python interned,
+    which code path built them) differs between runs and machines and would show in the memo."""
+    import io as _io
+    import pickle
+
+    buf = _io.BytesIO()
+    pickler = pickle.Pickler(buf, protocol=5)
+    pickler.fast = True
+    pickler.dump(ranker)
+    return buf.getvalue()
 
 
 def top_k(frame: pd.DataFrame, scores: np.ndarray, k: int) -> pd.DataFrame:

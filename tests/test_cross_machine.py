@@ -1,0 +1,28 @@
+"""Everything downstream of the embeddings is machine-independent too: the whole pipeline, run in
+a clone under another machine's settings (no AVX in torch, numpy and OpenBLAS, one thread), writes
+every data output with the md5 that the committed dvc.lock records (issue #22, point 2)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from conftest import ROOT, copy_working_tree, run
+from stoffwechsel.machine_settings import OTHER_MACHINES
+from test_pipeline import ENVIRONMENT_REPORTS, lock_outputs
+
+pytestmark = pytest.mark.pipeline
+
+SETTING = "no AVX (x86-64 baseline kernels), 1 thread"
+
+
+def test_pipeline_outputs_are_the_same_bytes_on_another_machine(tmp_path):
+    clone = copy_working_tree(tmp_path / "elsewhere")
+    shutil.rmtree(clone / "reports", ignore_errors=True)  # recomputed, not copied
+    run(["dvc", "repro"], clone, **OTHER_MACHINES[SETTING])
+    committed = {k: v for k, v in lock_outputs((ROOT / "dvc.lock").read_text()).items() if k not in ENVIRONMENT_REPORTS}
+    there = {k: v for k, v in lock_outputs((clone / "dvc.lock").read_text()).items() if k not in ENVIRONMENT_REPORTS}
+    assert {"data/embedding_store", "data/embeddings/artifacts", "data/models"} <= set(committed)
+    differing = sorted(k for k in committed if there.get(k) != committed[k])
+    assert not differing, f"under {SETTING!r} these outputs differ from dvc.lock: {differing}"
