@@ -41,7 +41,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from stoffwechsel import feature_repo, io
+from stoffwechsel import exact, feature_repo, io
 from stoffwechsel.feature_repo import week_end, week_index
 from stoffwechsel.store import FeatureView
 
@@ -164,17 +164,12 @@ def check_encoding(params: dict) -> None:
 
 
 def snap(values, bits: int = GRID_BITS) -> np.ndarray:
-    """``values`` rounded (half to even) to the nearest multiple of ``2**-bits``, as float32.
-
-    The written precision of every embedding-side float: a float64 result that differs between
-    machines in its last bits (kernels, threads, instruction sets sum in other orders) lands on
-    the same multiple unless it lies within that difference of a midpoint between two multiples
-    (measured: docs/embeddings.md). Any multiple of 2**-20 below 16 in magnitude is exact in
-    float32, so the float32 copy is the rounded value itself; zero is always +0.0."""
-    x = np.asarray(values, dtype=np.float64)
-    scale = float(2**bits)
-    # + 0.0 turns -0.0 into 0.0: a value of +-1e-17 on two machines is one grid point, one bit pattern
-    return (np.round(x * scale) / scale + 0.0).astype(np.float32)
+    """``values`` rounded to the nearest multiple of ``2**-bits`` (:func:`stoffwechsel.exact.snap`),
+    as float32: the written precision of every embedding-side float. A float64 result that differs
+    between machines in its last bits lands on the same multiple unless it lies within that
+    difference of a midpoint (measured: docs/embeddings.md). Any multiple of 2**-20 below 16 in
+    magnitude is exact in float32, so the float32 copy is the rounded value itself."""
+    return exact.snap(values, bits, np.float32)
 
 
 def cache_key(model_sha: str, text: str) -> str:

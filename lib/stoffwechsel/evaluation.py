@@ -28,6 +28,8 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from stoffwechsel.exact import fixed_order_matmul
+
 RANKING_METRICS = ("precision", "recall", "ndcg", "map", "hit_rate")
 LIST_METRICS = ("coverage", "sustainable_share", "novelty")
 DEFAULT_KS = (5, 10, 20)
@@ -284,7 +286,7 @@ def _bootstrap_means(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
         draw = rng.integers(0, n, size=(b, n), dtype=np.int32)  # b * n < 2**31 (chunk size)
         draw += np.arange(b, dtype=np.int32)[:, None] * np.int32(n)
         counts = np.bincount(draw.ravel(), minlength=b * n).reshape(b, n).astype(float)
-        num = counts @ filled
+        num = fixed_order_matmul(counts, filled)  # one summation order on every machine (stoffwechsel.exact)
         den = (counts @ patterns)[:, pattern_of]
         with np.errstate(invalid="ignore", divide="ignore"):
             out[start : start + b] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)

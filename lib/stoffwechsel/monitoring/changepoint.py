@@ -53,6 +53,7 @@ import pandas as pd
 from scipy import stats
 
 from ..domain import ALERT_METRIC_IDS, HARMFUL_DIRECTION
+from ..exact import fixed_order_matmul
 from ..glossary import METRICS
 from .delays import DelayCurve
 from .params import MonitorParams
@@ -142,7 +143,7 @@ def day_series(win: Windows, curves: dict[str, DelayCurve], groups: pd.DataFrame
     for outcome, curve in curves.items():
         f_point = np.concatenate([curve.at_edges(), [1.0]])
         m = np.zeros(shape)
-        m[gi, di] = win.hist[outcome][rows] @ f_point
+        m[gi, di] = fixed_order_matmul(win.hist[outcome][rows], f_point)
         sums[f"curve:{outcome}"] = m
     days = pd.DatetimeIndex(first_day + pd.to_timedelta(day_idx, unit="D"))
     return DaySeries(groups.reset_index(drop=True), days, sums)
@@ -236,7 +237,7 @@ def dispersion(x: np.ndarray, e: np.ndarray) -> np.ndarray:
     n_blocks = int(block.max()) + 1 if n_days else 0
     onehot = np.zeros((n_days, n_blocks))
     onehot[np.arange(n_days), block] = 1.0
-    bx, be = x @ onehot, e @ onehot
+    bx, be = fixed_order_matmul(x, onehot), fixed_order_matmul(e, onehot)
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(be > 0, bx / be, 0.0)
         mu = rate[:, block] * e

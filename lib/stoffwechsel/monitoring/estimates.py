@@ -14,6 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from ..domain import TOTAL_METRIC_IDS
+from ..exact import fixed_order_matmul
 from ..glossary import METRICS
 from .delays import DelayCurve
 from .params import MonitorParams
@@ -107,8 +108,8 @@ def estimate_windows(
     f_point = {k: np.concatenate([c.at_edges(), [1.0]]) for k, c in curves.items()}
     S = {name: win.sums[:, i] for i, name in enumerate(SUMS)}
     n = S["n"]
-    E = {k: win.hist[k] @ f_point[k] for k in curves}
-    E["return_kept"] = win.hist["return_kept"] @ f_point["return"]
+    E = {k: fixed_order_matmul(win.hist[k], f_point[k]) for k in curves}
+    E["return_kept"] = fixed_order_matmul(win.hist["return_kept"], f_point["return"])
     prior = _group_priors(win.frame, S, E)  # per row: prior mean click and purchase rate
     b0 = PRIOR_RECS
     a_c, a_p = (b0 * prior["click"])[:, None], (b0 * prior["purchase"])[:, None]
@@ -146,10 +147,12 @@ def estimate_windows(
     for s in range(0, len(todo), chunk):
         sl = todo[s : s + chunk]
         nn = n[sl][:, None]
-        Ec = np.maximum(win.hist["click"][sl] @ f_draws["click"].T, 1e-9)
-        Ep = np.maximum(win.hist["purchase"][sl] @ f_draws["purchase"].T, 1e-9)
-        Er = win.hist["return"][sl] @ f_draws["return"].T
-        Enr = win.hist["return_kept"][sl] @ f_draws["return"].T
+        # fixed-order sums: these feed random draws whose parameter may be exactly 0 (a draw of
+        # Poisson(0) takes no random number, one of Poisson(1e-17) does), so last bits must not vary
+        Ec = np.maximum(fixed_order_matmul(win.hist["click"][sl], f_draws["click"].T), 1e-9)
+        Ep = np.maximum(fixed_order_matmul(win.hist["purchase"][sl], f_draws["purchase"].T), 1e-9)
+        Er = fixed_order_matmul(win.hist["return"][sl], f_draws["return"].T)
+        Enr = fixed_order_matmul(win.hist["return_kept"][sl], f_draws["return"].T)
         xc, xp, xr = S["click_x"][sl][:, None], S["purchase_x"][sl][:, None], S["return_x"][sl][:, None]
         # clicks
         rem_c = rng.negative_binomial(xc + a_c[sl], np.clip((Ec + b0) / (nn + b0), 1e-9, 1.0))
@@ -370,10 +373,10 @@ def window_metrics(
     r = prep.recs
     xr = r["return_seen"].sum()
     er = float(
-        np.dot(
-            r["purchase_seen"].to_numpy(float),
-            np.where(r["return_open"], curves["return"].cdf(r["return_age"].to_numpy(float)), 1.0),
-        )
+        (
+            r["purchase_seen"].to_numpy(float)
+            * np.where(r["return_open"], curves["return"].cdf(r["return_age"].to_numpy(float)), 1.0)
+        ).sum()
     )
     return_rate = float(np.clip((xr + 1) / (er + 4), 0.01, 0.99)) if er > 0 else 0.25
     shown = (
