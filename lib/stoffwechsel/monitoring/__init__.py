@@ -72,6 +72,7 @@ from .results import (
 )
 from .run import run_monitoring
 from .tables import alerts_table, drift_overview, headline_table
+from .watch import WATCH_HEADING, WATCH_ITEMS, watch_list
 from .windows import Windows, aggregate, shown_groups
 from .wording import DEFAULT_HINTS, change_message, date_words, describe_group, format_value, hint, own_words
 
@@ -132,4 +133,7 @@ __all__ = [
     "LAUNCH_NOTE",
     "OUTPUT_FILES",
     "OUTPUT_TABLES",
+    "watch_list",
+    "WATCH_HEADING",
+    "WATCH_ITEMS",
 ]
