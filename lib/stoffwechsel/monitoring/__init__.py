@@ -50,6 +50,7 @@ from .delays import GRIDS_S, DelayCurve, delay_curve_table, fit_delay_curves
 from .diagnosis import model_cause, reused_cause_since
 from .drift import distribution_shift, drift_table
 from .estimates import METRIC_COLUMNS, PER_100, estimate_windows, window_metrics
+from .notify import NOTIFICATION, notify
 from .params import MonitorParams
 from .plots import (
     CHART_MIN_FONT,
@@ -134,6 +135,8 @@ __all__ = [
     "OUTPUT_FILES",
     "OUTPUT_TABLES",
     "watch_list",
+    "notify",
+    "NOTIFICATION",
     "WATCH_HEADING",
     "WATCH_ITEMS",
 ]
