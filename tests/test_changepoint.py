@@ -215,6 +215,18 @@ def test_one_planted_cause_one_headline_led_by_the_strongest_evidence():
     assert by_severity[0]["segment_column"] == "segment_x_age_band"
 
 
+def test_an_alert_close_to_two_incidents_joins_the_nearer():
+    """The injected case: a tier's click alert 4 days after one lead's onset and 5 before another's
+    (whose evidence is stronger, so it is placed first) joins the nearer one."""
+    alerts = [
+        _alert("segment", "Bargain Hunters", "ctr", "2026-02-21", -0.89, "critical", p_value=3e-5),
+        _alert("customer_type", mon.RETURNING, "ctr", "2026-03-02", -0.54, "critical", p_value=4e-6),
+        _alert("loyalty_tier", "none", "ctr", "2026-02-25", -0.5, p_value=2e-4),
+    ]
+    by_lead = {i["groups"][0]["segment"]: [g["segment"] for g in i["groups"]] for i in build_incidents(alerts)}
+    assert by_lead == {"Bargain Hunters": ["Bargain Hunters", "none"], mon.RETURNING: [mon.RETURNING]}
+
+
 def test_the_overview_lists_incidents_and_says_what_silence_means():
     from stoffwechsel import pages
 

@@ -51,8 +51,12 @@ def _related_groups(a: dict, b: dict) -> bool:
     return bool(_parts(a) & _parts(b)) and (a["segment_column"] in _CROSSINGS or b["segment_column"] in _CROSSINGS)
 
 
+def _onset_gap(a: dict, b: dict) -> int:
+    return abs((pd.Timestamp(a["onset"]) - pd.Timestamp(b["onset"])).days)
+
+
 def _close_onsets(a: dict, b: dict) -> bool:
-    return abs((pd.Timestamp(a["onset"]) - pd.Timestamp(b["onset"])).days) <= INCIDENT_ONSET_DAYS
+    return _onset_gap(a, b) <= INCIDENT_ONSET_DAYS
 
 
 def _one_cause(a: dict, b: dict) -> bool:
@@ -109,19 +113,24 @@ def _rank(a: dict) -> tuple:
 
 def build_incidents(alerts: list[dict]) -> list[dict]:
     """Alerts grouped into incidents (module docstring), most urgent first. Each alert, lead
-    candidates first, joins the first incident whose lead group (any of the lead group's alerts) it
-    shares a cause with, else leads a new one: membership is judged against the lead's group, so
-    two unrelated changes are never chained together through an alert that is close to both."""
+    candidates first, joins the incident whose lead group (any of the lead group's alerts) it
+    shares a cause with (of several, the one with the nearest onset), else leads a new one:
+    membership is judged against the lead's group, so two unrelated changes are never chained
+    together through an alert that is close to both."""
     groups: list[list[dict]] = []
     for a in sorted(alerts, key=_rank):
+        best, gap = None, None
         for members in groups:
             lead = members[0]
             core = [
                 m for m in members if (m["segment_column"], m["segment"]) == (lead["segment_column"], lead["segment"])
             ]
-            if any(_one_cause(m, a) for m in core):
-                members.append(a)
-                break
+            near = [_onset_gap(m, a) for m in core if _one_cause(m, a)]
+            # an alert close to two incidents joins the one whose onset is nearest (first on a tie)
+            if near and (gap is None or min(near) < gap):
+                best, gap = members, min(near)
+        if best is not None:
+            best.append(a)
         else:
             groups.append([a])
     incidents = []
