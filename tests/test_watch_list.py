@@ -105,3 +105,5 @@ def test_the_watch_list_block_does_not_look_like_an_alert(written):
     assert mon.WATCH_HEADING in html and 'role="alert"' not in html and "alert-" not in html
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert html.count("<li") == len(items) and 'href="segments.ipynb#group-segment-trend-seekers"' in html
+    # other columns' groups have a place of their own only with an alert: the link goes to their heading
+    assert 'href="segments.ipynb#preferred-channel"' in html and "#group-preferred-channel" not in html

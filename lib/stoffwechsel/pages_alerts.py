@@ -192,6 +192,15 @@ def silence_lines(
     return [silence_sentence(r, params, since) for _, r in rows.iterrows()]
 
 
+def watch_target(column: str, segment: str) -> str:
+    """Where a watch-list line's "details" link lands on the customer groups page: the group's own
+    place for all customers and the marketing segments (which always have one), else its grouping's
+    heading (groups of other columns have a place of their own only where they have an alert)."""
+    if column in ("all", "segment"):
+        return group_anchor(column, segment)
+    return anchor(glossary.SEGMENT_COLUMN_LABELS[column])
+
+
 def watch_html(items: list[dict], segments_page: str) -> Markup:
     """The watch list below the alerts (:func:`stoffwechsel.monitoring.watch.watch_list`): the largest
     movements that are not alerts, in a plain list with a neutral heading (no alert colour, icon or
@@ -202,7 +211,7 @@ def watch_html(items: list[dict], segments_page: str) -> Markup:
 
     lines = [f'<div class="watch-list" role="note"><p><strong>{text(WATCH_HEADING)}:</strong></p><ul>']
     for item in items:
-        link = f"{text(segments_page)}#{group_anchor(item['segment_column'], item['segment'])}"
+        link = f"{text(segments_page)}#{watch_target(item['segment_column'], item['segment'])}"
         lines.append(
             f'<li data-segment="{text(item["segment"])}" data-metric="{text(item["metric_id"])}">'
             f'{text(item["text"])} <a href="{link}">details</a></li>'
