@@ -122,7 +122,8 @@ def test_what_could_be_seen_by_now_shrinks_with_traffic():
     e = np.vstack([e[0] * k for k in (1, 4, 16)])
     x = rng.poisson(0.1 * e).astype(float)
     scan = _scan(x, e)
-    seen = cp.detectable_change(scan, mon.MonitorParams(), pd.Series([40] * 3))
+    # a lone alert in a family of 40 comparisons holding half of the false-alarm budget
+    seen = cp.detectable_change(scan.assign(family_share=0.5, weight=1.0, family_size=40), mon.MonitorParams())
     d = seen["detectable_change"].to_numpy()
     assert (d < 0).all() and d[0] < d[1] < d[2] < 0  # more traffic: a smaller fall shows
     w = seen["weeks_to_min_effect"].to_numpy()
@@ -149,8 +150,9 @@ def test_a_tile_is_green_only_when_its_range_rules_out_harm():
     assert tile_status("ctr", -0.1, 0.0, [alert], p)[0] == "warning"
 
 
-def _alert(column, segment, metric, onset, change, severity="warning", cause=""):
+def _alert(column, segment, metric, onset, change, severity="warning", cause="", p_value=None):
     return {
+        "p_value": p_value,
         "segment_column": column,
         "segment": segment,
         "group": mon.describe_group(column, segment),
@@ -190,6 +192,39 @@ def test_alerts_with_one_cause_form_one_incident():
     assert [i["severity"] for i in incidents] == ["critical", "warning", "warning", "info"]
     assert incidents[1]["headline"].startswith("Bargain Hunters click 80% less") and not incidents[1]["cause"]
     assert incidents[3]["headline"].startswith("Customers aged 25-34 click 60% more")
+
+
+def test_one_planted_cause_one_headline_led_by_the_strongest_evidence():
+    """A tier's drop shows in a segment that holds some of its customers (diluted) and in a crossing
+    (a small part: a larger but noisier change, critical by its size): one incident, led by the
+    tier, whose evidence is the strongest; its severity is its most severe member's."""
+    alerts = [
+        _alert("segment_x_age_band", "Eco Enthusiasts, 25-34", "ctr", "2026-03-01", -0.8, "critical", p_value=1e-3),
+        _alert("segment", "Eco Enthusiasts", "ctr", "2026-03-03", -0.3, p_value=1e-4),
+        _alert("loyalty_tier", "silver", "ctr", "2026-03-02", -0.7, p_value=1e-8),
+        _alert("all", mon.ALL, "ctr", "2026-03-02", -0.26, p_value=1e-9),
+    ]
+    (incident,) = build_incidents(alerts)
+    assert (
+        incident["headline"]
+        == "Customers in the silver loyalty tier click 70% less on recommendations since about 2 March 2026"
+    )
+    assert incident["severity"] == "critical" and len(incident["groups"]) == 4
+    # the old rule (most severe first) would have let the crossing lead: the check can fail
+    by_severity = sorted(alerts[:3], key=lambda a: (a["severity"] != "critical", -abs(a["change"])))
+    assert by_severity[0]["segment_column"] == "segment_x_age_band"
+
+
+def test_an_alert_close_to_two_incidents_joins_the_nearer():
+    """The injected case: a tier's click alert 4 days after one lead's onset and 5 before another's
+    (whose evidence is stronger, so it is placed first) joins the nearer one."""
+    alerts = [
+        _alert("segment", "Bargain Hunters", "ctr", "2026-02-21", -0.89, "critical", p_value=3e-5),
+        _alert("customer_type", mon.RETURNING, "ctr", "2026-03-02", -0.54, "critical", p_value=4e-6),
+        _alert("loyalty_tier", "none", "ctr", "2026-02-25", -0.5, p_value=2e-4),
+    ]
+    by_lead = {i["groups"][0]["segment"]: [g["segment"] for g in i["groups"]] for i in build_incidents(alerts)}
+    assert by_lead == {"Bargain Hunters": ["Bargain Hunters", "none"], mon.RETURNING: [mon.RETURNING]}
 
 
 def test_the_overview_lists_incidents_and_says_what_silence_means():

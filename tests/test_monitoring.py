@@ -17,6 +17,7 @@ from conftest import ROOT
 from stoffwechsel import backtest, glossary
 from stoffwechsel import monitoring as mon
 from stoffwechsel.contract import load_materials
+from stoffwechsel.domain import PRIMARY_METRIC_IDS
 from stoffwechsel.shift import Shift, inject_shift, outcome_statuses
 from stoffwechsel.simulate import simulate_frames
 
@@ -352,26 +353,62 @@ def test_benjamini_hochberg_over_the_change_scan(default_run):
     assert len(c) > 100 and set(c["metric_id"]) == set(mon.alerts.ALERT_METRIC_IDS)
     weighted = np.minimum(c["p_value"] / c["weight"], 1.0)
     assert (c["q_value"] >= weighted - 1e-15).all()
-    # the weights average 1 in each family and favour clicks and purchases over the other metrics
-    for family in (c["segment_column"] == "all", c["segment_column"] != "all"):
-        assert abs(c.loc[family, "weight"].mean() - 1) < 1e-9
-    single = c[c["segment_column"] == "segment"].groupby("metric_id")["weight"].first()
-    assert single["ctr"] == single["purchases_per_100"] > single["kept_per_100"] == single["revenue_per_100"]
+    # four families in the owner's order of reading; the weights average 1 in each family and favour
+    # clicks and purchases over the other metrics where a family holds both
+    fam = mon.alerts.scan_families(c["segment_column"], c["metric_id"])
+    assert (c["family"].to_numpy() == fam).all()
+    assert set(c.loc[c["segment_column"] == "all", "family"]) == {"all"}
+    seg = c[c["segment_column"] == "segment"]
+    assert set(seg.loc[seg["metric_id"].isin(PRIMARY_METRIC_IDS), "family"]) == {"segments"}
+    assert set(seg.loc[~seg["metric_id"].isin(PRIMARY_METRIC_IDS), "family"]) == {"rest"}
+    assert set(c.loc[c["segment_column"] == "segment_x_age_band", "family"]) == {"rest"}
+    assert set(c.loc[(c["segment_column"] == "region") & (c["metric_id"] == "ctr"), "family"]) == {"columns"}
+    for family in c["family"].unique():
+        assert abs(c.loc[c["family"] == family, "weight"].mean() - 1) < 1e-9
+    everyone = c[c["segment_column"] == "all"].groupby("metric_id")["weight"].first()
+    assert everyone["ctr"] == everyone["purchases_per_100"] > everyone["kept_per_100"] == everyone["revenue_per_100"]
     flagged = c[c["alert"]]
     assert len(flagged) == len(default_run.alerts)
     params = mon.MonitorParams()
     assert (flagged["q_value"] <= params.fdr).all() and (flagged["change"].abs() >= params.min_relative_effect).all()
-    # two families share the false-alarm budget: all customers (fdr_all_customers of it) and the groups
-    share = params.fdr_all_customers
-    for family, part in ((c["segment_column"] == "all", share), (c["segment_column"] != "all", 1 - share)):
-        expected = np.minimum(1.0, stats.false_discovery_control(weighted[family], method="bh") / part)
-        np.testing.assert_allclose(c.loc[family, "q_value"], expected)
+    # each family spends its share of the false-alarm budget; the shares add up to 1
+    shares = {f: getattr(params, name) for f, name in mon.alerts.FAMILIES.items()}
+    assert abs(sum(shares.values()) - 1) < 1e-12
+    for family, part in shares.items():
+        rows = (c["family"] == family).to_numpy()
+        assert (
+            rows.any()
+            and (c.loc[rows, "family_share"] == part).all()
+            and (c.loc[rows, "family_size"] == rows.sum()).all()
+        )
+        expected = np.minimum(1.0, stats.false_discovery_control(weighted[rows], method="bh") / part)
+        np.testing.assert_allclose(c.loc[rows, "q_value"], expected)
     assert not set(c["metric_id"]) & set(mon.DIAGNOSIS_METRIC_IDS)
     for a in default_run.alerts:
         assert a["onset_low"] <= a["onset"] <= a["onset_high"]
         assert a["change_low"] <= a["change"] <= a["change_high"]
     # the weekly comparisons stay as a description (no alert decided there)
     assert "alert" not in default_run.comparisons.columns
+
+
+def test_an_empty_familys_share_goes_to_the_next():
+    """A shop without a segment column: the segments' share goes to the other single columns; empty
+    families at the end give theirs to the last family in use; the shares in use always add up to 1."""
+    params = mon.MonitorParams()
+    fam = np.array(["all", "columns", "columns", "rest"], dtype=object)
+    shares = mon.alerts.family_shares(fam, params)
+    assert shares == pytest.approx(
+        {
+            "all": params.fdr_share_all,
+            "columns": params.fdr_share_segments + params.fdr_share_columns,
+            "rest": params.fdr_share_rest,
+        }
+    )
+    shares = mon.alerts.family_shares(np.array(["all", "segments"], dtype=object), params)
+    assert shares == pytest.approx({"all": params.fdr_share_all, "segments": 1 - params.fdr_share_all})
+    assert mon.alerts.family_shares(np.array(["all"], dtype=object), params) == pytest.approx({"all": 1.0})
+    with pytest.raises(ValueError, match="add up to 1"):
+        mon.MonitorParams.from_dict({"fdr_share_rest": 0.2})
 
 
 def test_small_groups_are_suppressed_everywhere(materials):

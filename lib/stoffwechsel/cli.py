@@ -357,7 +357,7 @@ def power_study_command(
     size: str = typer.Option(
         "small",
         help="Grid of params.yaml power_study: small (CI, about a minute) or full "
-        "(docs/monitoring.md, about 15 minutes with --jobs 2).",
+        "(docs/monitoring.md, about an hour with --jobs 2).",
     ),
     jobs: int = typer.Option(2, help="Scenarios simulated and monitored side by side."),
     out: Path = typer.Option(Path("reports/monitoring/power_study.json"), help="Per-cell results as JSON."),
@@ -375,7 +375,7 @@ def power_study_command(
 
     started = time.perf_counter()
     settings = config.load_params("power_study")
-    if size not in settings or size in ("groups", "goals"):
+    if size not in settings or size in ("groups", "goals", "segments"):
         raise typer.BadParameter(f"params.yaml power_study has no grid '{size}'")
     rows = power_study.run_study(
         settings, config.load_params("monitor"), size, jobs=jobs, progress=power_study.progress_printer()

@@ -249,9 +249,10 @@ _TERMS = (
         "Chance of a false alarm",
         "q-value (Benjamini-Hochberg)",
         "q_value",
-        "p-values adjusted with Benjamini-Hochberg (scipy.stats.false_discovery_control) in two families, "
-        "all customers' comparisons and the customer groups' (customer group x metric x window), each "
-        "divided by its share (fdr_all_customers, the rest) of the false-alarm budget; alerts need q <= fdr",
+        "p-values adjusted with Benjamini-Hochberg (scipy.stats.false_discovery_control) in four families, "
+        "all customers; marketing segments' click rate and purchases; the other single columns'; crossed "
+        "groups and secondary outcomes, each divided by its share (fdr_share_*) of the false-alarm budget; "
+        "alerts need q <= fdr",
         "An alert needs this to be at most the false-alarm setting: then on average at most 1 in 20 "
         "alerts is a false alarm. It is not the chance that this alert is right.",
         "",

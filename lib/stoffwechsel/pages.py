@@ -24,6 +24,7 @@ from stoffwechsel.pages_alerts import (  # noqa: F401 - the alert blocks, re-exp
     tile_sentences,
     top_alerts,
     valuebox,
+    watch_html,
 )
 
 ANALYST_CLASS = "for-analysts"

@@ -25,6 +25,7 @@ __all__ = [
     "tile_sentences",
     "incidents_html",
     "silence_lines",
+    "watch_html",
 ]
 
 
@@ -189,3 +190,31 @@ def silence_lines(
     order = {m: i for i, m in enumerate(metric_ids)}
     rows = rows.assign(_o=rows["metric_id"].map(order)).sort_values("_o")
     return [silence_sentence(r, params, since) for _, r in rows.iterrows()]
+
+
+def watch_target(column: str, segment: str) -> str:
+    """Where a watch-list line's "details" link lands on the customer groups page: the group's own
+    place for all customers and the marketing segments (which always have one), else its grouping's
+    heading (groups of other columns have a place of their own only where they have an alert)."""
+    if column in ("all", "segment"):
+        return group_anchor(column, segment)
+    return anchor(glossary.SEGMENT_COLUMN_LABELS[column])
+
+
+def watch_html(items: list[dict], segments_page: str) -> Markup:
+    """The watch list below the alerts (:func:`stoffwechsel.monitoring.watch.watch_list`): the largest
+    movements that are not alerts, in a plain list with a neutral heading (no alert colour, icon or
+    role: none of it may read as an alert), each with a link to the group's detail. Empty: nothing."""
+    if not items:
+        return markup("")
+    from stoffwechsel.monitoring.watch import WATCH_HEADING
+
+    lines = [f'<div class="watch-list" role="note"><p><strong>{text(WATCH_HEADING)}:</strong></p><ul>']
+    for item in items:
+        link = f"{text(segments_page)}#{watch_target(item['segment_column'], item['segment'])}"
+        lines.append(
+            f'<li data-segment="{text(item["segment"])}" data-metric="{text(item["metric_id"])}">'
+            f'{text(item["text"])} <a href="{link}">details</a></li>'
+        )
+    lines.append("</ul></div>")
+    return markup("\n".join(lines))

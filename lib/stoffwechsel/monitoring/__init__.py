@@ -16,10 +16,13 @@ reads them back). The method is written up in ``docs/monitoring.md``; in short:
 * **Alerts** (:mod:`.changepoint`, :mod:`.alerts`). Per customer group and metric a change-point
   scan tries every day as the onset (the days from it on against the days before it, exact tests
   on completeness-adjusted exposure, clustering measured); its false-alarm rate is Siegmund's
-  approximation for such a scan; weighted Benjamini-Hochberg in two families sharing ``fdr`` (all
-  customers, the groups); an alert needs q <= ``fdr`` and an estimated change of at least
+  approximation for such a scan; weighted Benjamini-Hochberg in four families splitting ``fdr`` in
+  the owner's order of reading (all customers; segments' clicks and purchases; the other single
+  columns'; crossings and secondary outcomes); an alert needs q <= ``fdr`` and an estimated change of at least
   ``min_relative_effect``. It reports the onset and the size with their ranges. Messages in
-  business words: :mod:`.wording`. Alerts with one cause form **incidents** (:mod:`.incidents`).
+  business words: :mod:`.wording`. Alerts with one cause form **incidents** (:mod:`.incidents`); the
+  largest movements that are not alerts form the **watch list** (:mod:`.watch`); a new incident
+  writes a **notification** (:mod:`.notify`).
 * **Honest silence** (:mod:`.silence`): for each group and metric without an alert, the smallest
   harmful change that would show by now; headline tiles are green only when their range rules out
   a harmful change of ``min_relative_effect``, else "not clear yet".
@@ -50,6 +53,7 @@ from .delays import GRIDS_S, DelayCurve, delay_curve_table, fit_delay_curves
 from .diagnosis import model_cause, reused_cause_since
 from .drift import distribution_shift, drift_table
 from .estimates import METRIC_COLUMNS, PER_100, estimate_windows, window_metrics
+from .notify import NOTIFICATION, notify
 from .params import MonitorParams
 from .plots import (
     CHART_MIN_FONT,
@@ -72,6 +76,7 @@ from .results import (
 )
 from .run import run_monitoring
 from .tables import alerts_table, drift_overview, headline_table
+from .watch import WATCH_HEADING, WATCH_ITEMS, watch_list
 from .windows import Windows, aggregate, shown_groups
 from .wording import DEFAULT_HINTS, change_message, date_words, describe_group, format_value, hint, own_words
 
@@ -132,4 +137,9 @@ __all__ = [
     "LAUNCH_NOTE",
     "OUTPUT_FILES",
     "OUTPUT_TABLES",
+    "watch_list",
+    "notify",
+    "NOTIFICATION",
+    "WATCH_HEADING",
+    "WATCH_ITEMS",
 ]

@@ -1,13 +1,16 @@
 """Alerts: the change-point scan's rows weighed, false alarms controlled, severity, messages.
 
 :func:`alert_on_changes` takes the scan (:mod:`.changepoint`, one row per customer group x metric)
-through weighted Benjamini-Hochberg (:func:`scan_weights`, :func:`false_alarm_control`) in two
-families that share the false-alarm budget ``fdr``: all customers (``fdr_all_customers`` of it)
-and the customer groups (the rest). An alert needs q <= ``fdr`` and an estimated change of at least
-``min_relative_effect`` in the scan's direction; a harmful one is *critical* at q <= ``critical_q``
-and a change of at least ``critical_relative_effect``, else a *warning*; a change for the better
-is *info*. :func:`build_alerts` writes each alert with its message and what to check first
-(:func:`.wording.hint`). Diagnoses (the share of reused product numbers) are never alerts.
+through weighted Benjamini-Hochberg (:func:`scan_weights`, :func:`false_alarm_control`) in four
+families that split the false-alarm budget ``fdr`` in the order the owner reads them
+(:data:`FAMILIES`, :func:`scan_families`, shares ``fdr_share_*``, :func:`family_shares`): all
+customers; the marketing segments on click rate and purchases per 100; the other single customer
+columns on those two; crossed groups and the secondary outcomes. An alert needs q <= ``fdr`` and
+an estimated change of at least ``min_relative_effect`` in the scan's direction; a harmful one is
+*critical* at q <= ``critical_q`` and a change of at least ``critical_relative_effect``, else a
+*warning*; a change for the better is *info*. :func:`build_alerts` writes each alert with its
+message and what to check first (:func:`.wording.hint`). Diagnoses (the share of reused product
+numbers) are never alerts.
 
 :func:`compare_to_reference` describes each week (and "since week w" window) after the usual
 period against it with an exact test and q-values (``comparisons.csv``, for the tables); it
@@ -22,12 +25,24 @@ from scipy import stats
 
 from ..domain import ALERT_METRIC_IDS, HARMFUL_DIRECTION, PRIMARY_METRIC_IDS, SEVERITY_ORDER
 from ..glossary import technical_terms_in
-from .params import MonitorParams
+from .params import FAMILY_SHARE_PARAMS, MonitorParams
 from .prepare import GROUPINGS, Prepared
 from .results import json_number, json_significant
 from .wording import change_message, describe_group, hint, hint_cause, own_words
 
-__all__ = ["compare_to_reference", "scan_weights", "alert_on_changes", "build_alerts", "false_alarm_control"]
+__all__ = [
+    "FAMILIES",
+    "compare_to_reference",
+    "scan_families",
+    "family_shares",
+    "scan_weights",
+    "alert_on_changes",
+    "build_alerts",
+    "false_alarm_control",
+]
+
+#: the false-alarm families in the owner's order of reading, with their share parameter
+FAMILIES = dict(zip(("all", "segments", "columns", "rest"), FAMILY_SHARE_PARAMS))
 
 
 def _two_sided(lower_tail: np.ndarray, upper_tail: np.ndarray, direction: np.ndarray) -> np.ndarray:
@@ -83,15 +98,48 @@ def _p_values(cmp: pd.DataFrame) -> np.ndarray:
     return np.clip(np.nan_to_num(p, nan=1.0), 0.0, 1.0)
 
 
-def false_alarm_control(p: np.ndarray, all_customers: np.ndarray, share_all: float) -> np.ndarray:
-    """q-values against the one false-alarm setting ``fdr``: Benjamini-Hochberg within two families,
-    all customers' comparisons (``share_all`` of the budget) and the customer groups' (the rest),
-    each family's adjusted p-value divided by its share. An alert needs q <= fdr; the share of
-    false alerts among all alerts is then at most fdr (the two families' shares add up)."""
+def scan_families(segment_column: pd.Series, metric_id: pd.Series) -> np.ndarray:
+    """Per row its false-alarm family (:data:`FAMILIES`): ``all`` (all customers, every metric),
+    ``segments`` (marketing segments on click rate and purchases per 100), ``columns`` (the other
+    single customer columns on those two), ``rest`` (crossed groups, and every group's secondary
+    outcomes: purchases kept, revenue per 100, sustainable share)."""
+    col = segment_column.astype(str).to_numpy()
+    primary = metric_id.isin(PRIMARY_METRIC_IDS).to_numpy()
+    crossed = np.char.find(col.astype(str), "_x_") >= 0
+    return np.select(
+        [col == "all", (col == "segment") & primary, primary & ~crossed],
+        ["all", "segments", "columns"],
+        "rest",
+    ).astype(object)
+
+
+def family_shares(families: np.ndarray, params: MonitorParams) -> dict[str, float]:
+    """Each family's share of ``fdr`` (its ``fdr_share_*`` parameter); the share of a family without
+    rows (a shop with no segment column) goes to the next family in the order of :data:`FAMILIES`,
+    the share of empty families at the end to the last family that has rows: the shares of the
+    families in use always add up to 1, so the whole budget is spent and never more."""
+    present = set(families)
+    shares: dict[str, float] = {}
+    carry, last = 0.0, None
+    for family, name in FAMILIES.items():
+        carry += getattr(params, name)
+        if family in present:
+            shares[family], carry, last = carry, 0.0, family
+    if last is not None and carry:
+        shares[last] += carry
+    return shares
+
+
+def false_alarm_control(p: np.ndarray, families: np.ndarray, shares: dict[str, float]) -> np.ndarray:
+    """q-values against the one false-alarm setting ``fdr``: Benjamini-Hochberg within each family,
+    the adjusted p-value divided by the family's share (``shares``, adding up to 1). An alert needs
+    q <= fdr: each family then keeps its false alerts at its share of ``fdr``, and the share of
+    false alerts among all alerts stays at most ``fdr`` (V / R <= sum of V_k / R_k over families)."""
     q = np.ones(len(p))
-    for family, share in ((all_customers, share_all), (~all_customers, 1 - share_all)):
-        if family.any() and share > 0:
-            q[family] = np.minimum(1.0, stats.false_discovery_control(p[family], method="bh") / share)
+    for family, share in shares.items():
+        rows = families == family
+        if rows.any() and share > 0:
+            q[rows] = np.minimum(1.0, stats.false_discovery_control(p[rows], method="bh") / share)
     return q
 
 
@@ -125,12 +173,9 @@ def compare_to_reference(metrics: pd.DataFrame, params: MonitorParams, ref_end: 
     )
     cmp = cmp[cmp["estimate_ref"].notna() & cmp["estimate_cur"].notna()].reset_index(drop=True)
     cmp["p_value"] = _p_values(cmp)
+    families = scan_families(cmp["segment_column"], cmp["metric_id"])
     cmp["q_value"] = (
-        false_alarm_control(
-            cmp["p_value"].to_numpy(), (cmp["segment_column"] == "all").to_numpy(), params.fdr_all_customers
-        )
-        if len(cmp)
-        else []
+        false_alarm_control(cmp["p_value"].to_numpy(), families, family_shares(families, params)) if len(cmp) else []
     )
     ref_v, est = cmp["estimate_ref"], cmp["estimate_cur"]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -158,33 +203,41 @@ def _day(ts) -> str | None:
 def scan_weights(scan: pd.DataFrame, params: MonitorParams) -> np.ndarray:
     """Per scan row its weight in the weighted Benjamini-Hochberg: ``scan_weight_primary`` for click
     rate and purchases per 100 (the other metrics share the rest), times ``scan_weight_crossed`` for
-    crossed groups; scaled to average 1 in each false-alarm family (all customers, the groups)."""
+    crossed groups; scaled to average 1 in each false-alarm family (:func:`scan_families`; in the
+    families of one kind of row, segments and columns, every weight is 1)."""
     primary = scan["metric_id"].isin(PRIMARY_METRIC_IDS).to_numpy()
     n_metrics = len(ALERT_METRIC_IDS)
     n_primary = len(PRIMARY_METRIC_IDS)
     rest = max(n_metrics - params.scan_weight_primary * n_primary, 1e-6) / max(n_metrics - n_primary, 1)
     w = np.where(primary, params.scan_weight_primary, rest)
     w = w * np.where(scan["segment_column"].str.contains("_x_").to_numpy(), params.scan_weight_crossed, 1.0)
-    family = (scan["segment_column"] == "all").to_numpy()
-    for f in (family, ~family):
-        if f.any():
-            w[f] = w[f] / w[f].mean()
+    families = (
+        scan["family"].to_numpy() if "family" in scan else scan_families(scan["segment_column"], scan["metric_id"])
+    )
+    for family in set(families):
+        f = families == family
+        w[f] = w[f] / w[f].mean()
     return w
 
 
 def alert_on_changes(scan: pd.DataFrame, params: MonitorParams) -> pd.DataFrame:
     """The change-point scan's rows (:func:`.changepoint.scan_changes`) with their weights and
-    q-values (weighted Benjamini-Hochberg in the two false-alarm families), the alert flag
+    q-values (weighted Benjamini-Hochberg in the four false-alarm families: ``family``,
+    ``family_share``, ``family_size``), the alert flag
     (q <= ``fdr`` and an estimated change of at least ``min_relative_effect`` in the scan's
     direction) and the severity."""
     scan = scan.copy()
     p = scan["p_value"].fillna(1.0).to_numpy()
-    all_customers = (scan["segment_column"] == "all").to_numpy()
+    families = scan_families(scan["segment_column"], scan["metric_id"])
+    shares = family_shares(families, params)
+    scan["family"] = families
+    scan["family_share"] = pd.Series(families).map(shares).to_numpy(float)
+    scan["family_size"] = pd.Series(families).map(pd.Series(families).value_counts()).to_numpy(np.int64)
     scan["weight"] = scan_weights(scan, params)
     # weighted Benjamini-Hochberg: p / weight (above 1 where a small weight meets a large p: such a
     # row can never be an alert, so it enters the ranking as 1)
     weighted = np.minimum(p / scan["weight"].to_numpy(), 1.0)
-    scan["q_value"] = false_alarm_control(weighted, all_customers, params.fdr_all_customers)
+    scan["q_value"] = false_alarm_control(weighted, families, shares)
     change = scan["change"].to_numpy(float)
     big = np.nan_to_num(np.abs(change)) >= params.min_relative_effect
     same_way = np.sign(np.nan_to_num(change)) == scan["direction"].to_numpy()

@@ -31,7 +31,8 @@ b phi(b) / 2 log(t1 (1 - t0) / (t0 (1 - t1)))), divided by each direction's shar
 (``scan_harmful_share`` for a harmful change, the rest for a change for the better). Exact tests per
 split make it conservative for counts (``tests/test_changepoint.py`` measures it).
 Benjamini-Hochberg then controls false alarms across groups and metrics
-(:func:`.alerts.false_alarm_control`, two families: all customers and the groups). The
+(:func:`.alerts.false_alarm_control`, four families in the owner's order of reading: all
+customers, the marketing segments' click rate and purchases, the other single columns' and the rest). The
 no-drift seeds of the power study (:mod:`stoffwechsel.power_study`) check the stated rate.
 
 The **onset** is the day of the best split (largest likelihood ratio in the change's direction);
@@ -68,6 +69,7 @@ __all__ = [
     "dispersion",
     "scan_changes",
     "detectable_change",
+    "lone_alert_level",
     "SCAN_COLUMNS",
 ]
 
@@ -93,6 +95,9 @@ SCAN_COLUMNS = [
     "statistic",
     "direction",
     "p_value",
+    "family",
+    "family_share",
+    "family_size",
     "weight",
     "q_value",
     "onset",
@@ -111,6 +116,8 @@ SCAN_COLUMNS = [
     "current_change_high",
     "detectable_change",
     "weeks_to_min_effect",
+    "confirm_weeks",
+    "confirm_by",
 ]
 
 
@@ -474,6 +481,13 @@ def _expected_z(delta: np.ndarray, rate, e_after, e_before, sign: int) -> np.nda
         return sign * (mu_a - total * s0) / np.sqrt(total * s0 * (1 - s0))
 
 
+def lone_alert_level(scan: pd.DataFrame, params: MonitorParams) -> np.ndarray:
+    """Per scan row the p-value at which it is an alert on its own in its family (the first step of
+    weighted Benjamini-Hochberg): ``fdr`` x the family's share x the row's weight / the family's size."""
+    share, weight = scan["family_share"].to_numpy(float), scan["weight"].to_numpy(float)
+    return params.fdr * share * weight / np.maximum(scan["family_size"].to_numpy(float), 1)
+
+
 def _threshold_z(p_target: float, candidates, t0, t1, share: float) -> np.ndarray:
     """Per row the statistic b at which the scan's p-value for a harmful change (its share ``share``
     of the level) reaches ``p_target``."""
@@ -485,17 +499,15 @@ def _threshold_z(p_target: float, candidates, t0, t1, share: float) -> np.ndarra
     return hi
 
 
-def detectable_change(scan: pd.DataFrame, params: MonitorParams, family_size: pd.Series) -> pd.DataFrame:
+def detectable_change(scan: pd.DataFrame, params: MonitorParams) -> pd.DataFrame:
     """What could be seen by now, per scan row: the smallest harmful change from the current
     period's start on that the scan would find with probability ``scan_power`` (a lone alert in
-    its false-alarm family: p <= its share of ``fdr`` / the family's size), with today's exposure
+    its false-alarm family: p <= its family's share of ``fdr`` x its weight / the family's size;
+    columns ``family_share``, ``weight``, ``family_size`` of :func:`.alerts.alert_on_changes`), with today's exposure
     (``detectable_change``, NaN: not even a complete loss), and the weeks of further traffic
     (at the current period's pace, outcomes all in) the minimum effect needs (0: no more traffic,
     only the outcomes still arriving; NaN: more than 26 weeks)."""
-    all_rows = (scan["segment_column"] == "all").to_numpy()
-    share = np.where(all_rows, params.fdr_all_customers, 1 - params.fdr_all_customers)
-    weight = scan["weight"].to_numpy(float) if "weight" in scan else 1.0
-    p_target = params.fdr * share * weight / np.maximum(family_size.to_numpy(float), 1)
+    p_target = lone_alert_level(scan, params)
     needed = _threshold_z(
         p_target,
         scan["candidates"].to_numpy(float),

@@ -10,6 +10,14 @@ words ("Trend Seekers buy 85% less from recommendations since about 2 March 2026
 inside it with their changes, the likely cause of the lead's change with its evidence (a diagnosis
 of :mod:`.diagnosis`) and what to check first. The Overview lists
 incidents, most urgent first: severity, then the size of the largest harmful change.
+
+**One planted cause, one headline** (issue 26). A change in one group shows in every group that
+holds its customers, diluted where they are a minority (a tier's drop in the segments) and noisier
+where the group is a part of it (a crossing). The lead, whose words are the headline, is the alert
+with the strongest evidence (the smallest scan p-value) among the named groups; all customers lead
+only an incident of their own. The group whose own change explains the others has both the full
+size of the change and all of its customers, so it is the one whose evidence is strongest; the
+severity of an incident is its most severe member's.
 """
 
 from __future__ import annotations
@@ -43,8 +51,12 @@ def _related_groups(a: dict, b: dict) -> bool:
     return bool(_parts(a) & _parts(b)) and (a["segment_column"] in _CROSSINGS or b["segment_column"] in _CROSSINGS)
 
 
+def _onset_gap(a: dict, b: dict) -> int:
+    return abs((pd.Timestamp(a["onset"]) - pd.Timestamp(b["onset"])).days)
+
+
 def _close_onsets(a: dict, b: dict) -> bool:
-    return abs((pd.Timestamp(a["onset"]) - pd.Timestamp(b["onset"])).days) <= INCIDENT_ONSET_DAYS
+    return _onset_gap(a, b) <= INCIDENT_ONSET_DAYS
 
 
 def _one_cause(a: dict, b: dict) -> bool:
@@ -86,10 +98,12 @@ def _harm(alert: dict) -> float:
 
 
 def _rank(a: dict) -> tuple:
-    """Lead first: most severe, a named group before all customers, the largest change."""
+    """Lead first: a named group before all customers, the strongest evidence (smallest p-value),
+    then the most severe and the largest change."""
     return (
-        SEVERITY_ORDER.get(a["severity"], 9),
         a["segment_column"] == "all",
+        float(a["p_value"]) if a.get("p_value") is not None else 1.0,
+        SEVERITY_ORDER.get(a["severity"], 9),
         -abs(a["change"] or 0),
         a["segment_column"],
         str(a["segment"]),
@@ -99,28 +113,34 @@ def _rank(a: dict) -> tuple:
 
 def build_incidents(alerts: list[dict]) -> list[dict]:
     """Alerts grouped into incidents (module docstring), most urgent first. Each alert, lead
-    candidates first, joins the first incident whose lead group (any of the lead group's alerts) it
-    shares a cause with, else leads a new one: membership is judged against the lead's group, so
-    two unrelated changes are never chained together through an alert that is close to both."""
+    candidates first, joins the incident whose lead group (any of the lead group's alerts) it
+    shares a cause with (of several, the one with the nearest onset), else leads a new one:
+    membership is judged against the lead's group, so two unrelated changes are never chained
+    together through an alert that is close to both."""
     groups: list[list[dict]] = []
     for a in sorted(alerts, key=_rank):
+        best, gap = None, None
         for members in groups:
             lead = members[0]
             core = [
                 m for m in members if (m["segment_column"], m["segment"]) == (lead["segment_column"], lead["segment"])
             ]
-            if any(_one_cause(m, a) for m in core):
-                members.append(a)
-                break
+            near = [_onset_gap(m, a) for m in core if _one_cause(m, a)]
+            # an alert close to two incidents joins the one whose onset is nearest (first on a tie)
+            if near and (gap is None or min(near) < gap):
+                best, gap = members, min(near)
+        if best is not None:
+            best.append(a)
         else:
             groups.append([a])
     incidents = []
     for group in groups:
         lead = group[0]
+        severity = min((a["severity"] for a in group), key=lambda v: SEVERITY_ORDER.get(v, 9))
         # the cause of the lead's own change; another member's cause is named only for its own group
         incidents.append(
             {
-                "severity": lead["severity"],
+                "severity": severity,
                 "headline": incident_headline(lead),
                 "metric_id": lead["metric_id"],
                 "onset": lead["onset"],
@@ -147,7 +167,7 @@ def build_incidents(alerts: list[dict]) -> list[dict]:
                     }
                     for a in group
                 ],
-                "_urgency": (SEVERITY_ORDER.get(lead["severity"], 9), -max(_harm(a) for a in group), lead["onset"]),
+                "_urgency": (SEVERITY_ORDER.get(severity, 9), -max(_harm(a) for a in group), lead["onset"]),
             }
         )
     incidents.sort(key=lambda i: (i["_urgency"], i["headline"]))

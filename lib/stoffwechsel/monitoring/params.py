@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-__all__ = ["MonitorParams"]
+__all__ = ["MonitorParams", "FAMILY_SHARE_PARAMS"]
+
+#: the shares of the false-alarm budget, one per family, in the owner's order of reading
+#: (:data:`.alerts.FAMILIES` names the families)
+FAMILY_SHARE_PARAMS = ("fdr_share_all", "fdr_share_segments", "fdr_share_columns", "fdr_share_rest")
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,12 @@ class MonitorParams:
     reference_weeks: int = 6  # first N Monday-Sunday weeks of the file = usual level
     current_weeks: int = 4  # last N weeks = "now" for the headline and root cause
     fdr: float = 0.05  # false-alarm control (Benjamini-Hochberg) over all comparisons
-    fdr_all_customers: float = 0.5  # share of that budget for all customers' comparisons (the groups: the rest)
+    # the false-alarm budget ``fdr`` split over four families, in the order the owner reads them (they
+    # add up to 1; an empty family's share goes to the next one: :func:`.alerts.family_shares`)
+    fdr_share_all: float = 0.35  # (a) all customers, every alert metric
+    fdr_share_segments: float = 0.35  # (b) marketing segments on click rate and purchases per 100
+    fdr_share_columns: float = 0.2  # (c) the other single customer columns on those two outcomes
+    fdr_share_rest: float = 0.1  # (d) crossed groups and the secondary outcomes of every group
     min_relative_effect: float = 0.25  # smallest relative change worth an alert
     scan_min_days_before: int = 14  # a change's onset: at least this many days after the file's first day ...
     scan_min_days_after: int = 3  # ... and at least this many days before its last (the change-point scan)
@@ -30,6 +39,8 @@ class MonitorParams:
     scan_weight_primary: float = 1.75  # false-alarm weight of click rate and purchases per 100 (the other
     # alert metrics share the rest; weights average 1 in each family: weighted Benjamini-Hochberg)
     scan_weight_crossed: float = 0.5  # ... and of crossed groups (segment x age band) against single-column ones
+    notify_command: str = ""  # a command run with reports/monitoring/notification.md when a run opens a new
+    # incident (mail, chat); empty: nothing leaves the machine
     critical_q: float = 0.01  # critical: q at most this ...
     critical_relative_effect: float = 0.5  # ... and a harmful change at least this large
     interval: float = 0.9  # level of every interval
@@ -67,8 +78,11 @@ class MonitorParams:
         if unknown:
             raise KeyError(f"unknown monitoring parameter(s) {sorted(unknown)} (known: {sorted(known)})")
         params = cls(**{k: v for k, v in values.items() if k in known})
-        if not 0 < params.interval < 1 or not 0 < params.fdr < 1 or not 0 < params.fdr_all_customers < 1:
-            raise ValueError("interval, fdr and fdr_all_customers must lie strictly between 0 and 1")
+        if not 0 < params.interval < 1 or not 0 < params.fdr < 1:
+            raise ValueError("interval and fdr must lie strictly between 0 and 1")
+        shares = {k: getattr(params, k) for k in FAMILY_SHARE_PARAMS}
+        if any(not 0 <= v <= 1 for v in shares.values()) or abs(sum(shares.values()) - 1) > 1e-9:
+            raise ValueError(f"the false-alarm shares {shares} must lie in [0, 1] and add up to 1")
         if params.reference_weeks < 1 or params.current_weeks < 1 or params.draws < 100:
             raise ValueError("reference_weeks and current_weeks must be >= 1, draws >= 100")
         if not 0 < params.scan_harmful_share < 1:

@@ -134,6 +134,7 @@ def load_outputs(out_dir: Path | str, params: MonitorParams | dict | None = None
             "onset_high",
             "first_candidate",
             "last_candidate",
+            "confirm_by",
         ):
             if col in frame.columns:
                 frame[col] = pd.to_datetime(frame[col]).astype("datetime64[us]")

@@ -28,6 +28,7 @@ from .params import MonitorParams
 from .prepare import Prepared, prepare
 from .results import MonitoringResult, json_number
 from .silence import tile_status
+from .watch import confirm_weeks
 from .windows import Windows
 
 __all__ = ["run_monitoring"]
@@ -110,10 +111,10 @@ def _changes(win: Windows, curves, shown: np.ndarray, prep: Prepared, params: Mo
     f = win.frame.reset_index(drop=True)
     current = f[(f["period"] == "current").to_numpy() & shown][["segment_column", "segment"]]
     series = day_series(win, curves, current.drop_duplicates().reset_index(drop=True), prep.first_day)
-    scan = alert_on_changes(scan_changes(series, prep, params), params)
-    family = np.where(scan["segment_column"] == "all", "all", "groups")
-    family_size = pd.Series(family).map(pd.Series(family).value_counts())
-    return detectable_change(scan, params, family_size)
+    scan = detectable_change(alert_on_changes(scan_changes(series, prep, params), params), params)
+    weeks = confirm_weeks(scan, params)
+    last_day = pd.Timestamp(prep.recs["day"].max()).normalize()
+    return scan.assign(confirm_weeks=weeks, confirm_by=last_day + pd.to_timedelta(weeks * 7, unit="D"))
 
 
 def _summary(
