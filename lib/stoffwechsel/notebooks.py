@@ -193,6 +193,8 @@ def drop_run_metadata(path: Path, run_record: bool = True) -> None:
     if not run_record:
         for key in RUN_RECORD:
             nb.metadata.get("papermill", {}).pop(key, None)
+        language = nb.metadata.get("language_info", {})
+        nb.metadata["language_info"] = {"name": language.get("name", "python")}  # not the patch version
     nbformat.write(nb, path)
 
 

@@ -366,9 +366,11 @@ def readme_commands(text: str) -> list[str]:
     """Every command the README documents for the project's tools (fenced ``bash`` blocks and
     inline code), reduced to the tool and its subcommands: ``dvc exp run -S x=1`` -> ``dvc exp
     run``, ``.venv/bin/mlflow ui ...`` -> ``mlflow ui``."""
-    blocks = re.findall(r"```(?:bash|sh|console)?\n(.*?)```", text, re.S)
+    fences = re.findall(r"^```(\w*)\n(.*?)^```", text, re.S | re.M)
+    blocks = [body for lang, body in fences if lang in ("", "bash", "sh", "console", "shell")]
     lines = [ln for b in blocks for ln in b.replace("\\\n", " ").splitlines()]
-    lines += re.findall(r"(?<!`)`([^`\n]+)`(?!`)", text)
+    prose = re.sub(r"^```\w*\n.*?^```", "", text, flags=re.S | re.M)
+    lines += re.findall(r"`([^`\n]+)`", prose)
     found = set()
     for line in lines:
         for part in re.split(r"&&|\|\||;|\|", line.split(" #")[0]):
@@ -379,11 +381,11 @@ def readme_commands(text: str) -> list[str]:
             if tool not in README_TOOLS:
                 continue
             subs = []
-            for w in words[1 : 3 if tool in ("dvc", "git") else 2]:
+            for w in words[1 : 3 if tool == "dvc" else 2]:
                 if not re.fullmatch(r"[a-z][a-z-]*", w):
                     break
                 subs.append(w)
-            if tool == "stoffwechsel" and not subs:
+            if not subs:  # the tool named in prose, not a command
                 continue
             found.add(" ".join([tool, *subs]))
     return sorted(found)
