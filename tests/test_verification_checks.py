@@ -190,3 +190,26 @@ def test_the_site_manifest_and_staleness(tmp_path, monkeypatch):
     assert site_build.site_is_current(root)
     (root / "notebooks" / "07_verify.ipynb").write_text(json.dumps({**nb, "metadata": {"x": 1}}))
     assert not site_build.site_is_current(root)
+
+
+def test_the_verification_page_shows_this_machines_facts_in_an_analysts_block(tmp_path):
+    root = tmp_path / "project"
+    (root / "reports" / "notebooks").mkdir(parents=True)
+    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": "# Verification"}], "metadata": {}}
+    (root / "reports" / "notebooks" / "07_verify.ipynb").write_text(
+        json.dumps({**nb, "nbformat": 4, "nbformat_minor": 5})
+    )
+    (root / "_quarto.yml").write_text(
+        "project:\n  type: website\n  output-dir: _site\n  render:\n    - reports/notebooks/07_verify.ipynb\n"
+    )
+    site_build.render_site(root)
+    page = root / "_site" / "reports" / "notebooks" / "07_verify.html"
+    plain = page.read_text(encoding="utf-8")
+    assert site_build.add_environment_block(root) is None  # no record yet: the page is left as it is
+    env = {"browser": "no chromium here <b>", "site_renderer": "python"}
+    (root / "reports" / verification.ENVIRONMENT_FILE).write_text(json.dumps(env))
+    assert site_build.add_environment_block(root) == page
+    shown = page.read_text(encoding="utf-8")
+    end = plain.rindex("</main>")  # the block goes at the end of the page's content
+    assert shown.startswith(plain[:end]) and shown.endswith(plain[end:]) and "for-analysts" in shown[end:]
+    assert "no chromium here &lt;b&gt;" in shown and "<b>" not in shown.replace("<body", "")

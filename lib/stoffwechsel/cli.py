@@ -201,7 +201,13 @@ def build_site_command(
 
     from stoffwechsel import config
     from stoffwechsel.notebooks import run_page_notebooks
-    from stoffwechsel.site_build import build_site, choose_renderer, site_is_current, write_site_records
+    from stoffwechsel.site_build import (
+        add_environment_block,
+        build_site,
+        choose_renderer,
+        site_is_current,
+        write_site_records,
+    )
     from stoffwechsel.site_project import SiteRenderError
 
     if if_stale and site_is_current(config.ROOT):
@@ -212,6 +218,7 @@ def build_site_command(
         if pages:
             run_page_notebooks()
         rendered = build_site(config.ROOT, renderer=chosen)
+        add_environment_block(config.ROOT)  # this machine's checks, on the Verification page only
         write_site_records(config.ROOT, chosen)
     except PapermillExecutionError as exc:
         _fail(

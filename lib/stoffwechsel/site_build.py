@@ -50,6 +50,7 @@ __all__ = [
     "inputs_fingerprint",
     "write_site_records",
     "site_is_current",
+    "add_environment_block",
 ]
 
 
@@ -253,3 +254,38 @@ def site_is_current(root: Path) -> bool:
     except ValueError:
         return False
     return built == inputs_fingerprint(root)
+
+
+def add_environment_block(root: Path, page_source: str = "reports/notebooks/07_verify.ipynb") -> Path | None:
+    """Show this machine's verification facts (``reports/verification-environment.json``: the
+    browser check, the renderer, the test suite's records) on the rendered Verification page, in
+    an analysts' block at the end of its content. They are not in the executed notebook, whose
+    bytes are in ``dvc.lock`` and the same on every machine; ``_site/`` is not. Returns the page
+    written, or None when there is no record or no such page."""
+    import json
+
+    from stoffwechsel import pages as page_blocks
+    from stoffwechsel.verification import ENVIRONMENT_FILE
+
+    root = Path(root)
+    record = root / "reports" / ENVIRONMENT_FILE
+    config = load_config(root)
+    if not record.is_file() or page_source not in config.pages:
+        return None
+    page = config.output_dir / read_page(config, page_source).output
+    if not page.is_file():
+        return None
+    facts = json.dumps(json.loads(record.read_text(encoding="utf-8")), indent=1, ensure_ascii=False)[:6000]
+    block = page_blocks.for_analysts(
+        page_blocks.paragraph(
+            "Checks that depend on this computer (the browser, the renderer, the test suite's last run); "
+            f"they are not part of the verification record: reports/{ENVIRONMENT_FILE}"
+        )
+        + page_blocks.preformatted(facts),
+        "For analysts: what this computer checked",
+    )
+    html_text = page.read_text(encoding="utf-8")
+    anchor = "</main>" if "</main>" in html_text else "</body>"
+    at = html_text.rindex(anchor)
+    page.write_text(html_text[:at] + str(block) + "\n" + html_text[at:], encoding="utf-8")
+    return page
