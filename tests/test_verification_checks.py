@@ -213,3 +213,35 @@ def test_the_verification_page_shows_this_machines_facts_in_an_analysts_block(tm
     end = plain.rindex("</main>")  # the block goes at the end of the page's content
     assert shown.startswith(plain[:end]) and shown.endswith(plain[end:]) and "for-analysts" in shown[end:]
     assert "no chromium here &lt;b&gt;" in shown and "<b>" not in shown.replace("<body", "")
+
+
+def test_a_declared_executed_notebook_keeps_no_times_paths_nor_stderr(tmp_path):
+    """The executed 07_verify notebook is in dvc.lock: run times, absolute paths, the Python patch
+    version and stderr (progress lines with seconds, kernel logs) would make every run's bytes differ."""
+    import nbformat
+
+    from stoffwechsel import config, notebooks
+
+    assert notebooks.declared_output(config.EXECUTED_NOTEBOOKS_DIR / "07_verify.ipynb")
+    assert not notebooks.declared_output(config.EXECUTED_NOTEBOOKS_DIR / "01_profile.ipynb")
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x = 1")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="[page x] cell 1/1: 2.1 s (elapsed 5 s)\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="kept\n"),
+    ]
+    nb.cells = [cell]
+    nb.metadata.update(
+        papermill={"duration": 3.2, "start_time": "t", "input_path": "/a", "parameters": {"k": 1}},
+        language_info={"name": "python", "version": "3.11.9"},
+    )
+    kept, clean = tmp_path / "kept.ipynb", tmp_path / "clean.ipynb"
+    nbformat.write(nb, kept)
+    nbformat.write(nb, clean)
+    notebooks.drop_run_metadata(kept)
+    notebooks.drop_run_metadata(clean, run_record=False)
+    assert nbformat.read(kept, as_version=4).metadata.papermill["duration"] == 3.2  # make bench reads it
+    done = nbformat.read(clean, as_version=4)
+    assert done.metadata.papermill == {"parameters": {"k": 1}}
+    assert done.metadata.language_info == {"name": "python"}
+    assert [o.name for o in done.cells[0].outputs] == ["stdout"]

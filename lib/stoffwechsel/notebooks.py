@@ -183,7 +183,8 @@ def drop_run_metadata(path: Path, run_record: bool = True) -> None:
     pages (and DVC, which caches the executed 06 and 07 notebooks, sees a change every run).
     The notebook-level run record stays (`make bench` reads its duration) unless ``run_record`` is
     False: an executed notebook that dvc.yaml declares as an output (its md5 is in dvc.lock) keeps
-    no times nor absolute paths, so the same run on another machine gives the same bytes."""
+    no times nor absolute paths nor its stderr (progress lines with times, kernel logs), so the
+    same run on another machine gives the same bytes."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -195,6 +196,9 @@ def drop_run_metadata(path: Path, run_record: bool = True) -> None:
             nb.metadata.get("papermill", {}).pop(key, None)
         language = nb.metadata.get("language_info", {})
         nb.metadata["language_info"] = {"name": language.get("name", "python")}  # not the patch version
+        for cell in nb.cells:  # progress lines and kernel logs (times) are not the page
+            if "outputs" in cell:
+                cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
     nbformat.write(nb, path)
 
 
