@@ -230,7 +230,8 @@ def test_a_declared_executed_notebook_keeps_no_times_paths_nor_stderr(tmp_path):
         nbformat.v4.new_output("stream", name="stderr", text="[page x] cell 1/1: 2.1 s (elapsed 5 s)\n"),
         nbformat.v4.new_output("stream", name="stdout", text="kept\n"),
     ]
-    nb.cells = [cell]
+    injected = nbformat.v4.new_code_cell("k = 1", metadata={"tags": ["injected-parameters"]})
+    nb.cells = [cell, injected]
     nb.metadata.update(
         papermill={"duration": 3.2, "start_time": "t", "input_path": "/a", "parameters": {"k": 1}},
         language_info={"name": "python", "version": "3.11.9"},
@@ -245,3 +246,4 @@ def test_a_declared_executed_notebook_keeps_no_times_paths_nor_stderr(tmp_path):
     assert done.metadata.papermill == {"parameters": {"k": 1}}
     assert done.metadata.language_info == {"name": "python"}
     assert [o.name for o in done.cells[0].outputs] == ["stdout"]
+    assert done.cells[1].id == "injected-parameters" and done.cells[0].id == cell.id

@@ -183,8 +183,8 @@ def drop_run_metadata(path: Path, run_record: bool = True) -> None:
     pages (and DVC, which caches the executed 06 and 07 notebooks, sees a change every run).
     The notebook-level run record stays (`make bench` reads its duration) unless ``run_record`` is
     False: an executed notebook that dvc.yaml declares as an output (its md5 is in dvc.lock) keeps
-    no times nor absolute paths nor its stderr (progress lines with times, kernel logs), so the
-    same run on another machine gives the same bytes."""
+    no times nor absolute paths nor its stderr (progress lines with times, kernel logs), and its
+    injected parameters cell a fixed id, so the same run on another machine gives the same bytes."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -199,6 +199,8 @@ def drop_run_metadata(path: Path, run_record: bool = True) -> None:
         for cell in nb.cells:  # progress lines and kernel logs (times) are not the page
             if "outputs" in cell:
                 cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
+            if "injected-parameters" in cell.metadata.get("tags", []):
+                cell.id = "injected-parameters"  # Papermill gives the cell it adds a random id
     nbformat.write(nb, path)
 
 
