@@ -197,10 +197,7 @@ def build_site_command(
 ) -> None:
     """Execute the site's page notebooks, then render the website into _site/ (the `site` stage);
     write the site's manifest (reports/site.json, what dvc.lock records)."""
-    from papermill.exceptions import PapermillExecutionError
-
     from stoffwechsel import config
-    from stoffwechsel.notebooks import run_page_notebooks
     from stoffwechsel.site_build import (
         add_environment_block,
         build_site,
@@ -213,6 +210,10 @@ def build_site_command(
     if if_stale and site_is_current(config.ROOT):
         typer.echo(f"{config.ROOT / '_site'} is up to date")
         return
+    from papermill.exceptions import PapermillExecutionError  # imported here: the check above is quick
+
+    from stoffwechsel.notebooks import run_page_notebooks
+
     try:
         chosen = choose_renderer(renderer)  # before the pages run: a bad choice fails fast
         if pages:

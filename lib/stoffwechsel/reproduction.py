@@ -13,8 +13,8 @@ the newest eligible commit before ``HEAD``; when there is none, ``HEAD`` itself 
 earlier one). A shallow clone is not searched.
 
 How (:func:`reproduce_commit`): ``git clone --no-checkout`` of the repository into a temporary
-folder, checkout of the commit, ``dvc repro --force resolve features embeddings`` there with the
-clone's own empty DVC cache (no remote is read) and a fresh, empty embedding cache
+folder, checkout of the commit, ``dvc repro --force resolve features embeddings`` there with its
+own empty DVC cache (``cache.dir`` set locally in the clone; no remote is read) and a fresh, empty embedding cache
 (``$STOFFWECHSEL_EMBEDDING_CACHE`` in the temporary folder), then every output's md5 in the
 clone's new ``dvc.lock`` against the commit's.
 
@@ -146,6 +146,8 @@ def reproduce_commit(root: Path, commit: str, recorded: dict, work: Path | None 
         subprocess.run(["git", "clone", "-q", "--no-checkout", str(Path(root).resolve()), str(clone)], check=True)
         _git(clone, "-c", "advice.detachedHead=false", "checkout", "-q", commit)
         env = _tool_env(clone, folder / "embedding-cache")
+        # its own empty DVC cache, whatever the project's config says (a shared cache.dir)
+        subprocess.run(["dvc", "cache", "dir", "--local", str(folder / "dvc-cache")], cwd=clone, env=env, check=True)
         proc = subprocess.run(
             ["dvc", "repro", "--force", *FEATURE_STAGES], cwd=clone, env=env, capture_output=True, text=True
         )
