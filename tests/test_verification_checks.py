@@ -63,10 +63,12 @@ def test_target_5_reads_the_main_page_and_a_browser_that_disagrees_fails_it(tmp_
     (root / "reports" / "monitoring" / "alerts.json").write_text(json.dumps(alerts))
     (site / "index.html").write_text("<meta http-equiv='refresh' content=\"0; URL='pages/overview.html'\">")
     shutil.copy(page(tmp_path, ALERT), site / "pages" / "overview.html")
-    target = verification.target_visible_alert(root, site, None)
+    target = verification.target_visible_alert(root, None, site)
     assert target.status == verification.PASS and target.evidence["html_check"]["page"] == "overview.html"
     blind = {"visible_in_first_viewport": False, "console_errors": []}
-    assert verification.target_visible_alert(root, site, blind).status == verification.FAIL
+    assert verification.target_visible_alert(root, blind, site).status == verification.FAIL
+    (site / "pages" / "overview.html").write_text("<p>calm</p>")  # the alert is gone from the page
+    assert verification.target_visible_alert(root, None, site).status == verification.FAIL
     assert "browser" not in json.dumps(target.evidence["html_check"])  # the record is the same without one
 
 
