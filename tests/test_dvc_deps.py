@@ -23,7 +23,7 @@ PACKAGE = ROOT / "lib" / "stoffwechsel"
 #: Stages whose notebook executes the site's page notebooks (``notebooks.run_page_notebooks``).
 PAGE_RUNNERS = ("verify",)
 #: What a non-notebook stage runs: stage -> (CLI function, module that defines it).
-CLI_STAGES = {"site": ("build_site_command", "cli")}
+CLI_STAGES = {"site": ("build_site_command", "cli"), "reproduce": ("check_reproduction_command", "cli")}
 #: Stages that render executed notebooks they do not execute: what those show depends on the
 #: code the notebooks import, so the renderer re-runs when that code changes.
 RENDERED = {"site": ("notebooks/07_verify.ipynb", "notebooks/pages/*.ipynb")}

@@ -39,18 +39,34 @@ def test_repro_runs_every_stage_headless(pipeline_clone):
     assert (pipeline_clone / "data" / "embedding_store" / "registry.json").is_file()
 
 
-ENVIRONMENT_REPORTS = ("reports/verification.json", "_site")  # evidence about the machine and the tests run on it
-
-
 def test_fresh_run_reproduces_the_committed_lock(pipeline_clone):
     """Recomputed from scratch, every data output and report has the md5 the working tree's
-    dvc.lock records (the verification record and the site that shows it describe the machine)."""
-    committed = {k: v for k, v in lock_outputs((ROOT / "dvc.lock").read_text()).items() if k not in ENVIRONMENT_REPORTS}
-    fresh = {
-        k: v for k, v in lock_outputs((pipeline_clone / "dvc.lock").read_text()).items() if k not in ENVIRONMENT_REPORTS
-    }
+    dvc.lock records: the verification record and the site's manifest too (what describes the
+    machine, renderer, browser and test records, is in files neither git nor dvc.lock track)."""
+    committed = lock_outputs((ROOT / "dvc.lock").read_text())
+    fresh = lock_outputs((pipeline_clone / "dvc.lock").read_text())
     assert set(FEATURE_OUTPUTS) <= set(committed)
+    assert {"reports/verification.json", "reports/site.json", "reports/reproduction.json"} <= set(fresh)
+    assert "_site" not in fresh
     assert fresh == committed
+
+
+def test_the_reproduce_stage_holds_its_evidence(pipeline_clone):
+    """Target 1 by the pipeline: the `reproduce` stage's evidence either compares an earlier commit's
+    features (every output of the three stages, recorded and reproduced) or says what to run; the
+    stage's command run again with the same lock entries does not check again (same bytes)."""
+    path = pipeline_clone / "reports" / "reproduction.json"
+    before = path.read_bytes()
+    evidence = json.loads(before)
+    assert "reproduce" in yaml.safe_load((pipeline_clone / "dvc.lock").read_text())["stages"]
+    if evidence["checked"]:
+        assert evidence["identical"] is True, evidence["differing"]
+        assert {"data/resolved", "data/feature_store", "data/embedding_store"} <= set(evidence["outputs"])
+    else:
+        assert evidence["why"] and "dvc repro --force reproduce" in evidence["run"]
+    out = run(["stoffwechsel", "check-reproduction"], pipeline_clone).stdout
+    assert ("already checked" in out) if evidence["checked"] else ("not checked" in out)
+    assert path.read_bytes() == before
 
 
 def test_second_repro_does_nothing(pipeline_clone):

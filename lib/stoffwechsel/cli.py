@@ -183,6 +183,24 @@ def run_notebook(stage: str = typer.Argument(..., help="DVC stage name, e.g. pro
     typer.echo(f"executed {target}")
 
 
+@app.command("check-reproduction")
+def check_reproduction_command() -> None:
+    """Verification target 1 (the `reproduce` stage): recompute the features of an earlier commit
+    in a temporary clone (no DVC cache, empty embedding cache) and compare their md5s with that
+    commit's dvc.lock; evidence in reports/reproduction.json (a difference is evidence, shown as a
+    failed target on the Verification page, not a failed stage)."""
+    from stoffwechsel import config
+    from stoffwechsel.reproduction import EVIDENCE, check_reproduction
+
+    evidence, ran = check_reproduction(config.ROOT)
+    if not evidence["checked"]:
+        typer.echo(f"target 1 not checked: {evidence['why']}; to check it: {evidence['run']}")
+        return
+    verdict = "identical" if evidence["identical"] else f"DIFFERENT: {', '.join(evidence['differing'])}"
+    done = "recomputed" if ran else f"already checked ({EVIDENCE} holds this key)"
+    typer.echo(f"commit {evidence['commit']}: features {done}: {verdict}")
+
+
 @app.command("build-site")
 def build_site_command(
     renderer: str | None = typer.Option(
@@ -193,20 +211,39 @@ def build_site_command(
     pages: bool = typer.Option(
         True, help="Execute the page notebooks first (--no-pages: the verify stage already did)."
     ),
+    if_stale: bool = typer.Option(
+        False,
+        "--if-stale",
+        help="Only when _site is missing or was built from other inputs (after dvc pull or dvc checkout); "
+        "make run and make site call this after dvc repro.",
+    ),
 ) -> None:
-    """Execute the site's page notebooks, then render the website into _site/ (the `site` stage)."""
-    from papermill.exceptions import PapermillExecutionError
-
+    """Execute the site's page notebooks, then render the website into _site/ (the `site` stage);
+    write the site's manifest (reports/site.json, what dvc.lock records)."""
     from stoffwechsel import config
-    from stoffwechsel.notebooks import run_page_notebooks
-    from stoffwechsel.site_build import build_site, choose_renderer
+    from stoffwechsel.site_build import (
+        add_environment_block,
+        build_site,
+        choose_renderer,
+        site_is_current,
+        write_site_records,
+    )
     from stoffwechsel.site_project import SiteRenderError
+
+    if if_stale and site_is_current(config.ROOT):
+        typer.echo(f"{config.ROOT / '_site'} is up to date")
+        return
+    from papermill.exceptions import PapermillExecutionError  # imported here: the check above is quick
+
+    from stoffwechsel.notebooks import run_page_notebooks
 
     try:
         chosen = choose_renderer(renderer)  # before the pages run: a bad choice fails fast
         if pages:
             run_page_notebooks()
         rendered = build_site(config.ROOT, renderer=chosen)
+        add_environment_block(config.ROOT)  # this machine's checks, on the Verification page only
+        write_site_records(config.ROOT, chosen)
     except PapermillExecutionError as exc:
         _fail(
             f"a site page failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "

@@ -199,7 +199,7 @@ def progress_engine(label: str, out=None):
     return ProgressEngine
 
 
-def _execute(papermill, source: Path, target: Path, label: str, **kwargs) -> None:
+def _execute(papermill, source: Path, target: Path, label: str, run_record: bool = True, **kwargs) -> None:
     """Papermill with the runner's settings: IPC kernel, progress lines, no output logging."""
     from papermill.engines import papermill_engines
 
@@ -215,24 +215,52 @@ def _execute(papermill, source: Path, target: Path, label: str, **kwargs) -> Non
         kernel_manager_class=kernel_manager_class(),
         **kwargs,
     )
-    drop_run_metadata(target)
+    drop_run_metadata(target, run_record)
 
 
 #: Per-run metadata Papermill and Jupyter write into an executed notebook (times, durations).
 RUN_METADATA = ("papermill", "execution")
 
 
-def drop_run_metadata(path: Path) -> None:
+#: The notebook-level part of Papermill's run record that describes the run, not the result.
+RUN_RECORD = ("start_time", "end_time", "duration", "input_path", "output_path", "environment_variables")
+
+
+def drop_run_metadata(path: Path, run_record: bool = True) -> None:
     """Remove the per-run times and durations from an executed notebook's cells: Quarto copies
     cell metadata into the page's HTML, so without this the same data rendered twice gives different
-    pages (and DVC, which caches the executed 06 and 07 notebooks, sees a change every run)."""
+    pages (and DVC, which caches the executed 06 and 07 notebooks, sees a change every run).
+    The notebook-level run record stays (`make bench` reads its duration) unless ``run_record`` is
+    False: an executed notebook that dvc.yaml declares as an output (its md5 is in dvc.lock) keeps
+    no times nor absolute paths nor its stderr (progress lines with times, kernel logs), and its
+    injected parameters cell a fixed id, so the same run on another machine gives the same bytes."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         for key in RUN_METADATA:
             cell.metadata.pop(key, None)
-    nbformat.write(nb, path)  # the notebook-level run record stays: `make bench` reads its duration
+    if not run_record:
+        for key in RUN_RECORD:
+            nb.metadata.get("papermill", {}).pop(key, None)
+        language = nb.metadata.get("language_info", {})
+        nb.metadata["language_info"] = {"name": language.get("name", "python")}  # not the patch version
+        for cell in nb.cells:  # progress lines and kernel logs (times) are not the page
+            if "outputs" in cell:
+                cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
+            if "injected-parameters" in cell.metadata.get("tags", []):
+                cell.id = "injected-parameters"  # Papermill gives the cell it adds a random id
+    nbformat.write(nb, path)
+
+
+def declared_output(target: Path) -> bool:
+    """Whether dvc.yaml declares ``target`` (an executed notebook) as a stage output."""
+    dvc_yaml = config.ROOT / "dvc.yaml"
+    if not dvc_yaml.is_file():
+        return False
+    stages = (yaml.safe_load(dvc_yaml.read_text(encoding="utf-8")) or {}).get("stages", {})
+    rel = target.resolve().relative_to(config.ROOT.resolve()).as_posix()
+    return any(rel == (o if isinstance(o, str) else next(iter(o))) for s in stages.values() for o in s.get("outs", []))
 
 
 def run_stage_notebook(stage: str, params_file: Path | None = None) -> Path:
@@ -244,7 +272,15 @@ def run_stage_notebook(stage: str, params_file: Path | None = None) -> Path:
     target = config.EXECUTED_NOTEBOOKS_DIR / source.name
     target.parent.mkdir(parents=True, exist_ok=True)  # papermill does not create folders
     _kernel_environment()
-    _execute(papermill, source, target, stage, parameters=parameters, cwd=str(config.NOTEBOOKS_DIR))
+    _execute(
+        papermill,
+        source,
+        target,
+        stage,
+        run_record=not declared_output(target),
+        parameters=parameters,
+        cwd=str(config.NOTEBOOKS_DIR),
+    )
     return target
 
 

@@ -45,6 +45,12 @@ __all__ = [
     "write_index_redirect",
     "render_with_quarto",
     "build_site",
+    "SITE_MANIFEST",
+    "site_manifest",
+    "inputs_fingerprint",
+    "write_site_records",
+    "site_is_current",
+    "add_environment_block",
 ]
 
 
@@ -162,3 +168,124 @@ def build_site(root: Path, renderer: str | None = None, output_dir: Path | None 
     if choose_renderer(renderer) == "quarto":
         return render_with_quarto(root, output_dir)
     return render_site(Path(root).resolve(), output_dir)
+
+
+# ------------------------------------------------------------------------------------------------
+# What dvc.lock records of the site, and whether _site/ is current
+# ------------------------------------------------------------------------------------------------
+
+#: the `site` stage's declared output: the pages built and their titles (the same on every machine)
+SITE_MANIFEST = "reports/site.json"
+#: in the output folder: the fingerprint of the inputs the site was built from
+SITE_STAMP = ".built-from.json"
+
+
+def site_manifest(root: Path) -> dict:
+    """The pages of ``_quarto.yml`` (source notebook, page, title) and the main page: what the site
+    shows, not how a renderer wrote it, so its bytes do not depend on Quarto or the fallback."""
+    config = load_config(Path(root))
+    pages = {s: read_page(config, s) for s in config.pages}
+    return {
+        "main_page": main_page(config, pages).output,
+        "pages": [{"source": s, "page": p.output, "title": p.title} for s, p in pages.items()],
+        "output_dir": config.output_dir.name,
+    }
+
+
+def _stage_inputs(root: Path, stage: str = "site") -> tuple[list[str], list[str]]:
+    import yaml
+
+    spec = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))["stages"][stage]
+    deps = [d if isinstance(d, str) else next(iter(d)) for d in spec.get("deps", [])]
+    params = [p if isinstance(p, str) else next(iter(p)) for p in spec.get("params", [])]
+    return deps, params
+
+
+def inputs_fingerprint(root: Path) -> str:
+    """md5 over the content of every input the `site` stage declares (files, every file of a
+    folder) and its params sections: it changes exactly when the stage's inputs do."""
+    import hashlib
+
+    from stoffwechsel.io import md5_file
+
+    root = Path(root)
+    deps, sections = _stage_inputs(root)
+    digest = hashlib.md5()
+    for dep in sorted(deps):
+        path = root / dep
+        files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+        for f in files:
+            if "__pycache__" in f.parts:
+                continue
+            digest.update(f"{f.relative_to(root).as_posix()}\0{md5_file(f) if f.is_file() else '-'}\n".encode())
+    from stoffwechsel.config import load_params
+
+    params = load_params(path=root / "params.yaml")
+    digest.update(repr(sorted((s, repr(params.get(s))) for s in sections)).encode())
+    return digest.hexdigest()
+
+
+def write_site_records(root: Path, renderer: str, fingerprint: str | None = None) -> Path:
+    """After a build: the manifest (``reports/site.json``, tracked) and, in the output folder, the
+    fingerprint of the inputs it was built from and the renderer (machine facts, untracked)."""
+    import json
+
+    root = Path(root)
+    config = load_config(root)
+    manifest = root / SITE_MANIFEST
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps(site_manifest(root), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    stamp = {"inputs": fingerprint or inputs_fingerprint(root), "renderer": renderer}
+    (config.output_dir / SITE_STAMP).write_text(json.dumps(stamp, indent=1) + "\n", encoding="utf-8")
+    return manifest
+
+
+def site_is_current(root: Path) -> bool:
+    """Whether ``_site`` exists and was built from the inputs that are here now (False after a
+    ``dvc pull`` into a fresh clone, or a ``dvc checkout`` to other data)."""
+    import json
+
+    root = Path(root)
+    stamp = load_config(root).output_dir / SITE_STAMP
+    if not stamp.is_file() or not (root / SITE_MANIFEST).is_file():
+        return False
+    try:
+        built = json.loads(stamp.read_text(encoding="utf-8")).get("inputs")
+    except ValueError:
+        return False
+    return built == inputs_fingerprint(root)
+
+
+def add_environment_block(root: Path, page_source: str = "reports/notebooks/07_verify.ipynb") -> Path | None:
+    """Show this machine's verification facts (``reports/verification-environment.json``: the
+    browser check, the renderer, the test suite's records) on the rendered Verification page, in
+    an analysts' block at the end of its content. They are not in the executed notebook, whose
+    bytes are in ``dvc.lock`` and the same on every machine; ``_site/`` is not. Returns the page
+    written, or None when there is no record or no such page."""
+    import json
+
+    from stoffwechsel import pages as page_blocks
+    from stoffwechsel.verification import ENVIRONMENT_FILE
+
+    root = Path(root)
+    record = root / "reports" / ENVIRONMENT_FILE
+    config = load_config(root)
+    if not record.is_file() or page_source not in config.pages:
+        return None
+    page = config.output_dir / read_page(config, page_source).output
+    if not page.is_file():
+        return None
+    facts = json.dumps(json.loads(record.read_text(encoding="utf-8")), indent=1, ensure_ascii=False)[:6000]
+    block = page_blocks.for_analysts(
+        page_blocks.paragraph(
+            "Checks that depend on this computer (the browser, the renderer, the test suite's last run); "
+            f"they are not part of the verification record: reports/{ENVIRONMENT_FILE}"
+        )
+        + page_blocks.preformatted(facts),
+        "For analysts: what this computer checked",
+    )
+    html_text = page.read_text(encoding="utf-8")
+    anchor = "</main>" if "</main>" in html_text else "</body>"
+    at = html_text.rindex(anchor)
+    page.write_text(html_text[:at] + str(block) + "\n" + html_text[at:], encoding="utf-8")
+    return page

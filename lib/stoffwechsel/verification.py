@@ -1,15 +1,22 @@
 """The eight verification targets the client signed off on, checked on the pipeline's outputs.
 
 Each check returns a :class:`Target`: id, one-line statement, status (``pass``, ``fail`` or
-``not checked`` with the reason) and the evidence (numbers, hashes, counts). A failing target is
-reported as failed with its evidence; nothing is hidden. What needs a temporary clone (features
-re-computed from a previous commit, the README's commands run in a fresh clone) is done by the
-test suite, which writes its evidence to ``reports/test-artifacts/``; this module reads it.
+``not checked`` with the reason and the command that checks it) and the evidence (numbers, hashes,
+counts). A failing target is reported as failed with its evidence; nothing is hidden.
+
+``reports/verification.json`` holds statuses and evidence that are the same on every machine (it
+is in ``dvc.lock``): target 1 reads the ``reproduce`` stage's evidence (``reports/reproduction.json``),
+target 5 checks the HTML of the site preview (always the Python renderer), target 8 runs the
+README's commands with ``--help``. What describes this machine (the browser check where Chromium
+is installed, the renderer the site stage uses, the test suite's records in
+``reports/test-artifacts/``) goes to ``reports/verification-environment.json`` (:func:`environment`),
+which git and DVC do not track.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,6 +27,8 @@ import yaml
 from stoffwechsel.io import md5_file
 
 PASS, FAIL, NOT_CHECKED = "pass", "fail", "not checked"
+#: beside reports/verification.json: this machine's facts (untracked; reports/.gitignore)
+ENVIRONMENT_FILE = "verification-environment.json"
 
 #: the targets in the site's plain words (the signed-off statements name technical things)
 PLAIN = {
@@ -79,19 +88,23 @@ def outputs_match_lock(root: Path, stages: tuple[str, ...]) -> dict:
 
 
 def target_reproduction(root: Path) -> Target:
+    """The ``reproduce`` stage's evidence: an earlier commit's features recomputed in a clean clone."""
+    from stoffwechsel.reproduction import EVIDENCE, RUN_HINT
+
     here = outputs_match_lock(root, ("resolve", "features", "embeddings"))
-    clone = _json(root, "reports/test-artifacts/reproduction.json")
+    clone = _json(root, EVIDENCE)
     evidence = {
         "outputs_on_disk_match_dvc_lock": not here["mismatched"],
         "dvc_lock_md5": here["outputs"],
         "mismatched": here["mismatched"],
         "previous_commit_check": clone,
     }
-    if here["mismatched"] or (clone and not clone.get("identical")):
+    if here["mismatched"] or (clone and clone.get("checked") and not clone.get("identical")):
         status = FAIL
-    elif clone is None:
+    elif clone is None or not clone.get("checked"):
         status = NOT_CHECKED
-        evidence["why"] = "the previous-commit re-run happens in the test suite (make test); no record of it yet"
+        evidence["why"] = clone["why"] if clone else f"{EVIDENCE} is missing"
+        evidence["run"] = clone["run"] if clone else RUN_HINT
     else:
         status = PASS
     return Target(1, "DVC reproduces the features exactly (same md5) from a previous commit.", status, evidence)
@@ -164,10 +177,65 @@ def target_combined_beats_tabular(root: Path) -> Target:
     )
 
 
-def target_visible_alert(root: Path, browser: dict | None) -> Target:
+#: what hides an element without removing it: classes (Bootstrap's and plain), attributes, styles
+HIDING_CLASSES = frozenset({"d-none", "hidden", "invisible", "visually-hidden", "sr-only", "collapse"})
+_HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*(hidden|collapse)|opacity\s*:\s*0(\.0*)?\s*(;|$)")
+#: elements whose height pushes what follows below the first screen (charts, images, tables)
+TALL_ELEMENTS = ("img", "svg", "table", "figure", "iframe", "canvas")
+
+
+def alert_in_first_screen_html(page: Path, selector: str = ".alert[data-segment]") -> dict:
+    """Target 5 without a browser, from a page's HTML: the first alert for a customer group is in
+    the page, nothing tall (a chart, an image, a table) comes before it, and neither it nor an
+    ancestor is hidden by a class (``d-none``, ``hidden``, ...), the ``hidden`` attribute, an inline
+    style (``display:none``, ``visibility:hidden``, ``opacity:0``) or a ``<style>`` rule that
+    names one of its classes with such a declaration."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    alert = soup.select_one(selector)
+    if alert is None:
+        return {"page": page.name, "alert_found": False, "visible_in_first_screen": False}
+    rules = " ".join(s.get_text() for s in soup.find_all("style"))
+    hidden_by_css = {
+        cls
+        for block in re.findall(r"([^{}]+)\{([^{}]*)\}", rules)
+        if _HIDING_STYLE.search(block[1])
+        for cls in re.findall(r"\.([\w-]+)", block[0])
+    }
+    hiding = []
+    for el in [alert, *alert.parents]:
+        if getattr(el, "name", None) in (None, "[document]"):
+            continue
+        classes = set(el.get("class") or [])
+        if classes & HIDING_CLASSES - ({"collapse"} if "show" in classes else set()):
+            hiding.append(f"<{el.name}> class {sorted(classes & HIDING_CLASSES)}")
+        if el.has_attr("hidden"):
+            hiding.append(f"<{el.name}> hidden attribute")
+        if _HIDING_STYLE.search(el.get("style", "")):
+            hiding.append(f"<{el.name}> style {el['style']!r}")
+        if classes & hidden_by_css:
+            hiding.append(f"<{el.name}> stylesheet hides class {sorted(classes & hidden_by_css)}")
+    before = [el.name for el in alert.find_all_previous(TALL_ELEMENTS) if el.find_parent("nav") is None]
+    return {
+        "page": page.name,
+        "alert_found": True,
+        "alert_segment": alert.get("data-segment"),
+        "hidden_by": hiding,
+        "tall_elements_before_it": sorted(set(before)),
+        "visible_in_first_screen": not hiding and not before,
+    }
+
+
+def target_visible_alert(root: Path, browser: dict | None = None, site_dir: Path | None = None) -> Target:
+    """Checked from the preview's HTML (the Overview, the site's main page); where Chromium is
+    installed the browser must see it in the first viewport too (its record is a machine fact:
+    :func:`environment`), and a browser that does not see it fails the target."""
     alerts = _json(root, "reports/monitoring/alerts.json")
     alerts = alerts["alerts"] if isinstance(alerts, dict) else alerts
     severe = [a for a in alerts if a["severity"] in ("critical", "warning")]
+    page = _main_page(site_dir) if site_dir is not None else None
+    html = alert_in_first_screen_html(page) if page is not None else None
     evidence = {
         "alerts": len(alerts),
         "severe": len(severe),
@@ -176,19 +244,28 @@ def target_visible_alert(root: Path, browser: dict | None) -> Target:
         }
         if severe
         else None,
-        "browser": browser,
+        "method": "the Overview's HTML (site preview, Python renderer): in the first screen, not hidden; "
+        "where Chromium is installed also headless Chromium (reports/verification-environment.json)",
+        "html_check": html,
         "injected_shift_test": "tests/test_dashboard.py::test_injected_shift_alert_is_visible_in_the_first_viewport",
     }
-    if not severe:
-        status = FAIL
-    elif browser is None:
-        status, evidence["why"] = (
-            NOT_CHECKED,
-            "no chromium here; the browser check runs in the test suite (CI installs chromium)",
-        )
+    browser_ok = browser is None or (browser["visible_in_first_viewport"] and not browser["console_errors"])
+    if html is None and browser is None:
+        status, evidence["why"] = NOT_CHECKED, "no site preview to read"
+        evidence["run"] = "dvc repro --force verify"
     else:
-        status = PASS if browser["visible_in_first_viewport"] and not browser["console_errors"] else FAIL
+        status = PASS if severe and (html is None or html["visible_in_first_screen"]) and browser_ok else FAIL
     return Target(5, "A simulated data shift triggers a visible alert in the dashboard.", status, evidence)
+
+
+def _main_page(site_dir: Path) -> Path | None:
+    """The page ``index.html`` redirects to (the Overview), else ``index.html`` itself."""
+    index = site_dir / "index.html"
+    if not index.is_file():
+        return None
+    target = re.search(r"URL='?([^'\">]+)", index.read_text(encoding="utf-8"))
+    page = site_dir / target.group(1) if target else index
+    return page if page.is_file() else index
 
 
 def target_segments_differ(root: Path, metric: str = "Purchases per 100 recommendations") -> Target:
@@ -251,46 +328,168 @@ def target_business_language(site_dir: Path, customer_ids=()) -> Target:
     )
 
 
+#: the README's sections a new team member needs (headings, start of the text)
+README_SECTIONS = (
+    "Two commands",
+    "What `dvc repro` does",
+    "Features and the feature store",
+    "Model training and offline evaluation",
+    "Monitoring production",
+    "The dashboard",
+    "Reproducing features from an earlier commit",
+    "The materials",
+    "Verification targets",
+    "Layout",
+)
+#: phrases the README must contain (what a reader must be able to run)
+README_PHRASES = (
+    "make run",
+    "make test",
+    "dvc repro",
+    "dvc exp run -S",
+    "dvc metrics diff",
+    "dvc plots diff",
+    "git checkout",
+    "dvc checkout",
+    "jupyter lab",
+    "mlflow ui",
+    "_site/index.html",
+    "quarto render",
+    "stoffwechsel validate",
+)
+#: the tools whose commands target 8 runs with --help (all in the venv or the base system, so the
+#: result does not depend on what else a machine has: Quarto and Chromium are optional)
+README_TOOLS = ("stoffwechsel", "dvc", "make", "jupyter", "mlflow", "git")
+
+
+def readme_commands(text: str) -> list[str]:
+    """Every command the README documents for the project's tools (fenced ``bash`` blocks and
+    inline code), reduced to the tool and its subcommands: ``dvc exp run -S x=1`` -> ``dvc exp
+    run``, ``.venv/bin/mlflow ui ...`` -> ``mlflow ui``."""
+    fences = re.findall(r"^```(\w*)\n(.*?)^```", text, re.S | re.M)
+    blocks = [body for lang, body in fences if lang in ("", "bash", "sh", "console", "shell")]
+    lines = [ln for b in blocks for ln in b.replace("\\\n", " ").splitlines()]
+    prose = re.sub(r"^```\w*\n.*?^```", "", text, flags=re.S | re.M)
+    lines += re.findall(r"`([^`\n]+)`", prose)
+    found = set()
+    for line in lines:
+        for part in re.split(r"&&|\|\||;|\|", line.split(" #")[0]):
+            words = part.split()
+            if not words:
+                continue
+            tool = words[0].removeprefix(".venv/bin/")
+            if tool not in README_TOOLS:
+                continue
+            subs = []
+            for w in words[1 : 3 if tool == "dvc" else 2]:
+                if not re.fullmatch(r"[a-z][a-z-]*", w):
+                    break
+                subs.append(w)
+            if not subs:  # the tool named in prose, not a command
+                continue
+            found.add(" ".join([tool, *subs]))
+    return sorted(found)
+
+
+def _help_command(command: str) -> list[str]:
+    tool, *subs = command.split()
+    if tool == "make":
+        return ["make", "-n", *subs]  # a dry run: the target exists
+    if tool == "git":
+        return ["git", *subs, "-h"]
+    if tool == "dvc" and len(subs) == 2 and subs[1] not in _dvc_subcommands(subs[0]):
+        subs = subs[:1]  # `dvc checkout main`: the second word is an argument
+    return [tool, *subs, "--help"]
+
+
+def _dvc_subcommands(group: str) -> frozenset[str]:
+    groups = {
+        "exp": {"run", "show", "remove", "apply", "diff", "list", "push", "pull", "save", "branch", "clean"},
+        "metrics": {"show", "diff"},
+        "plots": {"show", "diff", "modify", "templates"},
+        "remote": {"add", "list", "modify", "remove", "default", "rename"},
+        "stage": {"add", "list"},
+        "cache": {"dir", "migrate"},
+    }
+    return frozenset(groups.get(group, ()))
+
+
+def command_exists(root: Path, command: str) -> str:
+    """``"ok"`` when ``command --help`` (``make -n``, ``git ... -h``) runs, else the first line of
+    what went wrong."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    argv = _help_command(command)
+    try:
+        proc = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{' '.join(argv)}: {type(exc).__name__}"
+    ok = proc.returncode == 0 or (argv[0] == "git" and proc.returncode == 129 and "usage" in proc.stdout + proc.stderr)
+    if ok:
+        return "ok"
+    first = next((ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()), "")
+    return f"{' '.join(argv)}: exit {proc.returncode}: {first.strip()[:200]}"
+
+
 def target_readme(root: Path) -> Target:
+    """The README's sections and phrases are there and every command it documents exists (runs
+    with ``--help``); that suffices. The fresh-clone run of the README's commands is the test
+    suite's (tests/test_readme.py): its record is a machine fact (:func:`environment`)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     text = (root / "README.md").read_text(encoding="utf-8")
-    needed = [
-        "make run",
-        "make test",
-        "dvc repro",
-        "dvc exp run -S",
-        "dvc metrics diff",
-        "dvc plots diff",
-        "git checkout",
-        "dvc checkout",
-        "jupyter lab",
-        "mlflow ui",
-        "_site/index.html",
-        "quarto render",
-        "stoffwechsel validate",
-    ]
-    missing = [n for n in needed if n not in text]
-    run = _json(root, "reports/test-artifacts/readme-commands.json")
-    evidence = {"sections_missing": missing, "fresh_clone_run": run}
-    if missing or (run and not run.get("passed")):
-        status = FAIL
-    elif run is None:
-        status, evidence["why"] = (
-            NOT_CHECKED,
-            "the README's commands run in a fresh clone in the test suite; no record of it yet",
-        )
-    else:
-        status = PASS
+    headings = [h.strip() for h in re.findall(r"^#{2,3} (.+)$", text, re.M)]
+    sections_missing = [s for s in README_SECTIONS if not any(h.startswith(s) for h in headings)]
+    missing = [n for n in README_PHRASES if n not in text]
+    commands = readme_commands(text)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = dict(zip(commands, pool.map(lambda c: command_exists(root, c), commands)))
+    broken = {c: r for c, r in results.items() if r != "ok"}
+    evidence = {
+        "sections_missing": sections_missing,
+        "phrases_missing": missing,
+        "commands_checked": commands,
+        "commands_failing": broken,
+        "fresh_clone_run": "tests/test_readme.py (make test); its last record: reports/verification-environment.json",
+    }
+    status = FAIL if sections_missing or missing or broken or not commands else PASS
     return Target(8, "The README documents the whole system with reproduction instructions.", status, evidence)
 
 
+def environment(root: Path, browser: dict | None, browser_checked: bool) -> dict:
+    """What this machine adds to the verification (``reports/verification-environment.json``,
+    untracked): the browser check, the renderer the site stage picks, the test suite's last
+    records. Machine facts: they never go into ``reports/verification.json``."""
+    from stoffwechsel.site_build import choose_renderer
+
+    artifacts = "reports/test-artifacts"
+    return {
+        "browser": browser
+        if browser is not None
+        else (
+            "no chromium here (apt-get install chromium, then dvc repro --force verify)" if browser_checked else "off"
+        ),
+        "site_renderer": choose_renderer(),
+        "test_records": {
+            "readme_commands_fresh_clone": _json(root, f"{artifacts}/readme-commands.json"),
+            "reproduction_from_a_previous_commit": _json(root, f"{artifacts}/reproduction.json"),
+        },
+        "test_records_how": "make test writes them (tests/test_readme.py, tests/test_pipeline.py)",
+    }
+
+
 def verify_all(root: Path, cutoff: str, site_dir: Path, browser: dict | None, customer_ids=()) -> list[Target]:
-    """The eight targets; ``customer_ids``: the accepted customer ids the site must not show."""
+    """The eight targets; ``customer_ids``: the accepted customer ids the site must not show;
+    ``browser``: :func:`browser_check`'s record (None: no browser)."""
     return [
         target_reproduction(root),
         target_composite_key(root),
         target_training_only(root, cutoff),
         target_combined_beats_tabular(root),
-        target_visible_alert(root, browser),
+        target_visible_alert(root, browser, site_dir),
         target_segments_differ(root),
         target_business_language(site_dir, customer_ids),
         target_readme(root),
