@@ -498,6 +498,30 @@ def performance_markdown(f: dict) -> str:
         f"time {e['stage_over_exact']}). Re-run with {e.get('rerun_changed_texts', 1)} changed descriptions (1%): "
         f"{rerun.get('median_s')} s, {e.get('rerun_over_full', '?')} of a full embedding.",
         "",
+    ]
+    compared = e.get("encoders_compared")
+    if compared:  # the encodings side by side, one run (issue #22: before and after)
+        lines += [
+            f"Encodings compared in one run on {compared['texts']} descriptions, medians of {compared['rounds']} "
+            f"interleaved rounds (`{compared['command']}`):",
+            "",
+            "| encoding | texts/s (min-max) | time vs plain float32 |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {m['method']} | {m['texts_per_s_median']} ({m['min']}-{m['max']}) | {m['time_vs_plain']}x |"
+            for m in compared["methods"]
+        ]
+        lines.append("")
+    check = f.get("reproduction_check")
+    if check:
+        lines += [
+            "## The target-1 check (`reproduce` stage)",
+            "",
+            f"{check['text']}",
+            "",
+        ]
+    lines += [
         "## Monitoring aggregation (`run_monitoring`)",
         "",
         "| production events | seconds (median) | events/s |",
