@@ -313,6 +313,7 @@ def performance_markdown(f: dict) -> str:
             ("no-op `dvc repro`", f"{noop} s", "under 2 s", _met(noop < GOALS["noop_repro_s"])),
         ]
         emb = f["embeddings"]
+        under_load = ", under load" if emb.get("note") else ""
         outside = sum(s1["stages"][st_]["seconds"] - sec for st_, sec in s1["notebook_seconds"].items())
         inside = sum(s1["notebook_seconds"].values())
         runs_warm = full["filled_cache"]["seconds"]["runs"]
@@ -335,7 +336,7 @@ def performance_markdown(f: dict) -> str:
             "cells: DVC hashing and locking, the runner, kernel start and shutdown; library imports happen inside "
             "the cells (their cost is in the start-up table). With an empty cache the embedding stage encodes all "
             f"{s1['rows']['products']:,} descriptions "
-            f"at about {emb['exact_texts_per_s']} texts/s (exact encode, measured below), "
+            f"at about {emb['exact_texts_per_s']} texts/s (exact encode, measured below{under_load}), "
             f"{round(s1['rows']['products'] / emb['exact_texts_per_s'], 1)} s of model time. The stage-by-stage table "
             "is the scale-1 column below.",
             "",
@@ -496,7 +497,8 @@ def performance_markdown(f: dict) -> str:
         f"rounded to a grid) {e['exact_texts_per_s']} texts/s ({e['exact_over_plain']}x the plain time); the "
         f"stage's path (cache look-up, exact encoding, cache write) {e['stage_texts_per_s']} texts/s (stage/exact "
         f"time {e['stage_over_exact']}). Re-run with {e.get('rerun_changed_texts', 1)} changed descriptions (1%): "
-        f"{rerun.get('median_s')} s, {e.get('rerun_over_full', '?')} of a full embedding.",
+        f"{rerun.get('median_s')} s, {e.get('rerun_over_full', '?')} of a full embedding."
+        + (f" Note: {e['note']}." if e.get("note") else ""),
         "",
     ]
     compared = e.get("encoders_compared")
