@@ -69,18 +69,23 @@ def copy_working_tree(dest: Path) -> Path:
     return dest
 
 
-@pytest.fixture(scope="session")
-def pipeline_clone(tmp_path_factory) -> Path:
-    """A clone of the working tree in which `dvc repro` has run once."""
-    clone = copy_working_tree(tmp_path_factory.mktemp("clone"))
-    # reports from the developer's tree must not leak in: outputs are recomputed; but the committed
-    # evidence of the reproduce stage stays, as in a fresh `git clone` (keyed by the lock entries it
-    # compared, it is not checked again while the features are the same)
+def copy_without_reports(dest: Path) -> Path:
+    """:func:`copy_working_tree` without the developer's reports (outputs are recomputed), but
+    with the committed evidence of the reproduce stage, as in a fresh `git clone` (keyed by the
+    lock entries it compared, it is not checked again while the features are the same)."""
+    clone = copy_working_tree(dest)
     evidence = (clone / REPRODUCTION_EVIDENCE).read_bytes() if (clone / REPRODUCTION_EVIDENCE).is_file() else None
     shutil.rmtree(clone / "reports", ignore_errors=True)
     if evidence is not None:
         (clone / REPRODUCTION_EVIDENCE).parent.mkdir(parents=True)
         (clone / REPRODUCTION_EVIDENCE).write_bytes(evidence)
+    return clone
+
+
+@pytest.fixture(scope="session")
+def pipeline_clone(tmp_path_factory) -> Path:
+    """A clone of the working tree in which `dvc repro` has run once."""
+    clone = copy_without_reports(tmp_path_factory.mktemp("clone"))
     run(["dvc", "repro"], clone)
     return clone
 

@@ -4,11 +4,9 @@ every data output with the md5 that the committed dvc.lock records (issue #22, p
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from conftest import ROOT, copy_working_tree, run
+from conftest import ROOT, copy_without_reports, run
 from stoffwechsel.machine_settings import OTHER_MACHINES
 from test_pipeline import lock_outputs
 
@@ -18,8 +16,7 @@ SETTING = "no AVX (x86-64 baseline kernels), 1 thread"
 
 
 def test_pipeline_outputs_are_the_same_bytes_on_another_machine(tmp_path):
-    clone = copy_working_tree(tmp_path / "elsewhere")
-    shutil.rmtree(clone / "reports", ignore_errors=True)  # recomputed, not copied
+    clone = copy_without_reports(tmp_path / "elsewhere")
     run(["dvc", "repro"], clone, **OTHER_MACHINES[SETTING])
     committed = lock_outputs((ROOT / "dvc.lock").read_text())
     there = lock_outputs((clone / "dvc.lock").read_text())
