@@ -7,6 +7,9 @@ cache), the pipeline stage by stage at simulator scales 1, 10 and 100 (wall time
 growth exponent, dashboard page weight), a no-op ``dvc repro``, kernel start and import overhead,
 point-in-time retrieval against pandas ``merge_asof``, embedding throughput against bare
 ``SentenceTransformer.encode``, and monitoring aggregation throughput.
+
+Why one module of over 600 lines: the measurements and the page that reports them
+(docs/performance.md) must name the same figures; issue #27 re-runs and may split it.
 """
 
 from __future__ import annotations

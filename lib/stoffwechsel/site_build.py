@@ -193,8 +193,12 @@ def site_manifest(root: Path) -> dict:
 
 
 def _stage_inputs(root: Path, stage: str = "site") -> tuple[list[str], list[str]]:
+    """The stage's declared deps and params sections; none for a site rendered outside a DVC
+    pipeline (no dvc.yaml: a project folder of pages alone)."""
     import yaml
 
+    if not (root / "dvc.yaml").is_file():
+        return [], []
     spec = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))["stages"][stage]
     deps = [d if isinstance(d, str) else next(iter(d)) for d in spec.get("deps", [])]
     params = [p if isinstance(p, str) else next(iter(p)) for p in spec.get("params", [])]
@@ -220,7 +224,7 @@ def inputs_fingerprint(root: Path) -> str:
             digest.update(f"{f.relative_to(root).as_posix()}\0{md5_file(f) if f.is_file() else '-'}\n".encode())
     from stoffwechsel.config import load_params
 
-    params = load_params(path=root / "params.yaml")
+    params = load_params(path=root / "params.yaml") if sections else {}
     digest.update(repr(sorted((s, repr(params.get(s))) for s in sections)).encode())
     return digest.hexdigest()
 
