@@ -1,4 +1,4 @@
-"""The committed materials rewritten as other programs save CSV (tests of stoffwechsel.dialect):
+"""The committed materials rewritten as other programs save CSV (tests of stoffwechsel.data.dialect):
 same content, other delimiter, decimal mark, encoding and line ends."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 
 from stoffwechsel.config import MATERIAL_FILES
-from stoffwechsel.contract import DECIMAL, SPECS
+from stoffwechsel.data.contract import DECIMAL, SPECS
 
 #: name -> (delimiter, decimal mark, Python codec, line end)
 DIALECTS = {

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from stoffwechsel.simulate import simulate
+from stoffwechsel.simulation.simulate import simulate
 
 PAYLOADS = (
     "<img src=x onerror=alert(1)> null",

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from stoffwechsel import timeline
 from stoffwechsel.config import MATERIAL_FILES, load_params
+from stoffwechsel.data import timeline
 from stoffwechsel.errors import StageStop
 
 SPLIT = load_params("split", ROOT / "params.yaml")

@@ -228,7 +228,7 @@ def test_an_alert_close_to_two_incidents_joins_the_nearer():
 
 
 def test_the_overview_lists_incidents_and_says_what_silence_means():
-    from stoffwechsel import pages
+    from stoffwechsel.site import pages
 
     alerts = [_alert("segment", "<b>Trend Seekers</b>", "purchases_per_100", "2026-03-04", -0.85, "critical")]
     html = str(pages.incidents_html(build_incidents(alerts), "segments.ipynb", ["Click rate: not clear yet."]))

@@ -1,4 +1,4 @@
-"""The data contract (stoffwechsel.contract): each test breaks one thing in a copy of the tiny
+"""The data contract (stoffwechsel.data.contract): each test breaks one thing in a copy of the tiny
 valid dataset in tests/fixtures/valid/ and asserts the exact outcome: the ContractError message
 for file-level problems, the exact quarantine rows (file, row, column, value, reason) for
 row-level ones, including the rows that are quarantined because they refer to a bad row.
@@ -24,7 +24,7 @@ from stoffwechsel.config import (
     RECOMMENDATIONS_FILE,
     TRANSACTIONS_FILE,
 )
-from stoffwechsel.contract import (
+from stoffwechsel.data.contract import (
     QUARANTINE_COLUMNS,
     ContractError,
     load_materials,

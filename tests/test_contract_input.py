@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from stoffwechsel.config import CUSTOMERS_FILE, PRODUCTS_FILE, RECOMMENDATIONS_FILE, TRANSACTIONS_FILE
-from stoffwechsel.contract import (
+from stoffwechsel.data.contract import (
     FINDING_COLUMNS,
     ContractError,
     ContractSettings,
@@ -403,7 +403,7 @@ def test_descriptions_are_never_a_reason_to_drop_a_product(folder, text, finding
 
 
 def test_description_length_counts_any_script():
-    from stoffwechsel.contract import description_words
+    from stoffwechsel.data.contract import description_words
 
     words = description_words(pd.Series(["one two three", CHINESE, "東京 tote bag", "", "— ok —"], dtype="str"))
     assert words.tolist() == pytest.approx([3, 52 / 1.5, 2 / 1.5 + 2, 0, 3])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import ROOT, copy_without_reports, run
-from stoffwechsel.machine_settings import OTHER_MACHINES
+from stoffwechsel.studies.machine_settings import OTHER_MACHINES
 from test_pipeline import lock_outputs
 
 pytestmark = pytest.mark.pipeline

@@ -16,12 +16,14 @@ import pytest
 import yaml
 
 from conftest import ROOT, run
-from stoffwechsel import site, site_checks
+from stoffwechsel.site import browser, build, checks, scan
 
 pytestmark = pytest.mark.pipeline
 ARTIFACTS = ROOT / "reports" / "test-artifacts"
-needs_browser = pytest.mark.skipif(site.find_chromium() is None, reason="no chromium (CI installs Debian's chromium)")
-needs_quarto = pytest.mark.skipif(site.find_quarto() is None, reason="quarto is not on PATH (CI installs it: .ci/run)")
+needs_browser = pytest.mark.skipif(
+    browser.find_chromium() is None, reason="no chromium (CI installs Debian's chromium)"
+)
+needs_quarto = pytest.mark.skipif(build.find_quarto() is None, reason="quarto is not on PATH (CI installs it: .ci/run)")
 RENDERERS = [pytest.param("python"), pytest.param("quarto", marks=needs_quarto)]
 
 
@@ -69,7 +71,7 @@ def test_rendering_leaves_the_repository_clean(pipeline_clone):
 
 def test_dashboard_speaks_business_language(pipeline_clone):
     """Target 7: no raw technical term outside the glossary page and the analysts' details."""
-    hits = site.forbidden_terms_report(pipeline_clone / "_site")  # the glossary's TECHNICAL_TERMS
+    hits = scan.forbidden_terms_report(pipeline_clone / "_site")  # the glossary's TECHNICAL_TERMS
     assert hits == [], [(h.page, h.term, h.context) for h in hits]
     glossary_page = (pipeline_clone / "_site" / "reports" / "notebooks" / "pages" / "glossary.html").read_text()
     assert "CTR" in glossary_page  # the raw terms do live on the glossary page
@@ -77,7 +79,7 @@ def test_dashboard_speaks_business_language(pipeline_clone):
 
 def test_site_holds_no_customer_ids(pipeline_clone, shifted):
     for root in (pipeline_clone, shifted):
-        assert site.customer_ids_report(root / "_site") == []
+        assert scan.customer_ids_report(root / "_site") == []
 
 
 def test_injected_shift_raises_its_alert(shifted):
@@ -108,12 +110,12 @@ def test_injected_shift_raises_its_alert(shifted):
 @pytest.mark.parametrize("renderer", RENDERERS)
 def test_injected_shift_alert_is_visible_in_the_first_viewport(shifted, renderer, tmp_path):
     """Target 5: the shifted segment's alert is on the first screen of the dashboard, rendered by
-    each renderer; every page passes the measured browser checks (stoffwechsel.site_checks)."""
+    each renderer; every page passes the measured browser checks (stoffwechsel.site.checks)."""
     out = tmp_path / "_site"
-    site.build_site(shifted, renderer=renderer, output_dir=out)
+    build.build_site(shifted, renderer=renderer, output_dir=out)
     shots = ARTIFACTS / f"dashboard-shift-{renderer}"
     shots.mkdir(parents=True, exist_ok=True)
-    page = site.inspect_page(
+    page = checks.inspect_page(
         (out / "index.html").resolve(),
         '.alert[data-segment="Bargain Hunters"]',
         screenshot=shots / "first-viewport.png",
@@ -125,13 +127,13 @@ def test_injected_shift_alert_is_visible_in_the_first_viewport(shifted, renderer
     assert alert["rect"]["width"] > 0 and alert["rect"]["height"] > 0
     assert "incident" in alert["attributes"].get("class", "") and "Groups inside" in alert["text"]
     # honest tiles: no value box that is "not clear yet" is green or carries a check mark
-    boxes = site.inspect_page((out / "index.html").resolve(), ".value-box, .bslib-value-box")["elements"]
+    boxes = checks.inspect_page((out / "index.html").resolve(), ".value-box, .bslib-value-box")["elements"]
     unclear = [b for b in boxes if "not clear yet" in b["text"]]
     assert unclear, [b["text"] for b in boxes]
     assert all("bg-success" not in b["attributes"].get("class", "") and "\u2713" not in b["text"] for b in unclear)
-    checks = site_checks.check_site(out, screenshots=shots)
+    results = checks.check_site(out, screenshots=shots)
     failed = [
-        (c.page, c.source, c.viewport, c.problems, c.console_errors, c.external_requests) for c in checks if not c.ok
+        (c.page, c.source, c.viewport, c.problems, c.console_errors, c.external_requests) for c in results if not c.ok
     ]
     assert failed == []
 
@@ -139,7 +141,7 @@ def test_injected_shift_alert_is_visible_in_the_first_viewport(shifted, renderer
 @needs_browser
 def test_default_dashboard_loads_cleanly(pipeline_clone):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page = site.inspect_page(
+    page = checks.inspect_page(
         (pipeline_clone / "_site" / "index.html").resolve(), ".alert", screenshot=ARTIFACTS / "dashboard.png"
     )
     assert page["console_errors"] == [] and page["external_requests"] == []
@@ -152,6 +154,6 @@ def test_no_drift_and_no_injection_shows_no_alert(calm):
     alerts = json.loads((calm / "reports" / "monitoring" / "alerts.json").read_text())
     alerts = alerts["alerts"] if isinstance(alerts, dict) else alerts
     assert [a for a in alerts if a["severity"] in ("critical", "warning")] == []
-    page = site.inspect_page((calm / "_site" / "index.html").resolve(), ".alert[data-segment]")
+    page = checks.inspect_page((calm / "_site" / "index.html").resolve(), ".alert[data-segment]")
     assert page["console_errors"] == []
     assert page["elements"] == []

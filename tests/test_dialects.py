@@ -23,13 +23,13 @@ import yaml
 
 from conftest import ROOT, copy_working_tree, run
 from dialect_materials import DIALECTS, rewrite
-from stoffwechsel import dialect
 from stoffwechsel.config import CUSTOMERS_FILE as C
 from stoffwechsel.config import MATERIAL_FILES
 from stoffwechsel.config import PRODUCTS_FILE as P
 from stoffwechsel.config import RECOMMENDATIONS_FILE as R
 from stoffwechsel.config import TRANSACTIONS_FILE as T
-from stoffwechsel.contract import (
+from stoffwechsel.data import dialect
+from stoffwechsel.data.contract import (
     ATTRIBUTE_ABSENT,
     ATTRIBUTE_BLANK,
     SPECS,

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from stoffwechsel import features
-from stoffwechsel.store import FeatureStore
+from stoffwechsel.features import tabular as features
+from stoffwechsel.features.store import FeatureStore
 
 DOCS = (
     "architecture",

@@ -11,10 +11,12 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from stoffwechsel import embeddings, features, keys
 from stoffwechsel.config import load_params
-from stoffwechsel.contract import load_materials
-from stoffwechsel.store import FeatureStore
+from stoffwechsel.data import keys
+from stoffwechsel.data.contract import load_materials
+from stoffwechsel.features import embeddings
+from stoffwechsel.features import tabular as features
+from stoffwechsel.features.store import FeatureStore
 
 PARAMS = load_params("embeddings", ROOT / "params.yaml")
 CUTOFF = pd.Timestamp("2025-12-01")  # a cutoff inside the committed materials (params.yaml's split.cutoff is "auto")

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stoffwechsel import evaluation as ev
+from stoffwechsel.model import evaluation as ev
 
 L2 = math.log2
 

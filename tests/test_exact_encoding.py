@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from stoffwechsel import embeddings
 from stoffwechsel.config import load_params
-from stoffwechsel.machine_settings import OTHER_MACHINES, encode_elsewhere
+from stoffwechsel.features import embeddings
+from stoffwechsel.studies.machine_settings import OTHER_MACHINES, encode_elsewhere
 
 PARAMS = load_params("embeddings", ROOT / "params.yaml")
 SPEC = embeddings.ModelSpec.from_params(PARAMS)

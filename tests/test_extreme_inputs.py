@@ -14,11 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stoffwechsel import features, keys
 from stoffwechsel import monitoring as mon
-from stoffwechsel.contract import load_materials
-from stoffwechsel.simulate import simulate
-from stoffwechsel.store import FeatureStore
+from stoffwechsel.data import keys
+from stoffwechsel.data.contract import load_materials
+from stoffwechsel.features import tabular as features
+from stoffwechsel.features.store import FeatureStore
+from stoffwechsel.simulation.simulate import simulate
 
 FEATURE_PARAMS = {"recent_weeks": 2, "popularity_weeks": 4, "price_band_thresholds_eur": [40, 90]}
 MONITOR_PARAMS = {"min_customers": 3, "reference_weeks": 2, "current_weeks": 2, "draws": 100}

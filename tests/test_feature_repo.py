@@ -1,4 +1,4 @@
-"""The feature repository (lib/stoffwechsel/feature_repo.py): every declaration resolves, the
+"""The feature repository (lib/stoffwechsel/features/feature_repo.py): every declaration resolves, the
 descriptions follow the parameters, the services decide the model inputs."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from stoffwechsel import embeddings, feature_repo, features
 from stoffwechsel.config import load_params
-from stoffwechsel.store import FeatureStore
+from stoffwechsel.features import embeddings, feature_repo
+from stoffwechsel.features import tabular as features
+from stoffwechsel.features.store import FeatureStore
 
 PARAMS = {"recent_weeks": 2, "popularity_weeks": 4, "price_band_thresholds_eur": [40, 90]}
 VOCAB = feature_repo.Vocabulary(

@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from stoffwechsel import features, keys
-from stoffwechsel.contract import load_materials
-from stoffwechsel.io import md5_file
-from stoffwechsel.store import FeatureStore
+from stoffwechsel.data import keys
+from stoffwechsel.data.contract import load_materials
+from stoffwechsel.data.io import md5_file
+from stoffwechsel.features import tabular as features
+from stoffwechsel.features.store import FeatureStore
 
 PARAMS = {"recent_weeks": 2, "popularity_weeks": 4, "price_band_thresholds_eur": [40, 90]}
 CUTOFF = pd.Timestamp("2025-12-01")

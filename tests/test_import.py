@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from stoffwechsel.cli import app
 from stoffwechsel.config import CUSTOMERS_FILE, PRODUCTS_FILE, RECOMMENDATIONS_FILE, TRANSACTIONS_FILE
-from stoffwechsel.contract import SPECS
-from stoffwechsel.invoice_import import (
+from stoffwechsel.data.contract import SPECS
+from stoffwechsel.data.invoice_import import (
     PROFILES,
     QUARANTINE_COLUMNS,
     QUARANTINE_FILE,

@@ -3,7 +3,7 @@ shop's files reach the pages only as text. Simulated materials get the payloads 
 column (tests/hostile_materials.py, shared with the browser test); the stages' package functions
 and the page builders run on them; the HTML they produce is scanned statically for live markup
 (tags and attributes that would run script or load something:
-:func:`stoffwechsel.html_safety.live_markup`). The browser run of the whole pipeline's site under
+:func:`stoffwechsel.site.html_safety.live_markup`). The browser run of the whole pipeline's site under
 both renderers is tests/test_injection_browser.py (marked ``pipeline``: a full run on the payload
 materials takes minutes)."""
 
@@ -14,9 +14,11 @@ import json
 import pytest
 
 from hostile_materials import PAYLOADS, write_hostile_materials
-from stoffwechsel import html_safety, keys, pages, verification
 from stoffwechsel import monitoring as mon
-from stoffwechsel.contract import load_materials
+from stoffwechsel import verification
+from stoffwechsel.data import keys
+from stoffwechsel.data.contract import load_materials
+from stoffwechsel.site import html_safety, pages
 
 LIVE_MARKERS = ("<img", "<script", "<svg")  # as text ("onerror=" escaped inside a cell) they are harmless
 
@@ -104,7 +106,7 @@ def test_verification_evidence_is_escaped():
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_markdown_values_stay_text_in_the_python_renderer(payload):
-    from stoffwechsel.site_markdown import markdown_it
+    from stoffwechsel.site.markdown import markdown_it
 
     html = markdown_it().render(f"**{pages.md(payload)}** set aside; {pages.md(payload)}")
     _assert_not_live(html, payload)

@@ -20,8 +20,8 @@ import pytest
 
 from conftest import copy_working_tree, run
 from hostile_materials import PAYLOADS, write_hostile_materials
-from stoffwechsel import site
-from stoffwechsel.browser import Browser
+from stoffwechsel.site import browser, build
+from stoffwechsel.site.browser import Browser
 
 pytestmark = pytest.mark.pipeline
 
@@ -31,7 +31,7 @@ MONITOR_MIN_CUSTOMERS = 5
 GROUP_PAGES = ("reports/notebooks/pages/overview.html", "reports/notebooks/pages/segments.html")
 
 needs_quarto = pytest.mark.skipif(
-    site.find_quarto() is None,
+    build.find_quarto() is None,
     reason=(
         "quarto is not on PATH: the Quarto half of the injection test needs it "
         "(CI: .ci/run installs Quarto and puts it on PATH)"
@@ -112,7 +112,7 @@ def sites(hostile_clone, tmp_path_factory):
                 copy,
                 ignore=shutil.ignore_patterns(".dvc", ".git", "data", "mlruns", "mlartifacts", "_site", "*.db"),
             )
-            site.build_site(copy, renderer="quarto")
+            build.build_site(copy, renderer="quarto")
             done[renderer] = copy / "_site"
         return done[renderer]
 
@@ -121,7 +121,7 @@ def sites(hostile_clone, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    if site.find_chromium() is None:
+    if browser.find_chromium() is None:
         pytest.skip("no Chromium binary: install the Debian package 'chromium' or set CHROME_BIN; CI installs it")
     with Browser() as b:
         yield b

@@ -1,4 +1,4 @@
-"""Deterministic, atomic writers (stoffwechsel.io)."""
+"""Deterministic, atomic writers (stoffwechsel.data.io)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from stoffwechsel import io
+from stoffwechsel.data import io
 
 
 def _frame(n: int = 50, seed: int = 0) -> pd.DataFrame:

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from stoffwechsel import keys
-from stoffwechsel.contract import load_materials
-from stoffwechsel.simulate import simulate_frames
+from stoffwechsel.data import keys
+from stoffwechsel.data.contract import load_materials
+from stoffwechsel.simulation.simulate import simulate_frames
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from stoffwechsel import modeling, timeline
 from stoffwechsel.config import load_params
+from stoffwechsel.data import timeline
+from stoffwechsel.model import modeling
 
 # the calendar of the committed materials, by the rule the profile stage applies
 CALENDAR = timeline.derive_calendar(
@@ -160,7 +161,7 @@ def test_committed_evaluation_states_the_measured_comparison():
 
 @pytest.mark.pipeline
 def test_candidates_are_on_sale_and_not_already_bought(pipeline_clone):
-    from stoffwechsel.store import FeatureStore
+    from stoffwechsel.features.store import FeatureStore
 
     data = pipeline_clone / "data"
     stores = modeling.Stores(FeatureStore(data / "feature_store"), FeatureStore(data / "embedding_store"))
@@ -178,7 +179,7 @@ def test_candidates_are_on_sale_and_not_already_bought(pipeline_clone):
 
 @pytest.mark.pipeline
 def test_training_customers_are_capped_per_spine_by_a_seeded_sample(pipeline_clone):
-    from stoffwechsel.store import FeatureStore
+    from stoffwechsel.features.store import FeatureStore
 
     data = pipeline_clone / "data"
     stores = modeling.Stores(FeatureStore(data / "feature_store"), FeatureStore(data / "embedding_store"))

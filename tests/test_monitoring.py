@@ -14,12 +14,13 @@ import pytest
 from scipy import stats
 
 from conftest import ROOT
-from stoffwechsel import backtest, glossary
+from stoffwechsel import glossary
 from stoffwechsel import monitoring as mon
-from stoffwechsel.contract import load_materials
+from stoffwechsel.data.contract import load_materials
 from stoffwechsel.domain import PRIMARY_METRIC_IDS
-from stoffwechsel.shift import Shift, inject_shift, outcome_statuses
-from stoffwechsel.simulate import simulate_frames
+from stoffwechsel.monitoring.shift import Shift, inject_shift, outcome_statuses
+from stoffwechsel.simulation.simulate import simulate_frames
+from stoffwechsel.studies import backtest
 
 KPIS = ("ctr", "purchases_per_100", "kept_per_100")
 #: a test-mode shift of the kind params.yaml monitor.inject_* plants (there: -80%)

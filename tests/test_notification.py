@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT
 from stoffwechsel import monitoring as mon
-from stoffwechsel.contract import load_materials
+from stoffwechsel.data.contract import load_materials
 from stoffwechsel.monitoring.notify import INCIDENTS_SEEN, new_incidents
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from stoffwechsel import features, notebooks
+from stoffwechsel import notebooks
+from stoffwechsel.features import tabular as features
 
 
 def test_unknown_sustainability_interest_is_missing_not_a_crash():

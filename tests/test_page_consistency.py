@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stoffwechsel import pages
+from stoffwechsel.site import pages
 
 ROOT = Path(__file__).resolve().parents[1]
 MONITORING = ROOT / "reports" / "monitoring"
@@ -203,7 +203,7 @@ def test_every_alert_links_to_a_place_on_the_customer_groups_page():
 
 
 def test_broken_links_finds_missing_pages_and_anchors(tmp_path):
-    from stoffwechsel.site_checks import broken_links
+    from stoffwechsel.site.checks import broken_links
 
     (tmp_path / "pages").mkdir()
     (tmp_path / "pages" / "segments.html").write_text(
@@ -263,7 +263,7 @@ CODE = re.compile(r"\bprod-\d[\w.-]*|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]
 
 
 def test_owner_wording_finds_codes_and_other_date_formats_outside_details():
-    from stoffwechsel.site_checks import owner_wording
+    from stoffwechsel.site.checks import owner_wording
 
     page = (
         "<nav>2026-01-01</nav><p>Since the week of 2 March 2026, after 2026-02-02; week from 16 Mar 2026; "
@@ -289,7 +289,7 @@ class _View:
 
 def test_model_page_names_feature_families_in_business_words_and_folds_versions():
     from stoffwechsel.glossary import technical_terms_in
-    from stoffwechsel.site_checks import owner_wording
+    from stoffwechsel.site.checks import owner_wording
 
     views = [
         ("customer_taste", _View("customer", 2, "Customer taste profiles from the embeddings of ...", "9b1fa2ed557b")),
@@ -346,7 +346,7 @@ def test_model_page_sentences_and_chart_speak_in_percentages_and_date_words():
 def monitored():
     """The monitoring of the committed materials (about 2 s)."""
     from stoffwechsel import monitoring
-    from stoffwechsel.contract import load_materials
+    from stoffwechsel.data.contract import load_materials
 
     return monitoring.run_monitoring(load_materials(ROOT / "materials"), {})
 
@@ -426,8 +426,8 @@ SITE = ROOT / "_site"
 )
 def test_the_built_site_has_no_broken_link_no_code_and_one_date_format():
     """The site in this checkout, whichever renderer built it (the browser tests of both
-    renderers run the same checks inside site_checks.check_site)."""
-    from stoffwechsel.site_checks import broken_links, owner_wording
+    renderers run the same checks inside checks.check_site)."""
+    from stoffwechsel.site.checks import broken_links, owner_wording
 
     assert {page: found for page, found in broken_links(SITE).items() if found} == {}
     pages_ = sorted(SITE.rglob("*.html"))

@@ -7,9 +7,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from stoffwechsel import glossary, pages
+from stoffwechsel import glossary
 from stoffwechsel.domain import METRIC_IDS
 from stoffwechsel.monitoring import ALL
+from stoffwechsel.site import pages
 
 GROUPS = (("all", ALL), ("segment", "Bargain Hunters"), ("segment", "Eco Enthusiasts"))
 WEEKS = pd.date_range("2026-03-02", periods=4, freq="7D")

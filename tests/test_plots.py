@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from stoffwechsel import modeling
+from stoffwechsel.model import modeling
 
 TEMPLATES = ROOT / ".dvc" / "plots"
 VENDOR = ROOT / "vendor" / "vega"
@@ -73,7 +73,7 @@ def plots_page(tmp_path_factory) -> Path:
 
 
 def test_dvc_plots_page_renders_offline(plots_page):
-    from stoffwechsel.browser import Browser, find_chromium
+    from stoffwechsel.site.browser import Browser, find_chromium
 
     if find_chromium() is None:
         pytest.skip("no Chromium (the Debian package 'chromium')")

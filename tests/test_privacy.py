@@ -12,8 +12,9 @@ import pytest
 
 from conftest import ROOT
 from stoffwechsel import monitoring as mon
-from stoffwechsel import pages, privacy, verification
-from stoffwechsel.contract import load_materials
+from stoffwechsel import privacy, verification
+from stoffwechsel.data.contract import load_materials
+from stoffwechsel.site import pages
 
 MIN = 20
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, run
-from stoffwechsel.contract import ContractSettings
+from stoffwechsel.data.contract import ContractSettings
 
 NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
 ALLOWED_NOTEBOOK_METADATA = {"kernelspec", "language_info"}
@@ -165,7 +165,7 @@ def test_runner_imports_papermill_without_the_slow_iri_grammar():
 def test_logged_models_name_their_requirements_without_inference():
     from importlib.metadata import version
 
-    from stoffwechsel import tracking
+    from stoffwechsel.model import tracking
 
     reqs = tracking.pip_requirements()
     assert f"scikit-learn=={version('scikit-learn')}" in reqs and f"skops=={version('skops')}" in reqs

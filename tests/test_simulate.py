@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from stoffwechsel.simulate import (
+from stoffwechsel.simulation.simulate import (
     BASE_ROWS,
     CATEGORIES,
     CERTIFICATIONS,
@@ -417,7 +417,7 @@ def test_invalid_shift_raises():
 @pytest.fixture(scope="module")
 def styled() -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
     """(native, real) frames of the default simulation, as simulate() writes them."""
-    from stoffwechsel.export_style import apply_style
+    from stoffwechsel.simulation.export_style import apply_style
 
     native = simulate_frames()
     return native, apply_style(native, "real", 42)
@@ -499,7 +499,7 @@ def test_real_style_ids_are_plain_numbers_consistent_across_files(styled):
 
 
 def test_real_style_calendar_is_whole_weeks_earlier_in_minutes(styled):
-    from stoffwechsel.export_style import SHIFT_WEEKS
+    from stoffwechsel.simulation.export_style import SHIFT_WEEKS
 
     native, real = styled
     t = real[TRANSACTIONS]

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from stoffwechsel import site, site_build, site_render
+from stoffwechsel.site import browser, build, checks, project, render, scan
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "site"
@@ -34,7 +34,7 @@ PAGES = [
 ]
 ALERT = '.alert[data-segment="Trend Seekers"]'
 DASHBOARD = "reports/notebooks/01_overview.html"
-CHROMIUM = site.find_chromium()
+CHROMIUM = browser.find_chromium()
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None,
     reason="no Chromium binary: install the Debian package 'chromium' (apt-get install -y chromium) "
@@ -54,7 +54,7 @@ def copy_fixture(name: str, dest: Path) -> Path:
 def project(tmp_path_factory) -> Path:
     """The fixture project, rendered once."""
     root = copy_fixture("project", tmp_path_factory.mktemp("site"))
-    site.render_site(root)
+    build.render_site(root)
     return root
 
 
@@ -72,7 +72,7 @@ def all_pages(project: Path) -> dict[str, str]:
 
 def test_pages_exist_in_quartos_layout(tmp_path):
     root = copy_fixture("project", tmp_path)
-    written = site.render_site(root)
+    written = build.render_site(root)
     assert [p.relative_to(root / "_site").as_posix() for p in written] == sorted(PAGES)
     assert all(p.is_file() and p.stat().st_size > 0 for p in written)
 
@@ -133,16 +133,16 @@ def test_index_follows_the_dashboard_not_the_render_order(tmp_path):
     config = yaml.safe_load((root / "_quarto.yml").read_text(encoding="utf-8"))
     config["project"]["render"] = list(reversed(config["project"]["render"]))
     (root / "_quarto.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    site.render_site(root)
+    build.render_site(root)
     assert "URL='reports/notebooks/01_overview.html'" in (root / "_site/index.html").read_text(encoding="utf-8")
 
 
 def test_render_is_deterministic(tmp_path):
     first = copy_fixture("project", tmp_path / "a")
     second = copy_fixture("project", tmp_path / "b")
-    site.render_site(first)
-    site.render_site(second)
-    site.render_site(second)  # a re-render replaces the folder with the same bytes
+    build.render_site(first)
+    build.render_site(second)
+    build.render_site(second)  # a re-render replaces the folder with the same bytes
     assert all_pages(first) == all_pages(second)
 
 
@@ -176,8 +176,8 @@ def test_external_resources_are_refused(tmp_path):
         )
     )
     nbformat.write(nb, str(path))
-    with pytest.raises(site.SiteRenderError, match="external"):
-        site.render_site(root)
+    with pytest.raises(project.SiteRenderError, match="external"):
+        build.render_site(root)
 
 
 # --- content ----------------------------------------------------------------------------------
@@ -276,8 +276,8 @@ def test_error_output_fails_the_render(tmp_path):
         )
     )
     nbformat.write(nb, str(path))
-    with pytest.raises(site.SiteRenderError, match=r"02_segments\.ipynb.*ZeroDivisionError"):
-        site.render_site(root)
+    with pytest.raises(project.SiteRenderError, match=r"02_segments\.ipynb.*ZeroDivisionError"):
+        build.render_site(root)
 
 
 def test_navbar_link_to_a_page_not_rendered_fails(tmp_path):
@@ -285,34 +285,34 @@ def test_navbar_link_to_a_page_not_rendered_fails(tmp_path):
     config = yaml.safe_load((root / "_quarto.yml").read_text(encoding="utf-8"))
     config["website"]["navbar"]["left"].append({"href": "reports/notebooks/09_missing.ipynb", "text": "Missing"})
     (root / "_quarto.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    with pytest.raises(site.SiteRenderError, match="09_missing"):
-        site.render_site(root)
+    with pytest.raises(project.SiteRenderError, match="09_missing"):
+        build.render_site(root)
 
 
 def test_cell_options_and_value_literals():
-    assert site.cell_options('#| content: valuebox\n#| title: "A: b"\n#| output: false\nx = 1\n#| late: 1') == {
+    assert project.cell_options('#| content: valuebox\n#| title: "A: b"\n#| output: false\nx = 1\n#| late: 1') == {
         "content": "valuebox",
         "title": "A: b",
         "output": False,
     }
-    assert site.cell_options("x = 1") == {}
-    assert site_render._literal("{'value': np.float64(0.25), 'color': 'warning', 'n': -3}") == {
+    assert project.cell_options("x = 1") == {}
+    assert render._literal("{'value': np.float64(0.25), 'color': 'warning', 'n': -3}") == {
         "value": 0.25,
         "color": "warning",
         "n": -3,
     }
     with pytest.raises(ValueError):
-        site_render._literal("{'value': os.system('x')}")
+        render._literal("{'value': os.system('x')}")
 
 
 def test_build_site_falls_back_without_quarto(tmp_path, monkeypatch):
     root = copy_fixture("project", tmp_path)
-    monkeypatch.setattr(site_build.shutil, "which", lambda name: None)
+    monkeypatch.setattr(build.shutil, "which", lambda name: None)
     monkeypatch.delenv("STOFFWECHSEL_SITE_RENDERER", raising=False)
-    written = site.build_site(root)
+    written = build.build_site(root)
     assert [p.relative_to(root / "_site").as_posix() for p in written] == sorted(PAGES)
-    with pytest.raises(site.SiteRenderError, match="quarto"):
-        site.build_site(root, renderer="quarto")
+    with pytest.raises(project.SiteRenderError, match="quarto"):
+        build.build_site(root, renderer="quarto")
 
 
 def test_project_navbar_points_at_rendered_notebooks():
@@ -331,16 +331,16 @@ def test_project_navbar_points_at_rendered_notebooks():
 
 def test_forbidden_terms(project, tmp_path):
     out = project / "_site"
-    assert site.forbidden_terms_report(out) == []  # glossary page and analyst block are allowed
-    in_glossary = site.forbidden_terms_report(out, allowed_pages=())
+    assert scan.forbidden_terms_report(out) == []  # glossary page and analyst block are allowed
+    in_glossary = scan.forbidden_terms_report(out, allowed_pages=())
     assert {h.page for h in in_glossary} == {"reports/notebooks/03_glossary.html"}
-    in_analyst_block = site.forbidden_terms_report(out, exclude_classes=())
+    in_analyst_block = scan.forbidden_terms_report(out, exclude_classes=())
     assert {h.page for h in in_analyst_block} == {"reports/notebooks/02_segments.html"}
     assert {"PSI", "NDCG", "segment_column", "metric_id", "CTR"} <= {h.term for h in in_analyst_block}
 
     leaky = copy_fixture("leaky", tmp_path)
-    site.render_site(leaky)
-    hits = site.forbidden_terms_report(leaky / "_site")
+    build.render_site(leaky)
+    hits = scan.forbidden_terms_report(leaky / "_site")
     assert {(h.page, h.term) for h in hits} == {("reports/notebooks/01_leaky.html", "NDCG")}
     assert "The NDCG of the ranking dropped" in hits[0].context
     # whole words only, case-insensitive, plural included
@@ -348,7 +348,7 @@ def test_forbidden_terms(project, tmp_path):
     page.write_text("<p>psi-like? No: CTRs and p-values; but PSIRATE and xctr are fine.</p>", encoding="utf-8")
     found = {
         (h.term, h.context)
-        for h in site.forbidden_terms_report(leaky / "_site", terms=("CTR", "PSI", "p-value"))
+        for h in scan.forbidden_terms_report(leaky / "_site", terms=("CTR", "PSI", "p-value"))
         if h.page == "words.html"
     }
     assert {t for t, _ in found} == {"CTR", "PSI", "p-value"}
@@ -356,10 +356,10 @@ def test_forbidden_terms(project, tmp_path):
 
 
 def test_customer_ids(project, tmp_path):
-    assert site.customer_ids_report(project / "_site") == []
+    assert scan.customer_ids_report(project / "_site") == []
     leaky = copy_fixture("leaky", tmp_path)
-    site.render_site(leaky)
-    hits = site.customer_ids_report(leaky / "_site")
+    build.render_site(leaky)
+    hits = scan.customer_ids_report(leaky / "_site")
     by_page = {(h.page, h.match) for h in hits}
     # the id inside the analyst block counts too: privacy has no exceptions
     assert {("reports/notebooks/01_leaky.html", "C0012345"), ("reports/notebooks/01_leaky.html", "C123456")} <= by_page
@@ -373,7 +373,7 @@ def test_dashboard_in_a_browser(project):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "dashboard.png"
     shot.unlink(missing_ok=True)
-    report = site.inspect_page(project / "_site/index.html", [ALERT, ".value-box", "nav a.nav-link"], screenshot=shot)
+    report = checks.inspect_page(project / "_site/index.html", [ALERT, ".value-box", "nav a.nav-link"], screenshot=shot)
     assert report["console_errors"] == []
     assert report["external_requests"] == []
     assert report["viewport"] == {"width": 1280, "height": 800}
@@ -391,7 +391,7 @@ def test_dashboard_in_a_browser(project):
 @needs_chromium
 @pytest.mark.parametrize("page", PAGES[1:])
 def test_pages_in_a_browser(project, page):
-    report = site.inspect_page(project / "_site" / page, ["h1.title", "img"])
+    report = checks.inspect_page(project / "_site" / page, ["h1.title", "img"])
     assert report["console_errors"] == [] and report["external_requests"] == []
     (title,) = report["elements"]
     assert title["visible"] and title["in_first_viewport"]
@@ -409,7 +409,7 @@ def test_browser_check_catches_problems(tmp_path):
         "<script>console.error('boom'); undefinedFunction();</script></body></html>",
         encoding="utf-8",
     )
-    report = site.inspect_page(page, ".x")
+    report = checks.inspect_page(page, ".x")
     errors = " | ".join(report["console_errors"])
     assert "boom" in errors and "undefinedFunction" in errors and "ERR_FILE_NOT_FOUND" in errors
     hidden, far = report["elements"]

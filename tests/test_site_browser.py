@@ -1,5 +1,5 @@
 """The fixture site rendered by BOTH renderers (real Quarto and the Python fallback), measured in
-headless Chromium (stoffwechsel.site_checks): alerts readable and apart, value boxes not clipped,
+headless Chromium (stoffwechsel.site.checks): alerts readable and apart, value boxes not clipped,
 navbar on one line or collapsed, nothing loaded from the network, no console errors, from file://
 and from a static server on 127.0.0.1, at 1280x800 and 1920x1080; and both renderings show the
 same words in the same order. Screenshots: reports/test-artifacts/site-<renderer>/."""
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from stoffwechsel import site, site_build, site_checks
-from stoffwechsel.browser import Browser
+from stoffwechsel.site import browser, build, checks, project
+from stoffwechsel.site.browser import Browser
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "site" / "project"
@@ -28,11 +28,11 @@ CONTENT_PAGES = [
 ]
 
 needs_chromium = pytest.mark.skipif(
-    site.find_chromium() is None,
+    browser.find_chromium() is None,
     reason=("no Chromium binary: install the Debian package 'chromium' or set CHROME_BIN; CI installs it"),
 )
 needs_quarto = pytest.mark.skipif(
-    site.find_quarto() is None,
+    build.find_quarto() is None,
     reason=("quarto is not on PATH: install Quarto (CI: bash ../shared/quarto/install-quarto PREFIX, as .ci/run does)"),
 )
 RENDERERS = [pytest.param("python"), pytest.param("quarto", marks=needs_quarto)]
@@ -62,7 +62,7 @@ def rendered(tmp_path_factory):
             shutil.copytree(FIXTURE, root)
             shutil.copy2(ROOT / "site.css", root / "site.css")
             shutil.copy2(ROOT / "_post_render.py", root / "_post_render.py")
-            site.build_site(root, renderer=renderer)
+            build.build_site(root, renderer=renderer)
             done[renderer] = root / "_site"
         return done[renderer]
 
@@ -71,7 +71,7 @@ def rendered(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    if site.find_chromium() is None:
+    if browser.find_chromium() is None:
         pytest.skip("no Chromium binary")
     with Browser() as b:
         yield b
@@ -115,7 +115,7 @@ def test_plain_quarto_render_gives_a_small_offline_site(tmp_path):
         "QUARTO_PYTHON": sys.executable,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "lib"), os.environ.get("PYTHONPATH", "")]),
     }
-    proc = subprocess.run([site.find_quarto(), "render"], cwd=root, capture_output=True, text=True, env=env)
+    proc = subprocess.run([build.find_quarto(), "render"], cwd=root, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = root / "_site"
     assert "post-render: 7 module scripts inlined" in proc.stdout + proc.stderr
@@ -140,23 +140,23 @@ def test_plain_quarto_render_gives_a_small_offline_site(tmp_path):
 @pytest.mark.parametrize("renderer", RENDERERS)
 def test_pages_in_a_browser(rendered, renderer, browser):
     """Measured: every defect of issue 14 would show up here as a problem, error or request."""
-    checks = site_checks.check_site(rendered(renderer), screenshots=ARTIFACTS / f"site-{renderer}", browser=browser)
-    assert {(c.source, c.viewport) for c in checks} == {(s, v) for s in ("file", "http") for v in site_checks.VIEWPORTS}
+    results = checks.check_site(rendered(renderer), screenshots=ARTIFACTS / f"site-{renderer}", browser=browser)
+    assert {(c.source, c.viewport) for c in results} == {(s, v) for s in ("file", "http") for v in checks.VIEWPORTS}
     failed = [
-        (c.page, c.source, c.viewport, c.problems, c.console_errors, c.external_requests) for c in checks if not c.ok
+        (c.page, c.source, c.viewport, c.problems, c.console_errors, c.external_requests) for c in results if not c.ok
     ]
     assert failed == []
-    dashboard = [c for c in checks if c.page == CONTENT_PAGES[0]]
+    dashboard = [c for c in results if c.page == CONTENT_PAGES[0]]
     assert all(len(c.measured["alerts"]) == 2 and len(c.measured["value_boxes"]) == 2 for c in dashboard)
-    assert all(not c.measured["navbar"]["title_cut"] for c in checks if c.measured.get("navbar"))
+    assert all(not c.measured["navbar"]["title_cut"] for c in results if c.measured.get("navbar"))
 
 
 @needs_chromium
 @needs_quarto
 @pytest.mark.parametrize("page", CONTENT_PAGES)
 def test_both_renderers_show_the_same_words(rendered, browser, page):
-    quarto = site_checks.visible_text(browser, rendered("quarto") / page)
-    python = site_checks.visible_text(browser, rendered("python") / page)
+    quarto = checks.visible_text(browser, rendered("quarto") / page)
+    python = checks.visible_text(browser, rendered("python") / page)
     assert quarto == python
 
 
@@ -179,7 +179,7 @@ def test_checks_catch_squeezed_alerts_clipped_boxes_and_network(tmp_path, browse
         "<p>Enough text on this page to count as a page.</p></main></body></html>",
         encoding="utf-8",
     )
-    (check,) = site_checks.check_site(tmp_path, viewports=[(1280, 800)], sources=["file"], browser=browser)
+    (check,) = checks.check_site(tmp_path, viewports=[(1280, 800)], sources=["file"], browser=browser)
     text = " | ".join(check.problems)
     assert "alert shorter than its text" in text
     assert "overlapping boxes" in text
@@ -191,20 +191,20 @@ def test_checks_catch_squeezed_alerts_clipped_boxes_and_network(tmp_path, browse
 
 
 def test_renderer_choice(monkeypatch, tmp_path):
-    monkeypatch.setattr(site_build, "find_quarto", lambda: None)
-    monkeypatch.delenv(site.RENDERER_ENV, raising=False)
-    assert site.choose_renderer() == "python"
-    monkeypatch.setenv(site.RENDERER_ENV, "quarto")
-    with pytest.raises(site.SiteRenderError, match="not on PATH"):
-        site.choose_renderer()
-    assert site.choose_renderer("python") == "python"  # the option wins over the variable
-    monkeypatch.setattr(site_build, "find_quarto", lambda: "/usr/bin/quarto")
-    assert site.choose_renderer() == "quarto"
-    monkeypatch.setenv(site.RENDERER_ENV, "python")
-    assert site.choose_renderer() == "python"  # the variable wins over auto
-    monkeypatch.setenv(site.RENDERER_ENV, "latex")
-    with pytest.raises(site.SiteRenderError, match="STOFFWECHSEL_SITE_RENDERER"):
-        site.choose_renderer()
+    monkeypatch.setattr(build, "find_quarto", lambda: None)
+    monkeypatch.delenv(build.RENDERER_ENV, raising=False)
+    assert build.choose_renderer() == "python"
+    monkeypatch.setenv(build.RENDERER_ENV, "quarto")
+    with pytest.raises(project.SiteRenderError, match="not on PATH"):
+        build.choose_renderer()
+    assert build.choose_renderer("python") == "python"  # the option wins over the variable
+    monkeypatch.setattr(build, "find_quarto", lambda: "/usr/bin/quarto")
+    assert build.choose_renderer() == "quarto"
+    monkeypatch.setenv(build.RENDERER_ENV, "python")
+    assert build.choose_renderer() == "python"  # the variable wins over auto
+    monkeypatch.setenv(build.RENDERER_ENV, "latex")
+    with pytest.raises(project.SiteRenderError, match="STOFFWECHSEL_SITE_RENDERER"):
+        build.choose_renderer()
 
 
 def test_cli_honours_the_environment_variable(monkeypatch, tmp_path):
@@ -219,8 +219,8 @@ def test_cli_honours_the_environment_variable(monkeypatch, tmp_path):
     shutil.copy2(ROOT / "site.css", root / "site.css")
     shutil.copy2(ROOT / "_post_render.py", root / "_post_render.py")
     monkeypatch.setattr(config, "ROOT", root)
-    monkeypatch.setattr(site_build, "find_quarto", lambda: "/nonexistent/quarto")  # would fail if used
-    monkeypatch.setenv(site.RENDERER_ENV, "python")
+    monkeypatch.setattr(build, "find_quarto", lambda: "/nonexistent/quarto")  # would fail if used
+    monkeypatch.setenv(build.RENDERER_ENV, "python")
     result = CliRunner().invoke(cli.app, ["build-site", "--no-pages"])
     assert result.exit_code == 0, result.output
     assert "with the python renderer" in result.output

@@ -1,4 +1,4 @@
-"""The post-render step of Quarto's output (stoffwechsel.site_postrender), on a small made-up site
+"""The post-render step of Quarto's output (stoffwechsel.site.postrender), on a small made-up site
 shaped like Quarto's: module scripts inlined (with their imports bundled), duplicate files
 repointed, unused site_libs deleted, the index redirect written; a second run changes nothing.
 Real Quarto output is checked in tests/test_site_browser.py."""
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from stoffwechsel import site_postrender
+from stoffwechsel.site import postrender
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "site" / "project"
 
@@ -54,7 +54,7 @@ def make_site(root: Path) -> Path:
 
 def test_finish_site_inlines_modules_and_drops_unused_files(tmp_path):
     out = make_site(tmp_path / "project")
-    report = site_postrender.finish_site(out, tmp_path / "project")
+    report = postrender.finish_site(out, tmp_path / "project")
     page = (out / "reports/notebooks/01_overview.html").read_text(encoding="utf-8")
     assert 'src="../../site_libs/quarto-html/quarto.js"' not in page and 'type="module" src=' not in page
     assert "const tabsets = (() => {" in page and "return {init, kind};" in page  # import bundled
@@ -76,7 +76,7 @@ def test_finish_site_inlines_modules_and_drops_unused_files(tmp_path):
     assert not (out / "site_libs/quarto-dashboard").exists()  # empty folders go too
     assert "URL='reports/notebooks/01_overview.html'" in (out / "index.html").read_text(encoding="utf-8")
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    again = site_postrender.finish_site(out, tmp_path / "project")
+    again = postrender.finish_site(out, tmp_path / "project")
     assert again.inlined == [] and again.deleted == []
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # idempotent
 
@@ -94,22 +94,22 @@ def test_unbundlable_imports_fail_naming_file_and_line(tmp_path, code, message):
     (tmp_path / "tabsets").mkdir()
     (tmp_path / "tabsets" / "tabsets.js").write_text("export function init() {}\n", encoding="utf-8")
     module.write_text("// first line\n" + code, encoding="utf-8")
-    with pytest.raises(site_postrender.PostRenderError, match=message) as err:
-        site_postrender.bundle_module(module)
+    with pytest.raises(postrender.PostRenderError, match=message) as err:
+        postrender.bundle_module(module)
     assert "quarto.js:2" in str(err.value)
 
 
 def test_unbundlable_export_fails(tmp_path):
     (tmp_path / "dep.js").write_text("function a() {}\nexport default a;\n", encoding="utf-8")
     (tmp_path / "main.js").write_text('import * as dep from "./dep.js";\n', encoding="utf-8")
-    with pytest.raises(site_postrender.PostRenderError, match=r"dep\.js:2: an export form"):
-        site_postrender.bundle_module(tmp_path / "main.js")
+    with pytest.raises(postrender.PostRenderError, match=r"dep\.js:2: an export form"):
+        postrender.bundle_module(tmp_path / "main.js")
 
 
 def test_card_attributes_come_out_in_one_order():
     """Quarto wrote a dashboard card's data-title and data-fill in either order between two renders
     of the same data, so `_site`'s md5 in dvc.lock changed (tests/test_stage_grain.py caught it)."""
-    from stoffwechsel.site_postrender import _stable_card_attributes
+    from stoffwechsel.site.postrender import _stable_card_attributes
 
     one = '<div class="card cell" data-title="Alerts &gt; 2" data-fill="false" data-bslib-card-init="">'
     other = '<div class="card cell" data-fill="false" data-title="Alerts &gt; 2" data-bslib-card-init="">'

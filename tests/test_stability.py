@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stoffwechsel import stability
+from stoffwechsel.model import stability
 
 CUSTOMERS = [f"C{i:03d}" for i in range(200)]
 

@@ -23,14 +23,14 @@ DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
 def test_production_monitoring_does_not_import_the_simulator():
     code = (
         "import sys, stoffwechsel.monitoring; "
-        "print(sorted(m for m in sys.modules if m in ('stoffwechsel.simulate', 'stoffwechsel.backtest')))"
+        "print(sorted(m for m in sys.modules if m.startswith(('stoffwechsel.simulation', 'stoffwechsel.studies'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", f"stoffwechsel.monitoring imports {out.strip()}"
 
 
 def test_backtest_stage_declares_exactly_the_estimation_keys():
-    from stoffwechsel import backtest
+    from stoffwechsel.studies import backtest
 
     (entry,) = [p for p in DVC["backtest"]["params"] if isinstance(p, dict)]
     assert entry["params.yaml"] == [f"monitor.{k}" for k in backtest.METHOD_PARAMS]
@@ -39,7 +39,7 @@ def test_backtest_stage_declares_exactly_the_estimation_keys():
 
 
 def test_method_params_name_a_missing_key():
-    from stoffwechsel import backtest
+    from stoffwechsel.studies import backtest
 
     with pytest.raises(KeyError, match="interval"):
         backtest.method_params({k: 1 for k in backtest.METHOD_PARAMS if k != "interval"})

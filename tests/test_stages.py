@@ -12,10 +12,14 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import ROOT
-from stoffwechsel import features, modeling, pages, timeline, verification
+from stoffwechsel import verification
 from stoffwechsel.config import load_params
+from stoffwechsel.data import timeline
 from stoffwechsel.errors import StageStop
-from stoffwechsel.store import FeatureStore
+from stoffwechsel.features import tabular as features
+from stoffwechsel.features.store import FeatureStore
+from stoffwechsel.model import modeling
+from stoffwechsel.site import pages
 
 SPLIT = {"cutoff": "auto", "test_weeks": 8, "train_start": "auto", "min_history_weeks": 13}
 

@@ -1,4 +1,4 @@
-"""The offline feature store (stoffwechsel.store): versions, registry, point-in-time retrieval."""
+"""The offline feature store (stoffwechsel.features.store): versions, registry, point-in-time retrieval."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stoffwechsel import io, store
-from stoffwechsel.store import (
+from stoffwechsel.data import io
+from stoffwechsel.features import store
+from stoffwechsel.features.store import (
     Entity,
     FeatureStore,
     FeatureView,

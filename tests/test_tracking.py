@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stoffwechsel import config, tracking
-from stoffwechsel.modeling import Ranker
+from stoffwechsel import config
+from stoffwechsel.model import tracking
+from stoffwechsel.model.modeling import Ranker
 
 MODEL = "stoffwechsel-ranker-test"
 

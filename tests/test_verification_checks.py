@@ -11,7 +11,8 @@ import shutil
 import pytest
 
 from conftest import ROOT
-from stoffwechsel import reproduction, site_build, verification
+from stoffwechsel import config, reproduction, verification
+from stoffwechsel.site import build
 
 ALERT = '<div class="alert alert-danger" role="alert" data-segment="Bargain Hunters">Fewer purchases</div>'
 
@@ -144,7 +145,7 @@ def test_machine_facts_stay_out_of_the_record(tmp_path):
     assert env["browser"] == browser and env["site_renderer"] in ("quarto", "python")
     assert env["test_records"]["readme_commands_fresh_clone"] == {"passed": True}
     assert "chromium" in verification.environment(tmp_path, None, True)["browser"]
-    assert (ROOT / "reports" / ".gitignore").read_text().count(f"/{verification.ENVIRONMENT_FILE}") == 1
+    assert (ROOT / "reports" / ".gitignore").read_text().count(f"/{config.VERIFICATION_ENVIRONMENT_FILE}") == 1
 
 
 def test_the_site_manifest_and_staleness(tmp_path, monkeypatch):
@@ -169,9 +170,9 @@ def test_the_site_manifest_and_staleness(tmp_path, monkeypatch):
         "stages:\n  site:\n    cmd: x\n    params: [monitor]\n    deps: [notebooks/07_verify.ipynb, _quarto.yml]\n"
         "    outs: [{reports/site.json: {cache: false}}]\n"
     )
-    assert not site_build.site_is_current(root)
+    assert not build.site_is_current(root)
     (root / "_site").mkdir()
-    site_build.write_site_records(root, "python")
+    build.write_site_records(root, "python")
     manifest = json.loads((root / "reports" / "site.json").read_text())
     assert manifest == {
         "main_page": "reports/notebooks/07_verify.html",
@@ -184,14 +185,14 @@ def test_the_site_manifest_and_staleness(tmp_path, monkeypatch):
             }
         ],
     }
-    assert site_build.site_is_current(root)
+    assert build.site_is_current(root)
     (root / "params.yaml").write_text("monitor: {fdr: 0.2}\n")
-    assert not site_build.site_is_current(root)
-    site_build.write_site_records(root, "quarto")
+    assert not build.site_is_current(root)
+    build.write_site_records(root, "quarto")
     assert json.loads((root / "reports" / "site.json").read_text()) == manifest  # renderer-independent
-    assert site_build.site_is_current(root)
+    assert build.site_is_current(root)
     (root / "notebooks" / "07_verify.ipynb").write_text(json.dumps({**nb, "metadata": {"x": 1}}))
-    assert not site_build.site_is_current(root)
+    assert not build.site_is_current(root)
 
 
 def test_the_verification_page_shows_this_machines_facts_in_an_analysts_block(tmp_path):
@@ -204,13 +205,13 @@ def test_the_verification_page_shows_this_machines_facts_in_an_analysts_block(tm
     (root / "_quarto.yml").write_text(
         "project:\n  type: website\n  output-dir: _site\n  render:\n    - reports/notebooks/07_verify.ipynb\n"
     )
-    site_build.render_site(root)
+    build.render_site(root)
     page = root / "_site" / "reports" / "notebooks" / "07_verify.html"
     plain = page.read_text(encoding="utf-8")
-    assert site_build.add_environment_block(root) is None  # no record yet: the page is left as it is
+    assert build.add_environment_block(root) is None  # no record yet: the page is left as it is
     env = {"browser": "no chromium here <b>", "site_renderer": "python"}
-    (root / "reports" / verification.ENVIRONMENT_FILE).write_text(json.dumps(env))
-    assert site_build.add_environment_block(root) == page
+    (root / "reports" / config.VERIFICATION_ENVIRONMENT_FILE).write_text(json.dumps(env))
+    assert build.add_environment_block(root) == page
     shown = page.read_text(encoding="utf-8")
     end = plain.rindex("</main>")  # the block goes at the end of the page's content
     assert shown.startswith(plain[:end]) and shown.endswith(plain[end:]) and "for-analysts" in shown[end:]

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from stoffwechsel import site_build, verification
+from stoffwechsel import verification
+from stoffwechsel.site import build
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def project(tmp_path, monkeypatch):
         (work / "_site").mkdir()
         (work / "_site" / "index.html").write_text("<html></html>")
 
-    monkeypatch.setattr(site_build, "render_site", fake_render)
+    monkeypatch.setattr(build, "render_site", fake_render)
     return root, temp
 
 

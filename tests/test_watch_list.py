@@ -10,9 +10,9 @@ import pytest
 
 from conftest import ROOT
 from stoffwechsel import monitoring as mon
-from stoffwechsel import pages
-from stoffwechsel.contract import load_materials
-from stoffwechsel.monitoring.wording import date_words, format_value
+from stoffwechsel.data.contract import load_materials
+from stoffwechsel.glossary import date_words, format_value
+from stoffwechsel.site import pages
 
 #: words of an alert (the severities' words on the Overview, the alerts' own phrases)
 ALERT_WORDS = ("act now", "watch", "good news", "false alarm", "alert:", "critical", "warning")

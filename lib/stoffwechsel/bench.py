@@ -189,7 +189,7 @@ def startup_overhead(repeats: int = 3) -> dict:
         dvc_start = [measure(["dvc", "version"], Path(tmp))["seconds"] for _ in range(repeats)]
     imports = {
         "pandas+duckdb+pyarrow": "import pandas, duckdb, pyarrow",
-        "stoffwechsel features": "import stoffwechsel.features, stoffwechsel.store",
+        "stoffwechsel features": "import stoffwechsel.features.tabular, stoffwechsel.features.store",
         "scikit-learn": "import sklearn.ensemble",
         "sentence-transformers": "import sentence_transformers",
         "mlflow": "import mlflow, mlflow.sklearn",
@@ -207,7 +207,7 @@ def startup_overhead(repeats: int = 3) -> dict:
 
 
 def retrieval(sizes=(10**5, 10**6, 10**7), repeats: int = 3) -> dict:
-    from stoffwechsel.store import bench_retrieval
+    from stoffwechsel.features.store import bench_retrieval
 
     out = {}
     for n in sizes:
@@ -221,7 +221,7 @@ def monitoring_throughput(factors=(1, 100, 1000), repeats: int = 3) -> dict:
     repeated ``factor`` times (3 x 10^3, 3 x 10^5, 3 x 10^6 rows)."""
     import pandas as pd
 
-    from stoffwechsel.contract import load_materials
+    from stoffwechsel.data.contract import load_materials
     from stoffwechsel.monitoring import run_monitoring
 
     m = load_materials(config.MATERIALS_DIR)
@@ -248,8 +248,8 @@ def monitoring_throughput(factors=(1, 100, 1000), repeats: int = 3) -> dict:
 
 
 def run_all(out: Path, include_pipeline: bool = True, scales=(1, 10, 100)) -> dict:
-    from stoffwechsel import embeddings
-    from stoffwechsel.contract import load_materials
+    from stoffwechsel.data.contract import load_materials
+    from stoffwechsel.features import embeddings
 
     figures: dict = {"cores": os.cpu_count(), "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     with tempfile.TemporaryDirectory() as tmp:

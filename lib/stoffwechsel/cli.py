@@ -39,9 +39,9 @@ def simulate(
     ),
 ) -> None:
     """Write simulated client materials (products, customers, transactions, production recommendations)."""
-    from stoffwechsel.export_style import STYLES
-    from stoffwechsel.simulate import parse_shift
-    from stoffwechsel.simulate import simulate as run_simulation
+    from stoffwechsel.simulation.export_style import STYLES
+    from stoffwechsel.simulation.simulate import parse_shift
+    from stoffwechsel.simulation.simulate import simulate as run_simulation
 
     if style not in STYLES:
         _fail(f"--style must be one of {', '.join(STYLES)}, got {style!r}")
@@ -75,7 +75,7 @@ def import_export(
     ),
 ) -> None:
     """Turn a shop's invoice export into our four material files, counting every line left out."""
-    from stoffwechsel.invoice_import import InvoiceImportError, import_invoice_export
+    from stoffwechsel.data.invoice_import import InvoiceImportError, import_invoice_export
 
     try:
         report = import_invoice_export(src, out, profile)
@@ -98,9 +98,9 @@ def validate(folder: Path = typer.Argument(..., help="Folder holding the four cl
     """Check a folder of materials against the data contract (settings: params.yaml `materials`);
     print counts per file, quarantined problems and findings grouped by reason; exit 1 on a
     file-level problem or when a file has too many quarantined rows."""
-    from stoffwechsel import timeline
     from stoffwechsel.config import MATERIAL_FILES, TRANSACTIONS_FILE
-    from stoffwechsel.contract import ContractError, QuarantineLimitError, load_materials
+    from stoffwechsel.data import timeline
+    from stoffwechsel.data.contract import ContractError, QuarantineLimitError, load_materials
 
     stop = None
     try:
@@ -140,7 +140,7 @@ def validate(folder: Path = typer.Argument(..., help="Folder holding the four cl
     export_time = recs["export_time"].max() if materials.has_recommendation_log and len(recs) else None
     _, stray = timeline.stray_events(materials.transactions["event_time"], export_time)
     if stray:
-        typer.echo("events left out of the calendar (rows kept; stoffwechsel.timeline):")
+        typer.echo("events left out of the calendar (rows kept; stoffwechsel.data.timeline):")
         for g in stray:
             span = g["first"] if g["first"] == g["last"] else f"{g['first']} to {g['last']}"
             typer.echo(f"  {TRANSACTIONS_FILE}: event_time: {g['rows']} events on {span}: {g['why']}")
@@ -221,14 +221,14 @@ def build_site_command(
     """Execute the site's page notebooks, then render the website into _site/ (the `site` stage);
     write the site's manifest (reports/site.json, what dvc.lock records)."""
     from stoffwechsel import config
-    from stoffwechsel.site_build import (
+    from stoffwechsel.site.build import (
         add_environment_block,
         build_site,
         choose_renderer,
         site_is_current,
         write_site_records,
     )
-    from stoffwechsel.site_project import SiteRenderError
+    from stoffwechsel.site.project import SiteRenderError
 
     if if_stale and site_is_current(config.ROOT):
         typer.echo(f"{config.ROOT / '_site'} is up to date")
@@ -259,8 +259,9 @@ def feature_catalogue_command(
     out: Path = typer.Option(Path("docs/feature-catalogue.md"), help="Markdown file to write."),
 ) -> None:
     """Write the feature catalogue (name, version, description, entity, source) from the registries."""
-    from stoffwechsel import config, features
-    from stoffwechsel.store import FeatureStore
+    from stoffwechsel import config
+    from stoffwechsel.features import tabular as features
+    from stoffwechsel.features.store import FeatureStore
 
     stores = [FeatureStore(config.DATA_DIR / "feature_store"), FeatureStore(config.DATA_DIR / "embedding_store")]
     out.write_text(features.catalogue_markdown(stores), encoding="utf-8")
@@ -306,8 +307,10 @@ def bench_embeddings(
     """Embedding stage throughput vs bare SentenceTransformer.encode, and re-run cost."""
     import tempfile
 
-    from stoffwechsel import config, embeddings, io
-    from stoffwechsel.contract import load_materials
+    from stoffwechsel import config
+    from stoffwechsel.data import io
+    from stoffwechsel.data.contract import load_materials
+    from stoffwechsel.features import embeddings
 
     params = config.load_params("embeddings")
     products = load_materials(config.ROOT / config.load_params("materials")["materials_dir"]).products
@@ -332,8 +335,10 @@ def encoding_flip_rate(
     """How often the exact encoding's rounding could differ between two machines (stand-in settings)."""
     import pandas as pd
 
-    from stoffwechsel import config, embeddings, io
-    from stoffwechsel.machine_settings import OTHER_MACHINES, flip_rate
+    from stoffwechsel import config
+    from stoffwechsel.data import io
+    from stoffwechsel.features import embeddings
+    from stoffwechsel.studies.machine_settings import OTHER_MACHINES, flip_rate
 
     texts: set[str] = set()
     for path in texts_csv:
@@ -370,7 +375,9 @@ def claim_stability(
     import json
     import time
 
-    from stoffwechsel import config, io, stability, timeline
+    from stoffwechsel import config
+    from stoffwechsel.data import io, timeline
+    from stoffwechsel.model import stability
 
     started = time.perf_counter()
     if render_only:
@@ -408,7 +415,9 @@ def power_study_command(
     import json
     import time
 
-    from stoffwechsel import config, io, power_study
+    from stoffwechsel import config
+    from stoffwechsel.data import io
+    from stoffwechsel.studies import power_study
 
     started = time.perf_counter()
     settings = config.load_params("power_study")

@@ -33,6 +33,9 @@ REPORTS_DIR = ROOT / "reports"
 NOTEBOOKS_DIR = ROOT / "notebooks"
 EXECUTED_NOTEBOOKS_DIR = REPORTS_DIR / "notebooks"
 PARAMS_FILE = ROOT / "params.yaml"
+#: Beside reports/verification.json: this machine's verification facts (untracked; read by the
+#: verify stage's page and the site's analysts' block)
+VERIFICATION_ENVIRONMENT_FILE = "verification-environment.json"
 
 # The client's four files, by role.
 PRODUCTS_FILE = "products.csv"

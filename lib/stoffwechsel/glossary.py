@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from .domain import ALERT_METRIC_IDS
+from stoffwechsel.domain import ALERT_METRIC_IDS
 
 __all__ = [
     "Term",
@@ -494,7 +494,7 @@ COLUMN_LABELS: dict[str, str] = {
 #: raw technical words that must not appear in business text: the package's alert wording
 #: (:func:`technical_terms_in`: case-sensitively for acronyms, case-insensitively for the rest) and
 #: the site's pages outside the glossary and analyst blocks
-#: (:func:`stoffwechsel.site_scan.forbidden_terms_report`: case-insensitively, plurals included)
+#: (:func:`stoffwechsel.site.scan.forbidden_terms_report`: case-insensitively, plurals included)
 TECHNICAL_TERMS = (
     "CTR",
     "PSI",
@@ -587,3 +587,17 @@ def technical_terms_in(text: str) -> list[str]:
         elif re.search(rf"(?<![A-Za-z_]){re.escape(raw)}(?![A-Za-z_])", text, flags=re.IGNORECASE):
             found.append(raw)
     return found
+
+
+def date_words(ts) -> str:
+    """The one date format of the owner pages and alerts: ``2 March 2026``."""
+    ts = pd.Timestamp(ts)
+    return f"{ts.day} {ts:%B %Y}"
+
+
+def format_value(metric_id: str, v: float) -> str:
+    if metric_id in ("ctr", "sustainable_share", "new_season_share", "reused_id_share"):
+        return f"{v:.1f}%"
+    if metric_id in ("revenue_eur", "revenue_per_100"):
+        return f"{v:,.0f} EUR"
+    return f"{v:.1f}"

@@ -194,7 +194,7 @@ MIN_NUMERIC_ID_LENGTH = 5
 
 def id_pattern(ids: Iterable[str]) -> str | None:
     """A regular expression matching any of the accepted customer ``ids`` as a whole token (for
-    :func:`stoffwechsel.site_scan.customer_ids_report`); None when there is nothing to look for."""
+    :func:`stoffwechsel.site.scan.customer_ids_report`); None when there is nothing to look for."""
     wanted = sorted(
         {str(i) for i in ids if str(i) and not (str(i).isdigit() and len(str(i)) < MIN_NUMERIC_ID_LENGTH)},
         key=len,

@@ -24,11 +24,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from stoffwechsel.io import md5_file
+from stoffwechsel.data.io import md5_file
 
 PASS, FAIL, NOT_CHECKED = "pass", "fail", "not checked"
-#: beside reports/verification.json: this machine's facts (untracked; reports/.gitignore)
-ENVIRONMENT_FILE = "verification-environment.json"
 
 #: the targets in the site's plain words (the signed-off statements name technical things)
 PLAIN = {
@@ -301,7 +299,7 @@ def target_business_language(site_dir: Path, customer_ids=()) -> Target:
     customer id (``customer_ids``) anywhere on a page fails the target. The evidence names the
     pages and counts only: it is shown on the site itself."""
     from stoffwechsel import privacy
-    from stoffwechsel.site_scan import customer_ids_report, forbidden_terms_report
+    from stoffwechsel.site.scan import customer_ids_report, forbidden_terms_report
 
     if not (site_dir / "index.html").is_file():
         return Target(
@@ -463,7 +461,7 @@ def environment(root: Path, browser: dict | None, browser_checked: bool) -> dict
     """What this machine adds to the verification (``reports/verification-environment.json``,
     untracked): the browser check, the renderer the site stage picks, the test suite's last
     records. Machine facts: they never go into ``reports/verification.json``."""
-    from stoffwechsel.site_build import choose_renderer
+    from stoffwechsel.site.build import choose_renderer
 
     artifacts = "reports/test-artifacts"
     return {
@@ -499,8 +497,8 @@ def verify_all(root: Path, cutoff: str, site_dir: Path, browser: dict | None, cu
 def evidence_html(record: list[dict], limit: int = 3000):
     """The analysts' block of the Verification page: each target's statement and its evidence as
     JSON, every text escaped (the evidence quotes page text, which may hold the shop's values)."""
-    from stoffwechsel import pages
-    from stoffwechsel.html_safety import Markup
+    from stoffwechsel.site import pages
+    from stoffwechsel.site.html_safety import Markup
 
     body = Markup("").join(
         pages.heading(f"{t['id']}. {t['statement']}")
@@ -513,8 +511,8 @@ def evidence_html(record: list[dict], limit: int = 3000):
 def browser_check(index_html: Path) -> dict | None:
     """Open the dashboard in headless Chromium: console errors, and whether an alert is visible
     in the first viewport. None where no Chromium is installed."""
-    from stoffwechsel.browser import find_chromium
-    from stoffwechsel.site_checks import inspect_page
+    from stoffwechsel.site.browser import find_chromium
+    from stoffwechsel.site.checks import inspect_page
 
     if find_chromium() is None:
         return None
@@ -539,7 +537,7 @@ def preview_site(root: Path, work: Path | None = None):
     import tempfile
     from contextlib import contextmanager
 
-    from stoffwechsel.site_build import render_site
+    from stoffwechsel.site.build import render_site
 
     @contextmanager
     def rendered():

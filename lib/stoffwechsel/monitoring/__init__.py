@@ -41,21 +41,21 @@ sum of cells), :mod:`.estimates`, :mod:`.changepoint`, :mod:`.alerts`, :mod:`.in
 :mod:`.silence`, :mod:`.wording`, :mod:`.drift`,
 :mod:`.decomposition`, :mod:`.run` (the entry point), :mod:`.results` (result and files),
 :mod:`.tables` and :mod:`.plots` (what the dashboard shows). Production monitoring never imports
-the simulator; the test-mode shift comes from :mod:`stoffwechsel.shift`.
+the simulator; the test-mode shift comes from :mod:`stoffwechsel.monitoring.shift`.
 """
 
 from __future__ import annotations
 
-from ..domain import DIAGNOSIS_METRIC_IDS
-from .alerts import build_alerts, compare_to_reference
-from .decomposition import DECOMPOSED, decomposition_table, shift_share
-from .delays import GRIDS_S, DelayCurve, delay_curve_table, fit_delay_curves
-from .diagnosis import model_cause, reused_cause_since
-from .drift import distribution_shift, drift_table
-from .estimates import METRIC_COLUMNS, PER_100, estimate_windows, window_metrics
-from .notify import NOTIFICATION, notify
-from .params import MonitorParams
-from .plots import (
+from stoffwechsel.domain import DIAGNOSIS_METRIC_IDS
+from stoffwechsel.monitoring.alerts import build_alerts, compare_to_reference
+from stoffwechsel.monitoring.decomposition import DECOMPOSED, decomposition_table, shift_share
+from stoffwechsel.monitoring.delays import GRIDS_S, DelayCurve, delay_curve_table, fit_delay_curves
+from stoffwechsel.monitoring.diagnosis import model_cause, reused_cause_since
+from stoffwechsel.monitoring.drift import distribution_shift, drift_table
+from stoffwechsel.monitoring.estimates import METRIC_COLUMNS, PER_100, estimate_windows, window_metrics
+from stoffwechsel.monitoring.notify import NOTIFICATION, notify
+from stoffwechsel.monitoring.params import MonitorParams
+from stoffwechsel.monitoring.plots import (
     CHART_MIN_FONT,
     LAUNCH_NOTE,
     plot_decomposition,
@@ -64,8 +64,18 @@ from .plots import (
     plot_label_arrival,
     readable,
 )
-from .prepare import ALL, CUSTOMER_GROUPINGS, GROUPINGS, NEW, OTHER_GROUPS, RETURNING, Prepared, prepare, season_key
-from .results import (
+from stoffwechsel.monitoring.prepare import (
+    ALL,
+    CUSTOMER_GROUPINGS,
+    GROUPINGS,
+    NEW,
+    OTHER_GROUPS,
+    RETURNING,
+    Prepared,
+    prepare,
+    season_key,
+)
+from stoffwechsel.monitoring.results import (
     OUTPUT_FILES,
     OUTPUT_TABLES,
     MonitoringResult,
@@ -74,11 +84,17 @@ from .results import (
     load_outputs,
     write_outputs,
 )
-from .run import run_monitoring
-from .tables import alerts_table, drift_overview, headline_table
-from .watch import WATCH_HEADING, WATCH_ITEMS, watch_list
-from .windows import Windows, aggregate, shown_groups
-from .wording import DEFAULT_HINTS, change_message, date_words, describe_group, format_value, hint, own_words
+from stoffwechsel.monitoring.run import run_monitoring
+from stoffwechsel.monitoring.tables import alerts_table, drift_overview, headline_table
+from stoffwechsel.monitoring.watch import WATCH_HEADING, WATCH_ITEMS, watch_list
+from stoffwechsel.monitoring.windows import Windows, aggregate, shown_groups
+from stoffwechsel.monitoring.wording import (
+    DEFAULT_HINTS,
+    change_message,
+    describe_group,
+    hint,
+    own_words,
+)
 
 __all__ = [
     "MonitorParams",
@@ -103,8 +119,6 @@ __all__ = [
     "decomposition_table",
     "shift_share",
     "describe_group",
-    "date_words",
-    "format_value",
     "hint",
     "reused_cause_since",
     "model_cause",

@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..domain import ALERT_METRIC_IDS, HARMFUL_DIRECTION, PRIMARY_METRIC_IDS, SEVERITY_ORDER
-from ..glossary import technical_terms_in
-from .params import FAMILY_SHARE_PARAMS, MonitorParams
-from .prepare import GROUPINGS, Prepared
-from .results import json_number, json_significant
-from .wording import change_message, describe_group, hint, hint_cause, own_words
+from stoffwechsel.domain import ALERT_METRIC_IDS, HARMFUL_DIRECTION, PRIMARY_METRIC_IDS, SEVERITY_ORDER
+from stoffwechsel.glossary import technical_terms_in
+from stoffwechsel.monitoring.params import FAMILY_SHARE_PARAMS, MonitorParams
+from stoffwechsel.monitoring.prepare import GROUPINGS, Prepared
+from stoffwechsel.monitoring.results import json_number, json_significant
+from stoffwechsel.monitoring.wording import change_message, describe_group, hint, hint_cause, own_words
 
 __all__ = [
     "FAMILIES",

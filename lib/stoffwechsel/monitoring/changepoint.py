@@ -33,7 +33,7 @@ split make it conservative for counts (``tests/test_changepoint.py`` measures it
 Benjamini-Hochberg then controls false alarms across groups and metrics
 (:func:`.alerts.false_alarm_control`, four families in the owner's order of reading: all
 customers, the marketing segments' click rate and purchases, the other single columns' and the rest). The
-no-drift seeds of the power study (:mod:`stoffwechsel.power_study`) check the stated rate.
+no-drift seeds of the power study (:mod:`stoffwechsel.studies.power_study`) check the stated rate.
 
 The **onset** is the day of the best split (largest likelihood ratio in the change's direction);
 its **range** holds the days whose split fits within ``chi2_1(interval)`` of the best. The **size**
@@ -53,13 +53,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..domain import ALERT_METRIC_IDS, HARMFUL_DIRECTION
-from ..exact import fixed_order_matmul
-from ..glossary import METRICS
-from .delays import DelayCurve
-from .params import MonitorParams
-from .prepare import Prepared
-from .windows import SUMS, Windows
+from stoffwechsel.domain import ALERT_METRIC_IDS, HARMFUL_DIRECTION
+from stoffwechsel.exact import fixed_order_matmul
+from stoffwechsel.glossary import METRICS
+from stoffwechsel.monitoring.delays import DelayCurve
+from stoffwechsel.monitoring.params import MonitorParams
+from stoffwechsel.monitoring.prepare import Prepared
+from stoffwechsel.monitoring.windows import SUMS, Windows
 
 __all__ = [
     "COUNT_METRICS",

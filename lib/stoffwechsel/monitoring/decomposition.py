@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..glossary import METRICS
-from .params import MonitorParams
-from .prepare import ALL, GROUPINGS, OTHER_GROUPS
-from .windows import Windows
+from stoffwechsel.glossary import METRICS
+from stoffwechsel.monitoring.params import MonitorParams
+from stoffwechsel.monitoring.prepare import ALL, GROUPINGS, OTHER_GROUPS
+from stoffwechsel.monitoring.windows import Windows
 
 __all__ = ["shift_share", "DECOMPOSED", "decomposition_table"]
 

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..domain import DAY_S, WINDOWS_S
+from stoffwechsel.domain import DAY_S, WINDOWS_S
 
 if TYPE_CHECKING:
-    from .prepare import Prepared
+    from stoffwechsel.monitoring.prepare import Prepared
 
 __all__ = ["GRIDS_S", "DELAY_PRIOR_EVENTS", "DelayCurve", "fit_delay_curves", "delay_curve_table"]
 

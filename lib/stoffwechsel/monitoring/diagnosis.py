@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..domain import OUTCOME_ALERT_METRIC_IDS
-from .params import MonitorParams
-from .prepare import Prepared
+from stoffwechsel.domain import OUTCOME_ALERT_METRIC_IDS
+from stoffwechsel.glossary import date_words, format_value
+from stoffwechsel.monitoring.params import MonitorParams
+from stoffwechsel.monitoring.prepare import Prepared
 
 __all__ = ["reused_cause_since", "model_cause", "STEP_DAYS"]
 
@@ -96,7 +97,6 @@ def reused_cause_since(alert: pd.Series, prep: Prepared, params: MonitorParams) 
 
 def model_cause(alert: pd.Series, prep: Prepared, params: MonitorParams) -> str | None:
     """The model-update hint when the alert's group stepped at an update inside the alert's time, else None."""
-    from .wording import date_words, format_value
 
     flags = _STEP_FLAGS.get(alert["metric_id"])
     if flags is None or not prep.rollouts:

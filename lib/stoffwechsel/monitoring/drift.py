@@ -15,10 +15,10 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from ..glossary import DRIFT_FEATURES, SEGMENT_COLUMN_LABELS
-from .params import MonitorParams
-from .prepare import ALL, GROUPINGS, OTHER_GROUPS, Prepared
-from .windows import Windows
+from stoffwechsel.glossary import DRIFT_FEATURES, SEGMENT_COLUMN_LABELS
+from stoffwechsel.monitoring.params import MonitorParams
+from stoffwechsel.monitoring.prepare import ALL, GROUPINGS, OTHER_GROUPS, Prepared
+from stoffwechsel.monitoring.windows import Windows
 
 __all__ = ["distribution_shift", "drift_table"]
 

@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..domain import TOTAL_METRIC_IDS
-from ..exact import fixed_order_matmul
-from ..glossary import METRICS
-from .delays import DelayCurve
-from .params import MonitorParams
-from .prepare import GROUPINGS, Prepared
-from .windows import SUMS, Windows, aggregate, shown_groups
+from stoffwechsel.domain import TOTAL_METRIC_IDS
+from stoffwechsel.exact import fixed_order_matmul
+from stoffwechsel.glossary import METRICS
+from stoffwechsel.monitoring.delays import DelayCurve
+from stoffwechsel.monitoring.params import MonitorParams
+from stoffwechsel.monitoring.prepare import GROUPINGS, Prepared
+from stoffwechsel.monitoring.windows import SUMS, Windows, aggregate, shown_groups
 
 __all__ = [
     "PER_100",

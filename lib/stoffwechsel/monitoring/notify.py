@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .incidents import INCIDENT_ONSET_DAYS
-from .params import MonitorParams
+from stoffwechsel.monitoring.incidents import INCIDENT_ONSET_DAYS
+from stoffwechsel.monitoring.params import MonitorParams
 
 __all__ = ["NOTIFICATION", "INCIDENTS_SEEN", "OVERVIEW_LINK", "new_incidents", "notification_text", "notify"]
 

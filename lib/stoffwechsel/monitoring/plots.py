@@ -11,10 +11,9 @@ import textwrap
 import numpy as np
 import pandas as pd
 
-from ..glossary import METRICS, SEGMENT_COLUMN_LABELS
-from .prepare import ALL
-from .results import MonitoringResult
-from .wording import date_words
+from stoffwechsel.glossary import METRICS, SEGMENT_COLUMN_LABELS, date_words
+from stoffwechsel.monitoring.prepare import ALL
+from stoffwechsel.monitoring.results import MonitoringResult
 
 __all__ = [
     "CHART_MIN_FONT",
@@ -63,7 +62,7 @@ def plot_groups(result: MonitoringResult, metric_id: str, column: str = "segment
     """Weekly expected final value per group with its range, against each group's usual level."""
     import matplotlib.pyplot as plt
 
-    from ..profiling import PALETTE
+    from stoffwechsel.data.profiling import PALETTE
 
     w = result.weekly[(result.weekly["segment_column"] == column) & (result.weekly["metric_id"] == metric_id)]
     groups = groups or sorted(w["segment"].unique())
@@ -102,7 +101,7 @@ def plot_label_arrival(result: MonitoringResult):
     """Left: how soon outcomes arrive. Right: share of outcomes already in, per week."""
     import matplotlib.pyplot as plt
 
-    from ..profiling import PALETTE
+    from stoffwechsel.data.profiling import PALETTE
 
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(6, 6.8))  # stacked: drawn about as wide as its card
     names = {"click": "Clicks (hours)", "purchase": "Purchases (days)", "return": "Returns (days after purchase)"}
@@ -139,7 +138,7 @@ def plot_group_change(result: MonitoringResult, metric_ids=("ctr", "purchases_pe
     range, one panel per metric. Groups hit differently stand out at a glance."""
     import matplotlib.pyplot as plt
 
-    from ..profiling import PALETTE
+    from stoffwechsel.data.profiling import PALETTE
 
     w = result.weekly[
         (result.weekly["segment_column"] == column) & result.weekly["period"].isin(["reference", "current"])
@@ -181,7 +180,7 @@ def plot_decomposition(result: MonitoringResult, metric_id: str = "purchases_per
     """Change of the headline number split into customer mix and change within each group."""
     import matplotlib.pyplot as plt
 
-    from ..profiling import PALETTE
+    from stoffwechsel.data.profiling import PALETTE
 
     d = result.decomposition
     d = d[(d["segment_column"] == column) & (d["metric_id"] == metric_id)].set_index("segment")

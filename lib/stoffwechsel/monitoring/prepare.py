@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..domain import WINDOWS_S
-from ..privacy import withhold_ids
-from .params import MonitorParams
+from stoffwechsel.domain import WINDOWS_S
+from stoffwechsel.monitoring.params import MonitorParams
+from stoffwechsel.privacy import withhold_ids
 
 __all__ = [
     "ALL",

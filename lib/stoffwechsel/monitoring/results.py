@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..io import write_csv, write_json
-from .params import MonitorParams
+from stoffwechsel.data.io import write_csv, write_json
+from stoffwechsel.monitoring.params import MonitorParams
 
 __all__ = [
     "MonitoringResult",

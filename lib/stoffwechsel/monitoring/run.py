@@ -4,7 +4,7 @@ The calculator's steps, each in its own module: preparation (:mod:`.prepare`), d
 (:mod:`.delays`), windows and their estimates (:mod:`.windows`, :mod:`.estimates`), tests and
 alerts (:mod:`.alerts`), drift (:mod:`.drift`), root cause (:mod:`.decomposition`); then the
 summary the dashboard's headline reads. With ``inject_enabled`` a planted shift
-(:mod:`stoffwechsel.shift`, not the simulator) is put on top of the materials first.
+(:mod:`stoffwechsel.monitoring.shift`, not the simulator) is put on top of the materials first.
 """
 
 from __future__ import annotations
@@ -14,29 +14,29 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from ..domain import SEVERITY_ORDER
-from ..glossary import METRICS
-from ..shift import Shift, inject_shift
-from .alerts import alert_on_changes, build_alerts, compare_to_reference
-from .changepoint import SCAN_COLUMNS, day_series, detectable_change, scan_changes
-from .decomposition import decomposition_table
-from .delays import delay_curve_table, fit_delay_curves
-from .drift import drift_table
-from .estimates import METRIC_COLUMNS, window_metrics
-from .incidents import build_incidents
-from .params import MonitorParams
-from .prepare import Prepared, prepare
-from .results import MonitoringResult, json_number
-from .silence import tile_status
-from .watch import confirm_weeks
-from .windows import Windows
+from stoffwechsel.domain import SEVERITY_ORDER
+from stoffwechsel.glossary import METRICS
+from stoffwechsel.monitoring.alerts import alert_on_changes, build_alerts, compare_to_reference
+from stoffwechsel.monitoring.changepoint import SCAN_COLUMNS, day_series, detectable_change, scan_changes
+from stoffwechsel.monitoring.decomposition import decomposition_table
+from stoffwechsel.monitoring.delays import delay_curve_table, fit_delay_curves
+from stoffwechsel.monitoring.drift import drift_table
+from stoffwechsel.monitoring.estimates import METRIC_COLUMNS, window_metrics
+from stoffwechsel.monitoring.incidents import build_incidents
+from stoffwechsel.monitoring.params import MonitorParams
+from stoffwechsel.monitoring.prepare import Prepared, prepare
+from stoffwechsel.monitoring.results import MonitoringResult, json_number
+from stoffwechsel.monitoring.shift import Shift, inject_shift
+from stoffwechsel.monitoring.silence import tile_status
+from stoffwechsel.monitoring.watch import confirm_weeks
+from stoffwechsel.monitoring.windows import Windows
 
 __all__ = ["run_monitoring"]
 
 
 def run_monitoring(materials, params: MonitorParams | dict | None = None) -> MonitoringResult:
     """Monitor the production recommendations of ``materials`` (anything with ``recommendations``,
-    ``customers`` and ``products`` frames typed as by :func:`stoffwechsel.contract.load_materials`)."""
+    ``customers`` and ``products`` frames typed as by :func:`stoffwechsel.data.contract.load_materials`)."""
     if len(materials.recommendations) == 0:
         from stoffwechsel.errors import StageStop
 

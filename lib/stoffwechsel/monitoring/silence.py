@@ -18,10 +18,10 @@ import math
 
 import pandas as pd
 
-from ..domain import HARMFUL_DIRECTION
-from ..glossary import METRICS
-from .params import MonitorParams
-from .wording import date_words, describe_group, percent_range
+from stoffwechsel.domain import HARMFUL_DIRECTION
+from stoffwechsel.glossary import METRICS, date_words
+from stoffwechsel.monitoring.params import MonitorParams
+from stoffwechsel.monitoring.wording import describe_group, percent_range
 
 __all__ = ["TILE_STYLE", "tile_status", "silence_sentence", "silence_table"]
 

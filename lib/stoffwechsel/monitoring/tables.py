@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .results import MonitoringResult
+from stoffwechsel.monitoring.results import MonitoringResult
 
 __all__ = ["headline_table", "alerts_table", "drift_overview"]
 

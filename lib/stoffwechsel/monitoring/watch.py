@@ -23,11 +23,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..domain import HARMFUL_DIRECTION, PRIMARY_METRIC_IDS
-from .changepoint import _expected_z, _threshold_z, lone_alert_level
-from .incidents import INCIDENT_ONSET_DAYS
-from .params import MonitorParams
-from .wording import date_words, describe_group, format_value
+from stoffwechsel.domain import HARMFUL_DIRECTION, PRIMARY_METRIC_IDS
+from stoffwechsel.glossary import date_words, format_value
+from stoffwechsel.monitoring.changepoint import _expected_z, _threshold_z, lone_alert_level
+from stoffwechsel.monitoring.incidents import INCIDENT_ONSET_DAYS
+from stoffwechsel.monitoring.params import MonitorParams
+from stoffwechsel.monitoring.wording import describe_group
 
 __all__ = ["WATCH_ITEMS", "WATCH_HEADING", "confirm_weeks", "watch_list"]
 

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ..domain import WINDOWS_S
-from ..privacy import complement_safe, group_relations
-from .delays import GRIDS_S, DelayCurve
-from .params import MonitorParams
-from .prepare import ALL, GROUPINGS, Prepared
+from stoffwechsel.domain import WINDOWS_S
+from stoffwechsel.monitoring.delays import GRIDS_S, DelayCurve
+from stoffwechsel.monitoring.params import MonitorParams
+from stoffwechsel.monitoring.prepare import ALL, GROUPINGS, Prepared
+from stoffwechsel.privacy import complement_safe, group_relations
 
 __all__ = ["SUMS", "Windows", "aggregate", "shown_groups"]
 

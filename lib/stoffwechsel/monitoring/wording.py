@@ -1,7 +1,7 @@
 """Wording: customer groups, dates, values and alert messages in the business's words.
 
 Everything the alerts say is built here: :func:`describe_group` ("customers aged 25-34"),
-:func:`date_words` ("2 March 2026"), :func:`hint` (what to check first: a cause only where
+:func:`stoffwechsel.glossary.date_words` ("2 March 2026"), :func:`hint` (what to check first: a cause only where
 :mod:`.diagnosis` finds it in the data) and `change_message` (the size of the change and its
 onset with their ranges, and how rare false alarms are at this setting; never "how sure we are").
 The metric labels come from :data:`stoffwechsel.glossary.METRICS`; the alerts' wording is held to
@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .diagnosis import model_cause, reused_cause_since
-from .params import MonitorParams
-from .prepare import NEW, Prepared
+from stoffwechsel.glossary import date_words, format_value
+from stoffwechsel.monitoring.diagnosis import model_cause, reused_cause_since
+from stoffwechsel.monitoring.params import MonitorParams
+from stoffwechsel.monitoring.prepare import NEW, Prepared
 
 __all__ = [
-    "date_words",
     "describe_group",
-    "format_value",
     "DEFAULT_HINTS",
     "hint",
     "hint_cause",
@@ -29,12 +28,6 @@ __all__ = [
     "change_message",
     "own_words",
 ]
-
-
-def date_words(ts) -> str:
-    """The one date format of the owner pages and alerts: ``2 March 2026``."""
-    ts = pd.Timestamp(ts)
-    return f"{ts.day} {ts:%B %Y}"
 
 
 def describe_group(column: str, value: str) -> str:
@@ -63,14 +56,6 @@ def describe_group(column: str, value: str) -> str:
         seg, _, age = str(value).rpartition(", ")
         return f"{seg} aged {age}"
     return str(value)
-
-
-def format_value(metric_id: str, v: float) -> str:
-    if metric_id in ("ctr", "sustainable_share", "new_season_share", "reused_id_share"):
-        return f"{v:.1f}%"
-    if metric_id in ("revenue_eur", "revenue_per_100"):
-        return f"{v:,.0f} EUR"
-    return f"{v:.1f}"
 
 
 DEFAULT_HINTS = {
