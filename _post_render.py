@@ -1,5 +1,5 @@
 """Quarto's post-render script of this project (``project: post-render:`` in _quarto.yml): makes
-the rendered site small, offline and openable from file:// (stoffwechsel.site_postrender).
+the rendered site small, offline and openable from file:// (stoffwechsel.site.postrender).
 Quarto runs it with its Python (QUARTO_PYTHON) in the project folder after every render."""
 
 import sys
@@ -7,6 +7,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "lib"))  # this checkout's package
 
-from stoffwechsel.site_postrender import main  # noqa: E402
+from stoffwechsel.site.postrender import main  # noqa: E402
 
 sys.exit(main())
