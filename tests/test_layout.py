@@ -1,7 +1,7 @@
 """The package's folder tree says what `dvc dag` says (issue 23): no import cycles, each
 sub-package imports only those below it, the simulator and the studies stay out of the pipeline's
 code, sub-package ``__init__`` files load nothing heavy, and module names are unique (the feature
-views' version fingerprints read a module by its name: lib/stoffwechsel/features/store.py)."""
+views' version fingerprints read a module by its name: lib/stoffwechsel/features/views.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ PACKAGE = ROOT / "lib" / "stoffwechsel"
 #: floor is what every floor needs (vocabulary, settings, errors, the words and the privacy rules
 #: that monitoring and the site both use, exact arithmetic).
 FLOORS = (
-    ("ground", {"domain", "config", "errors", "glossary", "privacy", "exact"}),
+    ("ground", {"domain", "config", "errors", "glossary", "formats", "privacy", "exact"}),
     ("data", None),
     ("features", None),
     ("model", None),

@@ -15,13 +15,14 @@ from hypothesis import strategies as st
 
 from stoffwechsel.data import io
 from stoffwechsel.features import store
-from stoffwechsel.features.store import (
+from stoffwechsel.features.store import FeatureStore
+from stoffwechsel.features.views import (
     Entity,
-    FeatureStore,
     FeatureView,
     Field,
     SchemaMismatchError,
     UnknownViewError,
+    code_fingerprint,
 )
 
 T0 = pd.Timestamp("2024-03-01 00:00:00")
@@ -137,8 +138,8 @@ def test_view_validation_errors():
 
 
 def test_code_fingerprint_is_sha256_of_source():
-    assert len(store.code_fingerprint(stats_frame)) == 64
-    assert store.code_fingerprint(stats_frame) != store.code_fingerprint(spine_frame)
+    assert len(code_fingerprint(stats_frame)) == 64
+    assert code_fingerprint(stats_frame) != code_fingerprint(spine_frame)
 
 
 # write, read, registry ----------------------------------------------------------------------

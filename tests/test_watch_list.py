@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 from stoffwechsel import monitoring as mon
 from stoffwechsel.data.contract import load_materials
-from stoffwechsel.glossary import date_words, format_value
+from stoffwechsel.formats import date_words, format_value
 from stoffwechsel.site import pages
 
 #: words of an alert (the severities' words on the Overview, the alerts' own phrases)

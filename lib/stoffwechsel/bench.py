@@ -207,7 +207,7 @@ def startup_overhead(repeats: int = 3) -> dict:
 
 
 def retrieval(sizes=(10**5, 10**6, 10**7), repeats: int = 3) -> dict:
-    from stoffwechsel.features.store import bench_retrieval
+    from stoffwechsel.features.retrieval_bench import bench_retrieval
 
     out = {}
     for n in sizes:

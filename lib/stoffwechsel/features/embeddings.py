@@ -45,7 +45,7 @@ from stoffwechsel import exact
 from stoffwechsel.data import io
 from stoffwechsel.features import feature_repo
 from stoffwechsel.features.feature_repo import week_end, week_index
-from stoffwechsel.features.store import FeatureView
+from stoffwechsel.features.views import FeatureView
 
 EMBEDDING_STAGE = "embeddings"
 

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stoffwechsel.features.store import Entity, FeatureView, Field, code_fingerprint
+from stoffwechsel.features.views import Entity, FeatureView, Field, code_fingerprint
 
 __all__ = [
     "COMBINED",

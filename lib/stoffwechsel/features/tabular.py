@@ -45,7 +45,8 @@ from stoffwechsel.features.feature_repo import (
     week_end,
     week_index,
 )
-from stoffwechsel.features.store import FeatureStore, FeatureView
+from stoffwechsel.features.store import FeatureStore
+from stoffwechsel.features.views import FeatureView
 
 DEFAULT_VOCABULARY_SIZE = 12
 #: the stated sustainability interest on a scale (domain.INTEREST_LEVELS, lowest first)

@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from stoffwechsel.domain import OUTCOME_ALERT_METRIC_IDS
-from stoffwechsel.glossary import date_words, format_value
+from stoffwechsel.formats import date_words, format_value
 from stoffwechsel.monitoring.params import MonitorParams
 from stoffwechsel.monitoring.prepare import Prepared
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import pandas as pd
 
 from stoffwechsel.domain import HARMFUL_DIRECTION, SEVERITY_ORDER
-from stoffwechsel.glossary import date_words
+from stoffwechsel.formats import date_words
 from stoffwechsel.monitoring.wording import onset_words, percent_range
 
 __all__ = ["INCIDENT_ONSET_DAYS", "build_incidents", "incident_headline"]

@@ -11,7 +11,8 @@ import textwrap
 import numpy as np
 import pandas as pd
 
-from stoffwechsel.glossary import METRICS, SEGMENT_COLUMN_LABELS, date_words
+from stoffwechsel.formats import date_words
+from stoffwechsel.glossary import METRICS, SEGMENT_COLUMN_LABELS
 from stoffwechsel.monitoring.prepare import ALL
 from stoffwechsel.monitoring.results import MonitoringResult
 

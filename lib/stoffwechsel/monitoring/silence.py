@@ -19,7 +19,8 @@ import math
 import pandas as pd
 
 from stoffwechsel.domain import HARMFUL_DIRECTION
-from stoffwechsel.glossary import METRICS, date_words
+from stoffwechsel.formats import date_words
+from stoffwechsel.glossary import METRICS
 from stoffwechsel.monitoring.params import MonitorParams
 from stoffwechsel.monitoring.wording import describe_group, percent_range
 

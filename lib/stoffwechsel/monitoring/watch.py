@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from stoffwechsel.domain import HARMFUL_DIRECTION, PRIMARY_METRIC_IDS
-from stoffwechsel.glossary import date_words, format_value
+from stoffwechsel.formats import date_words, format_value
 from stoffwechsel.monitoring.changepoint import _expected_z, _threshold_z, lone_alert_level
 from stoffwechsel.monitoring.incidents import INCIDENT_ONSET_DAYS
 from stoffwechsel.monitoring.params import MonitorParams

@@ -1,7 +1,7 @@
 """Wording: customer groups, dates, values and alert messages in the business's words.
 
 Everything the alerts say is built here: :func:`describe_group` ("customers aged 25-34"),
-:func:`stoffwechsel.glossary.date_words` ("2 March 2026"), :func:`hint` (what to check first: a cause only where
+:func:`stoffwechsel.formats.date_words` ("2 March 2026"), :func:`hint` (what to check first: a cause only where
 :mod:`.diagnosis` finds it in the data) and `change_message` (the size of the change and its
 onset with their ranges, and how rare false alarms are at this setting; never "how sure we are").
 The metric labels come from :data:`stoffwechsel.glossary.METRICS`; the alerts' wording is held to
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from stoffwechsel.glossary import date_words, format_value
+from stoffwechsel.formats import date_words, format_value
 from stoffwechsel.monitoring.diagnosis import model_cause, reused_cause_since
 from stoffwechsel.monitoring.params import MonitorParams
 from stoffwechsel.monitoring.prepare import NEW, Prepared

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from stoffwechsel import config, glossary
+from stoffwechsel import config, formats, glossary
 from stoffwechsel.site.alert_blocks import (  # noqa: F401 - the alert blocks, re-exported for the pages
     SEVERITY_STYLE,
     alerts_html,
@@ -324,7 +324,7 @@ def offline_result_sentences(evaluation: dict) -> list[str]:
     sentences = [
         f"We replayed the {number(evaluation['evaluated_customers'])} customers who bought something in the "
         f"{number(evaluation['test_window']['weeks'])} weeks after "
-        f"{glossary.date_words(evaluation['test_window']['start'])}.",
+        f"{formats.date_words(evaluation['test_window']['start'])}.",
         f"For {pct('combined', 'hit_rate@10')} of them, the first 10 recommendations contained a product they "
         "then bought; "
         f"without product descriptions {pct('tabular', 'hit_rate@10')}; {rule} {pct(best, 'hit_rate@10')}.",
@@ -448,7 +448,7 @@ def arriving_table(weekly: pd.DataFrame) -> pd.DataFrame:
     recent = recent.sort_values(["window_start", "_label"])
     return pd.DataFrame(
         {
-            "Week from": pd.to_datetime(recent["window_start"]).map(glossary.date_words),
+            "Week from": pd.to_datetime(recent["window_start"]).map(formats.date_words),
             "Metric": recent["_label"],
             "Seen so far": recent["_seen"].round(2),
             "Outcomes already in": recent["completeness"].map(lambda v: f"{v:.0%}"),
