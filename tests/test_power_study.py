@@ -53,7 +53,7 @@ def test_an_alert_covers_its_group_and_the_crossings_that_contain_it():
 
 
 def test_the_onset_is_a_share_of_the_production_sample():
-    from stoffwechsel.simulation.simulate import RECS_FIRST_DAY, RECS_LAST_DAY
+    from stoffwechsel.simulation.world import RECS_FIRST_DAY, RECS_LAST_DAY
 
     assert power_study.onset_day(0.0) == RECS_FIRST_DAY and power_study.onset_day(1.0) == RECS_LAST_DAY
 

@@ -11,18 +11,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from stoffwechsel.simulation.simulate import (
-    BASE_ROWS,
-    CATEGORIES,
-    CERTIFICATIONS,
-    DVC_TEMPLATE_FILE,
-    EXPORT_TIME,
-    SEASONS,
-    Shift,
-    parse_shift,
-    simulate,
-    simulate_frames,
-)
+from stoffwechsel.config import DVC_TEMPLATE_FILE
+from stoffwechsel.monitoring.shift import Shift, parse_shift
+from stoffwechsel.simulation.catalogue import CATEGORIES, CERTIFICATIONS
+from stoffwechsel.simulation.simulate import simulate, simulate_frames
+from stoffwechsel.simulation.world import BASE_ROWS, EXPORT_TIME, SEASONS
 
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCTS, CUSTOMERS, TRANSACTIONS, RECS = BASE_ROWS

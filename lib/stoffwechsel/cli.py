@@ -39,8 +39,8 @@ def simulate(
     ),
 ) -> None:
     """Write simulated client materials (products, customers, transactions, production recommendations)."""
+    from stoffwechsel.monitoring.shift import parse_shift
     from stoffwechsel.simulation.export_style import STYLES
-    from stoffwechsel.simulation.simulate import parse_shift
     from stoffwechsel.simulation.simulate import simulate as run_simulation
 
     if style not in STYLES:

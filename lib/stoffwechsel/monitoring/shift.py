@@ -3,7 +3,7 @@
 A :class:`Shift` multiplies, from its ``start`` day on, the click probability and the
 purchase-given-click probability of the customers whose customers.csv ``column`` equals ``value``
 by ``1 + effect`` (:attr:`Shift.factor`). The simulator plants it while it draws the outcomes
-(:meth:`Shift.scale`, :mod:`stoffwechsel.simulation.simulate`); :func:`inject_shift` plants the same shift on
+(:meth:`Shift.scale`, :mod:`stoffwechsel.simulation.recommendations`); :func:`inject_shift` plants the same shift on
 top of an existing recommendation file (the monitor stage's test mode, ``monitor.inject_*``, and
 the tests). :func:`outcome_statuses` recomputes the outcome statuses from the timestamps, as the
 production system decides them (also used by the backtest's ``cut_at_export``).

@@ -69,7 +69,7 @@ class Scenario:
 
 def onset_day(onset_share: float) -> date:
     """The onset at ``onset_share`` of the production sample's days (first day = 0)."""
-    from stoffwechsel.simulation.simulate import RECS_FIRST_DAY, RECS_LAST_DAY
+    from stoffwechsel.simulation.world import RECS_FIRST_DAY, RECS_LAST_DAY
 
     days = (RECS_LAST_DAY - RECS_FIRST_DAY).days
     return RECS_FIRST_DAY + timedelta(days=round(onset_share * days))
@@ -137,7 +137,8 @@ def run_scenario(sc: Scenario, monitor_params: dict) -> dict:
     from stoffwechsel import monitoring
     from stoffwechsel.data.contract import load_materials
     from stoffwechsel.monitoring.shift import parse_shift
-    from stoffwechsel.simulation.simulate import EXPORT_TIME, simulate
+    from stoffwechsel.simulation.simulate import simulate
+    from stoffwechsel.simulation.world import EXPORT_TIME
 
     with tempfile.TemporaryDirectory(prefix="power-study-") as tmp:
         shift = (
