@@ -16,13 +16,12 @@ import pytest
 import yaml
 
 from conftest import ROOT, run
-from stoffwechsel.site import browser, build, checks, scan
+from stoffwechsel.site import build, checks, scan
+from stoffwechsel.site.browser import find_chromium
 
 pytestmark = pytest.mark.pipeline
 ARTIFACTS = ROOT / "reports" / "test-artifacts"
-needs_browser = pytest.mark.skipif(
-    browser.find_chromium() is None, reason="no chromium (CI installs Debian's chromium)"
-)
+needs_browser = pytest.mark.skipif(find_chromium() is None, reason="no chromium (CI installs Debian's chromium)")
 needs_quarto = pytest.mark.skipif(build.find_quarto() is None, reason="quarto is not on PATH (CI installs it: .ci/run)")
 RENDERERS = [pytest.param("python"), pytest.param("quarto", marks=needs_quarto)]
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from stoffwechsel.features import tabular as features
+from stoffwechsel.features import tabular
 from stoffwechsel.features.store import FeatureStore
 
 DOCS = (
@@ -52,6 +52,6 @@ def test_feature_catalogue_matches_the_registries(pipeline_clone):
         FeatureStore(pipeline_clone / "data" / "feature_store"),
         FeatureStore(pipeline_clone / "data" / "embedding_store"),
     ]
-    assert (ROOT / "docs" / "feature-catalogue.md").read_text(encoding="utf-8") == features.catalogue_markdown(
-        stores
-    ), "docs/feature-catalogue.md is out of date: run `stoffwechsel feature-catalogue`"
+    assert (ROOT / "docs" / "feature-catalogue.md").read_text(encoding="utf-8") == tabular.catalogue_markdown(stores), (
+        "docs/feature-catalogue.md is out of date: run `stoffwechsel feature-catalogue`"
+    )

@@ -14,8 +14,7 @@ from conftest import ROOT
 from stoffwechsel.config import load_params
 from stoffwechsel.data import keys
 from stoffwechsel.data.contract import load_materials
-from stoffwechsel.features import embeddings
-from stoffwechsel.features import tabular as features
+from stoffwechsel.features import embeddings, tabular
 from stoffwechsel.features.store import FeatureStore
 
 PARAMS = load_params("embeddings", ROOT / "params.yaml")
@@ -273,7 +272,7 @@ def test_taste_similarity_is_retrievable_point_in_time(materials, tmp_path):
     store, _ = _build(materials, materials.products, materials.transactions, tmp_path)
     res = keys.resolve_transactions(materials.transactions, materials.products)
     tab = FeatureStore(tmp_path / "tab")
-    features.build_tabular_store(
+    tabular.build_tabular_store(
         tab,
         res.resolved,
         materials.products,
@@ -288,7 +287,7 @@ def test_taste_similarity_is_retrievable_point_in_time(materials, tmp_path):
             "event_timestamp": [first["event_time"], first["event_time"] + pd.Timedelta(days=8)],
         }
     )
-    out = features.retrieve([tab, store], spine, "combined")
+    out = tabular.retrieve([tab, store], spine, "combined")
     # the rankers' service takes the reduced vector, not the 384-number one
     assert "embedding_reduced" in out and "style_cluster" in out and "embedding" not in out
     assert np.isnan(out["taste_similarity"].iloc[0])  # nothing known before the customer's first event

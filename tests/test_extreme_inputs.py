@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from stoffwechsel import monitoring as mon
 from stoffwechsel.data import keys
 from stoffwechsel.data.contract import load_materials
-from stoffwechsel.features import tabular as features
+from stoffwechsel.features import tabular
 from stoffwechsel.features.store import FeatureStore
 from stoffwechsel.simulation.simulate import simulate
 
@@ -56,7 +56,7 @@ def run_stages(folder, tmp):
         m = load_materials(folder)
         res = keys.resolve_transactions(m.transactions, m.products)
         store = FeatureStore(tmp / "store")
-        features.build_tabular_store(store, res.resolved, m.products, m.customers, FEATURE_PARAMS)
+        tabular.build_tabular_store(store, res.resolved, m.products, m.customers, FEATURE_PARAMS)
         result = mon.run_monitoring(m, MONITOR_PARAMS)
         mon.write_outputs(result, tmp / "monitoring")
         return tracemalloc.get_traced_memory()[1], m, result

@@ -11,8 +11,7 @@ import pytest
 
 from conftest import ROOT
 from stoffwechsel.config import load_params
-from stoffwechsel.features import embeddings, feature_repo
-from stoffwechsel.features import tabular as features
+from stoffwechsel.features import embeddings, feature_repo, tabular
 from stoffwechsel.features.store import FeatureStore
 
 PARAMS = {"recent_weeks": 2, "popularity_weeks": 4, "price_band_thresholds_eur": [40, 90]}
@@ -108,7 +107,7 @@ def test_the_stages_write_the_declared_views(tmp_path):
         }
     )
     store = FeatureStore(tmp_path / "fs")
-    features.build_tabular_store(store, events, products, customers, PARAMS)
+    tabular.build_tabular_store(store, events, products, customers, PARAMS)
     assert store.list_views() == sorted(d.name for d in feature_repo.views_of_stage("features"))
     for name in store.list_views():
         view = store.get_view(name)
@@ -182,7 +181,7 @@ def test_the_train_notebook_names_no_feature_view():
 
 
 def test_features_repeats_no_domain_vocabulary():
-    source = inspect.getsource(features)
+    source = inspect.getsource(tabular)
     for value in ("tops", "GOTS", "OEKO-TEX", '"web"', '"medium"'):
         assert value not in source, value
 

@@ -12,7 +12,7 @@ from conftest import ROOT
 from stoffwechsel.data import keys
 from stoffwechsel.data.contract import load_materials
 from stoffwechsel.data.io import md5_file
-from stoffwechsel.features import tabular as features
+from stoffwechsel.features import tabular
 from stoffwechsel.features.store import FeatureStore
 
 PARAMS = {"recent_weeks": 2, "popularity_weeks": 4, "price_band_thresholds_eur": [40, 90]}
@@ -62,13 +62,13 @@ def _catalogue():
 def small_store(tmp_path):
     products, customers, events = _catalogue()
     store = FeatureStore(tmp_path / "fs")
-    features.build_tabular_store(store, events, products, customers, PARAMS)
+    tabular.build_tabular_store(store, events, products, customers, PARAMS)
     return store
 
 
 def _at(store, t, product="SW-0001@SS24"):
     spine = pd.DataFrame({"customer_id": ["C00001"], "product_key": [product], "event_timestamp": [pd.Timestamp(t)]})
-    return features.retrieve(store, spine).iloc[0]
+    return tabular.retrieve(store, spine).iloc[0]
 
 
 def test_customer_features_by_hand(small_store):
@@ -117,8 +117,8 @@ def test_product_features(small_store):
 def test_a_definition_change_gives_a_new_version_and_the_old_stays_readable(tmp_path):
     products, customers, events = _catalogue()
     store = FeatureStore(tmp_path / "fs")
-    v1 = features.build_tabular_store(store, events, products, customers, PARAMS)
-    v2 = features.build_tabular_store(store, events, products, customers, {**PARAMS, "recent_weeks": 8})
+    v1 = tabular.build_tabular_store(store, events, products, customers, PARAMS)
+    v2 = tabular.build_tabular_store(store, events, products, customers, {**PARAMS, "recent_weeks": 8})
     assert v1["customer_activity"] != v2["customer_activity"]
     assert v1["product_catalog"] == v2["product_catalog"]  # its definition did not change
     old = store.read("customer_activity", version=v1["customer_activity"])
@@ -133,7 +133,7 @@ def materials():
 
 def _frames(materials, transactions):
     res = keys.resolve_transactions(transactions, materials.products)
-    return features.compute_all(res.resolved, materials.products, materials.customers, PARAMS)
+    return tabular.compute_all(res.resolved, materials.products, materials.customers, PARAMS)
 
 
 def test_training_side_rows_do_not_change_when_test_period_events_change(materials):
@@ -164,7 +164,7 @@ def test_building_twice_gives_identical_files(materials, tmp_path):
     res = keys.resolve_transactions(materials.transactions, materials.products)
     shuffled = res.resolved.sample(frac=1.0, random_state=7)
     for name, resolved in (("a", res.resolved), ("b", shuffled)):
-        features.build_tabular_store(
+        tabular.build_tabular_store(
             FeatureStore(tmp_path / name), resolved, materials.products, materials.customers, PARAMS
         )
     a, b = _store_bytes(tmp_path / "a"), _store_bytes(tmp_path / "b")
@@ -174,8 +174,8 @@ def test_building_twice_gives_identical_files(materials, tmp_path):
 def test_catalogue_describes_every_feature(materials, tmp_path):
     store = FeatureStore(tmp_path / "fs")
     res = keys.resolve_transactions(materials.transactions, materials.products)
-    features.build_tabular_store(store, res.resolved, materials.products, materials.customers, PARAMS)
-    catalogue = features.feature_catalogue(store)
+    tabular.build_tabular_store(store, res.resolved, materials.products, materials.customers, PARAMS)
+    catalogue = tabular.feature_catalogue(store)
     assert catalogue["description"].str.len().min() > 10
     assert catalogue["feature"].is_unique
     assert {"recency_days", "category_affinity", "return_rate", "product_conversion_recent"} <= set(

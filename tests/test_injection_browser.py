@@ -20,8 +20,8 @@ import pytest
 
 from conftest import copy_working_tree, run
 from hostile_materials import PAYLOADS, write_hostile_materials
-from stoffwechsel.site import browser, build
-from stoffwechsel.site.browser import Browser
+from stoffwechsel.site import build
+from stoffwechsel.site.browser import Browser, find_chromium
 
 pytestmark = pytest.mark.pipeline
 
@@ -121,7 +121,7 @@ def sites(hostile_clone, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    if browser.find_chromium() is None:
+    if find_chromium() is None:
         pytest.skip("no Chromium binary: install the Debian package 'chromium' or set CHROME_BIN; CI installs it")
     with Browser() as b:
         yield b

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 from stoffwechsel.config import load_params
 from stoffwechsel.data import timeline
-from stoffwechsel.model import modeling
+from stoffwechsel.model import assessment, candidates, ranker
 
 # the calendar of the committed materials, by the rule the profile stage applies
 CALENDAR = timeline.derive_calendar(
@@ -29,7 +29,7 @@ CUTOFF = CALENDAR.cutoff
 
 
 def test_training_spines_keep_labels_before_the_cutoff():
-    spines = modeling.training_spines(CUTOFF, PARAMS)
+    spines = ranker.training_spines(CUTOFF, PARAMS)
     horizon = pd.Timedelta(weeks=PARAMS["horizon_weeks"])
     assert len(spines) >= 5
     assert all(t + horizon <= CUTOFF for t in spines)
@@ -58,7 +58,7 @@ def _toy_training_frame(n=400, seed=0):
 
 def test_feature_sets_differ_only_by_the_embedding_features():
     frame = _toy_training_frame()
-    tab, comb = modeling.feature_columns(frame, "tabular"), modeling.feature_columns(frame, "combined")
+    tab, comb = ranker.feature_columns(frame, "tabular"), ranker.feature_columns(frame, "combined")
     # the combined service adds the embedding view's cluster and the two on-demand taste similarities
     assert set(comb) - set(tab) == {"taste_similarity", "recent_taste_similarity", "style_cluster"}
     assert set(tab) == {"segment", "category", "category_affinity", "product_purchases_recent"}
@@ -68,7 +68,7 @@ def test_feature_sets_differ_only_by_the_embedding_features():
 def test_training_is_deterministic_to_the_byte():
     frame = _toy_training_frame()
     params = {**PARAMS, "max_iter": 30}
-    dumps = [modeling.ranker_bytes(modeling.train_ranker(frame, "combined", params)) for _ in range(2)]
+    dumps = [ranker.ranker_bytes(ranker.train_ranker(frame, "combined", params)) for _ in range(2)]
     assert dumps[0] == dumps[1]
     assert pickle.loads(dumps[0]).model.n_iter_ == 30
 
@@ -93,9 +93,9 @@ def _report() -> dict:
             "high": 0.3,
         }
     )
-    ev = modeling.Evaluation(pd.Index(["C1"]), pd.DataFrame(), pd.DataFrame(), {}, {}, 0.5)
+    ev = assessment.Evaluation(pd.Index(["C1"]), pd.DataFrame(), pd.DataFrame(), {}, {}, 0.5)
     vs = paired.assign(b_better=[False, True, False], a_better=False, baseline="popularity")
-    return modeling.evaluation_report(ev, {"intervals": intervals, "paired": paired, "paired_baselines": vs}, PARAMS)
+    return assessment.evaluation_report(ev, {"intervals": intervals, "paired": paired, "paired_baselines": vs}, PARAMS)
 
 
 def test_the_claim_is_made_only_where_the_paired_interval_excludes_zero():
@@ -117,7 +117,7 @@ def test_the_metrics_file_holds_numbers_under_short_keys_and_the_report_the_rest
     """`dvc metrics diff` prints one row per leaf: numbers only (no sentence, list, name or
     flag), at the headline k, with the size of each claim as counts."""
     report = _report()
-    metrics = modeling.dvc_metrics(report)
+    metrics = assessment.dvc_metrics(report)
     leaves = dict(_leaves(metrics))
     assert all(type(v) in (int, float) for v in leaves.values()), {
         k: v for k, v in leaves.items() if type(v) not in (int, float)
@@ -133,7 +133,7 @@ def test_the_metrics_file_holds_numbers_under_short_keys_and_the_report_the_rest
         "best_baseline_over_combined": 0,
     }
     assert "statement" in report["claim"] and report["best_baseline"]["name"] == "popularity"
-    assert modeling.headline_k([5, 20]) == 5 and modeling.headline_k([5, 10, 20]) == 10
+    assert assessment.headline_k([5, 20]) == 5 and assessment.headline_k([5, 10, 20]) == 10
 
 
 def test_committed_evaluation_states_the_measured_comparison():
@@ -142,7 +142,7 @@ def test_committed_evaluation_states_the_measured_comparison():
     the verification record passes target 4 exactly when there is one, and the README states the
     claim. As committed there is none (the pass before issue 22 rested on one machine's float32
     embedding bits: README, "How robust the claim is")."""
-    result = json.loads((ROOT / modeling.REPORT_FILE).read_text())
+    result = json.loads((ROOT / assessment.REPORT_FILE).read_text())
     better = result["claim"]["combined_beats_tabular_on"]
     assert better == sorted(m for m, d in result["combined_minus_tabular"].items() if d["low"] > 0)
     record = json.loads((ROOT / "reports" / "verification.json").read_text())
@@ -152,11 +152,11 @@ def test_committed_evaluation_states_the_measured_comparison():
     assert {"popularity", "category popularity", "taste similarity", "tabular", "combined"} <= set(result["models"])
     # the comparison with the best baseline is stated too, with its paired intervals
     best = result["best_baseline"]["name"]
-    assert best in modeling.BASELINES and result["claim"]["best_baseline"] == best
+    assert best in ranker.BASELINES and result["claim"]["best_baseline"] == best
     assert set(result["combined_minus_best_baseline"]) == set(result["combined_minus_tabular"])
     assert best in result["claim"]["statement"]
     # the metrics file is the same measurement, numbers only
-    assert json.loads((ROOT / modeling.METRICS_FILE).read_text()) == modeling.dvc_metrics(result)
+    assert json.loads((ROOT / assessment.METRICS_FILE).read_text()) == assessment.dvc_metrics(result)
 
 
 @pytest.mark.pipeline
@@ -164,12 +164,12 @@ def test_candidates_are_on_sale_and_not_already_bought(pipeline_clone):
     from stoffwechsel.features.store import FeatureStore
 
     data = pipeline_clone / "data"
-    stores = modeling.Stores(FeatureStore(data / "feature_store"), FeatureStore(data / "embedding_store"))
+    stores = candidates.Stores(FeatureStore(data / "feature_store"), FeatureStore(data / "embedding_store"))
     events = pd.read_parquet(data / "resolved" / "transactions.parquet")
-    customers = modeling.active_customers(events, CUTOFF, 26)[:100]
-    cands = modeling.generate_candidates(stores, events, customers, CUTOFF, 10)
-    assert set(cands["source"]) == set(modeling.SOURCES)
-    live = set(modeling.on_sale(stores, CUTOFF)["product_key"])
+    customers = candidates.active_customers(events, CUTOFF, 26)[:100]
+    cands = candidates.generate_candidates(stores, events, customers, CUTOFF, 10)
+    assert set(cands["source"]) == set(candidates.SOURCES)
+    live = set(candidates.on_sale(stores, CUTOFF)["product_key"])
     assert set(cands["product_key"]) <= live
     bought = events[(events["event_time"] < CUTOFF) & (events["event_type"] == "purchase")]
     overlap = cands.merge(bought[["customer_id", "product_key"]], on=["customer_id", "product_key"])
@@ -182,21 +182,21 @@ def test_training_customers_are_capped_per_spine_by_a_seeded_sample(pipeline_clo
     from stoffwechsel.features.store import FeatureStore
 
     data = pipeline_clone / "data"
-    stores = modeling.Stores(FeatureStore(data / "feature_store"), FeatureStore(data / "embedding_store"))
+    stores = candidates.Stores(FeatureStore(data / "feature_store"), FeatureStore(data / "embedding_store"))
     events = pd.read_parquet(data / "resolved" / "transactions.parquet")
     params = {**PARAMS, "train_start": "2025-06-02", "max_customers_per_spine": 40}
-    spines = modeling.training_spines(CUTOFF, params)
-    active = [len(modeling.active_customers(events, t, params["lookback_weeks"])) for t in spines]
+    spines = ranker.training_spines(CUTOFF, params)
+    active = [len(candidates.active_customers(events, t, params["lookback_weeks"])) for t in spines]
     assert min(active) > 40 and len(spines) >= 2
-    first = modeling.build_training_set(stores, events, CUTOFF, params)
+    first = ranker.build_training_set(stores, events, CUTOFF, params)
     per_spine = first.groupby("event_timestamp")["customer_id"].nunique()
     assert len(per_spine) == len(spines) and per_spine.max() <= 40
-    pd.testing.assert_frame_equal(first, modeling.build_training_set(stores, events, CUTOFF, params))
+    pd.testing.assert_frame_equal(first, ranker.build_training_set(stores, events, CUTOFF, params))
     # the committed parameters keep every active customer at scale 1 (the cap only bites at larger scales)
     assert (
         max(
-            len(modeling.active_customers(events, t, PARAMS["lookback_weeks"]))
-            for t in modeling.training_spines(CUTOFF, PARAMS)
+            len(candidates.active_customers(events, t, PARAMS["lookback_weeks"]))
+            for t in ranker.training_spines(CUTOFF, PARAMS)
         )
         <= PARAMS["max_customers_per_spine"]
     )

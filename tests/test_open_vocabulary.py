@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from stoffwechsel import notebooks
-from stoffwechsel.features import tabular as features
+from stoffwechsel.features import tabular
 
 
 def test_unknown_sustainability_interest_is_missing_not_a_crash():
@@ -24,14 +24,14 @@ def test_unknown_sustainability_interest_is_missing_not_a_crash():
             "segment": ["unknown"] * 3,
         }
     )
-    profile = features.compute_customer_profile(customers)
+    profile = tabular.compute_customer_profile(customers)
     levels = profile.set_index("customer_id")["sustainability_interest_level"]
     assert levels["1"] == 2 and levels["3"] == 0 and np.isnan(levels["2"])
 
 
 def test_a_missing_category_maps_to_no_column():
-    vocab = features.Vocabulary(["giftware", "other"], ["web"], [], {})
-    column = features.category_column(pd.Series(["giftware", None, "", "candles"], dtype="str"), vocab)
+    vocab = tabular.Vocabulary(["giftware", "other"], ["web"], [], {})
+    column = tabular.category_column(pd.Series(["giftware", None, "", "candles"], dtype="str"), vocab)
     assert column.iloc[0] == "giftware" and column.iloc[3] == "other"
     assert column.iloc[1:3].isna().all()
 

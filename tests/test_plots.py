@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from stoffwechsel.model import modeling
+from stoffwechsel.model import assessment
 
 TEMPLATES = ROOT / ".dvc" / "plots"
 VENDOR = ROOT / "vendor" / "vega"
@@ -39,7 +39,7 @@ def test_plot_definitions_use_the_project_templates_on_the_tidy_files():
     bars = json.loads((TEMPLATES / "segments_by_model.json").read_text())
     assert bars["spec"]["layer"][0]["mark"]["type"] == "bar"
     shown = [t["filter"]["equal"] for t in bars["transform"] if "filter" in t]
-    assert shown == [modeling.BASELINE_CHOSEN_BY], "the bars show the headline metric the pages lead with"
+    assert shown == [assessment.BASELINE_CHOSEN_BY], "the bars show the headline metric the pages lead with"
 
 
 def test_the_page_template_loads_the_vendored_libraries_not_a_cdn():

@@ -20,7 +20,8 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from stoffwechsel.site import browser, build, checks, project, render, scan
+from stoffwechsel.site import build, checks, project, render, scan
+from stoffwechsel.site.browser import find_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "site"
@@ -34,7 +35,7 @@ PAGES = [
 ]
 ALERT = '.alert[data-segment="Trend Seekers"]'
 DASHBOARD = "reports/notebooks/01_overview.html"
-CHROMIUM = browser.find_chromium()
+CHROMIUM = find_chromium()
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None,
     reason="no Chromium binary: install the Debian package 'chromium' (apt-get install -y chromium) "

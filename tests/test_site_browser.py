@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from stoffwechsel.site import browser, build, checks, project
-from stoffwechsel.site.browser import Browser
+from stoffwechsel.site import build, checks, project
+from stoffwechsel.site.browser import Browser, find_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "site" / "project"
@@ -28,7 +28,7 @@ CONTENT_PAGES = [
 ]
 
 needs_chromium = pytest.mark.skipif(
-    browser.find_chromium() is None,
+    find_chromium() is None,
     reason=("no Chromium binary: install the Debian package 'chromium' or set CHROME_BIN; CI installs it"),
 )
 needs_quarto = pytest.mark.skipif(
@@ -71,7 +71,7 @@ def rendered(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    if browser.find_chromium() is None:
+    if find_chromium() is None:
         pytest.skip("no Chromium binary")
     with Browser() as b:
         yield b

@@ -16,9 +16,9 @@ from stoffwechsel import verification
 from stoffwechsel.config import load_params
 from stoffwechsel.data import timeline
 from stoffwechsel.errors import StageStop
-from stoffwechsel.features import tabular as features
+from stoffwechsel.features import tabular
 from stoffwechsel.features.store import FeatureStore
-from stoffwechsel.model import modeling
+from stoffwechsel.model import assessment, ranker
 from stoffwechsel.site import pages
 
 SPLIT = {"cutoff": "auto", "test_weeks": 8, "train_start": "auto", "min_history_weeks": 13}
@@ -184,8 +184,8 @@ PARAMS = {
 def test_open_vocabularies_come_from_the_data(tmp_path):
     products, customers, events = _shop(("browse", "purchase"))
     store = FeatureStore(tmp_path / "fs")
-    features.build_tabular_store(store, events, products, customers, PARAMS)
-    vocab = features.vocabulary_of(store)
+    tabular.build_tabular_store(store, events, products, customers, PARAMS)
+    vocab = tabular.vocabulary_of(store)
     # most frequent first, ties by name, the rest pooled as "other"
     assert vocab.categories == ("candles", "christmas", "other")
     assert vocab.certifications == ("fsc", "fairtrade")
@@ -193,7 +193,7 @@ def test_open_vocabularies_come_from_the_data(tmp_path):
     columns = {f.name for f in store.get_view("customer_activity").fields}
     assert {"affinity_candles", "affinity_christmas", "affinity_other", "share_phone", "affinity_cert_fsc"} <= columns
     assert {"cert_fsc", "cert_fairtrade"} <= {f.name for f in store.get_view("product_catalog").fields}
-    catalogue = features.feature_catalogue(store)
+    catalogue = tabular.feature_catalogue(store)
     assert "Share of the customer's interest that went to the category Candles." in set(catalogue["description"])
     # a Mugs product takes the customer's "other" affinity
     spine = pd.DataFrame(
@@ -203,33 +203,33 @@ def test_open_vocabularies_come_from_the_data(tmp_path):
             "event_timestamp": pd.Timestamp("2024-03-04"),
         }
     )
-    out = features.retrieve(store, spine)
+    out = tabular.retrieve(store, spine)
     assert np.allclose(out["category_affinity"].to_numpy(float), out["affinity_other"].to_numpy(float), equal_nan=True)
     # a different vocabulary is a different version of the view
     before = store.current_version("customer_activity")
-    features.build_tabular_store(store, events, products, customers, {**PARAMS, "vocabulary_size": 3})
+    tabular.build_tabular_store(store, events, products, customers, {**PARAMS, "vocabulary_size": 3})
     assert store.current_version("customer_activity") != before
 
 
 def test_purchases_only_features_missing_everywhere_are_dropped_with_a_note(tmp_path):
     products, customers, events = _shop(("purchase",))
     store = FeatureStore(tmp_path / "fs")
-    features.build_tabular_store(store, events, products, customers, PARAMS)
+    tabular.build_tabular_store(store, events, products, customers, PARAMS)
     keys_ = products["product_id"] + "@SS24"
     spine = pd.DataFrame(
         [(c, k, pd.Timestamp("2024-02-19")) for c in customers["customer_id"] for k in keys_],
         columns=["customer_id", "product_key", "event_timestamp"],
     )
-    frame = features.retrieve(store, spine)
+    frame = tabular.retrieve(store, spine)
     frame["label"] = np.arange(len(frame)) % 3 == 0
     frame["label"] = frame["label"].astype(int)
     params = {**load_params("train", ROOT / "params.yaml"), "max_iter": 10}
-    ranker = modeling.train_ranker(frame, "tabular", params)
-    dropped = {n.split(":")[0] for n in ranker.notes}
+    model = ranker.train_ranker(frame, "tabular", params)
+    dropped = {n.split(":")[0] for n in model.notes}
     assert {"wishlist_to_purchase_rate", "product_conversion_recent"} <= dropped
-    assert not dropped & set(ranker.columns)
-    assert all("left out of the model" in n for n in ranker.notes)
-    assert np.isfinite(ranker.score(frame)).all()
+    assert not dropped & set(model.columns)
+    assert all("left out of the model" in n for n in model.notes)
+    assert np.isfinite(model.score(frame)).all()
 
 
 # --- honest claims --------------------------------------------------------------------------
@@ -251,7 +251,7 @@ def _evaluation(popularity_wins: bool) -> dict:
         if popularity_wins
         else {m: {**d(0.07, 0.03, 0.1), "combined_better": True, "baseline_better": False} for m in metrics}
     )
-    claim = modeling.honest_claim(["hit_rate@5"], [], "popularity", vs_best)
+    claim = assessment.honest_claim(["hit_rate@5"], [], "popularity", vs_best)
     return {
         "evaluated_customers": 1234,
         "test_window": {"start": "2026-02-02", "weeks": 8},
@@ -306,7 +306,7 @@ def test_best_baseline_is_the_highest_on_the_headline_metric():
             "value": [0.1, 0.3, 0.2, 0.9],
         }
     )
-    assert modeling.best_baseline(intervals) == "category popularity"
+    assert assessment.best_baseline(intervals) == "category popularity"
 
 
 # --- verification target 2, owner numbers, quarantine words ----------------------------------

@@ -13,7 +13,7 @@ import pytest
 
 from stoffwechsel import config
 from stoffwechsel.model import tracking
-from stoffwechsel.model.modeling import Ranker
+from stoffwechsel.model.ranker import Ranker
 
 MODEL = "stoffwechsel-ranker-test"
 

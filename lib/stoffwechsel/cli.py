@@ -260,11 +260,11 @@ def feature_catalogue_command(
 ) -> None:
     """Write the feature catalogue (name, version, description, entity, source) from the registries."""
     from stoffwechsel import config
-    from stoffwechsel.features import tabular as features
+    from stoffwechsel.features import tabular
     from stoffwechsel.features.store import FeatureStore
 
     stores = [FeatureStore(config.DATA_DIR / "feature_store"), FeatureStore(config.DATA_DIR / "embedding_store")]
-    out.write_text(features.catalogue_markdown(stores), encoding="utf-8")
+    out.write_text(tabular.catalogue_markdown(stores), encoding="utf-8")
     typer.echo(f"wrote {out}")
 
 

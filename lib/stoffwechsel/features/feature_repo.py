@@ -641,7 +641,7 @@ COMBINED = FeatureService(
     on_demand=_TABULAR_ON_DEMAND + ("taste_similarity", "recent_taste_similarity"),
 )
 
-#: every service by name (the rankers train one model per service: modeling.FEATURE_SETS)
+#: every service by name (the rankers train one model per service: ranker.FEATURE_SETS)
 SERVICES: dict[str, FeatureService] = {s.name: s for s in (TABULAR, COMBINED)}
 
 

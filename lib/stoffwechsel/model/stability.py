@@ -198,12 +198,12 @@ def run(root: Path, chosen: Iterable[Variant] | None = None, log: Callable[[str]
     from stoffwechsel import config
     from stoffwechsel.data import timeline
     from stoffwechsel.features.store import FeatureStore
-    from stoffwechsel.model import modeling
+    from stoffwechsel.model import assessment, candidates, ranker
 
     data = Path(root) / "data"
     calendar = timeline.read_calendar(root)
     base = train_params(calendar, config.load_params("train", Path(root) / "params.yaml"))
-    stores = modeling.Stores(FeatureStore(data / "feature_store"), FeatureStore(data / "embedding_store"))
+    stores = candidates.Stores(FeatureStore(data / "feature_store"), FeatureStore(data / "embedding_store"))
     events = pd.read_parquet(data / "resolved" / "transactions.parquet")
     cutoff = calendar.cutoff
     chosen = list(chosen) if chosen is not None else variants(base)
@@ -216,16 +216,16 @@ def run(root: Path, chosen: Iterable[Variant] | None = None, log: Callable[[str]
         params = {**base, **variant.changes}
         key = tuple(sorted((k, str(v)) for k, v in params.items() if k not in MODEL_ONLY))
         if key not in train_sets:
-            train_sets[key] = modeling.build_training_set(stores, events, cutoff, params)
-        rankers = {fs: modeling.train_ranker(train_sets[key], fs, params) for fs in modeling.FEATURE_SETS}
+            train_sets[key] = ranker.build_training_set(stores, events, cutoff, params)
+        rankers = {fs: ranker.train_ranker(train_sets[key], fs, params) for fs in ranker.FEATURE_SETS}
         if scored is None:
-            scored = modeling.evaluate(stores, events, cutoff, rankers, params)
+            scored = assessment.evaluate(stores, events, cutoff, rankers, params)
             per_customer = scored.per_customer
         else:
             k_max = max(params["ks"])
             per_customer = dict(scored.per_customer)
-            for name, ranker in rankers.items():
-                recs = modeling.top_k(scored.candidates, ranker.score(scored.candidates), k_max)
+            for name, model in rankers.items():
+                recs = ranker.top_k(scored.candidates, model.score(scored.candidates), k_max)
                 per_customer[name] = evaluation.per_customer_metrics(
                     recs, scored.truth, ks=params["ks"], customers=scored.customers
                 )
@@ -236,8 +236,8 @@ def run(root: Path, chosen: Iterable[Variant] | None = None, log: Callable[[str]
                 per_customer,
                 int(params["n_boot"]),
                 int(params["seed"]),
-                modeling.BASELINES,
-                modeling.BASELINE_CHOSEN_BY,
+                ranker.BASELINES,
+                assessment.BASELINE_CHOSEN_BY,
             ),
         }
         rows.append(row)
