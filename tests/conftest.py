@@ -4,6 +4,7 @@ run DVC (they must never touch the developer's own outputs)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -102,6 +103,17 @@ PIPELINE_CLONE_FILES = (
 )
 
 
+#: The test files that define a module-scoped fixture: each is one work unit of the scheduler below,
+#: so that fixture is built once. Split test by test, the two workers each built it (the exact
+#: encodings of test_exact_encoding.py twice: 110 s of a 2,186 s CI run; the hostile `dvc repro` of
+#: test_injection_browser.py, 400 s, whenever its two renderers landed on both workers).
+MODULE_FIXTURE_FILES = frozenset(
+    path.name
+    for path in Path(__file__).parent.glob("test_*.py")
+    if re.search(r"""@pytest\.fixture\(scope=["']module["']""", path.read_text(encoding="utf-8"))
+)
+
+
 def _uses_the_clone(item) -> bool:
     return "pipeline_clone" in getattr(item, "fixturenames", ())
 
@@ -127,7 +139,8 @@ def pytest_collection_modifyitems(config, items):
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: unknown when it is not loaded
 def pytest_xdist_make_scheduler(config, log):
     """`make test` (``-n 2 --dist loadgroup``): every test of PIPELINE_CLONE_FILES in one work unit,
-    so the clone is built once, on one worker; every other test is a unit of its own. (xdist's own
+    so the clone is built once, on one worker; the tests of each file of MODULE_FIXTURE_FILES in
+    one unit per file, for the same reason; every other test is a unit of its own. (xdist's own
     ``xdist_group`` mark does not group under pytest 9: it rewrites ``item._nodeid``, which pytest
     9 no longer reads.)"""
     if config.getvalue("dist") != "loadgroup":
@@ -137,6 +150,8 @@ def pytest_xdist_make_scheduler(config, log):
     class OneCloneScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             file = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
-            return "pipeline_clone" if file in PIPELINE_CLONE_FILES else nodeid
+            if file in PIPELINE_CLONE_FILES:
+                return "pipeline_clone"
+            return file if file in MODULE_FIXTURE_FILES else nodeid
 
     return OneCloneScheduling(config, log)

@@ -39,9 +39,9 @@ def run_line(line: str, cwd, check: bool = True):
     return run(["bash", "-c", line], cwd, check=check)
 
 
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory):
-    clone = copy_working_tree(tmp_path_factory.mktemp("real"))
+@pytest.fixture
+def clone(tmp_path):
+    clone = copy_working_tree(tmp_path / "real")
     shutil.rmtree(clone / "reports", ignore_errors=True)
     return clone
 
