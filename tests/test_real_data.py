@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import pytest
 import yaml
@@ -41,16 +40,21 @@ def run_line(line: str, cwd, check: bool = True):
 
 @pytest.fixture
 def clone(tmp_path):
-    clone = copy_working_tree(tmp_path / "real")
-    shutil.rmtree(clone / "reports", ignore_errors=True)
-    return clone
+    """A copy of the working tree with its committed reports, as the clone the README's reader
+    follows the how-to in. Every stage that reads the materials runs again and rewrites its
+    reports (the test asserts which stages ran); `backtest`, which reads none, is up to date and
+    does not run (without the committed reports it ran for nothing: 32 s alone on 2 cores)."""
+    return copy_working_tree(tmp_path / "real")
 
 
 def test_readme_how_to_runs_the_whole_pipeline_on_real_style_exports(clone):
     commands = readme_block("how-to: own data")
     assert any("materials.materials_dir=" in c for c in commands), commands
+    ran = []
     for line in commands:
-        run_line(line, clone)
+        ran += re.findall(r"Running stage '(\w+)'", run_line(line, clone).stdout)
+    stages = set(yaml.safe_load((clone / "dvc.yaml").read_text())["stages"])
+    assert sorted(ran) == sorted(stages - {"backtest"}), ran  # each stage that reads the materials ran again
     params = yaml.safe_load((clone / "params.yaml").read_text())
     folder = clone / params["materials"]["materials_dir"]
     assert folder != clone / "materials" and (folder / "transactions.csv").is_file()
