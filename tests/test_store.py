@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import ROOT
 from stoffwechsel.data import io
 from stoffwechsel.features import store
 from stoffwechsel.features.store import FeatureStore
@@ -140,6 +141,29 @@ def test_view_validation_errors():
 def test_code_fingerprint_is_sha256_of_source():
     assert len(code_fingerprint(stats_frame)) == 64
     assert code_fingerprint(stats_frame) != code_fingerprint(spine_frame)
+
+
+def _defined(source: str):
+    namespace: dict = {}
+    path = ROOT / "reports" / "test-artifacts" / "fingerprint_probe.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(source)
+    exec(compile(source, str(path), "exec"), namespace)  # inspect.getsource reads the file
+    return namespace["probe"]
+
+
+def test_code_fingerprint_reads_a_module_by_name_not_by_its_sub_package():
+    """Issue 23: moving a module into a sub-package keeps the versions of the views whose code
+    imports it; a different module, or an attribute path, still changes the fingerprint."""
+    flat = "def probe():\n    from stoffwechsel.keys import product_key\n    return product_key\n"
+    moved = flat.replace("stoffwechsel.keys", "stoffwechsel.data.keys")
+    other = flat.replace("stoffwechsel.keys", "stoffwechsel.data.timeline")
+    attribute = "def probe():\n    return stoffwechsel.exact.snap\n"
+    assert code_fingerprint(_defined(flat)) == code_fingerprint(_defined(moved))
+    assert code_fingerprint(_defined(flat)) != code_fingerprint(_defined(other))
+    assert code_fingerprint(_defined(attribute)) != code_fingerprint(
+        _defined(attribute.replace("stoffwechsel.exact.snap", "stoffwechsel.snap"))
+    )
 
 
 # write, read, registry ----------------------------------------------------------------------

@@ -21,6 +21,7 @@ import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -196,13 +197,16 @@ class Field:
 #: sub-package it lives in (``stoffwechsel.data.keys`` reads as ``stoffwechsel.keys``): moving a
 #: module keeps the versions of the views whose code imports it (what the code computes, not
 #: where it lives). Module names are unique across the package (tests/test_layout.py).
-_IN_PACKAGE_MODULE = re.compile(r"\bstoffwechsel(?:\.[a-z_]+)*\.([a-z_]+)\b")
+_SUB_PACKAGES = tuple(
+    sorted(p.name for p in Path(__file__).resolve().parents[1].iterdir() if (p / "__init__.py").is_file())
+)
+_IN_SUB_PACKAGE = re.compile(r"\bstoffwechsel\.(?:" + "|".join(_SUB_PACKAGES) + r")\.")
 
 
 def code_fingerprint(obj: Any) -> str:
     """SHA-256 (hex) of the source text of a function, class or module, dedented; for
     ``definition={"code": code_fingerprint(compute_fn), ...}``."""
-    source = _IN_PACKAGE_MODULE.sub(r"stoffwechsel.\1", textwrap.dedent(inspect.getsource(obj)))
+    source = _IN_SUB_PACKAGE.sub("stoffwechsel.", textwrap.dedent(inspect.getsource(obj)))
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
 
 
