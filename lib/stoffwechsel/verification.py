@@ -182,18 +182,19 @@ _HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*(hidden|collaps
 TALL_ELEMENTS = ("img", "svg", "table", "figure", "iframe", "canvas")
 
 
-def alert_in_first_screen_html(page: Path, selector: str = ".alert[data-segment]") -> dict:
-    """Target 5 without a browser, from a page's HTML: the first alert for a customer group is in
-    the page, nothing tall (a chart, an image, a table) comes before it, and neither it nor an
-    ancestor is hidden by a class (``d-none``, ``hidden``, ...), the ``hidden`` attribute, an inline
-    style (``display:none``, ``visibility:hidden``, ``opacity:0``) or a ``<style>`` rule that
-    names one of its classes with such a declaration."""
+def alert_in_first_screen_html(page: Path | str, selector: str = ".alert[data-segment]", name: str = "") -> dict:
+    """Target 5 without a browser, from a page's HTML (a file, or the HTML itself with its ``name``):
+    the first alert for a customer group is in the page, nothing tall (a chart, an image, a table)
+    comes before it, and neither it nor an ancestor is hidden by a class (``d-none``, ``hidden``,
+    ...), the ``hidden`` attribute, an inline style (``display:none``, ``visibility:hidden``,
+    ``opacity:0``) or a ``<style>`` rule that names one of its classes with such a declaration."""
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    html, name = (page.read_text(encoding="utf-8"), page.name) if isinstance(page, Path) else (page, name)
+    soup = BeautifulSoup(html, "html.parser")
     alert = soup.select_one(selector)
     if alert is None:
-        return {"page": page.name, "alert_found": False, "visible_in_first_screen": False}
+        return {"page": name, "alert_found": False, "visible_in_first_screen": False}
     rules = " ".join(s.get_text() for s in soup.find_all("style"))
     hidden_by_css = {
         cls
@@ -216,7 +217,7 @@ def alert_in_first_screen_html(page: Path, selector: str = ".alert[data-segment]
             hiding.append(f"<{el.name}> stylesheet hides class {sorted(classes & hidden_by_css)}")
     before = [el.name for el in alert.find_all_previous(TALL_ELEMENTS) if el.find_parent("nav") is None]
     return {
-        "page": page.name,
+        "page": name,
         "alert_found": True,
         "alert_segment": alert.get("data-segment"),
         "hidden_by": hiding,
@@ -225,11 +226,44 @@ def alert_in_first_screen_html(page: Path, selector: str = ".alert[data-segment]
     }
 
 
-def target_visible_alert(root: Path, browser: dict | None = None, site_dir: Path | None = None) -> Target:
-    """Checked from the preview's HTML (the Overview, the site's main page); where Chromium is
-    installed the browser must see it in the first viewport too (its record is a machine fact:
-    :func:`environment`), and a browser that does not see it fails the target."""
-    alerts = _json(root, "reports/monitoring/alerts.json")
+def planted_overview_html(check) -> str:
+    """The first-screen block of the Overview for the planted copy
+    (:class:`stoffwechsel.monitoring.planted.PlantedCheck`), rendered with the Overview's own markup
+    (:func:`stoffwechsel.site.pages.incidents_html` and the tiles' sentences) in a plain page:
+    deterministic, kept in memory."""
+    from stoffwechsel.site import pages
+
+    result = check.result
+    quiet = pages.tile_sentences(result.summary["headline"], ("ctr", "purchases_per_100", "kept_per_100"))
+    block = pages.incidents_html(result.incidents, "segments.ipynb", quiet)
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Overview (planted copy)</title></head>'
+        f"<body><main><h2>What needs attention (most urgent first)</h2>\n{block}\n</main></body></html>"
+    )
+
+
+def _attribute_selector(value: str) -> str:
+    """``.alert[data-segment="value"]`` with the value escaped for a CSS string."""
+    return '.alert[data-segment="' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"]'
+
+
+def on_your_data(alerts: int) -> str:
+    """The number of alerts on the client's data as it is, in words (information, never a failure)."""
+    return "no alert fired on your data" if not alerts else f"{alerts} alert{'s' * (alerts != 1)} fired on your data"
+
+
+def target_visible_alert(root: Path, browser: dict | None = None, site_dir: Path | None = None, planted=None) -> Target:
+    """With ``planted`` (:func:`stoffwechsel.monitoring.planted.planted_check` on the configured
+    materials): passes when the planted copy raises an alert (act now or watch) for the planted
+    group and that alert, rendered as the Overview renders alerts (:func:`planted_overview_html`),
+    is in the first screen (:func:`alert_in_first_screen_html`); where the data as it is has alerts
+    of its own, the real Overview (the preview's HTML, and Chromium where installed) must show
+    one in the first screen too. Whether alerts fired on the data as it is: information.
+
+    Without ``planted``: the real Overview only (the preview's HTML; where Chromium is installed
+    the browser must see it in the first viewport too, its record a machine fact:
+    :func:`environment`; a browser that does not see it fails the target)."""
+    alerts = _json(root, "reports/monitoring/alerts.json") or []
     alerts = alerts["alerts"] if isinstance(alerts, dict) else alerts
     severe = [a for a in alerts if a["severity"] in ("critical", "warning")]
     page = _main_page(site_dir) if site_dir is not None else None
@@ -248,12 +282,56 @@ def target_visible_alert(root: Path, browser: dict | None = None, site_dir: Path
         "injected_shift_test": "tests/test_dashboard.py::test_injected_shift_alert_is_visible_in_the_first_viewport",
     }
     browser_ok = browser is None or (browser["visible_in_first_viewport"] and not browser["console_errors"])
+    statement = "A simulated data shift triggers a visible alert in the dashboard."
+    if planted is not None:
+        return _target_visible_planted(planted, alerts, severe, evidence, html, browser, statement)
     if html is None and browser is None:
         status, evidence["why"] = NOT_CHECKED, "no site preview to read"
         evidence["run"] = "dvc repro --force verify"
     else:
         status = PASS if severe and (html is None or html["visible_in_first_screen"]) and browser_ok else FAIL
-    return Target(5, "A simulated data shift triggers a visible alert in the dashboard.", status, evidence)
+    return Target(5, statement, status, evidence)
+
+
+def _target_visible_planted(planted, alerts, severe, real: dict, html, browser, statement: str) -> Target:
+    """Target 5 on the planted copy (:func:`target_visible_alert`)."""
+    ev = {k: v for k, v in planted.evidence.items() if k != "click_rate_change_by_group"}
+    evidence = {
+        "method": "a shift planted in a copy of the configured recommendation log, monitored with the monitor "
+        "stage's settings; passes when an alert for the planted group fires and, rendered with the Overview's "
+        "markup, is in the first screen (HTML check); where your data has alerts of its own, the Overview of "
+        "the site preview must show one in the first screen too",
+        "planted": ev,
+        "planted_alert_in_first_screen": None,
+        "on_your_data": on_your_data(ev["alerts_on_unplanted_data"]),
+        "your_data": {k: real[k] for k in ("alerts", "severe", "first", "html_check")},
+    }
+    if not planted.planted:
+        evidence["why"] = f"nothing planted: {ev['chosen']}"
+        evidence["run"] = "stoffwechsel validate (how many recommendations each customer group has)"
+        return Target(5, statement, NOT_CHECKED, evidence)
+    # the incident that holds the planted group's alert carries its lead group's name
+    lead = next(
+        (
+            inc["groups"][0]["segment"]
+            for inc in planted.result.incidents
+            if any(g["segment_column"] == ev["column"] and str(g["segment"]) == ev["group"] for g in inc["groups"])
+        ),
+        ev["group"],
+    )
+    check = alert_in_first_screen_html(
+        planted_overview_html(planted), _attribute_selector(lead), name="overview (planted copy)"
+    )
+    evidence["planted_alert_in_first_screen"] = check
+    planted_ok = planted.alert_fired and check["visible_in_first_screen"]
+    if severe:  # the dashboard itself shows alerts: they must be visible there too
+        real_ok = (html is None or html["visible_in_first_screen"]) and (
+            browser is None or (browser["visible_in_first_viewport"] and not browser["console_errors"])
+        )
+    else:
+        real_ok = browser is None or not browser["console_errors"]
+    evidence["your_overview_ok"] = real_ok
+    return Target(5, statement, PASS if planted_ok and real_ok else FAIL, evidence)
 
 
 def _main_page(site_dir: Path) -> Path | None:
@@ -266,7 +344,16 @@ def _main_page(site_dir: Path) -> Path | None:
     return page if page.is_file() else index
 
 
-def target_segments_differ(root: Path, metric: str = "Purchases per 100 recommendations") -> Target:
+def target_segments_differ(root: Path, metric: str = "Purchases per 100 recommendations", planted=None) -> Target:
+    """With ``planted`` (:func:`stoffwechsel.monitoring.planted.planted_check`): on the planted copy,
+    per group of the planted column (those with enough recommendations), the click rate from the
+    plant's start on against before it, with ranges. Passes when the planted group's range lies
+    wholly below no change and every other group's range includes no change or lies, by its
+    estimate, above the planted group's range (it moved clearly less); not checked where no customer
+    column has two large enough groups. Without ``planted``: the monitor stage's marketing segments
+    (the current weeks against the usual period)."""
+    if planted is not None:
+        return _target_segments_planted(planted)
     w = pd.read_csv(root / "reports/monitoring/weekly_metrics.csv")
     cur = w[(w["period"] == "current") & (w["segment_column"] == "segment") & (w["metric"] == metric)]
     table = cur.set_index("segment")[["reference", "estimate", "rate_low", "rate_high", "change"]].round(4)
@@ -292,6 +379,49 @@ def target_segments_differ(root: Path, metric: str = "Purchases per 100 recommen
             "per_segment": json.loads(table.reset_index().to_json(orient="records")),
         },
     )
+
+
+def _target_segments_planted(planted) -> Target:
+    """Target 6 on the planted copy (:func:`target_segments_differ`)."""
+    ev = planted.evidence
+    statement = "Per-segment metrics show the shift hitting segments differently."
+    rule = (
+        "the planted group's range of change lies wholly below no change, and every other group's range "
+        "includes no change or its estimate lies above the planted group's range"
+    )
+    evidence = {
+        "method": "click rate from the plant's start on against before it, per group of the planted column "
+        f"with at least {ev['min_recommendations']} recommendations, in the planted copy of your data",
+        "rule": rule,
+        "column": ev["column"],
+        "planted_group": ev["group"],
+        "chosen": ev["chosen"],
+        "start": ev.get("start"),
+        "effect": ev["effect"],
+    }
+    if not planted.comparable:
+        n = ev["min_recommendations"]
+        evidence["why"] = f"needs a customer column with at least two groups of {n} recommendations ({ev['chosen']})"
+        evidence["run"] = "dvc exp run -S verify.plant_min_recommendations=N (a smaller N), or a larger log"
+        return Target(6, statement, NOT_CHECKED, evidence)
+    rows = ev["click_rate_change_by_group"]
+    mine = next(r for r in rows if r["group"] == ev["group"])
+    others = [r for r in rows if r["group"] != ev["group"]]
+    hit = mine["change_high"] is not None and mine["change_high"] < 0
+    spared = [
+        r["group"]
+        for r in others
+        if r["change"] is not None
+        and ((r["change_low"] <= 0 <= r["change_high"]) or (hit and r["change"] > mine["change_high"]))
+    ]
+    ok = hit and others and len(spared) == len(others)
+    evidence.update(
+        planted_group_moved=hit,
+        other_groups_clearly_less=spared,
+        other_groups_not=[r["group"] for r in others if r["group"] not in spared],
+        per_group=rows,
+    )
+    return Target(6, statement, PASS if ok else FAIL, evidence)
 
 
 def target_business_language(site_dir: Path, customer_ids=()) -> Target:
@@ -457,6 +587,34 @@ def target_readme(root: Path) -> Target:
     return Target(8, "The README documents the whole system with reproduction instructions.", status, evidence)
 
 
+def planted_check(root: Path, materials, plant: dict):
+    """Targets 5 and 6's planted copy of ``materials`` (:func:`stoffwechsel.monitoring.planted.planted_check`),
+    monitored with the settings the monitor stage ran with (``reports/monitoring/summary.json``);
+    ``plant``: params.yaml's ``verify`` section (``plant_*``). The alerts on the data as it is are
+    the monitor stage's (``alerts.json``)."""
+    from stoffwechsel import config
+    from stoffwechsel.monitoring.params import MonitorParams
+    from stoffwechsel.monitoring.planted import PlantSettings
+    from stoffwechsel.monitoring.planted import planted_check as check
+
+    summary = _json(root, "reports/monitoring/summary.json")
+    alerts = _json(root, "reports/monitoring/alerts.json")
+    alerts = alerts["alerts"] if isinstance(alerts, dict) else alerts
+    # without the monitor stage's outputs (a partial checkout): params.yaml's settings, and the
+    # data as it is monitored here too
+    settings = summary["settings"] if summary else config.load_params("monitor")
+    result = check(
+        materials,
+        MonitorParams.from_dict(settings),
+        PlantSettings.from_params(plant),
+        unplanted_alerts=None if alerts is None else len(alerts),
+    )
+    result.evidence["monitor_settings"] = (
+        "reports/monitoring/summary.json (the monitor stage's)" if summary else "params.yaml monitor"
+    )
+    return result
+
+
 def environment(root: Path, browser: dict | None, browser_checked: bool) -> dict:
     """What this machine adds to the verification (``reports/verification-environment.json``,
     untracked): the browser check, the renderer the site stage picks, the test suite's last
@@ -479,16 +637,19 @@ def environment(root: Path, browser: dict | None, browser_checked: bool) -> dict
     }
 
 
-def verify_all(root: Path, cutoff: str, site_dir: Path, browser: dict | None, customer_ids=()) -> list[Target]:
+def verify_all(
+    root: Path, cutoff: str, site_dir: Path, browser: dict | None, customer_ids=(), planted=None
+) -> list[Target]:
     """The eight targets; ``customer_ids``: the accepted customer ids the site must not show;
-    ``browser``: :func:`browser_check`'s record (None: no browser)."""
+    ``browser``: :func:`browser_check`'s record (None: no browser); ``planted``: targets 5 and 6
+    on a planted copy of the client's data (:func:`planted_check`)."""
     return [
         target_reproduction(root),
         target_composite_key(root),
         target_training_only(root, cutoff),
         target_combined_beats_tabular(root),
-        target_visible_alert(root, browser, site_dir),
-        target_segments_differ(root),
+        target_visible_alert(root, browser, site_dir, planted),
+        target_segments_differ(root, planted=planted),
         target_business_language(site_dir, customer_ids),
         target_readme(root),
     ]
