@@ -28,7 +28,10 @@ FLOORS = (
     ("site", None),
     ("simulation", None),
     ("studies", None),
-    ("top", {"cli", "__main__", "verification", "bench", "notebooks", "notebook_hygiene", "reproduction"}),
+    (
+        "top",
+        {"cli", "__main__", "verification", "readme_check", "bench", "notebooks", "notebook_hygiene", "reproduction"},
+    ),
 )
 #: Who may import the simulator and the studies (and the tests, which are not in the package).
 MAY_IMPORT_SIMULATION = {"simulation", "studies", "top:cli", "top:__main__"}

@@ -11,8 +11,8 @@ import shutil
 import pytest
 
 from conftest import ROOT
-from stoffwechsel import config, reproduction, verification
-from stoffwechsel.site import build
+from stoffwechsel import config, readme_check, reproduction, verification
+from stoffwechsel.site import build, checks
 
 ALERT = '<div class="alert alert-danger" role="alert" data-segment="Bargain Hunters">Fewer purchases</div>'
 
@@ -24,7 +24,7 @@ def page(tmp_path, body: str, head: str = ""):
 
 
 def test_a_visible_alert_in_the_first_screen_passes(tmp_path):
-    got = verification.alert_in_first_screen_html(page(tmp_path, ALERT + "<img src='chart.png'>"))
+    got = checks.alert_in_first_screen_html(page(tmp_path, ALERT + "<img src='chart.png'>"))
     assert got["visible_in_first_screen"] is True and got["alert_segment"] == "Bargain Hunters"
     assert got["hidden_by"] == [] and got["tall_elements_before_it"] == []
 
@@ -40,18 +40,18 @@ def test_a_visible_alert_in_the_first_screen_passes(tmp_path):
     ],
 )
 def test_a_hidden_alert_fails(tmp_path, body, head, reason):
-    got = verification.alert_in_first_screen_html(page(tmp_path, body, head))
+    got = checks.alert_in_first_screen_html(page(tmp_path, body, head))
     assert got["visible_in_first_screen"] is False
     assert any(reason in h for h in got["hidden_by"]), got
 
 
 def test_an_alert_below_a_chart_is_not_in_the_first_screen(tmp_path):
-    got = verification.alert_in_first_screen_html(page(tmp_path, "<figure><img src='c.png'></figure>" + ALERT))
+    got = checks.alert_in_first_screen_html(page(tmp_path, "<figure><img src='c.png'></figure>" + ALERT))
     assert got["visible_in_first_screen"] is False and got["tall_elements_before_it"] == ["figure", "img"]
 
 
 def test_no_alert_fails(tmp_path):
-    got = verification.alert_in_first_screen_html(page(tmp_path, "<p>all calm</p>"))
+    got = checks.alert_in_first_screen_html(page(tmp_path, "<p>all calm</p>"))
     assert got == {"page": "overview.html", "alert_found": False, "visible_in_first_screen": False}
 
 
@@ -86,7 +86,7 @@ apt-get install chromium
 ```
 Use `stoffwechsel validate materials` or `dvc checkout`; `quarto render` where installed.
 """
-    assert verification.readme_commands(text) == [
+    assert readme_check.readme_commands(text) == [
         "dvc checkout",
         "dvc exp run",
         "dvc metrics diff",
@@ -99,11 +99,11 @@ Use `stoffwechsel validate materials` or `dvc checkout`; `quarto render` where i
 
 
 def test_a_command_the_readme_names_but_the_project_lacks_fails(tmp_path):
-    assert verification.command_exists(ROOT, "stoffwechsel validate") == "ok"
-    assert verification.command_exists(ROOT, "make run") == "ok"
-    assert verification.command_exists(ROOT, "git checkout") == "ok"
-    assert verification.command_exists(ROOT, "stoffwechsel no-such-command").startswith("stoffwechsel no-such")
-    assert "exit" in verification.command_exists(ROOT, "make no-such-target")
+    assert readme_check.command_exists(ROOT, "stoffwechsel validate") == "ok"
+    assert readme_check.command_exists(ROOT, "make run") == "ok"
+    assert readme_check.command_exists(ROOT, "git checkout") == "ok"
+    assert readme_check.command_exists(ROOT, "stoffwechsel no-such-command").startswith("stoffwechsel no-such")
+    assert "exit" in readme_check.command_exists(ROOT, "make no-such-target")
 
 
 def test_target_8_passes_on_the_projects_readme_and_fails_on_a_missing_command(tmp_path):

@@ -25,6 +25,8 @@ import pandas as pd
 import yaml
 
 from stoffwechsel.data.io import md5_file
+from stoffwechsel.readme_check import README_PHRASES, README_SECTIONS, command_exists, readme_commands
+from stoffwechsel.site.checks import alert_in_first_screen_html, attribute_selector, planted_overview_html
 
 PASS, FAIL, NOT_CHECKED = "pass", "fail", "not checked"
 
@@ -175,78 +177,6 @@ def target_combined_beats_tabular(root: Path) -> Target:
     )
 
 
-#: what hides an element without removing it: classes (Bootstrap's and plain), attributes, styles
-HIDING_CLASSES = frozenset({"d-none", "hidden", "invisible", "visually-hidden", "sr-only", "collapse"})
-_HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*(hidden|collapse)|opacity\s*:\s*0(\.0*)?\s*(;|$)")
-#: elements whose height pushes what follows below the first screen (charts, images, tables)
-TALL_ELEMENTS = ("img", "svg", "table", "figure", "iframe", "canvas")
-
-
-def alert_in_first_screen_html(page: Path | str, selector: str = ".alert[data-segment]", name: str = "") -> dict:
-    """Target 5 without a browser, from a page's HTML (a file, or the HTML itself with its ``name``):
-    the first alert for a customer group is in the page, nothing tall (a chart, an image, a table)
-    comes before it, and neither it nor an ancestor is hidden by a class (``d-none``, ``hidden``,
-    ...), the ``hidden`` attribute, an inline style (``display:none``, ``visibility:hidden``,
-    ``opacity:0``) or a ``<style>`` rule that names one of its classes with such a declaration."""
-    from bs4 import BeautifulSoup
-
-    html, name = (page.read_text(encoding="utf-8"), page.name) if isinstance(page, Path) else (page, name)
-    soup = BeautifulSoup(html, "html.parser")
-    alert = soup.select_one(selector)
-    if alert is None:
-        return {"page": name, "alert_found": False, "visible_in_first_screen": False}
-    rules = " ".join(s.get_text() for s in soup.find_all("style"))
-    hidden_by_css = {
-        cls
-        for block in re.findall(r"([^{}]+)\{([^{}]*)\}", rules)
-        if _HIDING_STYLE.search(block[1])
-        for cls in re.findall(r"\.([\w-]+)", block[0])
-    }
-    hiding = []
-    for el in [alert, *alert.parents]:
-        if getattr(el, "name", None) in (None, "[document]"):
-            continue
-        classes = set(el.get("class") or [])
-        if classes & HIDING_CLASSES - ({"collapse"} if "show" in classes else set()):
-            hiding.append(f"<{el.name}> class {sorted(classes & HIDING_CLASSES)}")
-        if el.has_attr("hidden"):
-            hiding.append(f"<{el.name}> hidden attribute")
-        if _HIDING_STYLE.search(el.get("style", "")):
-            hiding.append(f"<{el.name}> style {el['style']!r}")
-        if classes & hidden_by_css:
-            hiding.append(f"<{el.name}> stylesheet hides class {sorted(classes & hidden_by_css)}")
-    before = [el.name for el in alert.find_all_previous(TALL_ELEMENTS) if el.find_parent("nav") is None]
-    return {
-        "page": name,
-        "alert_found": True,
-        "alert_segment": alert.get("data-segment"),
-        "hidden_by": hiding,
-        "tall_elements_before_it": sorted(set(before)),
-        "visible_in_first_screen": not hiding and not before,
-    }
-
-
-def planted_overview_html(check) -> str:
-    """The first-screen block of the Overview for the planted copy
-    (:class:`stoffwechsel.monitoring.planted.PlantedCheck`), rendered with the Overview's own markup
-    (:func:`stoffwechsel.site.pages.incidents_html` and the tiles' sentences) in a plain page:
-    deterministic, kept in memory."""
-    from stoffwechsel.site import pages
-
-    result = check.result
-    quiet = pages.tile_sentences(result.summary["headline"], ("ctr", "purchases_per_100", "kept_per_100"))
-    block = pages.incidents_html(result.incidents, "segments.ipynb", quiet)
-    return (
-        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Overview (planted copy)</title></head>'
-        f"<body><main><h2>What needs attention (most urgent first)</h2>\n{block}\n</main></body></html>"
-    )
-
-
-def _attribute_selector(value: str) -> str:
-    """``.alert[data-segment="value"]`` with the value escaped for a CSS string."""
-    return '.alert[data-segment="' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"]'
-
-
 def on_your_data(alerts: int) -> str:
     """The number of alerts on the client's data as it is, in words (information, never a failure)."""
     return "no alert fired on your data" if not alerts else f"{alerts} alert{'s' * (alerts != 1)} fired on your data"
@@ -320,7 +250,7 @@ def _target_visible_planted(planted, alerts, severe, real: dict, html, browser, 
         ev["group"],
     )
     check = alert_in_first_screen_html(
-        planted_overview_html(planted), _attribute_selector(lead), name="overview (planted copy)"
+        planted_overview_html(planted), attribute_selector(lead), name="overview (planted copy)"
     )
     evidence["planted_alert_in_first_screen"] = check
     planted_ok = planted.alert_fired and check["visible_in_first_screen"]
@@ -454,112 +384,6 @@ def target_business_language(site_dir: Path, customer_ids=()) -> Target:
             "customer_ids_found": [{"page": page, "count": int(n)} for page, n in id_pages.items()],
         },
     )
-
-
-#: the README's sections a new team member needs (headings, start of the text)
-README_SECTIONS = (
-    "Two commands",
-    "What `dvc repro` does",
-    "Features and the feature store",
-    "Model training and offline evaluation",
-    "Monitoring production",
-    "The dashboard",
-    "Reproducing features from an earlier commit",
-    "The materials",
-    "Verification targets",
-    "Layout",
-)
-#: phrases the README must contain (what a reader must be able to run)
-README_PHRASES = (
-    "make run",
-    "make test",
-    "dvc repro",
-    "dvc exp run -S",
-    "dvc metrics diff",
-    "dvc plots diff",
-    "git checkout",
-    "dvc checkout",
-    "jupyter lab",
-    "mlflow ui",
-    "_site/index.html",
-    "quarto render",
-    "stoffwechsel validate",
-)
-#: the tools whose commands target 8 runs with --help (all in the venv or the base system, so the
-#: result does not depend on what else a machine has: Quarto and Chromium are optional)
-README_TOOLS = ("stoffwechsel", "dvc", "make", "jupyter", "mlflow", "git")
-
-
-def readme_commands(text: str) -> list[str]:
-    """Every command the README documents for the project's tools (fenced ``bash`` blocks and
-    inline code), reduced to the tool and its subcommands: ``dvc exp run -S x=1`` -> ``dvc exp
-    run``, ``.venv/bin/mlflow ui ...`` -> ``mlflow ui``."""
-    fences = re.findall(r"^```(\w*)\n(.*?)^```", text, re.S | re.M)
-    blocks = [body for lang, body in fences if lang in ("", "bash", "sh", "console", "shell")]
-    lines = [ln for b in blocks for ln in b.replace("\\\n", " ").splitlines()]
-    prose = re.sub(r"^```\w*\n.*?^```", "", text, flags=re.S | re.M)
-    lines += re.findall(r"`([^`\n]+)`", prose)
-    found = set()
-    for line in lines:
-        for part in re.split(r"&&|\|\||;|\|", line.split(" #")[0]):
-            words = part.split()
-            if not words:
-                continue
-            tool = words[0].removeprefix(".venv/bin/")
-            if tool not in README_TOOLS:
-                continue
-            subs = []
-            for w in words[1 : 3 if tool == "dvc" else 2]:
-                if not re.fullmatch(r"[a-z][a-z-]*", w):
-                    break
-                subs.append(w)
-            if not subs:  # the tool named in prose, not a command
-                continue
-            found.add(" ".join([tool, *subs]))
-    return sorted(found)
-
-
-def _help_command(command: str) -> list[str]:
-    tool, *subs = command.split()
-    if tool == "make":
-        return ["make", "-n", *subs]  # a dry run: the target exists
-    if tool == "git":
-        return ["git", *subs, "-h"]
-    if tool == "dvc" and len(subs) == 2 and subs[1] not in _dvc_subcommands(subs[0]):
-        subs = subs[:1]  # `dvc checkout main`: the second word is an argument
-    return [tool, *subs, "--help"]
-
-
-def _dvc_subcommands(group: str) -> frozenset[str]:
-    groups = {
-        "exp": {"run", "show", "remove", "apply", "diff", "list", "push", "pull", "save", "branch", "clean"},
-        "metrics": {"show", "diff"},
-        "plots": {"show", "diff", "modify", "templates"},
-        "remote": {"add", "list", "modify", "remove", "default", "rename"},
-        "stage": {"add", "list"},
-        "cache": {"dir", "migrate"},
-    }
-    return frozenset(groups.get(group, ()))
-
-
-def command_exists(root: Path, command: str) -> str:
-    """``"ok"`` when ``command --help`` (``make -n``, ``git ... -h``) runs, else the first line of
-    what went wrong."""
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    argv = _help_command(command)
-    try:
-        proc = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"{' '.join(argv)}: {type(exc).__name__}"
-    ok = proc.returncode == 0 or (argv[0] == "git" and proc.returncode == 129 and "usage" in proc.stdout + proc.stderr)
-    if ok:
-        return "ok"
-    first = next((ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()), "")
-    return f"{' '.join(argv)}: exit {proc.returncode}: {first.strip()[:200]}"
 
 
 def target_readme(root: Path) -> Target:

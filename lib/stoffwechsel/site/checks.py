@@ -516,3 +516,79 @@ def inspect_page(
             "external_requests": tab.external_requests(),
             "screenshot": str(shot) if shot else None,
         }
+
+
+#: what hides an element without removing it: classes (Bootstrap's and plain), attributes, styles
+HIDING_CLASSES = frozenset({"d-none", "hidden", "invisible", "visually-hidden", "sr-only", "collapse"})
+
+
+_HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*(hidden|collapse)|opacity\s*:\s*0(\.0*)?\s*(;|$)")
+
+
+#: elements whose height pushes what follows below the first screen (charts, images, tables)
+TALL_ELEMENTS = ("img", "svg", "table", "figure", "iframe", "canvas")
+
+
+def alert_in_first_screen_html(page: Path | str, selector: str = ".alert[data-segment]", name: str = "") -> dict:
+    """Target 5 without a browser, from a page's HTML (a file, or the HTML itself with its ``name``):
+    the first alert for a customer group is in the page, nothing tall (a chart, an image, a table)
+    comes before it, and neither it nor an ancestor is hidden by a class (``d-none``, ``hidden``,
+    ...), the ``hidden`` attribute, an inline style (``display:none``, ``visibility:hidden``,
+    ``opacity:0``) or a ``<style>`` rule that names one of its classes with such a declaration."""
+    from bs4 import BeautifulSoup
+
+    html, name = (page.read_text(encoding="utf-8"), page.name) if isinstance(page, Path) else (page, name)
+    soup = BeautifulSoup(html, "html.parser")
+    alert = soup.select_one(selector)
+    if alert is None:
+        return {"page": name, "alert_found": False, "visible_in_first_screen": False}
+    rules = " ".join(s.get_text() for s in soup.find_all("style"))
+    hidden_by_css = {
+        cls
+        for block in re.findall(r"([^{}]+)\{([^{}]*)\}", rules)
+        if _HIDING_STYLE.search(block[1])
+        for cls in re.findall(r"\.([\w-]+)", block[0])
+    }
+    hiding = []
+    for el in [alert, *alert.parents]:
+        if getattr(el, "name", None) in (None, "[document]"):
+            continue
+        classes = set(el.get("class") or [])
+        if classes & HIDING_CLASSES - ({"collapse"} if "show" in classes else set()):
+            hiding.append(f"<{el.name}> class {sorted(classes & HIDING_CLASSES)}")
+        if el.has_attr("hidden"):
+            hiding.append(f"<{el.name}> hidden attribute")
+        if _HIDING_STYLE.search(el.get("style", "")):
+            hiding.append(f"<{el.name}> style {el['style']!r}")
+        if classes & hidden_by_css:
+            hiding.append(f"<{el.name}> stylesheet hides class {sorted(classes & hidden_by_css)}")
+    before = [el.name for el in alert.find_all_previous(TALL_ELEMENTS) if el.find_parent("nav") is None]
+    return {
+        "page": name,
+        "alert_found": True,
+        "alert_segment": alert.get("data-segment"),
+        "hidden_by": hiding,
+        "tall_elements_before_it": sorted(set(before)),
+        "visible_in_first_screen": not hiding and not before,
+    }
+
+
+def planted_overview_html(check) -> str:
+    """The first-screen block of the Overview for the planted copy
+    (:class:`stoffwechsel.monitoring.planted.PlantedCheck`), rendered with the Overview's own markup
+    (:func:`stoffwechsel.site.pages.incidents_html` and the tiles' sentences) in a plain page:
+    deterministic, kept in memory."""
+    from stoffwechsel.site import pages
+
+    result = check.result
+    quiet = pages.tile_sentences(result.summary["headline"], ("ctr", "purchases_per_100", "kept_per_100"))
+    block = pages.incidents_html(result.incidents, "segments.ipynb", quiet)
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Overview (planted copy)</title></head>'
+        f"<body><main><h2>What needs attention (most urgent first)</h2>\n{block}\n</main></body></html>"
+    )
+
+
+def attribute_selector(value: str) -> str:
+    """``.alert[data-segment="value"]`` with the value escaped for a CSS string."""
+    return '.alert[data-segment="' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"]'
