@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 
 from stoffwechsel.config import MATERIAL_FILES
-from stoffwechsel.data.contract import DECIMAL, SPECS
+from stoffwechsel.data.schema import DECIMAL, SPECS
 
 #: name -> (delimiter, decimal mark, Python codec, line end)
 DIALECTS = {

@@ -25,12 +25,11 @@ from stoffwechsel.config import (
     TRANSACTIONS_FILE,
 )
 from stoffwechsel.data.contract import (
-    QUARANTINE_COLUMNS,
-    ContractError,
     load_materials,
     quarantine_report,
     write_quarantine,
 )
+from stoffwechsel.data.schema import QUARANTINE_COLUMNS, ContractError
 
 ROOT = Path(__file__).resolve().parents[1]
 VALID = Path(__file__).parent / "fixtures" / "valid"

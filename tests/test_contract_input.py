@@ -15,13 +15,8 @@ import pandas as pd
 import pytest
 
 from stoffwechsel.config import CUSTOMERS_FILE, PRODUCTS_FILE, RECOMMENDATIONS_FILE, TRANSACTIONS_FILE
-from stoffwechsel.data.contract import (
-    FINDING_COLUMNS,
-    ContractError,
-    ContractSettings,
-    QuarantineLimitError,
-    load_materials,
-)
+from stoffwechsel.data.contract import QuarantineLimitError, load_materials
+from stoffwechsel.data.schema import FINDING_COLUMNS, ContractError, ContractSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 P, C, T, R = PRODUCTS_FILE, CUSTOMERS_FILE, TRANSACTIONS_FILE, RECOMMENDATIONS_FILE
@@ -403,7 +398,7 @@ def test_descriptions_are_never_a_reason_to_drop_a_product(folder, text, finding
 
 
 def test_description_length_counts_any_script():
-    from stoffwechsel.data.contract import description_words
+    from stoffwechsel.data.quarantine import description_words
 
     words = description_words(pd.Series(["one two three", CHINESE, "東京 tote bag", "", "— ok —"], dtype="str"))
     assert words.tolist() == pytest.approx([3, 52 / 1.5, 2 / 1.5 + 2, 0, 3])

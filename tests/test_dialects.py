@@ -29,15 +29,14 @@ from stoffwechsel.config import PRODUCTS_FILE as P
 from stoffwechsel.config import RECOMMENDATIONS_FILE as R
 from stoffwechsel.config import TRANSACTIONS_FILE as T
 from stoffwechsel.data import dialect
-from stoffwechsel.data.contract import (
+from stoffwechsel.data.contract import QuarantineLimitError, load_materials
+from stoffwechsel.data.schema import (
     ATTRIBUTE_ABSENT,
     ATTRIBUTE_BLANK,
     SPECS,
     THOUSANDS_SEPARATOR,
     UNKNOWN,
     ContractError,
-    QuarantineLimitError,
-    load_materials,
 )
 
 MATERIALS = ROOT / "materials"

@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 
 from stoffwechsel.cli import app
 from stoffwechsel.config import CUSTOMERS_FILE, PRODUCTS_FILE, RECOMMENDATIONS_FILE, TRANSACTIONS_FILE
-from stoffwechsel.data.contract import SPECS
 from stoffwechsel.data.invoice_import import (
     PROFILES,
     QUARANTINE_COLUMNS,
@@ -29,6 +28,7 @@ from stoffwechsel.data.invoice_import import (
     normalise_stock_code,
     season_of,
 )
+from stoffwechsel.data.schema import SPECS
 
 FIXTURE = Path(__file__).parent / "fixtures" / "online-retail" / "online-retail-2011-11-25_2011-12-09.csv.xz"
 OUR_FILES = (PRODUCTS_FILE, CUSTOMERS_FILE, TRANSACTIONS_FILE, RECOMMENDATIONS_FILE)

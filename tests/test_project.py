@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, run
-from stoffwechsel.data.contract import ContractSettings
+from stoffwechsel.data.schema import ContractSettings
 
 NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
 ALLOWED_NOTEBOOK_METADATA = {"kernelspec", "language_info"}

@@ -100,7 +100,8 @@ def validate(folder: Path = typer.Argument(..., help="Folder holding the four cl
     file-level problem or when a file has too many quarantined rows."""
     from stoffwechsel.config import MATERIAL_FILES, TRANSACTIONS_FILE
     from stoffwechsel.data import timeline
-    from stoffwechsel.data.contract import ContractError, QuarantineLimitError, load_materials
+    from stoffwechsel.data.contract import QuarantineLimitError, load_materials
+    from stoffwechsel.data.schema import ContractError
 
     stop = None
     try:

@@ -45,7 +45,7 @@ def stage_parameters(stage: str, params_file: Path | None = None) -> dict:
     notebooks' parameters cells do not repeat them and Papermill need not pass them)."""
     import dataclasses
 
-    from stoffwechsel.data.contract import ContractSettings
+    from stoffwechsel.data.schema import ContractSettings
 
     contract = {f.name for f in dataclasses.fields(ContractSettings)}
     merged: dict = {}

@@ -38,7 +38,7 @@ import yaml
 
 from stoffwechsel import domain
 from stoffwechsel.config import CUSTOMERS_FILE, PRODUCTS_FILE, RECOMMENDATIONS_FILE, TRANSACTIONS_FILE
-from stoffwechsel.data.contract import SPECS
+from stoffwechsel.data.schema import SPECS
 from stoffwechsel.data.io import sha256_file, write_csv, write_json
 
 __all__ = [

@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 
 from stoffwechsel.config import MATERIAL_FILES
-from stoffwechsel.data.contract import OPTIONAL_FILES, Materials, load_materials
+from stoffwechsel.data.contract import Materials, load_materials
+from stoffwechsel.data.schema import OPTIONAL_FILES
 
 __all__ = ["load_materials_without"]
 
