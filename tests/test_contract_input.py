@@ -633,3 +633,16 @@ def test_blank_lines_are_skipped_but_counted(folder):
     text = (folder / P).read_text().replace("24.50", "-1")
     (folder / P).write_text(text)
     assert rows(load(folder)) == [(P, edit_line, "price_eur", "-1", "must be > 0")]
+
+
+def test_the_int64_limit_beside_a_blank_cell_is_read_exactly():
+    """An integer column holding the largest 64-bit integer and a blank cell: pandas' own cast to
+    Int64 went through Python ints and overflowed (found splitting the contract, issue 23)."""
+    import pyarrow
+
+    from stoffwechsel.data import parsing
+
+    s = pd.Series(["9223372036854775807", "1", None, "-9223372036854775808"])
+    got = parsing._cast(s, pyarrow.int64(), "Int64")
+    assert str(got.dtype) == "Int64"
+    assert got.tolist() == [9223372036854775807, 1, pd.NA, -9223372036854775808]

@@ -165,8 +165,10 @@ def arrow_text(s: pd.Series) -> pyarrow.Array:
 def _cast(s: pd.Series, arrow_type: pyarrow.DataType, dtype: str) -> pd.Series:
     """Text already checked for its shape (NaN elsewhere) cast exactly by pyarrow."""
     values = pc.cast(arrow_text(s), arrow_type)
-    if dtype == "Int64":
-        return pd.Series(pd.array(values, dtype="Int64"), index=s.index)
+    if dtype == "Int64":  # values and mask apart: pd.array(..., "Int64") overflows at the int64 limit
+        data = pc.fill_null(values, 0).to_numpy(zero_copy_only=False)
+        mask = pc.is_null(values).to_numpy(zero_copy_only=False)
+        return pd.Series(pd.arrays.IntegerArray(data, mask), index=s.index)
     return pd.Series(values.to_numpy(zero_copy_only=False), index=s.index, dtype=dtype)
 
 
