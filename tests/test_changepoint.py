@@ -6,10 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stoffwechsel import monitoring as mon
 from stoffwechsel.monitoring import changepoint as cp
 from stoffwechsel.monitoring.incidents import build_incidents
+from stoffwechsel.monitoring.params import MonitorParams
+from stoffwechsel.monitoring.prepare import ALL, RETURNING
 from stoffwechsel.monitoring.silence import silence_sentence, tile_status
+from stoffwechsel.monitoring.windows import SUMS
+from stoffwechsel.monitoring.wording import describe_group
 
 DAYS = 84
 
@@ -19,13 +22,13 @@ def _series(x: np.ndarray, e: np.ndarray) -> cp.DaySeries:
     groups = pd.DataFrame({"segment_column": "segment", "segment": [f"g{i}" for i in range(len(x))]})
     days = pd.date_range("2026-01-05", periods=x.shape[1], freq="D")
     zeros = np.zeros_like(e)
-    sums = {name: zeros for name in mon.windows.SUMS}
+    sums = {name: zeros for name in SUMS}
     sums.update({"n": e, "click_x": x, "curve:click": e, "curve:purchase": e, "purchase_x": x})
     return cp.DaySeries(groups, days, sums)
 
 
 def _scan(x, e, params=None):
-    params = params or mon.MonitorParams()
+    params = params or MonitorParams()
     series = _series(x, e)
     prep = type("P", (), {"current": (series.days[-28], series.days[-1])})()
     out = cp.scan_changes(series, prep, params)
@@ -123,12 +126,12 @@ def test_what_could_be_seen_by_now_shrinks_with_traffic():
     x = rng.poisson(0.1 * e).astype(float)
     scan = _scan(x, e)
     # a lone alert in a family of 40 comparisons holding half of the false-alarm budget
-    seen = cp.detectable_change(scan.assign(family_share=0.5, weight=1.0, family_size=40), mon.MonitorParams())
+    seen = cp.detectable_change(scan.assign(family_share=0.5, weight=1.0, family_size=40), MonitorParams())
     d = seen["detectable_change"].to_numpy()
     assert (d < 0).all() and d[0] < d[1] < d[2] < 0  # more traffic: a smaller fall shows
     w = seen["weeks_to_min_effect"].to_numpy()
     assert w[2] <= w[1] <= w[0] or np.isnan(w[0])
-    params = mon.MonitorParams()
+    params = MonitorParams()
     row = seen.iloc[0].copy()
     row["segment_column"], row["segment"] = "segment", "Trend Seekers"
     text = silence_sentence(row, params, pd.Timestamp("2026-03-02"))
@@ -140,7 +143,7 @@ def test_what_could_be_seen_by_now_shrinks_with_traffic():
 
 
 def test_a_tile_is_green_only_when_its_range_rules_out_harm():
-    p = mon.MonitorParams()
+    p = MonitorParams()
     assert tile_status("purchases_per_100", -0.10, 0.05, [], p)[0] == "fine"
     # the -22% of the committed materials: its range reaches -40%, so not clear yet (never a check mark)
     status, words = tile_status("purchases_per_100", -0.40, 0.02, [], p)
@@ -155,7 +158,7 @@ def _alert(column, segment, metric, onset, change, severity="warning", cause="",
         "p_value": p_value,
         "segment_column": column,
         "segment": segment,
-        "group": mon.describe_group(column, segment),
+        "group": describe_group(column, segment),
         "metric": metric,
         "metric_id": metric,
         "onset": onset,
@@ -172,7 +175,7 @@ def _alert(column, segment, metric, onset, change, severity="warning", cause="",
 
 def test_alerts_with_one_cause_form_one_incident():
     alerts = [
-        _alert("all", mon.ALL, "ctr", "2026-03-02", -0.38),
+        _alert("all", ALL, "ctr", "2026-03-02", -0.38),
         _alert(
             "segment", "Trend Seekers", "purchases_per_100", "2026-03-04", -0.85, "critical", "reused_product_numbers"
         ),
@@ -202,7 +205,7 @@ def test_one_planted_cause_one_headline_led_by_the_strongest_evidence():
         _alert("segment_x_age_band", "Eco Enthusiasts, 25-34", "ctr", "2026-03-01", -0.8, "critical", p_value=1e-3),
         _alert("segment", "Eco Enthusiasts", "ctr", "2026-03-03", -0.3, p_value=1e-4),
         _alert("loyalty_tier", "silver", "ctr", "2026-03-02", -0.7, p_value=1e-8),
-        _alert("all", mon.ALL, "ctr", "2026-03-02", -0.26, p_value=1e-9),
+        _alert("all", ALL, "ctr", "2026-03-02", -0.26, p_value=1e-9),
     ]
     (incident,) = build_incidents(alerts)
     assert (
@@ -220,11 +223,11 @@ def test_an_alert_close_to_two_incidents_joins_the_nearer():
     (whose evidence is stronger, so it is placed first) joins the nearer one."""
     alerts = [
         _alert("segment", "Bargain Hunters", "ctr", "2026-02-21", -0.89, "critical", p_value=3e-5),
-        _alert("customer_type", mon.RETURNING, "ctr", "2026-03-02", -0.54, "critical", p_value=4e-6),
+        _alert("customer_type", RETURNING, "ctr", "2026-03-02", -0.54, "critical", p_value=4e-6),
         _alert("loyalty_tier", "none", "ctr", "2026-02-25", -0.5, p_value=2e-4),
     ]
     by_lead = {i["groups"][0]["segment"]: [g["segment"] for g in i["groups"]] for i in build_incidents(alerts)}
-    assert by_lead == {"Bargain Hunters": ["Bargain Hunters", "none"], mon.RETURNING: [mon.RETURNING]}
+    assert by_lead == {"Bargain Hunters": ["Bargain Hunters", "none"], RETURNING: [RETURNING]}
 
 
 def test_the_overview_lists_incidents_and_says_what_silence_means():

@@ -14,11 +14,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stoffwechsel import monitoring as mon
 from stoffwechsel.data import keys
 from stoffwechsel.data.contract import load_materials
 from stoffwechsel.features import tabular
 from stoffwechsel.features.store import FeatureStore
+from stoffwechsel.monitoring.prepare import prepare, season_key
+from stoffwechsel.monitoring.results import write_outputs
+from stoffwechsel.monitoring.run import run_monitoring
+from stoffwechsel.monitoring.wording import describe_group, own_words
 from stoffwechsel.simulation.simulate import simulate
 
 FEATURE_PARAMS = {"recent_weeks": 2, "popularity_weeks": 4, "price_band_thresholds_eur": [40, 90]}
@@ -57,8 +60,8 @@ def run_stages(folder, tmp):
         res = keys.resolve_transactions(m.transactions, m.products)
         store = FeatureStore(tmp / "store")
         tabular.build_tabular_store(store, res.resolved, m.products, m.customers, FEATURE_PARAMS)
-        result = mon.run_monitoring(m, MONITOR_PARAMS)
-        mon.write_outputs(result, tmp / "monitoring")
+        result = run_monitoring(m, MONITOR_PARAMS)
+        write_outputs(result, tmp / "monitoring")
         return tracemalloc.get_traced_memory()[1], m, result
     finally:
         tracemalloc.stop()
@@ -161,17 +164,17 @@ def test_a_model_version_with_technical_words_never_trips_the_wording_check(base
     late = served >= served.quantile(0.5)
     r.loc[late, "model_version"] = "prod-2.4.0 CTR fix"
     m = load_materials(_write(frames, tmp_path / "materials"))
-    prep = mon.prepare(m, MONITOR_PARAMS)
+    prep = prepare(m, MONITOR_PARAMS)
     assert "prod-2.4.0 CTR fix" in [v for v, _ in prep.rollouts]
     alert = pd.Series({"segment": "All customers", "segment_column": "all"})
     message = "check first: the model update prod-2.4.0 CTR fix that went live on 1 March 2026; null NaN"
-    assert "CTR" not in mon.own_words(message, alert, prep)
-    mon.run_monitoring(m, MONITOR_PARAMS)  # no AssertionError
+    assert "CTR" not in own_words(message, alert, prep)
+    run_monitoring(m, MONITOR_PARAMS)  # no AssertionError
 
 
 def test_group_names_with_commas_and_unconventional_seasons_do_not_crash():
-    assert mon.describe_group("segment_x_age_band", "Eco, Fair, 25-34") == "Eco, Fair aged 25-34"
-    key = mon.season_key(
+    assert describe_group("segment_x_age_band", "Eco, Fair, 25-34") == "Eco, Fair aged 25-34"
+    key = season_key(
         pd.Series(["SS24", "Summer 2024", "AW24"]),
         pd.Series(pd.to_datetime(["2024-03-01", "2024-06-01", "2024-09-01"])),
     )

@@ -14,10 +14,13 @@ import json
 import pytest
 
 from hostile_materials import PAYLOADS, write_hostile_materials
-from stoffwechsel import monitoring as mon
 from stoffwechsel import verification
 from stoffwechsel.data import keys
 from stoffwechsel.data.contract import load_materials
+from stoffwechsel.monitoring.prepare import GROUPINGS
+from stoffwechsel.monitoring.results import load_outputs, write_outputs
+from stoffwechsel.monitoring.run import run_monitoring
+from stoffwechsel.monitoring.tables import drift_overview
 from stoffwechsel.site import html_safety, pages
 
 LIVE_MARKERS = ("<img", "<script", "<svg")  # as text ("onerror=" escaped inside a cell) they are harmless
@@ -35,8 +38,8 @@ def outputs(hostile, tmp_path_factory):
     # most of the false-alarm budget on crossings and secondary outcomes, where the hostile materials'
     # groups move (a sustainable share), so that an alert carries a hostile group name to the pages
     shares = {"fdr_share_all": 0.1, "fdr_share_segments": 0.1, "fdr_share_columns": 0.1, "fdr_share_rest": 0.7}
-    result = mon.run_monitoring(hostile, {"min_customers": 5, **shares})
-    mon.write_outputs(result, root / "reports/monitoring")
+    result = run_monitoring(hostile, {"min_customers": 5, **shares})
+    write_outputs(result, root / "reports/monitoring")
     (root / "reports/profile").mkdir(parents=True)
     (root / "reports/resolve").mkdir(parents=True)
     (root / "reports/profile/profile.json").write_text(json.dumps({"rows": hostile.counts}))
@@ -70,17 +73,17 @@ def test_payloads_reach_the_monitoring_outputs(outputs):
 
 def test_every_page_builder_escapes_the_payloads(outputs):
     root, _ = outputs
-    result = mon.load_outputs(root / "reports/monitoring")
+    result = load_outputs(root / "reports/monitoring")
     weekly = result.weekly.assign(window_start=lambda d: d["window_start"].astype(str))
     html = [
         pages.alerts_html(result.alerts, "segments.html", len(result.alerts)),
         pages.alerts_html(pages.top_alerts(result.alerts), "pages/segments.html", len(result.alerts)),
     ]
-    for column in mon.GROUPINGS[1:]:
+    for column in GROUPINGS[1:]:
         html.append(pages.table(pages.group_table(weekly, column)))
         for segment in sorted(set(weekly.loc[weekly["segment_column"] == column, "segment"])):
             html.append(pages.table(pages.group_table(weekly, column, segment)))
-    html.append(pages.table(mon.drift_overview(result, "segment").rename_axis(columns=None).reset_index()))
+    html.append(pages.table(drift_overview(result, "segment").rename_axis(columns=None).reset_index()))
     html.append(pages.for_analysts(pages.table(result.weekly.head(200)) + pages.paragraph(PAYLOADS[0]), PAYLOADS[1]))
     files, reasons, _ = pages.data_quality(root)
     html += [pages.table(files), pages.table(reasons)]

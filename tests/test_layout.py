@@ -161,7 +161,7 @@ def test_module_names_are_unique_across_the_package():
     assert [n for n, c in names.items() if c > 1] == []
 
 
-@pytest.mark.parametrize("package", ["data", "features", "model", "site", "simulation", "studies"])
+@pytest.mark.parametrize("package", ["data", "features", "model", "monitoring", "site", "simulation", "studies"])
 def test_sub_package_init_loads_nothing_heavy(package):
     code = (
         f"import sys; import stoffwechsel.{package}; "

@@ -15,10 +15,20 @@ from scipy import stats
 
 from conftest import ROOT
 from stoffwechsel import glossary
-from stoffwechsel import monitoring as mon
 from stoffwechsel.data.contract import load_materials
-from stoffwechsel.domain import PRIMARY_METRIC_IDS
+from stoffwechsel.domain import DIAGNOSIS_METRIC_IDS, PRIMARY_METRIC_IDS
+from stoffwechsel.monitoring import estimates
+from stoffwechsel.monitoring.alerts import ALERT_METRIC_IDS, FAMILIES, family_shares, scan_families
+from stoffwechsel.monitoring.decomposition import shift_share
+from stoffwechsel.monitoring.delays import GRIDS_S, fit_delay_curves
+from stoffwechsel.monitoring.diagnosis import model_cause
+from stoffwechsel.monitoring.estimates import METRIC_COLUMNS, window_metrics
+from stoffwechsel.monitoring.params import MonitorParams
+from stoffwechsel.monitoring.prepare import ALL, GROUPINGS, NEW, OTHER_GROUPS, RETURNING, Prepared, prepare
+from stoffwechsel.monitoring.results import OUTPUT_FILES, OUTPUT_TABLES, load_outputs, write_outputs
+from stoffwechsel.monitoring.run import run_monitoring
 from stoffwechsel.monitoring.shift import Shift, inject_shift, outcome_statuses
+from stoffwechsel.monitoring.wording import describe_group
 from stoffwechsel.simulation.simulate import simulate_frames
 from stoffwechsel.studies import backtest
 
@@ -39,12 +49,12 @@ def materials():
 
 @pytest.fixture(scope="module")
 def default_run(materials):
-    return mon.run_monitoring(materials, {})
+    return run_monitoring(materials, {})
 
 
 @pytest.fixture(scope="module")
 def injected_run(materials):
-    return mon.run_monitoring(materials, {"inject_enabled": True})  # Bargain Hunters, -60% from 2026-02-16
+    return run_monitoring(materials, {"inject_enabled": True})  # Bargain Hunters, -60% from 2026-02-16
 
 
 def _alert_keys(result, column="segment", metrics=KPIS):
@@ -135,12 +145,12 @@ def test_hand_example_statuses_follow_the_windows():
 
 
 def test_delay_curve_by_hand():
-    prep = mon.prepare(_hand_materials(), HAND_PARAMS)
-    curves = mon.fit_delay_curves(prep)
+    prep = prepare(_hand_materials(), HAND_PARAMS)
+    curves = fit_delay_curves(prep)
     # purchases: closed cohorts (served 14+ days before export) are R1, R2, R3, R6; delays 1 and 5 days
     p = curves["purchase"]
     assert p.events == 2 and p.cohort == 4
-    G = len(mon.GRIDS_S["purchase"]) - 1  # 96 bins: 48 hourly, 48 of 6 hours
+    G = len(GRIDS_S["purchase"]) - 1  # 96 bins: 48 hourly, 48 of 6 hours
     assert G == 96
     # F(3 days) = (events by 3 days + prior share of the 52 bins below 3 days) / (events + 1 prior event)
     assert p.cdf(3 * 86400) == pytest.approx((1 + 52 / G) / 3)
@@ -149,7 +159,7 @@ def test_delay_curve_by_hand():
     # clicks: every click window closed except none; delays 10, 30, 5 and 20 minutes
     c = curves["click"]
     assert c.events == 4
-    Gc = len(mon.GRIDS_S["click"]) - 1
+    Gc = len(GRIDS_S["click"]) - 1
     assert c.cdf(15 * 60) == pytest.approx((2 + 15 / Gc) / 5)
     # returns: purchases with a closed 30-day window are R1 and R2; one return after 7 days
     assert curves["return"].events == 1 and curves["return"].cohort == 2
@@ -159,12 +169,12 @@ def test_metric_definitions_by_hand(monkeypatch):
     """Rates: ``observed`` uses only recommendations whose window closed; ``estimate`` uses all of
     them, dividing the events seen by the expected share of outcomes already in (completeness).
     With the prior switched off the estimate is exactly events / sum F(age)."""
-    monkeypatch.setattr(mon.estimates, "PRIOR_RECS", 1e-12)  # the module whose code reads it
+    monkeypatch.setattr(estimates, "PRIOR_RECS", 1e-12)  # the module whose code reads it
     m = _hand_materials()
-    prep = mon.prepare(m, HAND_PARAMS)
-    curves = mon.fit_delay_curves(prep)
-    metrics, *_ = mon.window_metrics(
-        prep, curves, mon.MonitorParams.from_dict(HAND_PARAMS), kinds=("week",), groupings=("all",)
+    prep = prepare(m, HAND_PARAMS)
+    curves = fit_delay_curves(prep)
+    metrics, *_ = window_metrics(
+        prep, curves, MonitorParams.from_dict(HAND_PARAMS), kinds=("week",), groupings=("all",)
     )
     week = metrics[metrics["period"] == "week"].set_index(["window_start", "metric_id"])
     feb, mar = pd.Timestamp("2026-02-02"), pd.Timestamp("2026-03-23")
@@ -196,15 +206,15 @@ def test_metric_definitions_by_hand(monkeypatch):
         <= v(mar, "purchases_per_100", "estimate_high")
     )
     # customer groups: C00002 signed up 2026-01-20, so all their recommendations are "new customer" ones
-    groups = mon.prepare(m, HAND_PARAMS).recs.set_index("rec_id")["customer_type"]
-    assert groups["R2"] == mon.NEW and groups["R5"] == mon.NEW and groups["R1"] == mon.RETURNING
+    groups = prepare(m, HAND_PARAMS).recs.set_index("rec_id")["customer_type"]
+    assert groups["R2"] == NEW and groups["R5"] == NEW and groups["R1"] == RETURNING
 
 
 def test_prior_only_matters_while_outcomes_are_missing():
     """With the default prior a window whose outcomes are all in still shows exactly what was seen,
     and a window of pending recommendations without any purchase yet is not shown as zero."""
     m = _hand_materials()
-    res = mon.run_monitoring(m, HAND_PARAMS)
+    res = run_monitoring(m, HAND_PARAMS)
     w = res.weekly[(res.weekly["segment_column"] == "all") & (res.weekly["period"] == "week")]
     w = w.set_index(["window_start", "metric_id"])
     assert w.loc[(pd.Timestamp("2026-02-02"), "purchases_per_100"), "estimate"] == pytest.approx(200 / 3)
@@ -214,7 +224,7 @@ def test_prior_only_matters_while_outcomes_are_missing():
 def test_shift_share_adds_up():
     w0, m0 = np.array([0.5, 0.5]), np.array([2.0, 4.0])
     w1, m1 = np.array([0.8, 0.2]), np.array([1.0, 4.0])
-    mix, within = mon.shift_share(w0, m0, w1, m1)
+    mix, within = shift_share(w0, m0, w1, m1)
     assert (mix + within).sum() == pytest.approx((w1 * m1).sum() - (w0 * m0).sum())
     assert mix == pytest.approx([0.3 * 1.5, -0.3 * 4.0]) and within == pytest.approx([-1.0 * 0.65, 0.0])
 
@@ -304,7 +314,7 @@ def test_injected_shift_alerts_the_right_group_and_window(default_run, injected_
 def test_no_drift_materials_raise_no_alert():
     """`stoffwechsel simulate --no-drift` (the default seed): no alert, no incident."""
     m = backtest.materials_from_frames(simulate_frames(drift=False))
-    res = mon.run_monitoring(m, {})
+    res = run_monitoring(m, {})
     assert res.alerts == [] and res.incidents == [], [a["message"] for a in res.alerts]
 
 
@@ -316,7 +326,7 @@ def test_no_drift_false_alarms_stay_rare():
     about a 1-in-100 event for a detector that keeps its rate."""
     alerts = []
     for seed in (1, 2, 3):
-        res = mon.run_monitoring(backtest.materials_from_frames(simulate_frames(seed=seed, drift=False)), {})
+        res = run_monitoring(backtest.materials_from_frames(simulate_frames(seed=seed, drift=False)), {})
         alerts += res.alerts
     assert len(alerts) <= 1, [a["message"] for a in alerts]
 
@@ -330,7 +340,7 @@ def test_built_in_drift_flags_trend_seekers_most(default_run):
     assert "of the others" in default_run.incidents[0]["cause_evidence"]
     assert all("reuse an old product number" in a["message"] for a in explained)
     # the reused share itself is a diagnosis, never an alert; it rose most for Trend Seekers
-    assert not [a for a in default_run.alerts if a["metric_id"] in mon.DIAGNOSIS_METRIC_IDS]
+    assert not [a for a in default_run.alerts if a["metric_id"] in DIAGNOSIS_METRIC_IDS]
     w = default_run.weekly
     reused = w[(w["segment_column"] == "segment") & (w["metric_id"] == "reused_id_share") & (w["period"] == "current")]
     rise = (reused["estimate"] - reused["reference"]).set_axis(reused["segment"])
@@ -351,12 +361,12 @@ def test_built_in_drift_flags_trend_seekers_most(default_run):
 
 def test_benjamini_hochberg_over_the_change_scan(default_run):
     c = default_run.changes
-    assert len(c) > 100 and set(c["metric_id"]) == set(mon.alerts.ALERT_METRIC_IDS)
+    assert len(c) > 100 and set(c["metric_id"]) == set(ALERT_METRIC_IDS)
     weighted = np.minimum(c["p_value"] / c["weight"], 1.0)
     assert (c["q_value"] >= weighted - 1e-15).all()
     # four families in the owner's order of reading; the weights average 1 in each family and favour
     # clicks and purchases over the other metrics where a family holds both
-    fam = mon.alerts.scan_families(c["segment_column"], c["metric_id"])
+    fam = scan_families(c["segment_column"], c["metric_id"])
     assert (c["family"].to_numpy() == fam).all()
     assert set(c.loc[c["segment_column"] == "all", "family"]) == {"all"}
     seg = c[c["segment_column"] == "segment"]
@@ -370,10 +380,10 @@ def test_benjamini_hochberg_over_the_change_scan(default_run):
     assert everyone["ctr"] == everyone["purchases_per_100"] > everyone["kept_per_100"] == everyone["revenue_per_100"]
     flagged = c[c["alert"]]
     assert len(flagged) == len(default_run.alerts)
-    params = mon.MonitorParams()
+    params = MonitorParams()
     assert (flagged["q_value"] <= params.fdr).all() and (flagged["change"].abs() >= params.min_relative_effect).all()
     # each family spends its share of the false-alarm budget; the shares add up to 1
-    shares = {f: getattr(params, name) for f, name in mon.alerts.FAMILIES.items()}
+    shares = {f: getattr(params, name) for f, name in FAMILIES.items()}
     assert abs(sum(shares.values()) - 1) < 1e-12
     for family, part in shares.items():
         rows = (c["family"] == family).to_numpy()
@@ -384,7 +394,7 @@ def test_benjamini_hochberg_over_the_change_scan(default_run):
         )
         expected = np.minimum(1.0, stats.false_discovery_control(weighted[rows], method="bh") / part)
         np.testing.assert_allclose(c.loc[rows, "q_value"], expected)
-    assert not set(c["metric_id"]) & set(mon.DIAGNOSIS_METRIC_IDS)
+    assert not set(c["metric_id"]) & set(DIAGNOSIS_METRIC_IDS)
     for a in default_run.alerts:
         assert a["onset_low"] <= a["onset"] <= a["onset_high"]
         assert a["change_low"] <= a["change"] <= a["change_high"]
@@ -395,9 +405,9 @@ def test_benjamini_hochberg_over_the_change_scan(default_run):
 def test_an_empty_familys_share_goes_to_the_next():
     """A shop without a segment column: the segments' share goes to the other single columns; empty
     families at the end give theirs to the last family in use; the shares in use always add up to 1."""
-    params = mon.MonitorParams()
+    params = MonitorParams()
     fam = np.array(["all", "columns", "columns", "rest"], dtype=object)
-    shares = mon.alerts.family_shares(fam, params)
+    shares = family_shares(fam, params)
     assert shares == pytest.approx(
         {
             "all": params.fdr_share_all,
@@ -405,15 +415,15 @@ def test_an_empty_familys_share_goes_to_the_next():
             "rest": params.fdr_share_rest,
         }
     )
-    shares = mon.alerts.family_shares(np.array(["all", "segments"], dtype=object), params)
+    shares = family_shares(np.array(["all", "segments"], dtype=object), params)
     assert shares == pytest.approx({"all": params.fdr_share_all, "segments": 1 - params.fdr_share_all})
-    assert mon.alerts.family_shares(np.array(["all"], dtype=object), params) == pytest.approx({"all": 1.0})
+    assert family_shares(np.array(["all"], dtype=object), params) == pytest.approx({"all": 1.0})
     with pytest.raises(ValueError, match="add up to 1"):
-        mon.MonitorParams.from_dict({"fdr_share_rest": 0.2})
+        MonitorParams.from_dict({"fdr_share_rest": 0.2})
 
 
 def test_small_groups_are_suppressed_everywhere(materials):
-    res = mon.run_monitoring(materials, {"min_customers": 60})
+    res = run_monitoring(materials, {"min_customers": 60})
     for name in ("weekly", "daily", "comparisons"):
         table = getattr(res, name)
         assert (table["customers"] >= 60).all(), name
@@ -423,7 +433,7 @@ def test_small_groups_are_suppressed_everywhere(materials):
     drift = res.drift[res.drift["segment_column"] != "all"]
     assert set(zip(drift["segment_column"], drift["segment"])) <= shown
     ref = res.weekly[res.weekly["period"] == "reference"]
-    allowed = set(ref["segment"]) | {mon.ALL, mon.OTHER_GROUPS}
+    allowed = set(ref["segment"]) | {ALL, OTHER_GROUPS}
     assert set(res.decomposition["segment"]) <= allowed
     # e.g. Occasional Shoppers have too few customers in most weeks: some weeks must be missing
     os_weeks = res.weekly[(res.weekly["segment"] == "Occasional Shoppers") & (res.weekly["period"] == "week")]
@@ -432,8 +442,8 @@ def test_small_groups_are_suppressed_everywhere(materials):
 
 def test_output_files_and_alert_fields(default_run, tmp_path):
     default_run.delay_evaluation = {"meets_target": True}
-    written = mon.write_outputs(default_run, tmp_path / "a")
-    assert set(written) == set(mon.OUTPUT_FILES)
+    written = write_outputs(default_run, tmp_path / "a")
+    assert set(written) == set(OUTPUT_FILES)
     alerts = json.loads((tmp_path / "a" / "alerts.json").read_text())["alerts"]
     required = {
         "segment_column",
@@ -460,23 +470,23 @@ def test_output_files_and_alert_fields(default_run, tmp_path):
     assert alerts and all(required <= set(a) for a in alerts)
     assert {a["severity"] for a in alerts} <= {"critical", "warning", "info"}
     assert all(a["metric"] == glossary.METRICS[a["metric_id"]] for a in alerts)
-    mon.write_outputs(default_run, tmp_path / "b")
-    for name in mon.OUTPUT_FILES:
+    write_outputs(default_run, tmp_path / "b")
+    for name in OUTPUT_FILES:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     weekly = pd.read_csv(tmp_path / "a" / "weekly_metrics.csv")
     assert {"completeness", "estimate_low", "estimate_high", "observed", "reference"} <= set(weekly.columns)
 
 
 def test_pages_read_back_what_the_stage_wrote(default_run, tmp_path):
-    mon.write_outputs(default_run, tmp_path)
-    back = mon.load_outputs(tmp_path, default_run.params)
+    write_outputs(default_run, tmp_path)
+    back = load_outputs(tmp_path, default_run.params)
     assert back.alerts == default_run.alerts and back.summary == json.loads((tmp_path / "summary.json").read_text())
     assert (back.export_time, back.reference, back.current) == (
         default_run.export_time,
         default_run.reference,
         default_run.current,
     )
-    for attr in mon.OUTPUT_TABLES:
+    for attr in OUTPUT_TABLES:
         # the written values (six decimals, infinite changes as empty): same columns, dtypes and rows
         computed, loaded = getattr(default_run, attr), getattr(back, attr)
         assert list(loaded.columns) == list(computed.columns) and len(loaded) == len(computed), attr
@@ -487,7 +497,7 @@ def test_pages_read_back_what_the_stage_wrote(default_run, tmp_path):
             np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, equal_nan=True, err_msg=f"{attr}.{col}")
     (tmp_path / "drift.csv").unlink()
     with pytest.raises(FileNotFoundError, match="drift.csv"):
-        mon.load_outputs(tmp_path, default_run.params)
+        load_outputs(tmp_path, default_run.params)
 
 
 def test_messages_are_in_business_language(default_run, injected_run):
@@ -511,7 +521,7 @@ def test_glossary_covers_every_metric_and_column():
     assert table["label"].is_unique
     for metric_id in set(glossary.METRICS) | set(glossary.ALERT_METRICS):
         assert glossary.label(metric_id) in set(table["label"])
-    for col in mon.METRIC_COLUMNS:
+    for col in METRIC_COLUMNS:
         assert glossary.label(col)
     for raw in ("PSI", "Jensen-Shannon distance", "p-value", "NDCG (normalised discounted cumulative gain)"):
         assert table["term"].str.contains(raw, regex=False).any(), raw
@@ -519,18 +529,18 @@ def test_glossary_covers_every_metric_and_column():
 
 def test_params_are_checked():
     with pytest.raises(KeyError, match="unknown monitoring parameter"):
-        mon.MonitorParams.from_dict({"min_customer": 20})
-    assert mon.MonitorParams.from_dict({"materials_dir": "materials"}).min_customers == 20
+        MonitorParams.from_dict({"min_customer": 20})
+    assert MonitorParams.from_dict({"materials_dir": "materials"}).min_customers == 20
 
 
 def test_every_customer_column_is_a_grouping(default_run):
-    assert {"loyalty_tier", "sustainability_interest"} <= set(mon.GROUPINGS)
+    assert {"loyalty_tier", "sustainability_interest"} <= set(GROUPINGS)
     shown = set(default_run.weekly["segment_column"])
     assert {"loyalty_tier", "sustainability_interest"} <= shown
-    for column in mon.GROUPINGS:
+    for column in GROUPINGS:
         assert column in glossary.SEGMENT_COLUMN_LABELS
-    assert mon.describe_group("loyalty_tier", "silver") == "customers in the silver loyalty tier"
-    assert mon.describe_group("sustainability_interest", "high") == "customers with high interest in sustainability"
+    assert describe_group("loyalty_tier", "silver") == "customers in the silver loyalty tier"
+    assert describe_group("sustainability_interest", "high") == "customers with high interest in sustainability"
 
 
 def test_reused_numbers_are_named_only_where_they_moved(injected_run):
@@ -543,12 +553,12 @@ def test_reused_numbers_are_named_only_where_they_moved(injected_run):
 
 
 def test_model_update_hint_needs_a_step_in_the_group(materials):
-    prep = mon.prepare(materials, mon.MonitorParams())
+    prep = prepare(materials, MonitorParams())
     day = prep.rollouts[0][1]
     alert = pd.Series(
         {
             "segment_column": "all",
-            "segment": mon.ALL,
+            "segment": ALL,
             "metric_id": "ctr",
             "period": "since",
             "window_start": day,
@@ -557,19 +567,19 @@ def test_model_update_hint_needs_a_step_in_the_group(materials):
             "expected": 10.0,
         }
     )
-    params = mon.MonitorParams()
+    params = MonitorParams()
     # all customers' click rate did not step at the update on the committed materials: no model hint
-    assert mon.model_cause(alert, prep, params) is None
+    assert model_cause(alert, prep, params) is None
     # a group whose clicks vanish from the update's day on: the hint names the update with its evidence
     r = prep.recs.copy()
     after = (r["day"] >= day) & (r["segment"] == "Trend Seekers")
     r.loc[after, "click_seen"] = False
-    stepped = mon.Prepared(**{**prep.__dict__, "recs": r})
+    stepped = Prepared(**{**prep.__dict__, "recs": r})
     ts = alert.copy()
     ts["segment_column"], ts["segment"] = "segment", "Trend Seekers"
-    words = mon.model_cause(ts, stepped, params)
+    words = model_cause(ts, stepped, params)
     assert words and words.startswith("the model update that went live on") and "two weeks before" in words
     # the same step outside the alert's time is not named
     late = ts.copy()
     late["window_start"], late["window_end"] = day + pd.Timedelta(days=21), day + pd.Timedelta(days=35)
-    assert mon.model_cause(late, stepped, params) is None
+    assert model_cause(late, stepped, params) is None

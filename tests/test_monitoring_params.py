@@ -12,7 +12,7 @@ import nbformat
 import yaml
 
 from conftest import ROOT
-from stoffwechsel.monitoring import MonitorParams
+from stoffwechsel.monitoring.params import MonitorParams
 
 DEFAULTS = asdict(MonitorParams())
 

@@ -8,29 +8,30 @@ import shlex
 import pytest
 
 from conftest import ROOT
-from stoffwechsel import monitoring as mon
 from stoffwechsel.data.contract import load_materials
-from stoffwechsel.monitoring.notify import INCIDENTS_SEEN, new_incidents
+from stoffwechsel.monitoring.notify import INCIDENTS_SEEN, NOTIFICATION, new_incidents, notify
+from stoffwechsel.monitoring.params import MonitorParams
+from stoffwechsel.monitoring.run import run_monitoring
 
 
 @pytest.fixture(scope="module")
 def runs():
     materials = load_materials(ROOT / "materials")
-    return mon.run_monitoring(materials, {}), mon.run_monitoring(materials, {"inject_enabled": True})
+    return run_monitoring(materials, {}), run_monitoring(materials, {"inject_enabled": True})
 
 
 def test_a_new_incident_is_told_once_and_a_known_one_not_again(runs, tmp_path):
     default, injected = runs
-    first = mon.notify(default, tmp_path)  # no previous run: its incident is new
-    assert first["new"] == [i["headline"] for i in default.incidents] and first["message"] == mon.NOTIFICATION
+    first = notify(default, tmp_path)  # no previous run: its incident is new
+    assert first["new"] == [i["headline"] for i in default.incidents] and first["message"] == NOTIFICATION
     assert (tmp_path / INCIDENTS_SEEN).is_file()
-    again = mon.notify(default, tmp_path)  # the same incident again: no message, the old one removed
+    again = notify(default, tmp_path)  # the same incident again: no message, the old one removed
     assert again == {"new": [], "message": None, "command_status": None}
-    assert not (tmp_path / mon.NOTIFICATION).exists()
-    shifted = mon.notify(injected, tmp_path)  # the planted Bargain Hunters drop opens a new incident
+    assert not (tmp_path / NOTIFICATION).exists()
+    shifted = notify(injected, tmp_path)  # the planted Bargain Hunters drop opens a new incident
     (headline,) = shifted["new"]
     assert headline.startswith("Bargain Hunters click") and shifted["command_status"] is None
-    text = (tmp_path / mon.NOTIFICATION).read_text(encoding="utf-8")
+    text = (tmp_path / NOTIFICATION).read_text(encoding="utf-8")
     assert text.startswith("# Recommendations: 1 new incident\n") and f"## {headline}" in text
     for part in (
         "- When: since about",
@@ -46,14 +47,14 @@ def test_a_new_incident_is_told_once_and_a_known_one_not_again(runs, tmp_path):
 def test_the_command_runs_only_when_set_and_gets_the_message(runs, tmp_path):
     default, injected = runs
     sent = tmp_path / "sent.md"
-    params = mon.MonitorParams(notify_command=f'cp "$NOTIFICATION" {shlex.quote(str(sent))}')
+    params = MonitorParams(notify_command=f'cp "$NOTIFICATION" {shlex.quote(str(sent))}')
     out = tmp_path / "monitoring"
-    mon.notify(default, out, mon.MonitorParams())  # the default: no command, nothing sent
+    notify(default, out, MonitorParams())  # the default: no command, nothing sent
     assert not sent.exists()
-    report = mon.notify(injected, out, params)
+    report = notify(injected, out, params)
     assert report["command_status"] == 0 and sent.read_text(encoding="utf-8").startswith("# Recommendations")
-    failing = mon.MonitorParams(notify_command="exit 3")
-    assert mon.notify(default, tmp_path / "other", failing)["command_status"] == 3  # reported, not hidden
+    failing = MonitorParams(notify_command="exit 3")
+    assert notify(default, tmp_path / "other", failing)["command_status"] == 3  # reported, not hidden
 
 
 def test_an_incident_is_new_unless_a_group_of_it_was_in_the_last_run():

@@ -25,14 +25,14 @@ def _front_matter(path) -> dict:
 
 def test_overview_reads_the_saved_outputs_and_recomputes_nothing():
     code = _code(OVERVIEW)
-    assert "monitoring.load_outputs(" in code
+    assert "load_outputs(" in code
     assert [name for name in COMPUTES if name in code] == []
     assert "dashboard" in _front_matter(OVERVIEW)["format"]
 
 
 def test_monitor_stage_computes_and_writes_and_draws_no_dashboard():
     code = _code(MONITOR)
-    assert "monitoring.run_monitoring(" in code and "monitoring.write_outputs(" in code
+    assert "run_monitoring(" in code and "write_outputs(" in code
     assert "dashboard" not in str(_front_matter(MONITOR).get("format", ""))
     assert "plot_" not in code and "valuebox" not in code
 

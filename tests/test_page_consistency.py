@@ -115,9 +115,10 @@ def test_arriving_never_says_nothing_seen_when_purchases_were_seen():
 
 @pytest.mark.skipif(not (MONITORING / "weekly_metrics.csv").is_file(), reason="no pipeline outputs (run dvc repro)")
 def test_arriving_page_agrees_with_the_pipelines_weekly_table():
-    from stoffwechsel import config, monitoring
+    from stoffwechsel import config
+    from stoffwechsel.monitoring.results import load_outputs
 
-    weekly = monitoring.load_outputs(MONITORING, config.load_params("monitor")).weekly
+    weekly = load_outputs(MONITORING, config.load_params("monitor")).weekly
     assert _check_arriving(weekly) > 0
 
 
@@ -226,7 +227,7 @@ def test_broken_links_finds_missing_pages_and_anchors(tmp_path):
 
 
 def test_alert_hints_name_a_model_update_by_its_day_not_its_release_code():
-    from stoffwechsel import monitoring as mon
+    from stoffwechsel.monitoring.wording import hint
 
     # clicks of all customers stop at the update's day (the hint names an update only at such a step)
     days = pd.date_range("2026-02-02", "2026-03-01").repeat(10)
@@ -253,9 +254,9 @@ def test_alert_hints_name_a_model_update_by_its_day_not_its_release_code():
             "change": -1.0,
         }
     )
-    hint = mon.hint(alert, prep)
-    assert hint.startswith("the model update that went live on 16 February 2026 (")
-    assert not CODE.search(hint)
+    words = hint(alert, prep)
+    assert words.startswith("the model update that went live on 16 February 2026 (")
+    assert not CODE.search(words)
 
 
 #: what an owner page must not show outside a details fold: release codes, hash-like versions
@@ -345,10 +346,10 @@ def test_model_page_sentences_and_chart_speak_in_percentages_and_date_words():
 @pytest.fixture(scope="module")
 def monitored():
     """The monitoring of the committed materials (about 2 s)."""
-    from stoffwechsel import monitoring
     from stoffwechsel.data.contract import load_materials
+    from stoffwechsel.monitoring.run import run_monitoring
 
-    return monitoring.run_monitoring(load_materials(ROOT / "materials"), {})
+    return run_monitoring(load_materials(ROOT / "materials"), {})
 
 
 def test_arriving_page_agrees_with_the_monitoring_of_the_materials(monitored):
@@ -379,16 +380,22 @@ def test_charts_are_readable_and_legends_cover_nothing(monitored, chart):
     import matplotlib
 
     matplotlib.use("Agg")
-    from stoffwechsel import monitoring as mon
+    from stoffwechsel.monitoring.plots import (
+        CHART_MIN_FONT,
+        plot_decomposition,
+        plot_group_change,
+        plot_groups,
+        plot_label_arrival,
+    )
 
     fig = {
-        "groups": lambda: mon.plot_groups(monitored, "purchases_per_100", "segment"),
-        "arrival": lambda: mon.plot_label_arrival(monitored),
-        "decomposition": lambda: mon.plot_decomposition(monitored),
-        "group_change": lambda: mon.plot_group_change(monitored),
+        "groups": lambda: plot_groups(monitored, "purchases_per_100", "segment"),
+        "arrival": lambda: plot_label_arrival(monitored),
+        "decomposition": lambda: plot_decomposition(monitored),
+        "group_change": lambda: plot_group_change(monitored),
     }[chart]()
     boxes = _text_boxes(fig)
-    small = [(t.get_text(), t.get_fontsize()) for t, _ in boxes if t.get_fontsize() < mon.CHART_MIN_FONT]
+    small = [(t.get_text(), t.get_fontsize()) for t, _ in boxes if t.get_fontsize() < CHART_MIN_FONT]
     assert not small, small
     if chart in ("arrival", "decomposition"):  # the Overview's bottom row: drawn about as wide as a third of the page
         assert fig.get_size_inches()[0] <= 6.5
@@ -408,11 +415,11 @@ def test_weekly_trend_is_readable_with_its_legend_beside_the_lines(monitored):
     import matplotlib
 
     matplotlib.use("Agg")
-    from stoffwechsel import monitoring as mon
+    from stoffwechsel.monitoring.plots import CHART_MIN_FONT
 
     fig = pages.weekly_trend(monitored.weekly)
     boxes = _text_boxes(fig)
-    assert not [t.get_text() for t, _ in boxes if t.get_fontsize() < mon.CHART_MIN_FONT]
+    assert not [t.get_text() for t, _ in boxes if t.get_fontsize() < CHART_MIN_FONT]
     assert not [t.get_text() for t, _ in boxes if re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", t.get_text())]  # no ISO ticks
     legend = fig.axes[0].get_legend().get_window_extent()
     assert legend.x0 >= fig.axes[0].get_window_extent().x1  # beside the axes, never over the lines

@@ -9,7 +9,7 @@ import pytest
 
 from stoffwechsel import glossary
 from stoffwechsel.domain import METRIC_IDS
-from stoffwechsel.monitoring import ALL
+from stoffwechsel.monitoring.prepare import ALL
 from stoffwechsel.site import pages
 
 GROUPS = (("all", ALL), ("segment", "Bargain Hunters"), ("segment", "Eco Enthusiasts"))
@@ -106,7 +106,7 @@ def test_value_box_finds_its_alert_by_metric_id(renamed):
         "segment_column": "all",
         "severity": "critical",
     }
-    from stoffwechsel.monitoring import MonitorParams
+    from stoffwechsel.monitoring.params import MonitorParams
     from stoffwechsel.monitoring.silence import tile_status
 
     # the monitor stage finds a tile's alert by metric id (whatever the labels said when it ran) ...
@@ -123,7 +123,7 @@ def test_value_box_finds_its_alert_by_metric_id(renamed):
 
 
 def test_first_screen_limit_defaults_to_the_monitor_parameter():
-    from stoffwechsel.monitoring import MonitorParams
+    from stoffwechsel.monitoring.params import MonitorParams
 
     alerts = [
         {

@@ -11,9 +11,14 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from stoffwechsel import monitoring as mon
 from stoffwechsel import privacy, verification
 from stoffwechsel.data.contract import load_materials
+from stoffwechsel.monitoring.delays import fit_delay_curves
+from stoffwechsel.monitoring.params import MonitorParams
+from stoffwechsel.monitoring.prepare import ALL, GROUPINGS, OTHER_GROUPS, prepare
+from stoffwechsel.monitoring.results import write_outputs
+from stoffwechsel.monitoring.run import run_monitoring
+from stoffwechsel.monitoring.windows import aggregate
 from stoffwechsel.site import pages
 
 MIN = 20
@@ -26,16 +31,16 @@ def materials():
 
 @pytest.fixture(scope="module")
 def run(materials):
-    return mon.run_monitoring(materials, {"min_customers": MIN})
+    return run_monitoring(materials, {"min_customers": MIN})
 
 
 @pytest.fixture(scope="module")
 def unsuppressed(materials):
     """Every window x group before any suppression (the truth a reader must not recover)."""
-    params = mon.MonitorParams.from_dict({"min_customers": MIN})
-    prep = mon.prepare(materials, params)
-    curves = mon.fit_delay_curves(prep)
-    win = mon.aggregate(prep, curves)
+    params = MonitorParams.from_dict({"min_customers": MIN})
+    prep = prepare(materials, params)
+    curves = fit_delay_curves(prep)
+    win = aggregate(prep, curves)
     return win.frame.assign(recs=win.sums[:, 0]), prep
 
 
@@ -46,7 +51,7 @@ def _relations(frame, prep):
     )
     return privacy.group_relations(
         frame[["segment_column", "segment"]],
-        ("all", mon.ALL),
+        ("all", ALL),
         "segment_x_age_band",
         parts,
         overlapping=("customer_type",),
@@ -142,7 +147,7 @@ def test_decomposition_never_leaves_a_small_rest(run, unsuppressed):
     frame, _ = unsuppressed
     d = run.decomposition
     for col, block in d.groupby("segment_column"):
-        named = set(block["segment"]) - {mon.ALL, mon.OTHER_GROUPS}
+        named = set(block["segment"]) - {ALL, OTHER_GROUPS}
         for period in ("reference", "current"):
             f = frame[(frame["period"] == period) & (frame["segment_column"] == col)]
             rest = f.loc[~f["segment"].isin(named), "customers"].sum()
@@ -151,12 +156,12 @@ def test_decomposition_never_leaves_a_small_rest(run, unsuppressed):
 
 def test_committed_drift_findings_stay_visible(run, materials, tmp_path):
     """Targets 5 and 6 still pass on the suppressed outputs (written as the monitor stage does)."""
-    injected = mon.run_monitoring(materials, {"min_customers": MIN, "inject_enabled": True})
-    mon.write_outputs(injected, tmp_path / "reports/monitoring")
+    injected = run_monitoring(materials, {"min_customers": MIN, "inject_enabled": True})
+    write_outputs(injected, tmp_path / "reports/monitoring")
     t5 = verification.target_visible_alert(tmp_path, {"visible_in_first_viewport": True, "console_errors": []})
     assert t5.status == verification.PASS
     assert any(a["segment"] == "Bargain Hunters" and a["severity"] == "critical" for a in injected.alerts)
-    mon.write_outputs(run, tmp_path / "reports/monitoring")
+    write_outputs(run, tmp_path / "reports/monitoring")
     t6 = verification.target_segments_differ(tmp_path)
     assert t6.status == verification.PASS, t6.evidence
     assert t6.evidence["largest_drop"] == "Trend Seekers"
@@ -194,8 +199,8 @@ def test_an_id_typed_into_a_region_never_reaches_the_pages_or_the_site_check(mat
     customers.loc[400:402, "age_band"] = ids[101]
     customers.to_csv(src / "customers.csv", index=False)
     m = load_materials(src)
-    res = mon.run_monitoring(m, {"min_customers": MIN})
-    html = "".join(pages.table(pages.group_table(res.weekly, col)) for col in mon.GROUPINGS[1:])
+    res = run_monitoring(m, {"min_customers": MIN})
+    html = "".join(pages.table(pages.group_table(res.weekly, col)) for col in GROUPINGS[1:])
     html += pages.alerts_html(res.alerts, "segments.html", len(res.alerts))
     text = html + res.weekly.to_csv() + res.drift.to_csv() + res.decomposition.to_csv() + str(res.summary)
     assert privacy.customer_ids_in(text, m.customers["customer_id"]) == []

@@ -101,13 +101,13 @@ def test_run_notebook_prints_the_stop_as_one_line(monkeypatch):
 
 
 def test_monitoring_stops_without_a_recommendation_log():
-    from stoffwechsel import monitoring
+    from stoffwechsel.monitoring.run import run_monitoring
 
     empty = SimpleNamespace(
         recommendations=pd.DataFrame(columns=["rec_id", "served_at"]), customers=pd.DataFrame(), products=pd.DataFrame()
     )
     with pytest.raises(StageStop, match=r"^no recommendation log: monitoring needs the production recommendations"):
-        monitoring.run_monitoring(empty, {})
+        run_monitoring(empty, {})
 
 
 # --- features: open vocabularies, and purchases only ----------------------------------------

@@ -14,8 +14,10 @@ import pytest
 from conftest import ROOT, tool_env
 from stoffwechsel import config, verification
 from stoffwechsel.data.contract import load_materials
-from stoffwechsel.monitoring import MonitorParams, run_monitoring, write_outputs
+from stoffwechsel.monitoring.params import MonitorParams
 from stoffwechsel.monitoring.planted import PlantSettings, planted_check
+from stoffwechsel.monitoring.results import write_outputs
+from stoffwechsel.monitoring.run import run_monitoring
 
 PLANT = PlantSettings.from_params(config.load_params("verify"))
 

@@ -9,9 +9,12 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from stoffwechsel import monitoring as mon
 from stoffwechsel.data.contract import load_materials
 from stoffwechsel.formats import date_words, format_value
+from stoffwechsel.monitoring.params import MonitorParams
+from stoffwechsel.monitoring.results import load_outputs, write_outputs
+from stoffwechsel.monitoring.run import run_monitoring
+from stoffwechsel.monitoring.watch import WATCH_HEADING, WATCH_ITEMS, watch_list
 from stoffwechsel.site import pages
 
 #: words of an alert (the severities' words on the Overview, the alerts' own phrases)
@@ -22,8 +25,8 @@ ALERT_WORDS = ("act now", "watch", "good news", "false alarm", "alert:", "critic
 def written(tmp_path_factory):
     """The committed materials' monitoring, written and read back as the Overview reads it."""
     out = tmp_path_factory.mktemp("monitoring")
-    mon.write_outputs(mon.run_monitoring(load_materials(ROOT / "materials"), {}), out)
-    return mon.load_outputs(out)
+    write_outputs(run_monitoring(load_materials(ROOT / "materials"), {}), out)
+    return load_outputs(out)
 
 
 def _row(changes: pd.DataFrame, item: dict) -> pd.Series:
@@ -52,8 +55,8 @@ def _numbers_of(row: pd.Series) -> set[str]:
 
 
 def test_the_committed_materials_watch_list_names_trend_seekers_purchases(written):
-    items = mon.watch_list(written.changes, written.alerts, mon.MonitorParams())
-    assert 1 <= len(items) <= mon.WATCH_ITEMS
+    items = watch_list(written.changes, written.alerts, MonitorParams())
+    assert 1 <= len(items) <= WATCH_ITEMS
     ts = [i for i in items if i["segment"] == "Trend Seekers" and i["metric_id"] == "purchases_per_100"]
     assert ts, [i["text"] for i in items]
     assert ts[0]["text"].startswith("Trend Seekers: no purchase from recommendations since about 9 March 2026")
@@ -67,7 +70,7 @@ def test_the_committed_materials_watch_list_names_trend_seekers_purchases(writte
 
 
 def test_every_number_on_the_watch_list_comes_from_changes_csv(written):
-    items = mon.watch_list(written.changes, written.alerts, mon.MonitorParams())
+    items = watch_list(written.changes, written.alerts, MonitorParams())
     for item in items:
         row = _row(written.changes, item)
         numbers = re.findall(r"\d+(?:\.\d+)?", item["text"])
@@ -78,31 +81,31 @@ def test_every_number_on_the_watch_list_comes_from_changes_csv(written):
 
 
 def test_alerts_and_movements_an_incident_tells_stay_off_the_watch_list(written):
-    params = mon.MonitorParams()
+    params = MonitorParams()
     c = written.changes.copy()
-    items = mon.watch_list(c, written.alerts, params)
+    items = watch_list(c, written.alerts, params)
     first = items[0]
     # the same row made an alert: gone from the list
     key = (c["segment_column"] == first["segment_column"]) & (c["segment"].astype(str) == first["segment"])
     key &= c["metric_id"] == first["metric_id"]
     flagged = c.assign(alert=c["alert"] | key)
     assert (first["segment"], first["metric_id"]) not in {
-        (i["segment"], i["metric_id"]) for i in mon.watch_list(flagged, written.alerts, params)
+        (i["segment"], i["metric_id"]) for i in watch_list(flagged, written.alerts, params)
     }
     # an alert on the same metric, same way, onset close by, tells it: gone too
     row = _row(c, first)
     told = {"metric_id": row["metric_id"], "change": -0.5, "onset": row["onset"] + pd.Timedelta(days=3)}
-    assert first["text"] not in [i["text"] for i in mon.watch_list(c, [*written.alerts, told], params)]
+    assert first["text"] not in [i["text"] for i in watch_list(c, [*written.alerts, told], params)]
     # nothing large enough: an empty list and no block on the page
-    assert mon.watch_list(c.assign(p_value=1.0), written.alerts, params) == []
+    assert watch_list(c.assign(p_value=1.0), written.alerts, params) == []
     assert str(pages.watch_html([], "segments.ipynb")) == ""
 
 
 def test_the_watch_list_block_does_not_look_like_an_alert(written):
-    items = mon.watch_list(written.changes, written.alerts, mon.MonitorParams())
+    items = watch_list(written.changes, written.alerts, MonitorParams())
     items = [*items, dict(items[0], segment="<b>x</b>", text="<script>no</script>")]
     html = str(pages.watch_html(items, "segments.ipynb"))
-    assert mon.WATCH_HEADING in html and 'role="alert"' not in html and "alert-" not in html
+    assert WATCH_HEADING in html and 'role="alert"' not in html and "alert-" not in html
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert html.count("<li") == len(items) and 'href="segments.ipynb#group-segment-trend-seekers"' in html
     # other columns' groups have a place of their own only with an alert: the link goes to their heading

@@ -222,7 +222,7 @@ def monitoring_throughput(factors=(1, 100, 1000), repeats: int = 3) -> dict:
     import pandas as pd
 
     from stoffwechsel.data.contract import load_materials
-    from stoffwechsel.monitoring import run_monitoring
+    from stoffwechsel.monitoring.run import run_monitoring
 
     m = load_materials(config.MATERIALS_DIR)
     params = config.load_params("monitor")
@@ -556,7 +556,7 @@ durations in `reports/notebooks/*.ipynb`. The stages run one by one (`dvc repro 
   16.6 s of the stage's 24 s of logging; the requirements are now given (`tracking.pip_requirements`).
 - Verification: the five site pages ran one after another (17.6 s), each recomputing the
   monitoring from the recommendations; they now run two at a time and read the aggregates the
-  `monitor` stage wrote (`monitoring.load_outputs`): 8.7 s, and flat in the data size.
+  `monitor` stage wrote (`monitoring.results.load_outputs`): 8.7 s, and flat in the data size.
 - Monitoring: the delayed-label backtest (3 simulated histories x 15 export dates) runs in one
   forked worker per core; the report is identical for any number of workers (tested).
 - Scale: training samples at most `train.max_customers_per_spine` customers per spine (1,000;

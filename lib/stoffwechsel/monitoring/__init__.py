@@ -1,8 +1,8 @@
 """Production monitoring of the recommendations that knows labels arrive late, per customer group.
 
-Entry points: :func:`run_monitoring` (materials + params -> :class:`MonitoringResult`) and
-:func:`write_outputs` (the deterministic files in ``reports/monitoring/``; :func:`load_outputs`
-reads them back). The method is written up in ``docs/monitoring.md``; in short:
+Entry points: :func:`.run.run_monitoring` (materials + params -> :class:`.results.MonitoringResult`)
+and :func:`.results.write_outputs` (the deterministic files in ``reports/monitoring/``;
+:func:`.results.load_outputs` reads them back). The method is written up in ``docs/monitoring.md``; in short:
 
 * **Label maturity.** A click counts within 1 day of serving, a purchase within 14 days, a return
   within 30 days of the purchase (:mod:`stoffwechsel.domain`). At export time a recommendation
@@ -42,118 +42,8 @@ sum of cells), :mod:`.estimates`, :mod:`.changepoint`, :mod:`.alerts`, :mod:`.in
 :mod:`.decomposition`, :mod:`.run` (the entry point), :mod:`.results` (result and files),
 :mod:`.tables` and :mod:`.plots` (what the dashboard shows). Production monitoring never imports
 the simulator; the test-mode shift comes from :mod:`stoffwechsel.monitoring.shift`.
+
+This ``__init__`` imports nothing: callers import each name from its module
+(``from stoffwechsel.monitoring.run import run_monitoring``), so ``import stoffwechsel.monitoring``
+stays light and every name has one import path.
 """
-
-from __future__ import annotations
-
-from stoffwechsel.domain import DIAGNOSIS_METRIC_IDS
-from stoffwechsel.monitoring.alerts import build_alerts, compare_to_reference
-from stoffwechsel.monitoring.decomposition import DECOMPOSED, decomposition_table, shift_share
-from stoffwechsel.monitoring.delays import GRIDS_S, DelayCurve, delay_curve_table, fit_delay_curves
-from stoffwechsel.monitoring.diagnosis import model_cause, reused_cause_since
-from stoffwechsel.monitoring.drift import distribution_shift, drift_table
-from stoffwechsel.monitoring.estimates import METRIC_COLUMNS, PER_100, estimate_windows, window_metrics
-from stoffwechsel.monitoring.notify import NOTIFICATION, notify
-from stoffwechsel.monitoring.params import MonitorParams
-from stoffwechsel.monitoring.plots import (
-    CHART_MIN_FONT,
-    LAUNCH_NOTE,
-    plot_decomposition,
-    plot_group_change,
-    plot_groups,
-    plot_label_arrival,
-    readable,
-)
-from stoffwechsel.monitoring.prepare import (
-    ALL,
-    CUSTOMER_GROUPINGS,
-    GROUPINGS,
-    NEW,
-    OTHER_GROUPS,
-    RETURNING,
-    Prepared,
-    prepare,
-    season_key,
-)
-from stoffwechsel.monitoring.results import (
-    OUTPUT_FILES,
-    OUTPUT_TABLES,
-    MonitoringResult,
-    json_number,
-    json_significant,
-    load_outputs,
-    write_outputs,
-)
-from stoffwechsel.monitoring.run import run_monitoring
-from stoffwechsel.monitoring.tables import alerts_table, drift_overview, headline_table
-from stoffwechsel.monitoring.watch import WATCH_HEADING, WATCH_ITEMS, watch_list
-from stoffwechsel.monitoring.windows import Windows, aggregate, shown_groups
-from stoffwechsel.monitoring.wording import (
-    DEFAULT_HINTS,
-    change_message,
-    describe_group,
-    hint,
-    own_words,
-)
-
-__all__ = [
-    "MonitorParams",
-    "MonitoringResult",
-    "DelayCurve",
-    "Prepared",
-    "Windows",
-    "run_monitoring",
-    "write_outputs",
-    "load_outputs",
-    "prepare",
-    "fit_delay_curves",
-    "delay_curve_table",
-    "aggregate",
-    "shown_groups",
-    "window_metrics",
-    "estimate_windows",
-    "compare_to_reference",
-    "build_alerts",
-    "drift_table",
-    "distribution_shift",
-    "decomposition_table",
-    "shift_share",
-    "describe_group",
-    "hint",
-    "reused_cause_since",
-    "model_cause",
-    "change_message",
-    "own_words",
-    "season_key",
-    "json_number",
-    "json_significant",
-    "headline_table",
-    "alerts_table",
-    "drift_overview",
-    "plot_groups",
-    "plot_label_arrival",
-    "plot_group_change",
-    "plot_decomposition",
-    "readable",
-    "ALL",
-    "GROUPINGS",
-    "CUSTOMER_GROUPINGS",
-    "DIAGNOSIS_METRIC_IDS",
-    "NEW",
-    "RETURNING",
-    "OTHER_GROUPS",
-    "GRIDS_S",
-    "PER_100",
-    "METRIC_COLUMNS",
-    "DECOMPOSED",
-    "DEFAULT_HINTS",
-    "CHART_MIN_FONT",
-    "LAUNCH_NOTE",
-    "OUTPUT_FILES",
-    "OUTPUT_TABLES",
-    "watch_list",
-    "notify",
-    "NOTIFICATION",
-    "WATCH_HEADING",
-    "WATCH_ITEMS",
-]

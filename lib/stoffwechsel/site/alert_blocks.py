@@ -61,7 +61,7 @@ def top_alerts(alerts: list[dict], n: int | None = None) -> list[dict]:
     segments and all customers first, then the largest changes; at most ``n`` (default: the
     ``monitor.first_screen_alerts`` parameter's default)."""
     if n is None:
-        from stoffwechsel.monitoring import MonitorParams
+        from stoffwechsel.monitoring.params import MonitorParams
 
         n = MonitorParams().first_screen_alerts
     unranked = len(SEVERITY_ORDER)

@@ -362,9 +362,9 @@ def offline_result_sentences(evaluation: dict) -> list[str]:
 def monitoring_result():
     """The monitoring result for the site pages: the aggregates the `monitor` stage wrote to
     reports/monitoring/ (nothing is recomputed from the recommendations)."""
-    from stoffwechsel import monitoring
+    from stoffwechsel.monitoring.results import load_outputs
 
-    return monitoring.load_outputs(config.REPORTS_DIR / "monitoring", config.load_params("monitor"))
+    return load_outputs(config.REPORTS_DIR / "monitoring", config.load_params("monitor"))
 
 
 #: the metrics of the customer group tables, by id, in the order shown (labels: glossary.METRICS)
@@ -466,8 +466,8 @@ def weekly_trend(weekly: pd.DataFrame, metric_id: str = "purchases_per_100"):
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
-    from stoffwechsel import monitoring
     from stoffwechsel.data.profiling import PALETTE
+    from stoffwechsel.monitoring.plots import readable
 
     metric = glossary.METRICS[metric_id]
     w = weekly[
@@ -493,6 +493,6 @@ def weekly_trend(weekly: pd.DataFrame, metric_id: str = "purchases_per_100"):
     )
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))  # as every other chart
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    monitoring.readable(fig)
+    readable(fig)
     fig.tight_layout()
     return fig

@@ -21,15 +21,11 @@ import pandas as pd
 
 from stoffwechsel.config import CUSTOMERS_FILE, PRODUCTS_FILE, RECOMMENDATIONS_FILE
 from stoffwechsel.glossary import METRICS
-from stoffwechsel.monitoring import (
-    PER_100,
-    MonitorParams,
-    Prepared,
-    fit_delay_curves,
-    json_number,
-    prepare,
-    window_metrics,
-)
+from stoffwechsel.monitoring.delays import fit_delay_curves
+from stoffwechsel.monitoring.estimates import PER_100, window_metrics
+from stoffwechsel.monitoring.params import MonitorParams
+from stoffwechsel.monitoring.prepare import Prepared, prepare
+from stoffwechsel.monitoring.results import json_number
 from stoffwechsel.monitoring.shift import outcome_statuses
 from stoffwechsel.simulation.simulate import simulate_frames
 

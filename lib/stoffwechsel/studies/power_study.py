@@ -3,7 +3,7 @@
 A planted shift (``simulate --no-drift --shift COLUMN=VALUE``: from the onset on, click and purchase
 probabilities of one customer group are multiplied by ``1 + effect``) is the ground truth. For each
 scenario of a grid (customer column x effect x onset x seed x scale) this module runs the production
-monitoring (:func:`stoffwechsel.monitoring.run_monitoring`, the ``monitor`` params of params.yaml) and
+monitoring (:func:`stoffwechsel.monitoring.run.run_monitoring`, the ``monitor`` params of params.yaml) and
 the **oracle**: the best any detector could do, because it knows the group, the outcome and the onset.
 The oracle is an exact one-sided test (Fisher's, ``scipy.stats.fisher_exact``) of the group's matured
 after-onset counts against its before-onset counts, for clicks and for purchases per recommendation,
@@ -134,8 +134,8 @@ def _covers(alert: dict, sc: Scenario) -> bool:
 
 def run_scenario(sc: Scenario, monitor_params: dict) -> dict:
     """Simulate ``sc``, run the monitoring and the oracle on it; one result row."""
-    from stoffwechsel import monitoring
     from stoffwechsel.data.contract import load_materials
+    from stoffwechsel.monitoring.run import run_monitoring
     from stoffwechsel.monitoring.shift import parse_shift
     from stoffwechsel.simulation.simulate import simulate
     from stoffwechsel.simulation.world import EXPORT_TIME
@@ -148,7 +148,7 @@ def run_scenario(sc: Scenario, monitor_params: dict) -> dict:
         )
         simulate(Path(tmp), seed=sc.seed, scale=sc.scale, shift=shift, drift=False)
         materials = load_materials(Path(tmp))
-    result = monitoring.run_monitoring(materials, monitor_params)
+    result = run_monitoring(materials, monitor_params)
     alerts = list(result.alerts)
     row = {**asdict(sc), "alerts": len(alerts)}
     # the number of group x metric comparisons of all groups and of the planted group's own
