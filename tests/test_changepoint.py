@@ -13,6 +13,7 @@ from stoffwechsel.monitoring.prepare import ALL, RETURNING
 from stoffwechsel.monitoring.silence import silence_sentence, tile_status
 from stoffwechsel.monitoring.windows import SUMS
 from stoffwechsel.monitoring.wording import describe_group
+from stoffwechsel.site import alert_blocks
 
 DAYS = 84
 
@@ -231,20 +232,19 @@ def test_an_alert_close_to_two_incidents_joins_the_nearer():
 
 
 def test_the_overview_lists_incidents_and_says_what_silence_means():
-    from stoffwechsel.site import pages
 
     alerts = [_alert("segment", "<b>Trend Seekers</b>", "purchases_per_100", "2026-03-04", -0.85, "critical")]
-    html = str(pages.incidents_html(build_incidents(alerts), "segments.ipynb", ["Click rate: not clear yet."]))
+    html = str(alert_blocks.incidents_html(build_incidents(alerts), "segments.ipynb", ["Click rate: not clear yet."]))
     assert "&lt;b&gt;Trend Seekers&lt;/b&gt; buy 85% less" in html and "<b>Trend" not in html
     assert 'class="alert alert-danger incident"' in html and "Groups inside:" in html
     assert "No cause found in the data" in html and "Check first: the runbook line" in html
     assert 'href="segments.ipynb#' in html and "Where no alert fired" in html
-    quiet = str(pages.incidents_html([], "segments.ipynb", []))
+    quiet = str(alert_blocks.incidents_html([], "segments.ipynb", []))
     assert "No alert:" in quiet and "not the same as no change" in quiet and "\u2713" not in quiet
     headline = [
         {"metric_id": "ctr", "status": "warning", "status_words": "watch"},
         {"metric_id": "purchases_per_100", "status": "not_clear", "status_words": "not clear yet: ..."},
     ]
-    assert pages.tile_sentences(headline, ("ctr", "purchases_per_100")) == [
+    assert alert_blocks.tile_sentences(headline, ("ctr", "purchases_per_100")) == [
         "Purchases per 100 recommendations: not clear yet: ...."
     ]

@@ -21,7 +21,7 @@ from stoffwechsel.monitoring.prepare import GROUPINGS
 from stoffwechsel.monitoring.results import load_outputs, write_outputs
 from stoffwechsel.monitoring.run import run_monitoring
 from stoffwechsel.monitoring.tables import drift_overview
-from stoffwechsel.site import html_safety, pages
+from stoffwechsel.site import alert_blocks, html_safety, pages
 
 LIVE_MARKERS = ("<img", "<script", "<svg")  # as text ("onerror=" escaped inside a cell) they are harmless
 
@@ -76,8 +76,8 @@ def test_every_page_builder_escapes_the_payloads(outputs):
     result = load_outputs(root / "reports/monitoring")
     weekly = result.weekly.assign(window_start=lambda d: d["window_start"].astype(str))
     html = [
-        pages.alerts_html(result.alerts, "segments.html", len(result.alerts)),
-        pages.alerts_html(pages.top_alerts(result.alerts), "pages/segments.html", len(result.alerts)),
+        alert_blocks.alerts_html(result.alerts, "segments.html", len(result.alerts)),
+        alert_blocks.alerts_html(alert_blocks.top_alerts(result.alerts), "pages/segments.html", len(result.alerts)),
     ]
     for column in GROUPINGS[1:]:
         html.append(pages.table(pages.group_table(weekly, column)))

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stoffwechsel.site import pages
+from stoffwechsel.site import alert_blocks, pages
 
 ROOT = Path(__file__).resolve().parents[1]
 MONITORING = ROOT / "reports" / "monitoring"
@@ -190,7 +190,7 @@ def test_every_alert_links_to_a_place_on_the_customer_groups_page():
         _alert("age_band", "25-34"),
         _alert("region", "25-34"),
     ]
-    html = str(pages.alerts_html(alerts, "segments.ipynb", len(alerts)))
+    html = str(alert_blocks.alerts_html(alerts, "segments.ipynb", len(alerts)))
     targets = re.findall(r'href="segments\.ipynb#([^"]+)"', html)
     assert targets == [
         "group-all-customers",
@@ -200,7 +200,7 @@ def test_every_alert_links_to_a_place_on_the_customer_groups_page():
     ]
     assert len(set(targets)) == len(targets)  # an age band and a region with the same name stay apart
     for a, target in zip(alerts, targets):
-        assert f'id="{target}"' in str(pages.group_target(a["segment_column"], a["segment"]))
+        assert f'id="{target}"' in str(alert_blocks.group_target(a["segment_column"], a["segment"]))
 
 
 def test_broken_links_finds_missing_pages_and_anchors(tmp_path):

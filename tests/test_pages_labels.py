@@ -10,7 +10,7 @@ import pytest
 from stoffwechsel import glossary
 from stoffwechsel.domain import METRIC_IDS
 from stoffwechsel.monitoring.prepare import ALL
-from stoffwechsel.site import pages
+from stoffwechsel.site import alert_blocks, pages
 
 GROUPS = (("all", ALL), ("segment", "Bargain Hunters"), ("segment", "Eco Enthusiasts"))
 WEEKS = pd.date_range("2026-03-02", periods=4, freq="7D")
@@ -114,9 +114,9 @@ def test_value_box_finds_its_alert_by_metric_id(renamed):
     assert tile_status("ctr", -0.1, 0.02, [alert], params)[0] == "critical"
     assert tile_status("ctr", -0.1, 0.02, [alert | {"metric_id": "purchases_per_100"}], params)[0] == "fine"
     # ... and the page colours the box by the status it wrote
-    assert pages.valuebox(headline | {"status": "critical"})["color"] == "danger"
-    assert pages.valuebox(headline | {"status": "fine"})["color"] == "success"
-    not_clear = pages.valuebox(headline | {"status": "not_clear"})
+    assert alert_blocks.valuebox(headline | {"status": "critical"})["color"] == "danger"
+    assert alert_blocks.valuebox(headline | {"status": "fine"})["color"] == "success"
+    not_clear = alert_blocks.valuebox(headline | {"status": "not_clear"})
     assert (
         not_clear["color"] == "light" and not_clear["icon"] != "check-circle" and "not clear yet" in not_clear["value"]
     )
@@ -138,5 +138,5 @@ def test_first_screen_limit_defaults_to_the_monitor_parameter():
         }
         for i in range(20)
     ]
-    assert len(pages.top_alerts(alerts)) == MonitorParams().first_screen_alerts
-    assert len(pages.top_alerts(alerts, 3)) == 3
+    assert len(alert_blocks.top_alerts(alerts)) == MonitorParams().first_screen_alerts
+    assert len(alert_blocks.top_alerts(alerts, 3)) == 3

@@ -19,7 +19,7 @@ from stoffwechsel.monitoring.prepare import ALL, GROUPINGS, OTHER_GROUPS, prepar
 from stoffwechsel.monitoring.results import write_outputs
 from stoffwechsel.monitoring.run import run_monitoring
 from stoffwechsel.monitoring.windows import aggregate
-from stoffwechsel.site import pages
+from stoffwechsel.site import alert_blocks, pages
 
 MIN = 20
 
@@ -201,7 +201,7 @@ def test_an_id_typed_into_a_region_never_reaches_the_pages_or_the_site_check(mat
     m = load_materials(src)
     res = run_monitoring(m, {"min_customers": MIN})
     html = "".join(pages.table(pages.group_table(res.weekly, col)) for col in GROUPINGS[1:])
-    html += pages.alerts_html(res.alerts, "segments.html", len(res.alerts))
+    html += alert_blocks.alerts_html(res.alerts, "segments.html", len(res.alerts))
     text = html + res.weekly.to_csv() + res.drift.to_csv() + res.decomposition.to_csv() + str(res.summary)
     assert privacy.customer_ids_in(text, m.customers["customer_id"]) == []
     assert privacy.WITHHELD in set(res.weekly["segment"])  # the group is shown, its label withheld

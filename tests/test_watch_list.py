@@ -15,7 +15,7 @@ from stoffwechsel.monitoring.params import MonitorParams
 from stoffwechsel.monitoring.results import load_outputs, write_outputs
 from stoffwechsel.monitoring.run import run_monitoring
 from stoffwechsel.monitoring.watch import WATCH_HEADING, WATCH_ITEMS, watch_list
-from stoffwechsel.site import pages
+from stoffwechsel.site import alert_blocks
 
 #: words of an alert (the severities' words on the Overview, the alerts' own phrases)
 ALERT_WORDS = ("act now", "watch", "good news", "false alarm", "alert:", "critical", "warning")
@@ -98,13 +98,13 @@ def test_alerts_and_movements_an_incident_tells_stay_off_the_watch_list(written)
     assert first["text"] not in [i["text"] for i in watch_list(c, [*written.alerts, told], params)]
     # nothing large enough: an empty list and no block on the page
     assert watch_list(c.assign(p_value=1.0), written.alerts, params) == []
-    assert str(pages.watch_html([], "segments.ipynb")) == ""
+    assert str(alert_blocks.watch_html([], "segments.ipynb")) == ""
 
 
 def test_the_watch_list_block_does_not_look_like_an_alert(written):
     items = watch_list(written.changes, written.alerts, MonitorParams())
     items = [*items, dict(items[0], segment="<b>x</b>", text="<script>no</script>")]
-    html = str(pages.watch_html(items, "segments.ipynb"))
+    html = str(alert_blocks.watch_html(items, "segments.ipynb"))
     assert WATCH_HEADING in html and 'role="alert"' not in html and "alert-" not in html
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert html.count("<li") == len(items) and 'href="segments.ipynb#group-segment-trend-seekers"' in html

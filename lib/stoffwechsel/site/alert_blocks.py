@@ -1,7 +1,7 @@
 """Page blocks of the monitoring's alerts: incidents, alert lines, value boxes, what silence means.
 
 Split from :mod:`stoffwechsel.site.pages` (which re-exports every name here, so pages call
-``pages.incidents_html`` as before); every text from the data is escaped.
+``incidents_html``); every text from the data is escaped.
 """
 
 from __future__ import annotations

@@ -576,13 +576,13 @@ def alert_in_first_screen_html(page: Path | str, selector: str = ".alert[data-se
 def planted_overview_html(check) -> str:
     """The first-screen block of the Overview for the planted copy
     (:class:`stoffwechsel.monitoring.planted.PlantedCheck`), rendered with the Overview's own markup
-    (:func:`stoffwechsel.site.pages.incidents_html` and the tiles' sentences) in a plain page:
+    (:func:`stoffwechsel.site.alert_blocks.incidents_html` and the tiles' sentences) in a plain page:
     deterministic, kept in memory."""
-    from stoffwechsel.site import pages
+    from stoffwechsel.site import alert_blocks
 
     result = check.result
-    quiet = pages.tile_sentences(result.summary["headline"], ("ctr", "purchases_per_100", "kept_per_100"))
-    block = pages.incidents_html(result.incidents, "segments.ipynb", quiet)
+    quiet = alert_blocks.tile_sentences(result.summary["headline"], ("ctr", "purchases_per_100", "kept_per_100"))
+    block = alert_blocks.incidents_html(result.incidents, "segments.ipynb", quiet)
     return (
         '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Overview (planted copy)</title></head>'
         f"<body><main><h2>What needs attention (most urgent first)</h2>\n{block}\n</main></body></html>"

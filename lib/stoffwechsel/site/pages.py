@@ -12,19 +12,6 @@ from pathlib import Path
 import pandas as pd
 
 from stoffwechsel import config, formats, glossary
-from stoffwechsel.site.alert_blocks import (  # noqa: F401 - the alert blocks, re-exported for the pages
-    SEVERITY_STYLE,
-    alerts_html,
-    anchor,
-    group_anchor,
-    group_target,
-    incidents_html,
-    silence_lines,
-    tile_sentences,
-    top_alerts,
-    valuebox,
-    watch_html,
-)
 from stoffwechsel.site.html_safety import Markup, markdown_text, markup, text
 
 ANALYST_CLASS = "for-analysts"
