@@ -35,7 +35,9 @@ def readme_block(marker: str) -> list[str]:
 
 
 def run_line(line: str, cwd, check: bool = True):
-    return run(["bash", "-c", line], cwd, check=check)
+    """One README line in bash; the site is rendered by the Python renderer (the Quarto render is
+    tested by tests/test_dashboard.py and tests/test_site_browser.py; here it cost a minute)."""
+    return run(["bash", "-c", line], cwd, check=check, STOFFWECHSEL_SITE_RENDERER="python")
 
 
 @pytest.fixture
@@ -43,8 +45,15 @@ def clone(tmp_path):
     """A copy of the working tree with its committed reports, as the clone the README's reader
     follows the how-to in. Every stage that reads the materials runs again and rewrites its
     reports (the test asserts which stages ran); `backtest`, which reads none, is up to date and
-    does not run (without the committed reports it ran for nothing: 32 s alone on 2 cores)."""
-    return copy_working_tree(tmp_path / "real")
+    does not run (without the committed reports it ran for nothing: 32 s alone on 2 cores).
+    `reproduce` is frozen (committed in the copy): it reads no materials either, and in this
+    one-commit copy, without the history a reader's clone has, it would recompute the copy's own
+    committed features from scratch (2-3 minutes per test; tests/test_reproduction.py tests the
+    check, the pipeline tests its evidence)."""
+    clone = copy_working_tree(tmp_path / "real")
+    run(["dvc", "freeze", "reproduce"], clone)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", "freeze reproduce"], clone)
+    return clone
 
 
 def test_readme_how_to_runs_the_whole_pipeline_on_real_style_exports(clone):
@@ -54,7 +63,7 @@ def test_readme_how_to_runs_the_whole_pipeline_on_real_style_exports(clone):
     for line in commands:
         ran += re.findall(r"Running stage '(\w+)'", run_line(line, clone).stdout)
     stages = set(yaml.safe_load((clone / "dvc.yaml").read_text())["stages"])
-    assert sorted(ran) == sorted(stages - {"backtest"}), ran  # each stage that reads the materials ran again
+    assert sorted(ran) == sorted(stages - {"backtest", "reproduce"}), ran  # each stage reading the materials ran
     params = yaml.safe_load((clone / "params.yaml").read_text())
     folder = clone / params["materials"]["materials_dir"]
     assert folder != clone / "materials" and (folder / "transactions.csv").is_file()

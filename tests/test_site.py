@@ -20,8 +20,9 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from stoffwechsel.site import build, checks, project, render, scan
+from stoffwechsel.site import build, checks, render, scan
 from stoffwechsel.site.browser import find_chromium
+from stoffwechsel.site.project import SiteRenderError, cell_options
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "site"
@@ -177,7 +178,7 @@ def test_external_resources_are_refused(tmp_path):
         )
     )
     nbformat.write(nb, str(path))
-    with pytest.raises(project.SiteRenderError, match="external"):
+    with pytest.raises(SiteRenderError, match="external"):
         build.render_site(root)
 
 
@@ -277,7 +278,7 @@ def test_error_output_fails_the_render(tmp_path):
         )
     )
     nbformat.write(nb, str(path))
-    with pytest.raises(project.SiteRenderError, match=r"02_segments\.ipynb.*ZeroDivisionError"):
+    with pytest.raises(SiteRenderError, match=r"02_segments\.ipynb.*ZeroDivisionError"):
         build.render_site(root)
 
 
@@ -286,17 +287,17 @@ def test_navbar_link_to_a_page_not_rendered_fails(tmp_path):
     config = yaml.safe_load((root / "_quarto.yml").read_text(encoding="utf-8"))
     config["website"]["navbar"]["left"].append({"href": "reports/notebooks/09_missing.ipynb", "text": "Missing"})
     (root / "_quarto.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    with pytest.raises(project.SiteRenderError, match="09_missing"):
+    with pytest.raises(SiteRenderError, match="09_missing"):
         build.render_site(root)
 
 
 def test_cell_options_and_value_literals():
-    assert project.cell_options('#| content: valuebox\n#| title: "A: b"\n#| output: false\nx = 1\n#| late: 1') == {
+    assert cell_options('#| content: valuebox\n#| title: "A: b"\n#| output: false\nx = 1\n#| late: 1') == {
         "content": "valuebox",
         "title": "A: b",
         "output": False,
     }
-    assert project.cell_options("x = 1") == {}
+    assert cell_options("x = 1") == {}
     assert render._literal("{'value': np.float64(0.25), 'color': 'warning', 'n': -3}") == {
         "value": 0.25,
         "color": "warning",
@@ -312,7 +313,7 @@ def test_build_site_falls_back_without_quarto(tmp_path, monkeypatch):
     monkeypatch.delenv("STOFFWECHSEL_SITE_RENDERER", raising=False)
     written = build.build_site(root)
     assert [p.relative_to(root / "_site").as_posix() for p in written] == sorted(PAGES)
-    with pytest.raises(project.SiteRenderError, match="quarto"):
+    with pytest.raises(SiteRenderError, match="quarto"):
         build.build_site(root, renderer="quarto")
 
 
