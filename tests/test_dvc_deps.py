@@ -172,8 +172,9 @@ def test_a_change_to_chart_code_re_renders_the_site(pipeline_clone):
     import yaml
 
     stages = yaml.safe_load((pipeline_clone / "dvc.yaml").read_text())["stages"]
-    drawing = {name for name, stage in stages.items()
-               if "lib/stoffwechsel/monitoring/plots.py" in stage.get("deps", [])}
+    drawing = {
+        name for name, stage in stages.items() if "lib/stoffwechsel/monitoring/plots.py" in stage.get("deps", [])
+    }
     assert {"verify", "site"} <= drawing, drawing  # the stages that draw the charts declare the chart code
     assert set(status) == drawing, status  # exactly those are out of date: no stale page, no needless rerun
     assert "features" not in status and "train" not in status
