@@ -99,6 +99,7 @@ PIPELINE_CLONE_FILES = (
     "test_modeling.py",
     "test_pipeline.py",
     "test_remote.py",
+    "test_serving.py",
     "test_stage_grain.py",
 )
 

@@ -269,7 +269,7 @@ def _evaluation(popularity_wins: bool) -> dict:
 def test_the_claim_says_plainly_when_popularity_wins(tmp_path):
     ev = _evaluation(popularity_wins=True)
     assert ev["claim"]["statement"].startswith(
-        "The best baseline (popularity) beats the combined model on hit_rate@10, hit_rate@5."
+        "The best baseline (popularity) beats the combined model on every metric: hit_rate@10, hit_rate@5."
     )
     sentences = pages.offline_result_sentences(ev)
     assert (
@@ -293,7 +293,7 @@ def test_the_claim_when_the_model_beats_the_best_baseline():
     assert "did better than our model" not in text
     assert "our model was measurably better on at least one measure of the top 5 and 10" in text
     assert (
-        "The combined model beats the best baseline (popularity) on hit_rate@10, hit_rate@5."
+        "The combined model beats the best baseline (popularity) on every metric: hit_rate@10, hit_rate@5."
         in ev["claim"]["statement"]
     )
 

@@ -14,7 +14,14 @@ import pandas as pd
 
 from stoffwechsel.errors import StageStop
 from stoffwechsel.features import tabular
-from stoffwechsel.model.candidates import Stores, generate_candidates
+from stoffwechsel.model.candidates import (
+    CandidateSettings,
+    Stores,
+    merge_sources,
+    purchases_between,
+    recall_by_source,
+    source_candidates,
+)
 from stoffwechsel.model.ranker import BASELINES, FEATURE_SETS, RETRIEVED_SERVICE, Ranker, baseline_scores, top_k
 
 
@@ -25,28 +32,34 @@ class Evaluation:
     candidates: pd.DataFrame  # retrieved features of every candidate at the cutoff
     recommendations: dict[str, pd.DataFrame]  # model -> top-k lists
     per_customer: dict[str, pd.DataFrame]  # model -> per-customer metrics
-    candidate_recall: float  # share of test purchases that any candidate source proposed
+    candidate_recall: float  # share of test purchases the candidates within the budget hold
+    candidate_sources: dict  # recall per source, of the union and at the budget (candidates.json)
 
 
 def evaluate(
-    stores: Stores, events: pd.DataFrame, cutoff: pd.Timestamp, rankers: dict[str, Ranker], params: dict
+    stores: Stores,
+    events: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    rankers: dict[str, Ranker],
+    params: dict,
+    settings: CandidateSettings,
 ) -> Evaluation:
     """Recommend at the cutoff for every customer who bought in the test window, with every
     ranker and baseline on the same candidates, and score the lists against the purchases."""
     from stoffwechsel.model import evaluation
 
     end = cutoff + pd.Timedelta(weeks=int(params["test_weeks"]))
-    bought = events[
-        (events["event_type"] == "purchase") & (events["event_time"] >= cutoff) & (events["event_time"] < end)
-    ]
-    truth = bought[["customer_id", "product_key"]].drop_duplicates().reset_index(drop=True)
+    truth = purchases_between(events, cutoff, end)
     customers = pd.Index(sorted(truth["customer_id"].unique()), name="customer_id")
     if customers.empty:
         raise StageStop(
             f"no purchases in the test window: evaluation needs purchases from {cutoff:%Y-%m-%d} to {end:%Y-%m-%d}, "
             f"the data has none"
         )
-    cands = generate_candidates(stores, events, customers, cutoff, int(params["candidates_per_source"]))
+    proposals, features = source_candidates(stores, events, customers, cutoff, settings)
+    merged = merge_sources(proposals, settings.budget)
+    cands = merged.merge(features, on=["customer_id", "product_key"], how="left").assign(event_timestamp=cutoff)
+    cands = cands.sort_values(["customer_id", "product_key"]).reset_index(drop=True)
     frame = tabular.retrieve(stores.all, cands, RETRIEVED_SERVICE)
     k_max = max(params["ks"])
     scores = {name: r.score(frame) for name, r in rankers.items()}
@@ -56,8 +69,8 @@ def evaluate(
         name: evaluation.per_customer_metrics(r, truth, ks=params["ks"], customers=customers)
         for name, r in recs.items()
     }
-    found = cands.merge(truth, on=["customer_id", "product_key"])
-    return Evaluation(customers, truth, frame, recs, per_customer, round(len(found) / max(len(truth), 1), 4))
+    sources = recall_by_source(proposals, merged, truth)
+    return Evaluation(customers, truth, frame, recs, per_customer, sources["at_budget"], sources)
 
 
 #: the list length of the headline numbers: the metrics file's per-model values and the metric
@@ -175,7 +188,7 @@ def evaluation_report(ev: Evaluation, res: dict[str, pd.DataFrame], params: dict
     baselines_win = {
         m: sorted(g.loc[g["a_better"], "baseline"]) for m, g in vs.groupby("metric") if g["a_better"].any()
     }
-    claim = honest_claim(better, worse, best, vs_best)
+    claim = honest_claim(better, worse, best, vs_best, metrics=list(paired))
     return {
         "evaluated_customers": int(len(ev.customers)),
         "denominator": "customers with at least one purchase in the test window (precision counts all of them; "
@@ -230,26 +243,57 @@ def split_k(metric: str) -> int:
     return split_metric(metric)[1]
 
 
-def honest_claim(better: list[str], worse: list[str], best: str, vs_best: dict) -> dict:
+def _rest(metrics, *named: list[str]) -> int:
+    """How many of ``metrics`` none of the ``named`` lists holds."""
+    return len(set(metrics) - set().union(*map(set, named)))
+
+
+def _within_chance(n: int, other: str) -> str:
+    return f"On the other {n} metric{'s' * (n != 1)} the difference from {other} is within chance."
+
+
+def honest_claim(better: list[str], worse: list[str], best: str, vs_best: dict, metrics=None) -> dict:
     """The claim about the combined model against tabular-only AND against the best baseline,
-    each from its paired 95% interval; where the baseline wins, the statement says so first."""
+    each from its paired 95% interval; where the baseline wins, the statement says so first.
+    Every sentence is true of the lists it is made from: "the other metrics" are named only
+    where there are some, "every metric" only where it is so (``metrics``: all compared, by
+    default those of ``vs_best``)."""
+    metrics = sorted(metrics if metrics is not None else vs_best)
     beats_base = sorted(m for m, v in vs_best.items() if v["combined_better"])
     base_wins = sorted(m for m, v in vs_best.items() if v["baseline_better"])
+    every = lambda wins, losses: not losses and not _rest(metrics, wins)  # noqa: E731
     parts = []
     if base_wins:
-        parts.append(f"The best baseline ({best}) beats the combined model on {', '.join(base_wins)}.")
-    parts.append(
-        f"Tabular + embedding features beat tabular-only on {', '.join(better)}."
-        if better
-        else "No metric shows tabular + embedding features beating tabular-only."
-    )
+        parts.append(
+            f"The best baseline ({best}) beats the combined model on "
+            f"{'every metric: ' if every(base_wins, beats_base) else ''}{', '.join(base_wins)}."
+        )
+    if better:
+        parts.append(
+            "Tabular + embedding features beat tabular-only on "
+            f"{'every metric: ' if every(better, worse) else ''}{', '.join(better)}."
+        )
+    elif worse:
+        parts.append("No metric shows tabular + embedding features beating tabular-only.")
+    else:
+        parts.append("No metric shows a difference between tabular + embedding features and tabular-only.")
     if worse:
-        parts.append(f"Tabular-only beats tabular + embedding features on {', '.join(worse)}.")
+        parts.append(
+            "Tabular-only beats tabular + embedding features on "
+            f"{'every metric: ' if every(worse, better) else ''}{', '.join(worse)}."
+        )
+    if (better or worse) and _rest(metrics, better, worse):
+        parts.append(_within_chance(_rest(metrics, better, worse), "tabular-only"))
     if beats_base:
-        parts.append(f"The combined model beats the best baseline ({best}) on {', '.join(beats_base)}.")
+        parts.append(
+            f"The combined model beats the best baseline ({best}) on "
+            f"{'every metric: ' if every(beats_base, base_wins) else ''}{', '.join(beats_base)}."
+        )
     elif not base_wins:
         parts.append(f"No metric shows a difference between the combined model and the best baseline ({best}).")
-    parts.append("(Paired 95% bootstrap intervals of the differences; elsewhere they contain 0.)")
+    if (beats_base or base_wins) and _rest(metrics, beats_base, base_wins):
+        parts.append(_within_chance(_rest(metrics, beats_base, base_wins), f"the best baseline ({best})"))
+    parts.append("(Paired 95% bootstrap intervals of the differences.)")
     return {
         "combined_beats_tabular_on": better,
         "tabular_beats_combined_on": worse,

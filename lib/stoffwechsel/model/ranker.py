@@ -21,7 +21,14 @@ import pandas as pd
 
 from stoffwechsel.errors import StageStop
 from stoffwechsel.features import feature_repo, tabular
-from stoffwechsel.model.candidates import Stores, active_customers, generate_candidates, label_purchases
+from stoffwechsel.model.candidates import (
+    CANDIDATE_FEATURES,
+    CandidateSettings,
+    Stores,
+    active_customers,
+    generate_candidates,
+    label_purchases,
+)
 
 #: the feature services the rankers are trained on, one model each (feature_repo.SERVICES)
 FEATURE_SETS = ("tabular", "combined")
@@ -41,7 +48,9 @@ def training_spines(cutoff: pd.Timestamp, params: dict) -> list[pd.Timestamp]:
     return [pd.Timestamp(t) for t in times]
 
 
-def build_training_set(stores: Stores, events: pd.DataFrame, cutoff: pd.Timestamp, params: dict) -> pd.DataFrame:
+def build_training_set(
+    stores: Stores, events: pd.DataFrame, cutoff: pd.Timestamp, params: dict, settings: CandidateSettings
+) -> pd.DataFrame:
     """Candidates at every training spine, labelled, negatives sampled (fixed seed), with
     features retrieved point-in-time. At most ``max_customers_per_spine`` active customers per
     spine (a seeded sample where there are more; 0: all), so that training cost stays flat as
@@ -63,7 +72,7 @@ def build_training_set(stores: Stores, events: pd.DataFrame, cutoff: pd.Timestam
         if cap and len(customers) > cap:  # the training set stops growing with the shop (seeded sample)
             pick = np.random.default_rng([int(params["seed"]), i]).choice(len(customers), cap, replace=False)
             customers = customers[np.sort(pick)]
-        cands = generate_candidates(stores, events, customers, t, int(params["candidates_per_source"]))
+        cands = generate_candidates(stores, events, customers, t, settings)
         cands["label"] = label_purchases(cands, events, t, horizon)
         keep = (cands["label"] == 1) | (rng.random(len(cands)) < float(params["negative_share"]))
         frames.append(cands[keep])
@@ -79,10 +88,14 @@ def build_training_set(stores: Stores, events: pd.DataFrame, cutoff: pd.Timestam
 
 
 def feature_columns(frame: pd.DataFrame, feature_set: str) -> list[str]:
-    """The columns of a retrieved frame the model of a feature service reads (sorted)."""
+    """The columns of a retrieved frame the model of a feature service reads: the service's inputs
+    (sorted), then the candidate features both services share (purchase history and co-purchase,
+    :data:`~stoffwechsel.model.candidates.CANDIDATE_FEATURES`), so the comparison isolates the
+    embeddings."""
     if feature_set not in FEATURE_SETS:
         raise ValueError(f"unknown feature set {feature_set!r} (have: {FEATURE_SETS})")
-    return feature_repo.service(feature_set).model_inputs(frame.columns)
+    shared = [c for c in CANDIDATE_FEATURES if c in frame.columns]
+    return feature_repo.service(feature_set).model_inputs(frame.columns) + shared
 
 
 def service_versions(stores: Stores, feature_set: str) -> dict[str, str]:
@@ -189,7 +202,13 @@ def baseline_scores(frame: pd.DataFrame, name: str) -> np.ndarray:
         return (frame["category_affinity"].astype(float).fillna(0) * 1000 + pop).to_numpy()
     if name == "taste similarity":
         return frame["taste_similarity"].astype(float).fillna(-1).to_numpy()
+    if name == "buy it again":  # own purchases, most recent first, then recent popularity
+        again = frame["times_bought_before"].astype(float).fillna(0).to_numpy() > 0
+        days = frame["days_since_bought"].astype(float).fillna(0).to_numpy()
+        rank_pop = pop.rank(method="first", ascending=True).to_numpy() / (len(pop) + 1)  # in (0, 1)
+        return np.where(again, 2.0 + 1.0 / (1.0 + days), rank_pop)
     raise ValueError(f"unknown baseline {name!r}")
 
 
-BASELINES = ("popularity", "category popularity", "taste similarity")
+#: the non-learned rankings (ties in the best baseline's choice: this order)
+BASELINES = ("popularity", "category popularity", "taste similarity", "buy it again")

@@ -207,6 +207,8 @@ def run(root: Path, chosen: Iterable[Variant] | None = None, log: Callable[[str]
     events = pd.read_parquet(data / "resolved" / "transactions.parquet")
     cutoff = calendar.cutoff
     chosen = list(chosen) if chosen is not None else variants(base)
+    repeats, _ = candidates.choose_repeat_rule(stores, events, cutoff, base)  # as the train stage chose
+    settings = candidates.CandidateSettings.from_params(base, repeats=repeats)
     start = time.perf_counter()
     train_sets: dict[tuple, pd.DataFrame] = {}
     scored = None  # the evaluation at the cutoff: customers, truth, candidates with features (seed-free)
@@ -216,10 +218,10 @@ def run(root: Path, chosen: Iterable[Variant] | None = None, log: Callable[[str]
         params = {**base, **variant.changes}
         key = tuple(sorted((k, str(v)) for k, v in params.items() if k not in MODEL_ONLY))
         if key not in train_sets:
-            train_sets[key] = ranker.build_training_set(stores, events, cutoff, params)
+            train_sets[key] = ranker.build_training_set(stores, events, cutoff, params, settings)
         rankers = {fs: ranker.train_ranker(train_sets[key], fs, params) for fs in ranker.FEATURE_SETS}
         if scored is None:
-            scored = assessment.evaluate(stores, events, cutoff, rankers, params)
+            scored = assessment.evaluate(stores, events, cutoff, rankers, params, settings)
             per_customer = scored.per_customer
         else:
             k_max = max(params["ks"])

@@ -273,11 +273,13 @@ def log_training_run(
     register_as: str | None,
     root: Path | None = None,
     description: str | None = None,
+    alias: str | None = None,
 ) -> dict:
     """One MLflow run named by :func:`provenance`: parameters, metrics (with intervals), feature
     view versions, git commit, dirty flag, DVC experiment and params diff, DVC hashes of the
     training data, the model with its signature, the evaluation figures; optionally registered in
-    the model registry with the same tags, the alias :data:`CHAMPION_ALIAS` and ``description``."""
+    the model registry with the same tags, the alias ``alias`` (default :data:`CHAMPION_ALIAS`) and
+    ``description``."""
     from mlflow.models import infer_signature
 
     root = root or config.ROOT
@@ -309,7 +311,7 @@ def log_training_run(
             version = info.registered_model_version
             for key, value in tags.items():
                 client.set_model_version_tag(register_as, version, key, value)
-            client.set_registered_model_alias(register_as, CHAMPION_ALIAS, version)
+            client.set_registered_model_alias(register_as, alias or CHAMPION_ALIAS, version)
             client.update_model_version(
                 register_as, version, description=description or f"{name} ranker, run {run_name}"
             )
@@ -319,3 +321,43 @@ def log_training_run(
             "model_uri": info.model_uri,
             "registered_version": info.registered_model_version,
         }
+
+
+#: the registry alias of the model version that made the served lists (the recommend stage)
+SERVING_ALIAS = "serving"
+
+
+def log_serving_run(manifest: dict, ranker, sample: pd.DataFrame, register_as: str, root: Path | None = None) -> dict:
+    """The recommend stage's run: a trained ranker is logged and registered under ``register_as``
+    with the alias :data:`SERVING_ALIAS`, tagged with the manifest (model sha256, feature view
+    versions, serving day; ``sample``: retrieved candidate rows, for the model's signature); a simple
+    rule (no ranker) is logged as a run with the manifest only."""
+    root = root or config.ROOT
+    flat = {
+        "served_at": manifest["served_at"],
+        "top_n": manifest["top_n"],
+        **{f"candidates.{k}": v for k, v in manifest["candidates"].items()},
+    }
+    if ranker is None:
+        mlflow = start(root)
+        run_name, run_tags = provenance(Path(root), f"serving-{manifest['model']}")
+        with mlflow.start_run(run_name=run_name) as run:
+            mlflow.log_params(flat)
+            mlflow.set_tags({**run_tags, "model": manifest["model"], "why": manifest["why"]})
+            mlflow.log_dict(manifest, "manifest.json")
+            return {"run_id": run.info.run_id, "run_name": run_name, "model_uri": None, "registered_version": None}
+    return log_training_run(
+        f"serving-{manifest['model']}",
+        ranker,
+        sample,
+        flat,
+        {},
+        manifest["feature_views"],
+        {},
+        {},
+        register_as,
+        root=root,
+        description=f"{manifest['model']} ranker trained on all data up to {manifest['data_until']}: "
+        f"the model behind the served lists ({manifest['why']}); model sha256 {manifest['model_sha256']}",
+        alias=SERVING_ALIAS,
+    )

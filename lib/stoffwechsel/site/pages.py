@@ -284,6 +284,7 @@ BASELINE_WORDS = {
     "popularity": "showing the most popular products",
     "category popularity": "showing the most popular products of each customer's favourite categories",
     "taste similarity": "showing the products closest to each customer's taste",
+    "buy it again": "showing each customer what they bought before, then the most popular products",
 }
 
 
@@ -321,14 +322,25 @@ def offline_result_sentences(evaluation: dict) -> list[str]:
             f"A simple rule did better than our model: {rule} found more of what customers bought in "
             f"{_lists(base_wins)} (the difference's 95% range stays above zero)."
         )
+    worse = claim.get("tabular_beats_combined_on", [])
+    compared = list(evaluation.get("combined_minus_tabular") or better + worse)
+    rest = len(set(compared) - set(better) - set(worse))
     if better:
         sentences.append(
             "Adding what product descriptions say made the recommendations measurably better than without them "
-            f"on at least one measure of {_lists(better)} (the improvement's 95% range stays above zero); "
-            "elsewhere the difference is within chance."
+            f"on {'every measure' if not worse and not rest else 'at least one measure'} of {_lists(better)} "
+            "(the improvement's 95% range stays above zero)"
+            + ("; elsewhere the difference is within chance." if rest and not worse else ".")
         )
     else:
         sentences.append("Adding what product descriptions say did not make the recommendations measurably better.")
+    if worse:
+        sentences.append(
+            "Without them the recommendations were measurably better on "
+            f"{'every measure' if not better and not rest else 'at least one measure'} of {_lists(worse)} "
+            "(the difference's 95% range stays below zero)"
+            + ("; elsewhere the difference is within chance." if rest else ".")
+        )
     if beats_base:
         sentences.append(
             f"Against the best simple rule ({rule}), our model was measurably better on at least one measure of "
@@ -341,6 +353,34 @@ def offline_result_sentences(evaluation: dict) -> list[str]:
         "no ranking can find the rest."
     )
     return sentences
+
+
+#: why the serving model serves, in the owner's words (model.serving.serving_choice's reasons)
+SERVING_REASONS = {
+    "baseline_better": "this simple rule found measurably more of what customers bought in the first 10 "
+    "recommendations than our model",
+    "tabular_better": "it found measurably more of what customers bought in the first 10 recommendations than "
+    "the model with descriptions",
+    "no_better_model": "no other way of recommending found measurably more of what customers bought in the "
+    "first 10 recommendations",
+}
+
+SERVING_MODELS = {
+    "combined": "the model that reads product descriptions",
+    "tabular": "the model without product descriptions",
+}
+
+
+def serving_sentence(serving: dict) -> str:
+    """Which model makes the recommendations the shop can serve, and why, in plain words."""
+    model = serving["model"]
+    who = SERVING_MODELS.get(model) or BASELINE_WORDS.get(model, model)
+    return (
+        f"The recommendations to serve now come from {who}, because {SERVING_REASONS[serving['reason']]}. "
+        f"It learned from all data up to {formats.date_words(serving['data_until'])} and chose "
+        f"{number(serving['top_n'])} products for each of the {number(serving['customers'])} customers "
+        "who were active in the last months."
+    )
 
 
 # --- monitoring pages ---------------------------------------------------------------------------
