@@ -45,6 +45,14 @@ def test_the_serving_model_is_the_one_nothing_beat(baseline_better, tabular_bett
     assert chosen not in sentence  # the model in words, not its name in the files
 
 
+def test_the_serving_moment_is_the_end_of_the_last_day():
+    """A real export's catalogue ends each sale window at the last sale it saw (the UCI year: all on
+    its last day), so serving at midnight after it found no product on sale and no candidate."""
+    t = serving.serving_moment(pd.Timestamp("2011-12-09 12:50"))
+    assert t == pd.Timestamp("2011-12-09 23:59:59.999999")
+    assert t.normalize() == pd.Timestamp("2011-12-09") and t >= pd.Timestamp("2011-12-09 23:59:59")
+
+
 def test_the_stage_lists_exactly_the_train_keys_it_reads():
     """One fact, one place: the train keys the recommend notebook reads (serving.TRAIN_KEYS) are the
     ones its dvc.yaml entry declares, so a change to any of them (and only those) re-runs it."""
@@ -78,7 +86,7 @@ def test_the_served_lists_are_for_active_customers_on_sale_and_made_by_the_named
     assert set(lists["source"]) <= set(candidates.SOURCES)
     t = pd.Timestamp(manifest["served_at"])
     events = pd.read_parquet(data / "resolved" / "transactions.parquet")
-    assert events["event_time"].max() < t  # every event is before the serving moment
+    assert events["event_time"].max() <= t  # every event is at or before the serving moment
     active = candidates.active_customers(events, t, 26)
     assert set(lists["customer_id"]) <= set(active) and manifest["customers"] == lists["customer_id"].nunique()
     from stoffwechsel.features.store import FeatureStore

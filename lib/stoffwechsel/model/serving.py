@@ -2,7 +2,7 @@
 combined model unless tabular-only or the strongest baseline was measurably better on the
 headline metric), the chosen ranker is trained again on every training moment up to the last
 day of data (the evaluation's model stops at the cutoff, eight weeks earlier) and ranks the
-candidates of every customer active at the serving moment, the day after the last event.
+candidates of every customer active at the serving moment, the end of the last day of data.
 
 The lists are a deterministic data file (``data/recommendations/recommendations.parquet``:
 sorted by customer and rank, no scores, whose last bits depend on the machine) with a manifest
@@ -18,6 +18,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
+from stoffwechsel.errors import StageStop
 from stoffwechsel.features import tabular
 from stoffwechsel.model.assessment import BASELINE_CHOSEN_BY
 from stoffwechsel.model.candidates import CandidateSettings, Stores, active_customers, generate_candidates
@@ -75,8 +76,10 @@ def serving_choice(report: dict) -> tuple[str, str, str]:
 
 
 def serving_moment(last_event: pd.Timestamp) -> pd.Timestamp:
-    """The day after the last event: every event of the data is before it."""
-    return pd.Timestamp(last_event).normalize() + pd.Timedelta(days=1)
+    """The end of the last day of data (its last microsecond): every event of the data is at or
+    before it, and a product whose sale window ends that day is still on sale (an export's
+    catalogue often ends a window at the last sale it saw: the UCI year's all end on its last day)."""
+    return pd.Timestamp(last_event).normalize() + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
 
 
 def refit(
@@ -105,6 +108,12 @@ def recommend(
     and the first 200 retrieved candidate rows (the model's inputs, for MLflow's signature)."""
     customers = active_customers(events, t, int(params["lookback_weeks"]))
     cands = generate_candidates(stores, events, customers, t, settings)
+    if cands.empty:
+        raise StageStop(
+            f"nothing to recommend at the end of {t:%Y-%m-%d}: {len(customers)} customers were active in the "
+            f"{int(params['lookback_weeks'])} weeks before it and no candidate product is on sale then "
+            "(products.csv: sale_start and sale_end)"
+        )
     frame = tabular.retrieve(stores.all, cands, RETRIEVED_SERVICE)
     scores = fitted.score(frame) if fitted is not None else baseline_scores(frame, model)
     top = top_k(frame, np.asarray(scores), top_n)
@@ -136,8 +145,8 @@ def manifest(
         "why": why,
         "model_sha256": hashlib.sha256(ranker_bytes(fitted)).hexdigest() if fitted is not None else None,
         "feature_views": dict(sorted(views.items())),
-        "served_at": f"{t:%Y-%m-%d}",
-        "data_until": f"{t - pd.Timedelta(days=1):%Y-%m-%d}",
+        "served_at": t.isoformat(),
+        "data_until": f"{t:%Y-%m-%d}",
         "customers": int(lists["customer_id"].nunique()),
         "top_n": int(top_n),
         "candidates": {
