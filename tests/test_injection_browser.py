@@ -91,10 +91,8 @@ def hostile_clone(tmp_path_factory) -> Path:
     keep their committed outputs (no payload can reach them): `reproduce` would recompute the
     *committed* commit's features from scratch in a clone of its own and write evidence of commits
     and md5s (134 s of this fixture's `dvc repro`, measured on 2 cores), and `backtest` would
-    re-run its simulated histories because min_customers changed (32-110 s). `recommend` is frozen
-    too: the pages show only its `serving.json` (the model's name, the reason, dates and counts,
-    nothing of the materials), so it keeps the committed one (its refit: about 50 s). The
-    Verification and Arriving pages show the committed evidence and backtest, as in a fresh clone."""
+    re-run its simulated histories because min_customers changed (32-110 s). The Verification and
+    Arriving pages show the committed evidence and backtest, as in a fresh clone."""
     clone = copy_without_reports(tmp_path_factory.mktemp("hostile-site"))  # keeps the evidence
     run(["git", "checkout", "HEAD", "--", "reports/monitoring/delay_evaluation.json"], clone)
     write_hostile_materials(clone / "materials")
@@ -104,7 +102,7 @@ def hostile_clone(tmp_path_factory) -> Path:
     )
     assert count == 1, "params.yaml: monitor.min_customers is no longer the monitor section's first line"
     params.write_text(text, encoding="utf-8")
-    run(["dvc", "freeze", "reproduce", "backtest", "recommend"], clone)
+    run(["dvc", "freeze", "reproduce", "backtest"], clone)
     run(["dvc", "repro"], clone, STOFFWECHSEL_SITE_RENDERER="python")
     return clone
 

@@ -49,11 +49,9 @@ def clone(tmp_path):
     `reproduce` is frozen (committed in the copy): it reads no materials either, and in this
     one-commit copy, without the history a reader's clone has, it would recompute the copy's own
     committed features from scratch (2-3 minutes per test; tests/test_reproduction.py tests the
-    check, the pipeline tests its evidence). `recommend` is frozen as well: it reads the features
-    the test checks, not the materials, and its refit costs about 50 s (the pipeline clone and
-    the README's fresh clone run it; tests/test_serving.py checks its lists)."""
+    check, the pipeline tests its evidence)."""
     clone = copy_working_tree(tmp_path / "real")
-    run(["dvc", "freeze", "reproduce", "recommend"], clone)
+    run(["dvc", "freeze", "reproduce"], clone)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", "freeze reproduce"], clone)
     return clone
 
@@ -65,9 +63,7 @@ def test_readme_how_to_runs_the_whole_pipeline_on_real_style_exports(clone):
     for line in commands:
         ran += re.findall(r"Running stage '(\w+)'", run_line(line, clone).stdout)
     stages = set(yaml.safe_load((clone / "dvc.yaml").read_text())["stages"])
-    assert sorted(ran) == sorted(stages - {"backtest", "reproduce", "recommend"}), (
-        ran
-    )  # each stage reading the materials ran
+    assert sorted(ran) == sorted(stages - {"backtest", "reproduce"}), ran  # each stage reading the materials ran
     params = yaml.safe_load((clone / "params.yaml").read_text())
     folder = clone / params["materials"]["materials_dir"]
     assert folder != clone / "materials" and (folder / "transactions.csv").is_file()
