@@ -209,3 +209,27 @@ def test_the_registered_version_gets_the_champion_alias_a_description_and_the_ru
     experiment = mlflow.get_experiment_by_name(tracking.EXPERIMENT)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert tracking.runs_url(root=root) == f"http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}/runs"
+
+
+def test_skops_trusts_the_same_types_without_importing_torch():
+    """tracking._import_skops keeps torch out of the train and recommend stages (issue #27) and
+    changes nothing skops trusts: its list of scikit-learn types equals a plain import's."""
+    import json
+    import subprocess
+    import sys
+
+    listing = "from skops.io._trusted_types import SKLEARN_ESTIMATOR_TYPE_NAMES as t; "
+    plain = "import skops.io; " + listing + "print(json.dumps([t, 'torch' in sys.modules]))"
+    placed = (
+        "from stoffwechsel.model.tracking import _import_skops; _import_skops(); "
+        + listing
+        + "print(json.dumps([t, 'torch' in sys.modules]))"
+    )
+    out = {}
+    for name, code in (("plain", plain), ("placed", placed)):
+        proc = subprocess.run([sys.executable, "-c", "import json, sys; " + code], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        out[name] = json.loads(proc.stdout)
+    assert out["plain"][1], "a plain skops import no longer imports torch: the placeholder can go"
+    assert out["placed"][1] is False
+    assert len(out["placed"][0]) > 100 and out["placed"][0] == out["plain"][0]

@@ -48,24 +48,103 @@ def training_spines(cutoff: pd.Timestamp, params: dict) -> list[pd.Timestamp]:
     return [pd.Timestamp(t) for t in times]
 
 
-def build_training_set(
-    stores: Stores, events: pd.DataFrame, cutoff: pd.Timestamp, params: dict, settings: CandidateSettings
-) -> pd.DataFrame:
-    """Candidates at every training spine, labelled, negatives sampled (fixed seed), with
-    features retrieved point-in-time. At most ``max_customers_per_spine`` active customers per
-    spine (a seeded sample where there are more; 0: all), so that training cost stays flat as
-    the data grows while evaluation still scores every test customer."""
+#: where the train stage writes its labelled spines (:class:`LabelledSpines`), relative to the root
+SPINES_DIR = "data/training"
+
+#: the keys of a ``train`` params dict that decide the labelled spines (with the candidate settings)
+SPINE_KEYS = (
+    "train_start",
+    "horizon_weeks",
+    "spine_every_weeks",
+    "lookback_weeks",
+    "max_customers_per_spine",
+    "negative_share",
+    "seed",
+)
+
+
+@dataclass
+class LabelledSpines:
+    """A training set before feature retrieval: the labelled candidate rows kept at each spine
+    (spines in time order), how many candidates each spine drew (the negative sampling draws one
+    random number per candidate, so a later build can continue the same random sequence), and the
+    settings that made them (:func:`spine_key`)."""
+
+    rows: pd.DataFrame
+    drawn: list[tuple[pd.Timestamp, int]]
+    key: dict
+
+    def write(self, folder) -> None:
+        """``rows.parquet`` (row order kept) and ``spines.json``: deterministic bytes (a DVC output)."""
+        from pathlib import Path
+
+        from stoffwechsel.data import io
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        io.write_parquet(self.rows.assign(_row=np.arange(len(self.rows))), folder / "rows.parquet", sort_by=["_row"])
+        spines = [{"moment": f"{t.isoformat()}", "candidates_drawn": int(n)} for t, n in self.drawn]
+        io.write_json({"key": self.key, "spines": spines}, folder / "spines.json")
+
+    @classmethod
+    def read(cls, folder) -> LabelledSpines:
+        import json
+        from pathlib import Path
+
+        folder = Path(folder)
+        meta = json.loads((folder / "spines.json").read_text(encoding="utf-8"))
+        rows = pd.read_parquet(folder / "rows.parquet").drop(columns="_row")
+        drawn = [(pd.Timestamp(s["moment"]), int(s["candidates_drawn"])) for s in meta["spines"]]
+        return cls(rows, drawn, meta["key"])
+
+
+def spine_key(params: dict, settings: CandidateSettings) -> dict:
+    """What decides the labelled spines: :data:`SPINE_KEYS` of ``params`` and the candidate settings."""
+    from dataclasses import asdict
+
+    return {
+        **{k: str(params.get(k)) for k in SPINE_KEYS},
+        **{f"candidates.{k}": str(v) for k, v in sorted(asdict(settings).items())},
+    }
+
+
+def labelled_spines(
+    stores: Stores,
+    events: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    params: dict,
+    settings: CandidateSettings,
+    earlier: LabelledSpines | None = None,
+) -> LabelledSpines:
+    """Candidates at every training spine, labelled, negatives sampled (fixed seed). At most
+    ``max_customers_per_spine`` active customers per spine (a seeded sample where there are more;
+    0: all), so that training cost stays flat as the data grows.
+
+    ``earlier``: the spines of an earlier cutoff with the same :func:`spine_key` (the train
+    stage's, for the recommend stage's refit): its spines are a prefix of these and are taken as
+    they are, the random sequence advanced past them, so the result is the same as a build from
+    scratch (tested), and only the spines after the earlier cutoff are computed. An ``earlier``
+    with another key or other spines is not used."""
     horizon = pd.Timedelta(weeks=int(params["horizon_weeks"]))
     rng = np.random.default_rng(int(params["seed"]))
     cap = int(params.get("max_customers_per_spine") or 0)
-    frames = []
+    key = spine_key(params, settings)
     spines = training_spines(cutoff, params)
     if not spines:
         raise StageStop(
             f"too little history: no training moment from {pd.Timestamp(params['train_start']):%Y-%m-%d} "
             f"has its {int(params['horizon_weeks'])} weeks of outcomes before the cutoff {cutoff:%Y-%m-%d}"
         )
+    frames, drawn = [], []
+    prefix = earlier is not None and [t for t, _ in earlier.drawn] == spines[: len(earlier.drawn)]
+    if prefix and earlier.key == key:
+        frames.append(earlier.rows)
+        drawn = list(earlier.drawn)
+        for _, n in drawn:
+            rng.random(n)  # the draws those spines made: the sequence continues where theirs ended
     for i, t in enumerate(spines):
+        if i < len(drawn):
+            continue
         if t + horizon > cutoff:
             raise ValueError(f"training spine {t} has a label window past the cutoff {cutoff}")
         customers = active_customers(events, t, int(params["lookback_weeks"]))
@@ -76,15 +155,28 @@ def build_training_set(
         cands["label"] = label_purchases(cands, events, t, horizon)
         keep = (cands["label"] == 1) | (rng.random(len(cands)) < float(params["negative_share"]))
         frames.append(cands[keep])
-    spine = pd.concat(frames, ignore_index=True)
-    if len(spine) == 0 or int(spine["label"].sum()) == 0:
+        drawn.append((t, len(cands)))
+    rows = pd.concat(frames, ignore_index=True)
+    if len(rows) == 0 or int(rows["label"].sum()) == 0:
         raise StageStop(
             "no purchases to learn from: training needs purchases by active customers within "
             f"{int(params['horizon_weeks'])} "
             f"weeks of a training moment ({len(spines)} moments from {spines[0]:%Y-%m-%d}), the data has "
-            f"{len(spine)} candidate pairs and none of them was bought"
+            f"{len(rows)} candidate pairs and none of them was bought"
         )
-    return tabular.retrieve(stores.all, spine, RETRIEVED_SERVICE)
+    return LabelledSpines(rows, drawn, key)
+
+
+def retrieve_training_set(stores: Stores, spines: LabelledSpines) -> pd.DataFrame:
+    """The labelled spines with their features retrieved point-in-time (the ranker's training frame)."""
+    return tabular.retrieve(stores.all, spines.rows, RETRIEVED_SERVICE)
+
+
+def build_training_set(
+    stores: Stores, events: pd.DataFrame, cutoff: pd.Timestamp, params: dict, settings: CandidateSettings
+) -> pd.DataFrame:
+    """:func:`labelled_spines` at ``cutoff`` with features retrieved (:func:`retrieve_training_set`)."""
+    return retrieve_training_set(stores, labelled_spines(stores, events, cutoff, params, settings))
 
 
 def feature_columns(frame: pd.DataFrame, feature_set: str) -> list[str]:

@@ -25,10 +25,12 @@ from stoffwechsel.model.candidates import CandidateSettings, Stores, active_cust
 from stoffwechsel.model.ranker import (
     BASELINES,
     RETRIEVED_SERVICE,
+    LabelledSpines,
     Ranker,
     baseline_scores,
-    build_training_set,
+    labelled_spines,
     ranker_bytes,
+    retrieve_training_set,
     service_versions,
     top_k,
     train_ranker,
@@ -83,14 +85,22 @@ def serving_moment(last_event: pd.Timestamp) -> pd.Timestamp:
 
 
 def refit(
-    stores: Stores, events: pd.DataFrame, model: str, t: pd.Timestamp, params: dict, settings: CandidateSettings
+    stores: Stores,
+    events: pd.DataFrame,
+    model: str,
+    t: pd.Timestamp,
+    params: dict,
+    settings: CandidateSettings,
+    earlier: LabelledSpines | None = None,
 ) -> Ranker | None:
     """The chosen ranker trained on every training moment whose outcome window ends by ``t``
-    (same parameters as the evaluated one); a baseline needs no training (None)."""
+    (same parameters as the evaluated one); a baseline needs no training (None). ``earlier``: the
+    train stage's labelled spines, of which only the moments after its cutoff are added
+    (:func:`~stoffwechsel.model.ranker.labelled_spines`: the same training set as from scratch)."""
     if model in BASELINES:
         return None
-    train = build_training_set(stores, events, t, params, settings)
-    return train_ranker(train, model, params)
+    spines = labelled_spines(stores, events, t, params, settings, earlier)
+    return train_ranker(retrieve_training_set(stores, spines), model, params)
 
 
 def recommend(

@@ -32,6 +32,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
+import sys
+import types
 from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlparse
@@ -261,6 +263,26 @@ def load_model(model_uri: str, root: Path | None = None):
     return mlflow.pyfunc.load_model(model_uri)
 
 
+def _import_skops() -> None:
+    """Import ``skops.io`` (MLflow's format for scikit-learn models) without torch.
+
+    At import skops lists scikit-learn's estimators (``sklearn.utils.discovery.all_estimators``),
+    whose package walk imports ``sklearn.externals.array_api_compat.torch`` and with it torch:
+    2.5-4 s of the train and recommend stages, which never use torch. No estimator lives there
+    (``all_estimators`` skips ``externals``), so a placeholder for that one module, in place only
+    during the import, gives the same list of trusted types (208 here either way)."""
+    if "skops.io" in sys.modules or "torch" in sys.modules:
+        return
+    name = "sklearn.externals.array_api_compat.torch"
+    placeholder = types.ModuleType(name)
+    sys.modules.setdefault(name, placeholder)
+    try:
+        import skops.io  # noqa: F401
+    finally:
+        if sys.modules.get(name) is placeholder:
+            del sys.modules[name]
+
+
 def log_training_run(
     name: str,
     ranker,
@@ -283,6 +305,7 @@ def log_training_run(
     from mlflow.models import infer_signature
 
     root = root or config.ROOT
+    _import_skops()
     mlflow = start(root)
     x = ranker.matrix(sample)
     run_name, run_tags = provenance(Path(root), name)
