@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from stoffwechsel.reproduction import EVIDENCE as REPRODUCTION_EVIDENCE  # committed, keyed evidence
 
@@ -70,16 +71,30 @@ def copy_working_tree(dest: Path) -> Path:
     return dest
 
 
+#: The stages that read no materials (dvc.yaml deps: code, params and the feature outputs only for
+#: reproduce, whose evidence is keyed by those): their committed outputs stay in a copy, as in a
+#: fresh `git clone`, and DVC decides whether they re-run (tests/test_stage_grain.py keeps the
+#: backtest's deps free of materials).
+def _declared_outputs(stage: str) -> list[Path]:
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"][stage]
+    return [Path(o if isinstance(o, str) else next(iter(o))) for key in ("outs", "metrics") for o in spec.get(key, [])]
+
+
+MATERIALS_FREE_OUTPUTS = (REPRODUCTION_EVIDENCE, *_declared_outputs("backtest"))
+
+
 def copy_without_reports(dest: Path) -> Path:
     """:func:`copy_working_tree` without the developer's reports (outputs are recomputed), but
-    with the committed evidence of the reproduce stage, as in a fresh `git clone` (keyed by the
-    lock entries it compared, it is not checked again while the features are the same)."""
+    with the committed outputs of the stages that read no materials (:data:`MATERIALS_FREE_OUTPUTS`:
+    target 1's evidence, keyed by the lock entries it compared; the delayed-label backtest, on
+    simulated histories only), as in a fresh `git clone`: the backtest re-runs only where its
+    code or params differ from the commit's (30 s of every pipeline copy otherwise)."""
     clone = copy_working_tree(dest)
-    evidence = (clone / REPRODUCTION_EVIDENCE).read_bytes() if (clone / REPRODUCTION_EVIDENCE).is_file() else None
+    kept = {rel: (clone / rel).read_bytes() for rel in MATERIALS_FREE_OUTPUTS if (clone / rel).is_file()}
     shutil.rmtree(clone / "reports", ignore_errors=True)
-    if evidence is not None:
-        (clone / REPRODUCTION_EVIDENCE).parent.mkdir(parents=True)
-        (clone / REPRODUCTION_EVIDENCE).write_bytes(evidence)
+    for rel, data in kept.items():
+        (clone / rel).parent.mkdir(parents=True, exist_ok=True)
+        (clone / rel).write_bytes(data)
     return clone
 
 
