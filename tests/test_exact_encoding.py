@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 from stoffwechsel.config import load_params
 from stoffwechsel.features import embeddings
-from stoffwechsel.studies.machine_settings import OTHER_MACHINES, encode_elsewhere
+from stoffwechsel.studies.machine_settings import OTHER_MACHINES, encode_elsewhere, encode_elsewhere_by_method
 
 PARAMS = load_params("embeddings", ROOT / "params.yaml")
 SPEC = embeddings.ModelSpec.from_params(PARAMS)
@@ -22,7 +22,7 @@ def texts() -> list[str]:
     descriptions = sorted({embeddings.normalise_text(t) for t in products["description"].dropna()})
     picked = np.random.default_rng(22).choice(len(descriptions), 24, replace=False)
     # descriptions of many lengths, and short texts (names, codes, other scripts): 40 in all (24
-    # descriptions: each setting loads the model and encodes in its own process, 7 in all)
+    # descriptions: each setting loads the model and encodes in its own process, 4 in all)
     return [descriptions[i] for i in sorted(picked)] + [
         "Linen Shirt",
         "T-Shirt",
@@ -48,9 +48,9 @@ def encoded(texts) -> dict[tuple[str, str], np.ndarray]:
     """Every setting of OTHER_MACHINES, exact and plain float32; the exact encoding also in
     reversed order (other batch partners) on one thread."""
     out = {}
-    for setting in OTHER_MACHINES:
-        out[setting, "exact"] = encode_elsewhere(texts, SPEC, setting, "exact")
-        out[setting, "float32"] = encode_elsewhere(texts, SPEC, setting, "float32")
+    for setting in OTHER_MACHINES:  # one process per setting: the plain float32 encode, then the exact one
+        for method, vectors in encode_elsewhere_by_method(texts, SPEC, setting, ("float32", "exact")).items():
+            out[setting, method] = vectors
     reversed_ = encode_elsewhere(texts[::-1], SPEC, "this machine", "exact", batch_size=8, env={"OMP_NUM_THREADS": "1"})
     out["this machine, 1 thread, reversed, batches of 8", "exact"] = reversed_[::-1]
     return out

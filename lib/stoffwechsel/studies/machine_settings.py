@@ -59,17 +59,21 @@ args = json.load(open(sys.argv[1]))
 spec = embeddings.ModelSpec(**args["spec"])
 model = embeddings.load_model(spec)
 texts = args["texts"]
-if args["method"] == "exact":
-    out = embeddings.encode_exact(model, texts, args["batch_size"])
-elif args["method"] == "float64":  # the exact encoding before its rounding (flip-rate measurement)
-    import torch
-    model.to(torch.float64)
-    with torch.inference_mode():
-        out = model.encode(texts, batch_size=args["batch_size"], convert_to_numpy=True, show_progress_bar=False)
-else:  # the plain float32 encode, as a control that the settings change the kernels
-    out = model.encode(texts, batch_size=args["batch_size"], convert_to_numpy=True, show_progress_bar=False)
-np.save(args["out"], out)
+for method, out in zip(args["methods"], args["outs"]):  # float32 first: the others turn the model to float64
+    if method == "exact":
+        vectors = embeddings.encode_exact(model, texts, args["batch_size"])
+    elif method == "float64":  # the exact encoding before its rounding (flip-rate measurement)
+        import torch
+        model.to(torch.float64)
+        with torch.inference_mode():
+            vectors = model.encode(texts, batch_size=args["batch_size"], convert_to_numpy=True, show_progress_bar=False)
+    else:  # the plain float32 encode, as a control that the settings change the kernels
+        vectors = model.encode(texts, batch_size=args["batch_size"], convert_to_numpy=True, show_progress_bar=False)
+    np.save(out, vectors)
 """
+
+#: the order in which one process runs several methods: float32 needs the model as loaded
+METHOD_ORDER = ("float32", "exact", "float64")
 
 
 def encode_elsewhere(
@@ -78,17 +82,34 @@ def encode_elsewhere(
     """``texts`` encoded in a new process under :data:`OTHER_MACHINES` ``[setting]`` (plus
     ``env``): ``method`` "exact" (:func:`stoffwechsel.features.embeddings.encode_exact`), "float64" (the
     same before its rounding) or "float32" (the plain ``model.encode``)."""
+    return encode_elsewhere_by_method(texts, spec, setting, (method,), batch_size, env)[method]
+
+
+def encode_elsewhere_by_method(
+    texts: list[str],
+    spec,
+    setting: str,
+    methods: tuple[str, ...],
+    batch_size: int = 64,
+    env: dict | None = None,
+) -> dict[str, np.ndarray]:
+    """:func:`encode_elsewhere` for several methods in one process (one model load), run in
+    :data:`METHOD_ORDER`: method -> vectors."""
+    unknown = set(methods) - set(METHOD_ORDER)
+    if unknown:
+        raise ValueError(f"unknown encoding method(s) {sorted(unknown)} (have: {METHOD_ORDER})")
+    ordered = [m for m in METHOD_ORDER if m in methods]
     with tempfile.TemporaryDirectory(prefix="encode-elsewhere-") as tmp:
         args = Path(tmp) / "args.json"
-        out = Path(tmp) / "out.npy"
+        outs = [Path(tmp) / f"{m}.npy" for m in ordered]
         args.write_text(
             json.dumps(
                 {
                     "spec": {"name": spec.name, "package": spec.package, "sha256": spec.sha256},
                     "texts": list(texts),
-                    "method": method,
+                    "methods": ordered,
                     "batch_size": batch_size,
-                    "out": str(out),
+                    "outs": [str(o) for o in outs],
                 }
             )
         )
@@ -100,7 +121,7 @@ def encode_elsewhere(
         proc = subprocess.run([sys.executable, "-c", _SCRIPT, str(args)], env=child_env, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"encoding under {setting!r} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-        return np.load(out)
+        return {m: np.load(o) for m, o in zip(ordered, outs)}
 
 
 def flip_rate(texts: list[str], spec, settings: tuple[str, str], batch_size: int = 64) -> dict:
