@@ -49,7 +49,7 @@ def test_readme_commands_work_in_a_fresh_clone_on_another_machine(tmp_path):
     The clone's `.venv` is this test run's venv, which `make setup` built from the same
     requirements.lock on a fresh clone moments before (that is CI's first step: `.ci/run` runs
     `make test` in a clean clone), so `make run` finds its set-up done instead of installing the
-    lock a second time (about 4 minutes). Stage kernels import the clone's own lib/ (the runner
+    lock a second time (about a minute). Stage kernels import the clone's own lib/ (the runner
     sets PYTHONPATH), so the pipeline that runs is the clone's. It runs apart from the session's
     `dvc repro` clone on purpose: DVC's run cache does not restore stages with uncached outputs,
     so sharing that clone's cache would not save the repro, only tie both to one test worker."""

@@ -131,18 +131,22 @@ def test_what_dvc_restores_is_what_the_site_shows(pipeline_clone, tmp_path):
     # neither page (the Model page reads its serving.json, which says which model serves, not
     # how well); the other stages go through the experiment and back
     run(["dvc", "freeze", "recommend"], clone)
+    # one renderer throughout, the Python one: the pages' bytes depend on the renderer, and the
+    # test is about what DVC restores (a Quarto render costs 30 s, and this test renders three times)
+    python = {"STOFFWECHSEL_SITE_RENDERER": "python"}
+    run(["stoffwechsel", "build-site", "--no-pages"], clone, **python)
     run(["git", "add", "-A"], clone)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "after repro"], clone)
     before = {p: (clone / p).read_bytes() for p in (*SITE_PAGES, "reports/metrics/evaluation.json")}
 
-    run(["dvc", "exp", "run", "-S", "train.max_iter=100"], clone)  # params.yaml: 200
+    run(["dvc", "exp", "run", "-S", "train.max_iter=100"], clone, **python)  # params.yaml: 200
     during = {p: (clone / p).read_bytes() for p in before}
     assert all(during[p] != before[p] for p in before), "the experiment did not change the pages"
 
     run(["git", "checkout", "--", "."], clone)
     run(["dvc", "checkout"], clone)
-    run(["dvc", "repro"], clone)
-    run(["stoffwechsel", "build-site", "--if-stale"], clone)  # as `make run` does: _site is not in dvc.lock
+    run(["dvc", "repro"], clone, **python)
+    run(["stoffwechsel", "build-site", "--if-stale"], clone, **python)  # as `make run` does: _site is not in dvc.lock
     after = {p: (clone / p).read_bytes() for p in before}
     assert after == before, [p for p in before if after[p] != before[p]]
     assert run(["git", "status", "--porcelain", "--", "dvc.lock"], clone).stdout == "", run(
