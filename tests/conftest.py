@@ -151,8 +151,10 @@ def _uses_the_clone(item) -> bool:
 
 def pytest_collection_modifyitems(config, items):
     """The longest work is handed out first (the clone's tests, then the fresh-clone README run
-    and the other pipeline runs), so no worker is left with a five-minute test at the end while
-    the other idles. A test that reads the clone must live in one of PIPELINE_CLONE_FILES, which
+    and the other pipeline runs, longest first: :data:`LONGEST_FILES`), so no worker is left with
+    a five-minute test at the end while the other idles (`make test` keeps this order:
+    ``--no-loadscope-reorder``; xdist's default reorder puts the files with most tests first).
+    A test that reads the clone must live in one of PIPELINE_CLONE_FILES, which
     the scheduler below keeps on one worker."""
     strays = sorted({item.path.name for item in items if _uses_the_clone(item)} - set(PIPELINE_CLONE_FILES))
     if strays:
