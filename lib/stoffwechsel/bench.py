@@ -563,6 +563,38 @@ durations in `reports/notebooks/*.ipynb`. The stages run one by one (`dvc repro 
   every customer at scale 1), so training stops growing with the shop; evaluation still scores
   every test customer.
 
+Speed work in #27 (2026-12-07, after #22-#25 added exact encoding, six candidate sources and the
+`recommend` stage; not a `make bench` run, which was not repeated: its tables above predate them).
+Before, `dvc repro` in a fresh copy of ac1eb95 without reports (scale 1, empty embedding cache,
+Python renderer, quiet machine): 477 s, by stage profile 12, resolve 9, features 10, embeddings
+68, reproduce 97, train 82, recommend 69, monitor 17, backtest 30, verify 56, site 27 s (time
+between DVC's "Running stage" lines). Profiles (`python -m cProfile` over each notebook's cells):
+
+- `train`: building the training set 23 s (the six candidate sources at 21 training moments,
+  0.87 s each, 18 s; point-in-time retrieval 4.7 s), fitting the two rankers 23 s (2 x 200 trees
+  on 154,351 rows), MLflow logging 12 s, of which importing skops 5.9 s: at import skops lists
+  scikit-learn's estimators, and that walk imports torch (2.5-4 s).
+- `recommend`: its refit built the training set again from scratch, 32 s for 23 moments of which
+  21 are the train stage's. The train stage now writes its labelled candidates (`data/training/`,
+  with how many candidates each moment drew, so the negative sampling's random sequence continues
+  exactly) and the refit adds only the later moments: 15.7 s -> 1.5 s for the candidates, the same
+  training frame to the byte (tested), the stage's main cell 53 s -> 28 s. skops is imported
+  without torch (the same 208 trusted types, tested): 5.9 s -> 3.5 s, in `train` and `recommend`.
+- `verify`: the seven page notebooks 19 s; target 8's `--help` checks of the README's 48 commands
+  15 s (`mlflow ui --help` 8 s, `jupyter lab --help` 5.4 s: each imports its whole server);
+  the planted-shift check 9 s. Not changed.
+- `site`: executes the same seven pages again (17.5 s) before rendering (Python 5.6 s, Quarto
+  30 s). Not changed: rendering `verify`'s executed pages would need them declared as its output,
+  byte-identical on every machine; not done.
+- `backtest` (45 simulated exports in a process pool): pipeline copies in the tests now keep its
+  committed output, as a fresh clone does, so DVC skips it there.
+
+The test suite (`make test`, where every pipeline copy pays the above): one pipeline run fewer
+(the README's fresh clone is also the other-machine check), the exact-encoding test loads the
+model 4 times, not 7, the two-week export test freezes `reproduce` (100 s), the stage-grain
+experiment renders with the Python renderer, the longest tests are handed out first, and
+`make setup` installs the lock with uv (about a minute; pip took about 4).
+
 What remains, by cause (stage times: the scale-1 column above; inside a stage: Papermill's per-cell
 durations in `reports/notebooks/*.ipynb` of a `dvc repro` on the same code, 2026-11-27):
 
