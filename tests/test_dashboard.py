@@ -1,8 +1,8 @@
 """The dashboard in a real browser (verification targets 5 and 7), privacy, offline use.
 
-Runs on the site the pipeline built in the session's clone, and on two variants of it: with a
-simulated shift injected (its alert must show in the first viewport) and on materials simulated
-without drift (no alert at all)."""
+Runs on the site the pipeline built in the session's clone, and on three variants of it: with a
+simulated shift injected (its alert must show in the first viewport), on materials simulated
+without drift (no alert at all), and without a recommendation log (the model side only)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from bs4 import BeautifulSoup
 
 from conftest import ROOT, run
+from stoffwechsel.config import RECOMMENDATIONS_FILE
+from stoffwechsel.monitoring.results import WAITING
+from stoffwechsel.monitoring.wording import MONITORING_WAITS
 from stoffwechsel.site import build, checks, scan
 from stoffwechsel.site.browser import find_chromium
 
@@ -47,6 +51,73 @@ def shifted(pipeline_clone, tmp_path_factory):
 @pytest.fixture(scope="module")
 def calm(pipeline_clone, tmp_path_factory):
     return _variant(pipeline_clone, tmp_path_factory.mktemp("calm") / "repo", no_drift=True)
+
+
+@pytest.fixture(scope="module")
+def without_log(pipeline_clone, tmp_path_factory):
+    """The clone's materials with the recommendation log emptied (its header stays), as a shop that
+    has not deployed recommendations yet sends them: monitor, verify and site run again (the site
+    with the Python renderer: the renderers' equality is the other tests' business)."""
+    dest = tmp_path_factory.mktemp("nolog") / "repo"
+    shutil.copytree(pipeline_clone, dest, symlinks=True)
+    log = dest / "materials" / RECOMMENDATIONS_FILE
+    log.write_bytes(log.read_bytes().splitlines(keepends=True)[0])
+    for stage in ("monitor", "verify", "site"):
+        run(["dvc", "repro", "--single-item", stage], dest, STOFFWECHSEL_SITE_RENDERER="python")
+    return dest
+
+
+def _main_text(page: Path) -> str:
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    return " ".join((soup.find("main") or soup.body).get_text(" ").split())
+
+
+def _output_texts(notebook: Path) -> list[str]:
+    """The texts an executed notebook shows (markdown, plain text, streams; not figures' bytes)."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    texts = []
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            texts += ["".join(data[k]) for k in ("text/markdown", "text/plain") if k in data]
+            texts += ["".join(out["text"])] if "text" in out else []
+    return texts
+
+
+def test_without_a_recommendation_log_the_site_shows_the_model_side(pipeline_clone, without_log):
+    """Issue 25, point 5: verify and site run; the monitoring pages say that monitoring starts once
+    a log is supplied; the Model, Data quality and Glossary pages are the ones the clone shows."""
+    summary = json.loads((without_log / "reports" / "monitoring" / "summary.json").read_text())
+    assert summary["status"] == WAITING and summary["alerts"]["total"] == 0
+    site = without_log / "_site"
+    pages_dir = site / "reports" / "notebooks" / "pages"
+    assert len(sorted(site.rglob("*.html"))) == 8  # index + 7 pages, as with a log
+    first = MONITORING_WAITS.split(":")[0]
+    for name in ("overview", "segments", "arriving"):
+        text = _main_text(pages_dir / f"{name}.html")
+        assert first in text and "Model" in text and "Verification" in text, (name, text[:300])
+    for name in ("model", "quality", "glossary"):  # the same page as with a log
+        mine = _main_text(pages_dir / f"{name}.html")
+        assert first not in mine and len(mine) > 200, name
+        executed = Path("reports") / "notebooks" / "pages" / f"{name}.ipynb"
+        assert _output_texts(without_log / executed) == _output_texts(pipeline_clone / executed), name
+    record = {t["id"]: t for t in json.loads((without_log / "reports" / "verification.json").read_text())}
+    before = {t["id"]: t for t in json.loads((pipeline_clone / "reports" / "verification.json").read_text())}
+    for target in (5, 6):
+        assert record[target]["status"] == "not checked", record[target]
+        assert record[target]["evidence"]["run"].startswith("add the recommendation log")
+    assert {i: t["status"] for i, t in record.items() if i not in (5, 6)} == {
+        i: t["status"] for i, t in before.items() if i not in (5, 6)
+    }
+    verify_page = _main_text(site / "reports" / "notebooks" / "07_verify.html")
+    assert "add the recommendation log" in verify_page and first in verify_page
+    if find_chromium() is not None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page = checks.inspect_page(
+            (site / "index.html").resolve(), "main", screenshot=ARTIFACTS / "dashboard-without-log.png"
+        )
+        assert page["console_errors"] == [] and page["external_requests"] == []
+        assert first in page["elements"][0]["text"] and page["elements"][0]["in_first_viewport"]
 
 
 def test_site_pages_exist_and_load_nothing_from_the_network(pipeline_clone):

@@ -4,7 +4,6 @@ vocabularies in the features, and honest model claims (small frames built here; 
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -98,16 +97,6 @@ def test_run_notebook_prints_the_stop_as_one_line(monkeypatch):
     result = CliRunner().invoke(cli.app, ["run-notebook", "train"])
     assert result.exit_code == 1
     assert result.output.strip() == f"error: stage 'train' stopped: {reason}"
-
-
-def test_monitoring_stops_without_a_recommendation_log():
-    from stoffwechsel.monitoring.run import run_monitoring
-
-    empty = SimpleNamespace(
-        recommendations=pd.DataFrame(columns=["rec_id", "served_at"]), customers=pd.DataFrame(), products=pd.DataFrame()
-    )
-    with pytest.raises(StageStop, match=r"^no recommendation log: monitoring needs the production recommendations"):
-        run_monitoring(empty, {})
 
 
 # --- features: open vocabularies, and purchases only ----------------------------------------

@@ -288,17 +288,29 @@ def run_page_notebooks(jobs: int | None = None) -> list[Path]:
     """Execute the website's page notebooks (``notebooks/pages/*.ipynb``, no parameters) into
     ``reports/notebooks/pages/``; they read only the pipeline's aggregated outputs.
 
+    Without a recommendation log the monitoring pages are not executed: the page each shows says
+    monitoring starts once a log is supplied (:func:`stoffwechsel.site.pages.waiting_page`).
+
     Each runs in its own kernel, ``jobs`` at a time (default: one per core): most of a page's
     time is its kernel starting and importing, which overlaps well."""
     from concurrent.futures import ThreadPoolExecutor
+
+    import nbformat
+
+    from stoffwechsel.site import pages
 
     papermill = import_papermill()
     _kernel_environment()
     sources = sorted((config.NOTEBOOKS_DIR / "pages").glob("*.ipynb"))
     (config.EXECUTED_NOTEBOOKS_DIR / "pages").mkdir(parents=True, exist_ok=True)  # papermill does not create folders
 
+    waiting = pages.monitoring_waits()  # no recommendation log: the monitoring pages say so instead
+
     def run(source: Path) -> Path:
         target = config.EXECUTED_NOTEBOOKS_DIR / "pages" / source.name
+        if waiting and source.stem in pages.MONITORING_PAGES:
+            nbformat.write(pages.waiting_page(source), target)
+            return target
         _execute(papermill, source, target, f"page {source.stem}", cwd=str(source.parent))
         return target
 

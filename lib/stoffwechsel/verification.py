@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from stoffwechsel.config import RECOMMENDATIONS_FILE
 from stoffwechsel.data.io import md5_file
 from stoffwechsel.readme_check import README_PHRASES, README_SECTIONS, command_exists, readme_commands
 from stoffwechsel.site.checks import alert_in_first_screen_html, attribute_selector, planted_overview_html
@@ -31,6 +32,8 @@ from stoffwechsel.site.checks import alert_in_first_screen_html, attribute_selec
 PASS, FAIL, NOT_CHECKED = "pass", "fail", "not checked"
 
 #: the targets in the site's plain words (the signed-off statements name technical things)
+#: what to run where targets 5 and 6 wait for a recommendation log (the shop has none yet)
+ADD_THE_LOG = f"add the recommendation log ({RECOMMENDATIONS_FILE} in the materials folder), then dvc repro"
 PLAIN = {
     1: "Features computed from an earlier version of the project come out exactly the same.",
     2: "Every reused article number is tied to the right product and season.",
@@ -238,7 +241,11 @@ def _target_visible_planted(planted, alerts, severe, real: dict, html, browser, 
     }
     if not planted.planted:
         evidence["why"] = f"nothing planted: {ev['chosen']}"
-        evidence["run"] = "stoffwechsel validate (how many recommendations each customer group has)"
+        evidence["run"] = (
+            "stoffwechsel validate (how many recommendations each customer group has)"
+            if ev.get("recommendation_log", True)
+            else ADD_THE_LOG
+        )
         return Target(5, statement, NOT_CHECKED, evidence)
     # the incident that holds the planted group's alert carries its lead group's name
     lead = next(
@@ -329,6 +336,9 @@ def _target_segments_planted(planted) -> Target:
         "start": ev.get("start"),
         "effect": ev["effect"],
     }
+    if not ev.get("recommendation_log", True):
+        evidence["why"], evidence["run"] = ev["chosen"], ADD_THE_LOG
+        return Target(6, statement, NOT_CHECKED, evidence)
     if not planted.comparable:
         n = ev["min_recommendations"]
         evidence["why"] = f"needs a customer column with at least two groups of {n} recommendations ({ev['chosen']})"

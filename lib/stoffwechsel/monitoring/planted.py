@@ -26,6 +26,7 @@ from stoffwechsel.monitoring.params import MonitorParams
 from stoffwechsel.monitoring.results import MonitoringResult
 from stoffwechsel.monitoring.run import run_monitoring
 from stoffwechsel.monitoring.shift import Shift, inject_shift
+from stoffwechsel.monitoring.wording import MONITORING_WAITS
 
 __all__ = ["OTHER_COLUMNS", "PlantSettings", "Choice", "PlantedCheck", "choose_group", "group_changes", "planted_check"]
 
@@ -200,6 +201,13 @@ def planted_check(
         "seed": plant.seed,
         "min_recommendations": plant.min_recommendations,
     }
+    if len(recs) == 0:  # no recommendation log yet: nothing to plant in, nothing monitored
+        why = MONITORING_WAITS
+        return PlantedCheck(
+            {"column": None, "group": None, "chosen": why, "comparable": False, **settings}
+            | {"alerts_on_unplanted_data": 0, "recommendation_log": False, "alert_fired": False},
+            None,
+        )
     if unplanted_alerts is None:
         unplanted_alerts = len(run_monitoring(materials, params).alerts)
     choice = choose_group(recs, customers, plant)
@@ -210,6 +218,7 @@ def planted_check(
         "comparable": choice.comparable,
         **settings,
         "alerts_on_unplanted_data": int(unplanted_alerts),
+        "recommendation_log": True,
     }
     if choice.column is None:
         return PlantedCheck({**evidence, "alert_fired": False}, None)

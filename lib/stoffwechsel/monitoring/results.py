@@ -19,6 +19,7 @@ from stoffwechsel.monitoring.params import MonitorParams
 
 __all__ = [
     "MonitoringResult",
+    "WAITING",
     "OUTPUT_TABLES",
     "OUTPUT_FILES",
     "write_outputs",
@@ -27,6 +28,9 @@ __all__ = [
     "json_significant",
 ]
 
+#: summary.json's ``status`` where the shop has no recommendation log yet (nothing to monitor:
+#: :func:`stoffwechsel.monitoring.run.waiting_result`); absent from a monitoring of real recommendations
+WAITING = "waiting for a recommendation log"
 _METRIC_KEY = ["period", "window_start", "segment_column", "segment", "metric_id"]
 #: The tidy tables of a :class:`MonitoringResult`: attribute -> (file, row order when written).
 OUTPUT_TABLES = {
@@ -46,9 +50,9 @@ class MonitoringResult:
     """Everything the dashboard renders. Tables are tidy (one row per observation)."""
 
     params: dict
-    export_time: pd.Timestamp
-    reference: tuple[pd.Timestamp, pd.Timestamp]  # first and last day
-    current: tuple[pd.Timestamp, pd.Timestamp]
+    export_time: pd.Timestamp | None  # None (and no periods) while waiting for a recommendation log
+    reference: tuple[pd.Timestamp, pd.Timestamp] | None  # first and last day
+    current: tuple[pd.Timestamp, pd.Timestamp] | None
     weekly: pd.DataFrame  # estimates.METRIC_COLUMNS, period in {reference, week}
     daily: pd.DataFrame  # estimates.METRIC_COLUMNS, period = day
     comparisons: pd.DataFrame  # each week after the usual period against it (descriptive), with p and q
@@ -61,6 +65,11 @@ class MonitoringResult:
     delay_evaluation: dict | None = None
     incidents: list[dict] = field(default_factory=list)  # alerts with one cause (:mod:`.incidents`)
     curves: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def waiting(self) -> bool:
+        """No recommendation log yet: nothing was monitored (:data:`WAITING`)."""
+        return self.summary.get("status") == WAITING
 
 
 def json_number(v, digits: int = 6):
@@ -146,10 +155,11 @@ def load_outputs(out_dir: Path | str, params: MonitorParams | dict | None = None
     alerts = json.loads((out / "alerts.json").read_text(encoding="utf-8"))
     evaluation = out / "delay_evaluation.json"
     params = params if isinstance(params, MonitorParams) else MonitorParams.from_dict(params)
-    span = lambda key: (pd.Timestamp(summary[key]["start"]), pd.Timestamp(summary[key]["end"]))  # noqa: E731
+    waiting = summary.get("status") == WAITING
+    span = lambda key: None if waiting else (pd.Timestamp(summary[key]["start"]), pd.Timestamp(summary[key]["end"]))  # noqa: E731
     return MonitoringResult(
         params=params.as_dict(),
-        export_time=pd.Timestamp(summary["export_time"]),
+        export_time=None if waiting else pd.Timestamp(summary["export_time"]),
         reference=span("reference"),
         current=span("current"),
         alerts=alerts["alerts"],

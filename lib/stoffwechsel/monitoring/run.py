@@ -25,27 +25,25 @@ from stoffwechsel.monitoring.estimates import METRIC_COLUMNS, window_metrics
 from stoffwechsel.monitoring.incidents import build_incidents
 from stoffwechsel.monitoring.params import MonitorParams
 from stoffwechsel.monitoring.prepare import Prepared, prepare
-from stoffwechsel.monitoring.results import MonitoringResult, json_number
+from stoffwechsel.monitoring.results import OUTPUT_TABLES, WAITING, MonitoringResult, json_number
 from stoffwechsel.monitoring.shift import Shift, inject_shift
 from stoffwechsel.monitoring.silence import tile_status
 from stoffwechsel.monitoring.watch import confirm_weeks
 from stoffwechsel.monitoring.windows import Windows
+from stoffwechsel.monitoring.wording import MONITORING_WAITS
 
-__all__ = ["run_monitoring"]
+__all__ = ["run_monitoring", "waiting_result"]
 
 
 def run_monitoring(materials, params: MonitorParams | dict | None = None) -> MonitoringResult:
     """Monitor the production recommendations of ``materials`` (anything with ``recommendations``,
-    ``customers`` and ``products`` frames typed as by :func:`stoffwechsel.data.contract.load_materials`)."""
-    if len(materials.recommendations) == 0:
-        from stoffwechsel.errors import StageStop
-
-        raise StageStop(
-            "no recommendation log: monitoring needs the production recommendations "
-            "(production-recommendations-sample.csv with served recommendations and their outcomes), "
-            "the file has no accepted rows"
-        )
+    ``customers`` and ``products`` frames typed as by :func:`stoffwechsel.data.contract.load_materials`).
+    Without a recommendation log (no accepted row): :func:`waiting_result`, so the site's other
+    pages (Model, Data quality, Glossary, Verification) are still built for a shop that has not
+    deployed recommendations yet."""
     params = params if isinstance(params, MonitorParams) else MonitorParams.from_dict(params)
+    if len(materials.recommendations) == 0:
+        return waiting_result(params)
     if params.inject_enabled:
         shift = Shift(
             params.inject_column, params.inject_value, pd.Timestamp(params.inject_start).date(), params.inject_effect
@@ -103,6 +101,30 @@ def run_monitoring(materials, params: MonitorParams | dict | None = None) -> Mon
     )
     result.summary = _summary(result, metrics, prep, win, shown, changes)
     return result
+
+
+def waiting_result(params: MonitorParams) -> MonitoringResult:
+    """The monitoring of a shop without a recommendation log: no alerts, every table empty (its
+    key columns only, :data:`~.results.OUTPUT_TABLES`), and a summary whose ``status`` is
+    :data:`~.results.WAITING` with the sentence every page and target shows
+    (:data:`~.wording.MONITORING_WAITS`)."""
+    empty = {attr: pd.DataFrame(columns=order) for attr, (_, order) in OUTPUT_TABLES.items()}
+    summary = {
+        "status": WAITING,
+        "message": MONITORING_WAITS,
+        "alerts": {"total": 0, **{s: 0 for s in SEVERITY_ORDER}},
+        "incidents": [],
+        "settings": params.as_dict(),
+    }
+    return MonitoringResult(
+        params=params.as_dict(),
+        export_time=None,
+        reference=None,
+        current=None,
+        alerts=[],
+        summary=summary,
+        **empty,
+    )
 
 
 def _changes(win: Windows, curves, shown: np.ndarray, prep: Prepared, params: MonitorParams) -> pd.DataFrame:

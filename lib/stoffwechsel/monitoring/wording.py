@@ -17,7 +17,16 @@ from stoffwechsel.monitoring.diagnosis import model_cause, reused_cause_since
 from stoffwechsel.monitoring.params import MonitorParams
 from stoffwechsel.monitoring.prepare import NEW, Prepared
 
+#: What every monitoring page and target says where the shop has sent no recommendation log yet
+#: (no rows in production-recommendations-sample.csv): the monitor stage then writes this "waiting"
+#: state (:func:`stoffwechsel.monitoring.run.waiting_result`) instead of stopping.
+MONITORING_WAITS = (
+    "Monitoring starts once a recommendation log is supplied: the shop's data holds no recommendations "
+    "shown to customers yet, so there are no clicks, purchases or returns from recommendations to watch."
+)
+
 __all__ = [
+    "MONITORING_WAITS",
     "describe_group",
     "DEFAULT_HINTS",
     "hint",

@@ -187,7 +187,9 @@ class Markdown:
                 f"<div{attr_html(attrs, skip=('title',))}>{header}"
                 f'<div class="card-body">{self._render_children(children)}</div></div>\n'
             )
-        return f"<div{attr_html(attrs)}>\n{self._render_children(children)}</div>\n"
+        # Quarto's callouts (`::: {.callout-note}`): the base class carries the box (site/page.py's styles)
+        callout = ("callout",) if any(c.startswith("callout-") for c in classes) and "callout" not in classes else ()
+        return f"<div{attr_html(attrs, callout)}>\n{self._render_children(children)}</div>\n"
 
     def _render_plain(self, text: str) -> str:
         """Markdown without fenced divs: raw HTML blocks passed through, headings given their

@@ -386,6 +386,55 @@ def serving_sentence(serving: dict) -> str:
 # --- monitoring pages ---------------------------------------------------------------------------
 
 
+#: the pages that show the monitoring (notebooks/pages/<name>.ipynb); without a recommendation log
+#: the site shows :func:`waiting_page` in their place (:func:`stoffwechsel.notebooks.run_page_notebooks`)
+MONITORING_PAGES = ("overview", "segments", "arriving")
+#: the pages that need no recommendation log, as the waiting pages link them (relative to pages/)
+PAGES_WITHOUT_MONITORING = {
+    "Model": ("model.ipynb", "how well the recommendations would have done on past purchases, and which model serves"),
+    "Data quality": ("quality.ipynb", "what was accepted from the shop's files, and what was set aside"),
+    "Glossary": ("glossary.ipynb", "what each number means"),
+    "Verification": ("../07_verify.ipynb", "the targets the shop signed off on, each checked on this data"),
+}
+
+
+def monitoring_waits(root: Path | None = None) -> bool:
+    """True where the monitor stage found no recommendation log (its summary.json's ``status``:
+    :data:`stoffwechsel.monitoring.results.WAITING`); False when it monitored, or has not run."""
+    from stoffwechsel.monitoring.results import WAITING
+
+    summary = (root or config.ROOT) / "reports" / "monitoring" / "summary.json"
+    return summary.is_file() and json.loads(summary.read_text(encoding="utf-8")).get("status") == WAITING
+
+
+def waiting_page(source: Path):
+    """The page shown instead of a monitoring page (:data:`MONITORING_PAGES`) while there is no
+    recommendation log: the source page's title, the sentence every monitoring page and target
+    uses (:data:`stoffwechsel.monitoring.wording.MONITORING_WAITS`), what to send, and links to
+    the pages that work without it. A notebook with no code, so both renderers show it as is."""
+    import nbformat
+    import yaml
+
+    from stoffwechsel.monitoring.wording import MONITORING_WAITS
+
+    front = yaml.safe_load(nbformat.read(source, as_version=4).cells[0].source.strip().strip("-"))
+    first, rest = MONITORING_WAITS.split(": ", 1)
+    links = "".join(f"- [{name}]({href}): {what}\n" for name, (href, what) in PAGES_WITHOUT_MONITORING.items())
+    body = (
+        f"::: {{.callout-note}}\n**{first}.** {rest[0].upper()}{rest[1:]}\n:::\n\n"
+        f"To start it, add the log of the recommendations shown to customers (which products, to whom, when: "
+        f"`{config.RECOMMENDATIONS_FILE}` in the shop's materials) and run the pipeline again.\n\n"
+        f"What is here already:\n\n{links}"
+    )
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_raw_cell(f"---\ntitle: {json.dumps(front['title'])}\n---"),
+        nbformat.v4.new_markdown_cell(body),
+    ]
+    nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}}
+    return nb
+
+
 def monitoring_result():
     """The monitoring result for the site pages: the aggregates the `monitor` stage wrote to
     reports/monitoring/ (nothing is recomputed from the recommendations)."""
