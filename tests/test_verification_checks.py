@@ -106,6 +106,25 @@ def test_a_command_the_readme_names_but_the_project_lacks_fails(tmp_path):
     assert "exit" in readme_check.command_exists(ROOT, "make no-such-target")
 
 
+def test_the_parsers_answer_as_the_executables_do():
+    """commands_exist looks dvc's and the package's subcommands up in their parsers: the same
+    answer as a process per command, for commands that exist and for ones that do not."""
+    commands = [
+        "dvc exp run",
+        "dvc metrics diff",
+        "dvc checkout main",
+        "dvc no-such",
+        "stoffwechsel validate",
+        "stoffwechsel no-such-command",
+        "make run",
+    ]
+    fast = readme_check.commands_exist(ROOT, commands)
+    slow = {c: readme_check.command_exists(ROOT, c) for c in commands}
+    assert {c: r == "ok" for c, r in fast.items()} == {c: r == "ok" for c, r in slow.items()}
+    assert [c for c, r in fast.items() if r != "ok"] == ["dvc no-such", "stoffwechsel no-such-command"]
+    assert fast["stoffwechsel no-such-command"].startswith("stoffwechsel no-such")
+
+
 def test_target_8_passes_on_the_projects_readme_and_fails_on_a_missing_command(tmp_path):
     target = verification.target_readme(ROOT)
     assert target.status == verification.PASS, target.evidence

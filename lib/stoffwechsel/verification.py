@@ -26,7 +26,7 @@ import yaml
 
 from stoffwechsel.config import RECOMMENDATIONS_FILE
 from stoffwechsel.data.io import md5_file
-from stoffwechsel.readme_check import README_PHRASES, README_SECTIONS, command_exists, readme_commands
+from stoffwechsel.readme_check import README_PHRASES, README_SECTIONS, commands_exist, readme_commands
 from stoffwechsel.site.checks import alert_in_first_screen_html, attribute_selector, planted_overview_html
 
 PASS, FAIL, NOT_CHECKED = "pass", "fail", "not checked"
@@ -400,15 +400,12 @@ def target_readme(root: Path) -> Target:
     """The README's sections and phrases are there and every command it documents exists (runs
     with ``--help``); that suffices. The fresh-clone run of the README's commands is the test
     suite's (tests/test_readme.py): its record is a machine fact (:func:`environment`)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     text = (root / "README.md").read_text(encoding="utf-8")
     headings = [h.strip() for h in re.findall(r"^#{2,3} (.+)$", text, re.M)]
     sections_missing = [s for s in README_SECTIONS if not any(h.startswith(s) for h in headings)]
     missing = [n for n in README_PHRASES if n not in text]
     commands = readme_commands(text)
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        results = dict(zip(commands, pool.map(lambda c: command_exists(root, c), commands)))
+    results = commands_exist(root, commands)
     broken = {c: r for c, r in results.items() if r != "ok"}
     evidence = {
         "sections_missing": sections_missing,
