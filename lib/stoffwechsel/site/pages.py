@@ -262,11 +262,15 @@ def hit_chart(tidy: pd.DataFrame):
     from stoffwechsel.data.profiling import PALETTE
 
     data = tidy[tidy["metric"] == "hit_rate"]
-    fig, ax = plt.subplots(figsize=(8, 3.8))
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    lines = {}
     for colour, (model, g) in zip(PALETTE, data.groupby("model", sort=True)):
         g = g.sort_values("k")
-        ax.plot(g["k"], g["value"] * 100, marker="o", color=colour, label=MODEL_WORDS.get(model, model))
+        (lines[model],) = ax.plot(g["k"], g["value"] * 100, marker="o", color=colour)
         ax.fill_between(g["k"], g["low"] * 100, g["high"] * 100, color=colour, alpha=0.15)
+    # the legend beside the chart (inside it hid the lines), best first at the longest list
+    last = data[data["k"] == data["k"].max()].set_index("model")["value"]
+    order = sorted(lines, key=lambda m: (-last.get(m, 0.0), m))
     ax.set_xticks(sorted(data["k"].unique()))
     ax.set(
         title="Customers who bought one of the first recommendations (95% ranges)",
@@ -274,7 +278,16 @@ def hit_chart(tidy: pd.DataFrame):
         ylabel="Share of customers (%)",
     )
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize=10, loc="upper left", frameon=False)
+    ax.legend(
+        [lines[m] for m in order],
+        [MODEL_WORDS.get(m, m) for m in order],
+        fontsize=10,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+        frameon=False,
+        title=f"at {int(data['k'].max())} recommendations, best first",
+        title_fontsize=9,
+    )
     fig.tight_layout()
     return fig
 
