@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run site push pull test test-fast lint format bench nb-clean nbdime clean-venv
+.PHONY: setup run site push pull test test-real-year test-fast lint format bench nb-clean nbdime clean-venv
 
 setup: $(STAMP)
 
@@ -56,6 +56,11 @@ pull: setup
 # one worker), a progress line per finished test, the slowest tests at the end.
 test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder  # the order: tests/conftest.py
+
+# Issue 25's goals on the whole UCI year (../shared/real-data), import to site: about 10 minutes on
+# 2 cores, so not in `make test` (CI keeps under 30 minutes); tests/test_real_data.py.
+test-real-year: setup
+	STOFFWECHSEL_REAL_YEAR=1 $(BIN)/python -m pytest -q tests/test_real_data.py -k whole_real_year
 
 # The edit loop: unit and contract tests, no `dvc repro` in clones (marker `pipeline`) and none
 # of the minute-long property and identity searches (marker `slow`).
