@@ -102,6 +102,14 @@ def _dvc_subcommands(group: str) -> frozenset[str]:
     return frozenset(groups.get(group, ()))
 
 
+def _tool_env() -> dict[str, str]:
+    """The environment the commands run in: this interpreter's bin first on PATH (the project's tools)."""
+    import os
+    import sys
+
+    return {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+
+
 #: tools whose subcommands are looked up without a process each (module docstring)
 IN_PROCESS_TOOLS = ("dvc", "stoffwechsel")
 
@@ -141,12 +149,9 @@ def commands_exist(root: Path, commands: list[str], jobs: int = 4) -> dict[str, 
     ``--help`` (the executable is there and starts); then a ``dvc`` subcommand is looked up in DVC's
     parser (:func:`_dvc_parser_check`) and a ``stoffwechsel`` one in the commands its help page
     lists. The rest run as processes, ``jobs`` at a time."""
-    import os
-    import sys
     from concurrent.futures import ThreadPoolExecutor
 
-    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    env["COLUMNS"] = "200"  # one command per line
+    env = {**_tool_env(), "COLUMNS": "200"}  # one command per line
     mine = [c for c in commands if c.split()[0] in IN_PROCESS_TOOLS]
     others = [c for c in commands if c not in mine]
 
@@ -177,10 +182,7 @@ def commands_exist(root: Path, commands: list[str], jobs: int = 4) -> dict[str, 
 def command_exists(root: Path, command: str) -> str:
     """``"ok"`` when ``command --help`` (``make -n``, ``git ... -h``) runs, else the first line of
     what went wrong."""
-    import os
-    import sys
-
-    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    env = _tool_env()
     argv = _help_command(command)
     try:
         proc = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, timeout=120)

@@ -202,9 +202,8 @@ def planted_check(
         "min_recommendations": plant.min_recommendations,
     }
     if len(recs) == 0:  # no recommendation log yet: nothing to plant in, nothing monitored
-        why = MONITORING_WAITS
         return PlantedCheck(
-            {"column": None, "group": None, "chosen": why, "comparable": False, **settings}
+            {"column": None, "group": None, "chosen": MONITORING_WAITS, "comparable": False, **settings}
             | {"alerts_on_unplanted_data": 0, "recommendation_log": False, "alert_fired": False},
             None,
         )
