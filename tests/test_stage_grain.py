@@ -153,3 +153,39 @@ def test_what_dvc_restores_is_what_the_site_shows(pipeline_clone, tmp_path):
         ["git", "diff", "--", "dvc.lock"], clone
     ).stdout
     assert _out_of_date(clone) == set()
+
+
+@pytest.mark.pipeline
+def test_the_site_renders_the_pages_verify_ran_and_runs_them_again_after_a_change(pipeline_clone, tmp_path):
+    """`verify` executes the page notebooks (targets 5 and 7 are checked on them) and records the
+    inputs they ran from; `site`, right after it in `dvc repro`, renders them as they are: one run
+    of each page per repro, not two (issue 27). Once an input of the pages has changed (here a
+    page's own notebook), `build-site` executes them again, and the new text is on the page."""
+    import shutil
+
+    from stoffwechsel.notebooks import import_nbformat
+    from stoffwechsel.site import build
+
+    nbformat = import_nbformat()
+    clone = tmp_path / "clone"
+    shutil.copytree(pipeline_clone, clone, symlinks=True)
+    python = {"STOFFWECHSEL_SITE_RENDERER": "python"}
+    assert build.pages_are_current(clone), "dvc repro ran verify, then site: the pages should be current"
+    executed = clone / "reports" / "notebooks" / "pages" / "glossary.ipynb"
+    before = executed.read_bytes()
+    out = run(["stoffwechsel", "build-site"], clone, **python).stdout
+    assert "already executed from these inputs" in out, out
+    assert executed.read_bytes() == before  # rendered, not executed again
+
+    source = clone / "notebooks" / "pages" / "glossary.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("A sentence added after verify ran (issue 27)."))
+    nbformat.write(nb, source)
+    assert not build.pages_are_current(clone)
+    out = run(["stoffwechsel", "build-site"], clone, **python).stdout
+    assert "already executed" not in out, out
+    assert "A sentence added after verify ran" in executed.read_text(encoding="utf-8")
+    assert "A sentence added after verify ran" in (clone / "_site/reports/notebooks/pages/glossary.html").read_text(
+        encoding="utf-8"
+    )
+    assert build.pages_are_current(clone)

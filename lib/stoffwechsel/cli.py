@@ -210,7 +210,9 @@ def build_site_command(
         "default: $STOFFWECHSEL_SITE_RENDERER, else auto.",
     ),
     pages: bool = typer.Option(
-        True, help="Execute the page notebooks first (--no-pages: the verify stage already did)."
+        True,
+        help="Execute the page notebooks first, unless they were executed from the same inputs already "
+        "(the verify stage does, just before); --no-pages: render them as they are.",
     ),
     if_stale: bool = typer.Option(
         False,
@@ -219,13 +221,15 @@ def build_site_command(
         "make run and make site call this after dvc repro.",
     ),
 ) -> None:
-    """Execute the site's page notebooks, then render the website into _site/ (the `site` stage);
-    write the site's manifest (reports/site.json, what dvc.lock records)."""
+    """Execute the site's page notebooks (unless the verify stage just did, from the same inputs),
+    then render the website into _site/ (the `site` stage); write the site's manifest
+    (reports/site.json, what dvc.lock records)."""
     from stoffwechsel import config
     from stoffwechsel.site.build import (
         add_environment_block,
         build_site,
         choose_renderer,
+        pages_are_current,
         site_is_current,
         write_site_records,
     )
@@ -240,7 +244,9 @@ def build_site_command(
 
     try:
         chosen = choose_renderer(renderer)  # before the pages run: a bad choice fails fast
-        if pages:
+        if pages and pages_are_current(config.ROOT):
+            typer.echo("page notebooks already executed from these inputs (verify stage): rendered as they are")
+        elif pages:
             run_page_notebooks()
         rendered = build_site(config.ROOT, renderer=chosen)
         add_environment_block(config.ROOT)  # this machine's checks, on the Verification page only

@@ -114,18 +114,27 @@ def _kernel_environment() -> None:
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 
-def import_papermill():
-    """Papermill, imported without ``rfc3987_syntax``.
+def import_nbformat():
+    """nbformat, imported without ``rfc3987_syntax``.
 
-    Papermill imports nbformat, which imports jsonschema, which imports ``rfc3987_syntax`` when
-    it is installed (jupyter-events requires it) to check the "iri" string format; that module
-    compiles a Lark grammar at import: 1.9 s of the 2.7 s ``import papermill`` takes here
-    (``python -X importtime -c "import papermill"``), paid by every stage. Notebook schemas never
+    nbformat imports jsonschema, which imports ``rfc3987_syntax`` when it is installed
+    (jupyter-events requires it) to check the "iri" string format; that module compiles Lark
+    grammars at import: ``import nbformat`` takes 2.7 s here, 0.3 s without it (``python -c``,
+    two runs each), paid by every process that reads or executes a notebook (the runner of each
+    stage, ``verify`` and ``site`` more than once when they imported nbformat first). Notebook schemas never
     use the "iri" format, and jsonschema treats the module as optional (``ImportError`` is
-    suppressed), so the runner marks it absent in its own process only.
-    """
+    suppressed), so it is marked absent in this process only, and only if jsonschema is not
+    imported yet."""
     if "jsonschema" not in sys.modules:
         sys.modules.setdefault("rfc3987_syntax", None)  # None in sys.modules: import raises ImportError
+    import nbformat
+
+    return nbformat
+
+
+def import_papermill():
+    """Papermill (which imports nbformat), imported as :func:`import_nbformat` imports nbformat."""
+    import_nbformat()
     import papermill
 
     return papermill
@@ -234,7 +243,7 @@ def drop_run_metadata(path: Path, run_record: bool = True) -> None:
     False: an executed notebook that dvc.yaml declares as an output (its md5 is in dvc.lock) keeps
     no times nor absolute paths nor its stderr (progress lines with times, kernel logs), and its
     injected parameters cell a fixed id, so the same run on another machine gives the same bytes."""
-    import nbformat
+    nbformat = import_nbformat()
 
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
@@ -292,19 +301,23 @@ def run_page_notebooks(jobs: int | None = None) -> list[Path]:
     monitoring starts once a log is supplied (:func:`stoffwechsel.site.pages.waiting_page`).
 
     Each runs in its own kernel, ``jobs`` at a time (default: one per core): most of a page's
-    time is its kernel starting and importing, which overlaps well."""
+    time is its kernel starting and importing, which overlaps well. Afterwards the folder records
+    the inputs they ran from (:func:`stoffwechsel.site.build.pages_are_current`), so the `site`
+    stage, right after `verify` ran them, renders them without executing them again."""
     from concurrent.futures import ThreadPoolExecutor
 
-    import nbformat
-
     from stoffwechsel.site import pages
+    from stoffwechsel.site.build import pages_fingerprint, write_pages_stamp
 
     papermill = import_papermill()
+    nbformat = import_nbformat()
     _kernel_environment()
     sources = sorted((config.NOTEBOOKS_DIR / "pages").glob("*.ipynb"))
     (config.EXECUTED_NOTEBOOKS_DIR / "pages").mkdir(parents=True, exist_ok=True)  # papermill does not create folders
 
     waiting = pages.monitoring_waits()  # no recommendation log: the monitoring pages say so instead
+    inputs = pages_fingerprint(config.ROOT)  # before they run: the stamp says what they were run from
+    write_pages_stamp(config.ROOT, None)
 
     def run(source: Path) -> Path:
         target = config.EXECUTED_NOTEBOOKS_DIR / "pages" / source.name
@@ -315,4 +328,6 @@ def run_page_notebooks(jobs: int | None = None) -> list[Path]:
         return target
 
     with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 1)) as pool:
-        return list(pool.map(run, sources))
+        executed = list(pool.map(run, sources))
+    write_pages_stamp(config.ROOT, inputs)  # every page ran: the site stage need not run them again
+    return executed

@@ -47,6 +47,10 @@ __all__ = [
     "SITE_MANIFEST",
     "site_manifest",
     "inputs_fingerprint",
+    "PAGES_STAMP",
+    "pages_fingerprint",
+    "write_pages_stamp",
+    "pages_are_current",
     "write_site_records",
     "site_is_current",
     "add_environment_block",
@@ -191,9 +195,9 @@ def _stage_inputs(root: Path, stage: str = "site") -> tuple[list[str], list[str]
     return deps, params
 
 
-def inputs_fingerprint(root: Path) -> str:
+def inputs_fingerprint(root: Path, leave_out: frozenset[str] = frozenset()) -> str:
     """md5 over the content of every input the `site` stage declares (files, every file of a
-    folder) and its params sections: it changes exactly when the stage's inputs do."""
+    folder) but ``leave_out``, and its params sections: it changes exactly when those inputs do."""
     import hashlib
 
     from stoffwechsel.data.io import md5_file
@@ -201,7 +205,7 @@ def inputs_fingerprint(root: Path) -> str:
     root = Path(root)
     deps, sections = _stage_inputs(root)
     digest = hashlib.md5()
-    for dep in sorted(deps):
+    for dep in sorted(set(deps) - leave_out):
         path = root / dep
         files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
         for f in files:
@@ -213,6 +217,73 @@ def inputs_fingerprint(root: Path) -> str:
     params = load_params(path=root / "params.yaml") if sections else {}
     digest.update(repr(sorted((s, repr(params.get(s))) for s in sections)).encode())
     return digest.hexdigest()
+
+
+# ------------------------------------------------------------------------------------------------
+# The executed page notebooks: run once per set of inputs
+# ------------------------------------------------------------------------------------------------
+
+#: in the executed pages' folder (``reports/notebooks/pages/``): the fingerprint of the inputs
+#: the pages were executed from (a dot file: neither renderer publishes it)
+PAGES_STAMP = ".executed-from.json"
+
+
+def _stage_outputs(root: Path, stage: str) -> frozenset[str]:
+    import yaml
+
+    if not (root / "dvc.yaml").is_file():
+        return frozenset()
+    spec = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))["stages"].get(stage, {})
+    outs = [o for key in ("outs", "metrics") for o in spec.get(key, [])]
+    return frozenset(o if isinstance(o, str) else next(iter(o)) for o in outs)
+
+
+def _pages_dir(root: Path) -> Path:
+    from stoffwechsel import config
+
+    return Path(root) / config.EXECUTED_NOTEBOOKS_DIR.relative_to(config.ROOT) / "pages"
+
+
+def pages_fingerprint(root: Path) -> str:
+    """What the page notebooks are executed from: the `site` stage's inputs (:func:`inputs_fingerprint`)
+    less the `verify` stage's outputs (the Verification page and record, which no page reads), so it
+    is the same when `verify` executes the pages and when `site` comes to render them."""
+    return inputs_fingerprint(root, leave_out=_stage_outputs(Path(root), "verify"))
+
+
+def write_pages_stamp(root: Path, fingerprint: str | None) -> Path:
+    """Record (``fingerprint``) or, with None, forget which inputs the executed pages come from:
+    :func:`stoffwechsel.notebooks.run_page_notebooks` forgets before it executes and records after
+    every page has run, so a half-run folder is never taken for a current one."""
+    import json
+
+    stamp = _pages_dir(root) / PAGES_STAMP
+    if fingerprint is None:
+        stamp.unlink(missing_ok=True)
+    else:
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(json.dumps({"inputs": fingerprint}, indent=1) + "\n", encoding="utf-8")
+    return stamp
+
+
+def pages_are_current(root: Path) -> bool:
+    """Whether every page notebook has its executed copy and they were executed from the inputs
+    that are here now: in a `dvc repro` the `verify` stage has just executed them (to check
+    targets 5 and 7 on them), and the `site` stage renders them without running them again."""
+    import json
+
+    from stoffwechsel import config
+
+    root = Path(root)
+    pages_dir = _pages_dir(root)
+    sources = sorted((root / config.NOTEBOOKS_DIR.relative_to(config.ROOT) / "pages").glob("*.ipynb"))
+    if not sources or not all((pages_dir / s.name).is_file() for s in sources):
+        return False
+    try:
+        recorded = json.loads((pages_dir / PAGES_STAMP).read_text(encoding="utf-8")).get("inputs")
+    except (OSError, ValueError):
+        return False
+    return recorded == pages_fingerprint(root)
 
 
 def write_site_records(root: Path, renderer: str, fingerprint: str | None = None) -> Path:

@@ -425,10 +425,12 @@ def waiting_page(source: Path):
     recommendation log: the source page's title, the sentence every monitoring page and target
     uses (:data:`stoffwechsel.monitoring.wording.MONITORING_WAITS`), what to send, and links to
     the pages that work without it. A notebook with no code, so both renderers show it as is."""
-    import nbformat
     import yaml
 
     from stoffwechsel.monitoring.wording import MONITORING_WAITS
+    from stoffwechsel.notebooks import import_nbformat
+
+    nbformat = import_nbformat()
 
     front = yaml.safe_load(nbformat.read(source, as_version=4).cells[0].source.strip().strip("-"))
     first, rest = MONITORING_WAITS.split(": ", 1)

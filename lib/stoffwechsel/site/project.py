@@ -216,7 +216,9 @@ def read_page(config: SiteConfig, source: str) -> Page:
     first raw/markdown cell), format and options (project's, then the page's), cell option
     defaults, stylesheets, and title (front matter, else a leading level-1 heading, which is then
     taken out of the cells, else the file name)."""
-    import nbformat  # deferred: the CLI's other commands should start fast
+    from stoffwechsel.notebooks import import_nbformat  # deferred: the CLI's other commands should start fast
+
+    nbformat = import_nbformat()
 
     nb = nbformat.read(str(config.root / source), as_version=4)
     cells = [dict(c) for c in nb.cells]
