@@ -335,3 +335,40 @@ def test_a_later_training_set_continues_the_earlier_spines_to_the_same_bytes(pip
         ranker.labelled_spines(stores, events, later, other, settings, marked).rows,
         ranker.labelled_spines(stores, events, later, other, settings).rows,
     )
+
+
+@pytest.mark.pipeline
+def test_the_ranker_study_measures_on_the_weeks_before_the_cutoff(pipeline_clone):
+    """Issue 25, point 2: the ranker variants (LightGBM's lambdarank among them) are compared on
+    the validation window, the test_weeks before the cutoff, with training moments whose label
+    windows end by its start; the customers scored are exactly those who bought in it. The
+    committed variant is the train stage's model (the same scores), and lambdarank fits to the
+    same scores twice (deterministic mode, fixed threads). Small sizes: the measurement itself is
+    `stoffwechsel ranker-study` (docs/evaluation.md)."""
+    from stoffwechsel.model.candidates import purchases_between
+    from stoffwechsel.studies import ranker_study as rs
+
+    stores, events, cutoff, params, settings = rs.study_inputs(pipeline_clone)
+    small = {**params, "max_iter": 8, "n_boot": 100}
+    lambdarank = next(v for v in rs.VARIANTS if v.objective == "lambdarank")
+    study = rs.run_study(stores, events, cutoff, small, settings, (rs.VARIANTS[0], lambdarank))
+    start = rs.validation_cutoff(cutoff, params["test_weeks"])
+    assert study["validation_window"] == {"start": f"{start:%Y-%m-%d}", "end": f"{cutoff:%Y-%m-%d}"}
+    assert start == cutoff - pd.Timedelta(weeks=params["test_weeks"])
+    assert study["customers"] == purchases_between(events, start, cutoff)["customer_id"].nunique() > 0
+    assert [m["model"] for m in study["models"]] == [rs.COMMITTED, lambdarank.name]
+    for m in study["models"]:
+        for metric in rs.METRICS:
+            assert 0 <= m[metric]["low"] <= m[metric]["value"] <= m[metric]["high"] <= 1
+    assert "hit_rate@10 vs committed" in study["models"][1]
+
+    spines = ranker.labelled_spines(stores, events[events["event_time"] < cutoff], start, small, settings)
+    horizon = pd.Timedelta(weeks=params["horizon_weeks"])
+    assert spines.rows["event_timestamp"].max() + horizon <= start
+    train = ranker.retrieve_training_set(stores, spines)
+    sample = train.head(3000)
+    committed = rs.fit_variant(train, rs.VARIANTS[0], small)
+    stage_model = ranker.train_ranker(train, rs.FEATURE_SET, small)  # as the train stage fits it
+    assert committed.score(sample).tobytes() == stage_model.score(sample).tobytes()
+    once, twice = (rs.fit_variant(train, lambdarank, small).score(sample) for _ in range(2))
+    assert once.tobytes() == twice.tobytes() and np.unique(once).size > 1

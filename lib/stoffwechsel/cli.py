@@ -442,6 +442,36 @@ def power_study_command(
     typer.echo(f"wrote {out}{'' if doc is None else f' and {doc}'} in {time.perf_counter() - started:.0f} s")
 
 
+@app.command("ranker-study")
+def ranker_study_command(
+    out: Path = typer.Option(Path("reports/metrics/ranker_study.json"), help="The study's figures as JSON."),
+) -> None:
+    """Which ranker ranks best on the validation window (the weeks before the cutoff; never the
+    test window): the committed gradient boosting, its one-leaf neighbour, its sizes halved and
+    doubled, LightGBM with log loss and with lambdarank (issue 25). Reads a project whose
+    pipeline has run."""
+    import time
+
+    from stoffwechsel.data import io
+    from stoffwechsel.studies import ranker_study
+
+    started = time.perf_counter()
+    study = ranker_study.run_study(*ranker_study.study_inputs())
+    io.write_json(study, out)
+    window = study["validation_window"]
+    typer.echo(
+        f"validation window {window['start']} to {window['end']}: {study['customers']} customers, "
+        f"trained on {study['training_rows']:,} rows ({study['training_positives']:,} bought)"
+    )
+    typer.echo(ranker_study.study_table(study).to_markdown(index=False))
+    better = ", ".join(study["better_than_committed"]) or "none"
+    typer.echo(
+        f"better than the committed model on {study['chosen_by']} (range above 0 and a difference above the "
+        f"one-leaf neighbour's {study['neighbour_spread']:.3f}): {better}"
+    )
+    typer.echo(f"wrote {out} in {time.perf_counter() - started:.0f} s")
+
+
 @app.command("nb-clean")
 def nb_clean(notebooks: list[Path] = typer.Argument(..., help="Source notebooks to clean in place.")) -> None:
     """Strip outputs and volatile metadata from source notebooks (nbstripout, cell ids kept) and
