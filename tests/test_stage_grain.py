@@ -163,8 +163,8 @@ def test_the_site_renders_the_pages_verify_ran_and_runs_them_again_after_a_chang
     page's own notebook), `build-site` executes them again, and the new text is on the page."""
     import shutil
 
-    from stoffwechsel.notebooks import import_nbformat
     from stoffwechsel.site import build
+    from stoffwechsel.site.project import import_nbformat
 
     nbformat = import_nbformat()
     clone = tmp_path / "clone"

@@ -114,26 +114,11 @@ def _kernel_environment() -> None:
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 
-def import_nbformat():
-    """nbformat, imported without ``rfc3987_syntax``.
-
-    nbformat imports jsonschema, which imports ``rfc3987_syntax`` when it is installed
-    (jupyter-events requires it) to check the "iri" string format; that module compiles Lark
-    grammars at import: ``import nbformat`` takes 2.7 s here, 0.3 s without it (``python -c``,
-    two runs each), paid by every process that reads or executes a notebook (the runner of each
-    stage, ``verify`` and ``site`` more than once when they imported nbformat first). Notebook schemas never
-    use the "iri" format, and jsonschema treats the module as optional (``ImportError`` is
-    suppressed), so it is marked absent in this process only, and only if jsonschema is not
-    imported yet."""
-    if "jsonschema" not in sys.modules:
-        sys.modules.setdefault("rfc3987_syntax", None)  # None in sys.modules: import raises ImportError
-    import nbformat
-
-    return nbformat
-
-
 def import_papermill():
-    """Papermill (which imports nbformat), imported as :func:`import_nbformat` imports nbformat."""
+    """Papermill (which imports nbformat), imported as
+    :func:`stoffwechsel.site.project.import_nbformat` imports nbformat."""
+    from stoffwechsel.site.project import import_nbformat
+
     import_nbformat()
     import papermill
 
@@ -243,6 +228,8 @@ def drop_run_metadata(path: Path, run_record: bool = True) -> None:
     False: an executed notebook that dvc.yaml declares as an output (its md5 is in dvc.lock) keeps
     no times nor absolute paths nor its stderr (progress lines with times, kernel logs), and its
     injected parameters cell a fixed id, so the same run on another machine gives the same bytes."""
+    from stoffwechsel.site.project import import_nbformat
+
     nbformat = import_nbformat()
 
     nb = nbformat.read(path, as_version=4)
@@ -308,6 +295,7 @@ def run_page_notebooks(jobs: int | None = None) -> list[Path]:
 
     from stoffwechsel.site import pages
     from stoffwechsel.site.build import pages_fingerprint, write_pages_stamp
+    from stoffwechsel.site.project import import_nbformat
 
     papermill = import_papermill()
     nbformat = import_nbformat()

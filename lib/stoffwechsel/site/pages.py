@@ -428,7 +428,7 @@ def waiting_page(source: Path):
     import yaml
 
     from stoffwechsel.monitoring.wording import MONITORING_WAITS
-    from stoffwechsel.notebooks import import_nbformat
+    from stoffwechsel.site.project import import_nbformat
 
     nbformat = import_nbformat()
 

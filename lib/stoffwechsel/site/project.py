@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,14 +212,30 @@ class Page:
     css: list = field(default_factory=list)  # stylesheets of the page's format, absolute paths
 
 
+def import_nbformat():
+    """nbformat, imported without ``rfc3987_syntax``.
+
+    nbformat imports jsonschema, which imports ``rfc3987_syntax`` when it is installed
+    (jupyter-events requires it) to check the "iri" string format; that module compiles Lark
+    grammars at import: ``import nbformat`` takes 2.7 s here, 0.3 s without it (``python -c``,
+    two runs each), paid by every process that reads or executes a notebook (the runner of each
+    stage, ``verify`` and ``site`` more than once when they imported nbformat first). Notebook schemas never
+    use the "iri" format, and jsonschema treats the module as optional (``ImportError`` is
+    suppressed), so it is marked absent in this process only, and only if jsonschema is not
+    imported yet."""
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)  # None in sys.modules: import raises ImportError
+    import nbformat
+
+    return nbformat
+
+
 def read_page(config: SiteConfig, source: str) -> Page:
     """Read the executed notebook ``source`` (relative to the project root): its front matter (a
     first raw/markdown cell), format and options (project's, then the page's), cell option
     defaults, stylesheets, and title (front matter, else a leading level-1 heading, which is then
     taken out of the cells, else the file name)."""
-    from stoffwechsel.notebooks import import_nbformat  # deferred: the CLI's other commands should start fast
-
-    nbformat = import_nbformat()
+    nbformat = import_nbformat()  # deferred: the CLI's other commands should start fast
 
     nb = nbformat.read(str(config.root / source), as_version=4)
     cells = [dict(c) for c in nb.cells]
