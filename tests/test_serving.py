@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from stoffwechsel.model import candidates, serving
+from stoffwechsel.model import assessment, candidates, serving
 from stoffwechsel.model.assessment import BASELINE_CHOSEN_BY
 from stoffwechsel.site import pages
 
@@ -43,6 +43,25 @@ def test_the_serving_model_is_the_one_nothing_beat(baseline_better, tabular_bett
     assert "30 March 2026" in sentence and "1,078 customers" in sentence
     assert "@" not in sentence and "hit_rate" not in sentence and "_" not in sentence  # the owner's words
     assert chosen not in sentence  # the model in words, not its name in the files
+
+
+@pytest.mark.parametrize("baseline_better", [False, True])
+@pytest.mark.parametrize("tabular_better", [False, True])
+def test_the_champion_alias_and_the_served_model_follow_one_rule(baseline_better, tabular_better):
+    """MLflow's ``champion`` (train stage: the better of the two rankers) is the ranker the serving
+    choice would take where no baseline won; it used to be chosen by a different rule (NDCG@10's
+    point value, no interval), so the registry could name tabular-only the champion while the shop
+    was served the combined model with nothing measurably better."""
+    claims = report(baseline_better, tabular_better)
+    champion = assessment.better_ranker(claims)
+    assert champion == ("tabular" if tabular_better else "combined")
+    served, _, _ = serving.serving_choice(claims)
+    assert served == (claims["best_baseline"]["name"] if baseline_better else champion)
+    train = "".join(
+        "".join(c["source"]) for c in json.loads((ROOT / "notebooks" / "05_train.ipynb").read_text())["cells"]
+    )
+    assert "best = assessment.better_ranker(report)" in train
+    assert "register_as=registered_model if name == best" in train
 
 
 def test_the_serving_moment_is_the_end_of_the_last_day():

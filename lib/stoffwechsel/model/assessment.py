@@ -90,6 +90,16 @@ METRICS_FILE = "reports/metrics/evaluation.json"
 REPORT_FILE = "reports/metrics/claims.json"
 
 
+def better_ranker(report: dict) -> str:
+    """The trained ranker the evaluation report (claims.json) prefers: tabular-only where it beat
+    the combined model on :data:`BASELINE_CHOSEN_BY` (paired 95% interval), else the combined
+    model. One rule for both uses: the MLflow alias ``champion`` (train stage) and the choice of
+    the model to serve (:func:`stoffwechsel.model.serving.serving_choice`, which puts a baseline
+    before both where one won)."""
+    tabular_won = report["combined_minus_tabular"].get(BASELINE_CHOSEN_BY, {}).get("tabular_better")
+    return "tabular" if tabular_won else "combined"
+
+
 def best_baseline(intervals: pd.DataFrame, metric: str = BASELINE_CHOSEN_BY) -> str:
     """The baseline with the highest value of ``metric`` (ties: the order of BASELINES)."""
     values = intervals[intervals["metric"] == metric].set_index("model")["value"]

@@ -20,7 +20,7 @@ import pandas as pd
 
 from stoffwechsel.errors import StageStop
 from stoffwechsel.features import tabular
-from stoffwechsel.model.assessment import BASELINE_CHOSEN_BY
+from stoffwechsel.model.assessment import BASELINE_CHOSEN_BY, better_ranker
 from stoffwechsel.model.candidates import CandidateSettings, Stores, active_customers, generate_candidates
 from stoffwechsel.model.ranker import (
     BASELINES,
@@ -72,7 +72,7 @@ def serving_choice(report: dict) -> tuple[str, str, str]:
             "baseline_better",
             f"the strongest baseline ({best}) beat the combined model on {k} (paired 95% interval)",
         )
-    if report["combined_minus_tabular"].get(k, {}).get("tabular_better"):
+    if better_ranker(report) == "tabular":
         return "tabular", "tabular_better", f"tabular-only beat the combined model on {k} (paired 95% interval)"
     return "combined", "no_better_model", f"no other model was measurably better than the combined model on {k}"
 
