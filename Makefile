@@ -57,8 +57,8 @@ pull: setup
 test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder  # the order: tests/conftest.py
 
-# Issue 25's goals on the whole UCI year (../shared/real-data), import to site: about 10 minutes on
-# 2 cores, so not in `make test` (CI keeps under 30 minutes); tests/test_real_data.py.
+# Issue 25's goals on the whole UCI year (../shared/real-data), import to site: 5-10 minutes on
+# 2 cores, by machine; not in `make test`, whose CI must stay under 30 minutes (README); tests/test_real_data.py.
 test-real-year: setup
 	STOFFWECHSEL_REAL_YEAR=1 $(BIN)/python -m pytest -q tests/test_real_data.py -k whole_real_year
 

@@ -1,7 +1,7 @@
 """Why a stage stops: one line a person can act on.
 
 A stage that cannot do its job on the data it was given (too little history, no purchases in the
-test window, no production recommendation log, ...) raises :class:`StageStop` instead of letting
+test window, no features to train on, ...) raises :class:`StageStop` instead of letting
 a library fail deep inside. Its message is one line: what the stage needs, and what the data has.
 ``stoffwechsel run-notebook`` prints it as ``error: stage 'NAME' stopped: MESSAGE`` and exits 1.
 """
