@@ -81,3 +81,38 @@ def test_docs_table_is_the_committed_full_study():
     start, end = power_study.docs_markers("full")
     block = doc.split(start, 1)[1].split(end, 1)[0].strip()
     assert block == power_study.markdown_table(summary).strip()
+
+
+def test_the_docs_and_the_readme_quote_the_committed_full_study():
+    """The sentences that read the full study (docs/monitoring.md, "What it shows"; the README's
+    "How much of what could be seen it sees") say what reports/monitoring/power_study_full.json
+    holds: a re-run that changes a count fails here until the text is rewritten."""
+    full = json.loads((ROOT / "reports" / "monitoring" / "power_study_full.json").read_text())
+    n = power_study.goal_counts(full)
+    s1, s2, s5 = (n[scale] for scale in (1, 2, 5))
+    flat = lambda path: " ".join((ROOT / path).read_text(encoding="utf-8").split())  # noqa: E731
+    docs, readme = flat("docs/monitoring.md"), flat("README.md")
+    calm = full["no_drift"]
+    assert calm["alerts"] == 0 and {k: v["seeds"] for k, v in calm["by_scale"].items()} == {"1": 20, "2": 20}
+    assert f"0 of {calm['seeds']} no-drift histories" in readme
+    assert (
+        f"It is met in {s1['met']} of the {s1['reached']} such segment cells at scale 1, "
+        f"{s2['met']} of {s2['reached']} at scale 2 and {s5['met']} of {s5['reached']} at scale 5" in docs
+    )
+    assert (
+        f"finds the shift in at least half the runs in only {s1['family_reached']} of the {s1['reached']} segment "
+        f"cells at scale 1, {s2['family_reached']} of {s2['reached']} at scale 2 and "
+        f"{s5['family_reached']} of {s5['reached']} at scale 5" in docs
+    )
+    assert (
+        f"reaches 0.8 of it in {s1['keeps_up']} of {s1['family_reached']} segment cells at scale 1, "
+        f"{s2['keeps_up']} of {s2['family_reached']} at scale 2 and {s5['keeps_up']} of {s5['family_reached']}" in docs
+    )
+    assert (
+        f"is met in {s1['met']} of {s1['reached']} cells at that size, {s2['met']} of {s2['reached']} at twice it "
+        f"and {s5['met']} of {s5['reached']} at five times it" in readme
+    )
+    assert (
+        f"in {s1['keeps_up']} of {s1['family_reached']}, {s2['keeps_up']} of {s2['family_reached']} and "
+        f"{s5['keeps_up']} of {s5['family_reached']} cells" in readme
+    )

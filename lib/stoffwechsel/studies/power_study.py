@@ -271,6 +271,30 @@ def summarise(rows: pd.DataFrame, goals: dict) -> dict:
     }
 
 
+def goal_counts(summary: dict, segments: bool = True) -> dict[float, dict[str, int]]:
+    """Per scale, the counts the docs and the README quote from a summary, for the marketing-segment
+    cells (``segments``) or the other columns': ``reached`` (cells where the full oracle finds the
+    shift in at least ``oracle_at_least`` of the runs), ``met`` (of those, ours at
+    ``ratio_at_least`` of its rate), ``family_reached`` (of those, cells the oracle at its family's
+    multiplicity also finds that often) and ``keeps_up`` (of those, ours at ``ratio_at_least`` of
+    that oracle's rate)."""
+    goals = summary["goals"]
+    counts: dict[float, dict[str, int]] = {}
+    for c in summary["cells"]:
+        if (c["column"] == "segment") != segments:
+            continue
+        n = counts.setdefault(c["scale"], dict(reached=0, met=0, family_reached=0, keeps_up=0))
+        if c["oracle_detection"] < goals["oracle_at_least"]:
+            continue
+        n["reached"] += 1
+        n["met"] += bool(c["meets_ratio"])
+        family = c.get("oracle_family_detection")
+        if family is not None and family >= goals["oracle_at_least"]:
+            n["family_reached"] += 1
+            n["keeps_up"] += c["detection"] >= goals["ratio_at_least"] * family
+    return counts
+
+
 def markdown_table(summary: dict) -> str:
     """The docs/monitoring.md table: one row per cell, what is missed in words."""
 
