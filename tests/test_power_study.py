@@ -116,3 +116,6 @@ def test_the_docs_and_the_readme_quote_the_committed_full_study():
         f"in {s1['keeps_up']} of {s1['family_reached']}, {s2['keeps_up']} of {s2['family_reached']} and "
         f"{s5['keeps_up']} of {s5['family_reached']} cells" in readme
     )
+    detecting = [r for r in full["runs"] if r["column"] and r["detected"]]
+    not_led = sum(not r["lead_is_planted"] for r in detecting)
+    assert f"In {not_led} of {len(detecting)} detecting runs the most urgent incident is not led" in readme
