@@ -222,6 +222,22 @@ def test_value_boxes(project):
     assert boxes[1].select_one(".bi-check-circle") is not None  # icon from the #| icon: option
 
 
+@pytest.mark.parametrize("icon", ["hourglass", "hourglass-split", "bell", "bell-fill"])
+def test_icons_the_fonts_lack_are_drawn_inline(icon):
+    """The Overview's "not clear yet" boxes (hourglass) and its incidents box (bell): Debian's
+    Chromium has no font with U+231B and showed an empty box. They are drawn as inline outlines in
+    the text's colour; the other icons stay symbols the fonts have."""
+    from stoffwechsel.site.markdown import value_box_html
+
+    box = BeautifulSoup(value_box_html(title="t", value="v", icon=icon), "html.parser")
+    shown = box.select_one(".value-box-icon")
+    assert shown.select_one("svg path[d]") is not None and shown.select_one("svg")["fill"] == "currentColor"
+    assert shown.get_text() == "" and "\u231b" not in str(box)
+    symbol = BeautifulSoup(value_box_html(title="t", value="v", icon="graph-down"), "html.parser")
+    assert symbol.select_one(".value-box-icon svg") is None
+    assert symbol.select_one(".value-box-icon").get_text() == "\u2198"
+
+
 def test_dashboard_layout(project):
     page = soup(project / "_site" / DASHBOARD)
     rows = page.select("main.dashboard > .dashboard-rows > .dashboard-row")

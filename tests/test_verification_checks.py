@@ -50,6 +50,25 @@ def test_an_alert_below_a_chart_is_not_in_the_first_screen(tmp_path):
     assert got["visible_in_first_screen"] is False and got["tall_elements_before_it"] == ["figure", "img"]
 
 
+@pytest.mark.parametrize(
+    "drawing, tall",
+    [
+        ('<svg width="1em" height="1em" viewBox="0 0 16 16"><path d="M0 0h16v16z"/></svg>', False),  # an icon
+        ('<svg height="24px"><path d="M0 0"/></svg>', False),
+        ('<svg height="4em"><path d="M0 0"/></svg>', True),
+        ('<svg height="400"><path d="M0 0"/></svg>', True),
+        ("<svg><path d='M0 0'/></svg>", True),  # no height: a chart until it says otherwise
+        ('<svg height="100%"><path d="M0 0"/></svg>', True),
+    ],
+)
+def test_an_icon_drawn_inline_is_not_tall_but_a_chart_is(tmp_path, drawing, tall):
+    """The value boxes draw the hourglass and the bell inline (1em): they do not push the alert
+    below the first screen; an SVG without a small height does."""
+    got = checks.alert_in_first_screen_html(page(tmp_path, f"<div class='value-box'>{drawing}</div>" + ALERT))
+    assert got["visible_in_first_screen"] is not tall
+    assert got["tall_elements_before_it"] == (["svg"] if tall else [])
+
+
 def test_no_alert_fails(tmp_path):
     got = checks.alert_in_first_screen_html(page(tmp_path, "<p>all calm</p>"))
     assert got == {"page": "overview.html", "alert_found": False, "visible_in_first_screen": False}

@@ -282,9 +282,17 @@ _ICONS = {
     "bag": "\u25a3",
     "eye": "\u25c9",
     "search": "\u25cb",
-    "bell": "\u25c6",
     "dash": "\u2013",
     "circle": "\u25cf",
+}
+#: icons drawn inline (16 x 16, the text's colour and size) where no common system font has a symbol:
+#: the hourglass (U+231B) showed as an empty box in Debian's Chromium, whose fonts lack it, and the bell
+#: had only a diamond. Our own simple outlines, not Bootstrap's drawings.
+_ICON_SVG = {
+    "hourglass": "M3 1.5h10v1c0 2.2-1.7 4-3.6 5.5 1.9 1.5 3.6 3.3 3.6 5.5v1H3v-1c0-2.2 1.7-4 3.6-5.5C4.7 6.5 3 "
+    "4.7 3 2.5z",
+    "bell": "M8 16a2 2 0 0 0 2-2H6a2 2 0 0 0 2 2zm0-14.5a1 1 0 0 0-1 1v.6A5 5 0 0 0 3 8v3.5L1.5 13v.5h13V13L13 "
+    "11.5V8a5 5 0 0 0-4-4.9v-.6a1 1 0 0 0-1-1z",
 }
 _COLOR_ALIASES = ("primary", "secondary", "success", "info", "warning", "danger", "light", "dark")
 _CSS_COLOR = re.compile(r"#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,30}|(?:rgb|rgba|hsl|hsla)\(\s*[0-9.%,\s/]+\)")
@@ -294,6 +302,19 @@ def _icon_symbol(name: str) -> str:
     """The symbol shown for a Bootstrap icon name (its base name's, else a dot)."""
     key = re.sub(r"-(fill|square|circle)$", "", name) if name not in _ICONS else name
     return _ICONS.get(name) or _ICONS.get(key) or "\u25cf"
+
+
+def _icon_html(name: str) -> str:
+    """The icon's markup: an inline outline (:data:`_ICON_SVG`, also for its ``-fill``/``-split``
+    variants) where fonts lack a symbol, else the escaped symbol of :func:`_icon_symbol`."""
+    key = re.sub(r"-(fill|split|top|bottom)$", "", name)
+    path = _ICON_SVG.get(name) or _ICON_SVG.get(key)
+    if path is None:
+        return html.escape(_icon_symbol(name))
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16" width="1em" height="1em" '
+        f'fill="currentColor" focusable="false"><path d="{path}"/></svg>'
+    )
 
 
 def value_box_html(
@@ -329,7 +350,7 @@ def value_box_html(
     if icon:
         icon_html = (
             f'<div class="value-box-showcase"><span class="value-box-icon bi bi-{html.escape(str(icon))}" '
-            f'aria-hidden="true">{_icon_symbol(str(icon))}</span></div>'
+            f'aria-hidden="true">{_icon_html(str(icon))}</span></div>'
         )
     title_html = title if title_is_html else html.escape(str(title))
     value_html = value if title_is_html else html.escape(str(value))
