@@ -527,16 +527,10 @@ _HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*(hidden|collaps
 
 #: elements whose height pushes what follows below the first screen (charts, images, tables)
 TALL_ELEMENTS = ("img", "svg", "table", "figure", "iframe", "canvas")
-
-#: an element with a ``height`` attribute at most this (an icon drawn inline) is not tall
-ICON_HEIGHT = {"em": 3.0, "rem": 3.0, "px": 48.0, "": 48.0}
-_LENGTH = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(em|rem|px)?\s*", re.IGNORECASE)
-
-
-def _is_tall(el) -> bool:
-    """A :data:`TALL_ELEMENTS` element, unless its ``height`` attribute says it is icon-sized."""
-    m = _LENGTH.fullmatch(str(el.get("height", "")))
-    return m is None or float(m.group(1)) > ICON_HEIGHT[(m.group(2) or "").lower()]
+#: a ``height`` attribute that makes one of them icon-sized, not tall (an icon drawn inline): up to 3em or 48px
+ICON_HEIGHT = re.compile(
+    r"\s*(?:(?:[0-2](?:\.\d+)?|3)\s*r?em|(?:[1-3]?\d|4[0-7])(?:\.\d+)?\s*(?:px)?|48\s*(?:px)?)\s*", re.I
+)
 
 
 def alert_in_first_screen_html(page: Path | str, selector: str = ".alert[data-segment]", name: str = "") -> dict:
@@ -572,9 +566,8 @@ def alert_in_first_screen_html(page: Path | str, selector: str = ".alert[data-se
             hiding.append(f"<{el.name}> style {el['style']!r}")
         if classes & hidden_by_css:
             hiding.append(f"<{el.name}> stylesheet hides class {sorted(classes & hidden_by_css)}")
-    before = [
-        el.name for el in alert.find_all_previous(TALL_ELEMENTS) if el.find_parent("nav") is None and _is_tall(el)
-    ]
+    tall = [el for el in alert.find_all_previous(TALL_ELEMENTS) if not ICON_HEIGHT.fullmatch(el.get("height", ""))]
+    before = [el.name for el in tall if el.find_parent("nav") is None]
     return {
         "page": name,
         "alert_found": True,
